@@ -1,0 +1,51 @@
+# Lanner build. `make run` and `make test` do all set-up first (idempotent).
+SHELL := /bin/bash
+NODE_GYP := $(shell npm prefix -g 2>/dev/null)/lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js
+ADDON := build/Release/lanner.node
+
+.PHONY: all setup build bpf addon ts gen run test check lint format-check deps-check bench clean
+
+all: build
+
+setup:
+	@bash scripts/setup.sh
+
+build: setup bpf addon ts
+
+bpf:
+	@$(MAKE) -s -C bpf
+
+$(ADDON): native/lanner.c binding.gyp
+	@node $(NODE_GYP) rebuild --nodedir=/usr --silent >/dev/null
+addon: $(ADDON)
+
+ts:
+	@npx tsc -p tsconfig.json
+
+# Regenerate code derived from the ABI header (CI checks for drift with git diff).
+gen: bpf ts
+	@node dist/scripts/gen-abi.js
+	@npx tsc -p tsconfig.json
+
+run: build
+	@bin/lanner capture
+
+check: lint format-check deps-check
+
+lint:
+	@npx eslint . --max-warnings=0
+
+format-check:
+	@npx prettier --check . >/dev/null || { npx prettier --list-different .; exit 1; }
+
+deps-check:
+	@npx depcruise src --config .dependency-cruiser.cjs
+
+test: build
+	@bash scripts/test.sh
+
+bench: build
+	@bash scripts/bench.sh
+
+clean:
+	rm -rf dist build bpf/.output bpf/include/vmlinux.h

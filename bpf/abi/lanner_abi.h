@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Lanner user/kernel record ABI. THE one place record layouts are defined.
+ *
+ * The BPF programs include this file; src/decode/abi.generated.ts is generated from the
+ * compiled BTF of this header by scripts/gen-abi.ts (CI fails when the two drift).
+ *
+ * Every record in the ring buffer starts with struct ln_hdr. Fixed parts are naturally
+ * aligned, little-endian. Records may carry a variable tail: `ntails` blobs, each a
+ * struct ln_tail followed by `len` bytes (no padding between blobs). Tails carry only the
+ * bytes used: strings are NUL-terminated inside `len`, binary blobs are exact.
+ *
+ * Bump LN_ABI_VERSION on any incompatible change.
+ */
+#ifndef LANNER_ABI_H
+#define LANNER_ABI_H
+
+#define LN_ABI_VERSION 1
+
+/* Record kinds (ln_hdr.kind). */
+enum ln_kind {
+	LN_K_SYSCALL = 1, /* one syscall, enter and exit combined (struct ln_syscall) */
+	LN_K_FORK = 2,    /* sched_process_fork (struct ln_proc) */
+	LN_K_EXEC = 3,    /* sched_process_exec (struct ln_proc) */
+	LN_K_EXIT = 4,    /* sched_process_exit (struct ln_proc) */
+};
+
+/* Tail blob kinds (ln_tail.kind). `arg` names the syscall argument index it belongs to
+ * (0..5), or LN_ARG_RET for the return value, or LN_ARG_NONE. */
+enum ln_tail_kind {
+	LN_T_PATH = 1,     /* user string read at syscall entry (TOCTOU-safe), NUL-terminated */
+	LN_T_DIR = 2,      /* absolute dir a relative LN_T_PATH of the same arg is resolved against
+			      (cwd for AT_FDCWD, else the dirfd's path), NUL-terminated */
+	LN_T_SOCKADDR = 3, /* raw struct sockaddr bytes copied from user memory */
+	LN_T_TUPLE = 4,    /* struct ln_sock_tuple read from the kernel socket of fd `arg`
+			      (or of the returned fd when arg == LN_ARG_RET) */
+	LN_T_ARGV = 5,     /* argv strings, each NUL-terminated, concatenated (bounded) */
+	LN_T_EXE = 6,      /* absolute path of the executable (mm->exe_file), NUL-terminated */
+	LN_T_CWD = 7,      /* absolute cwd, NUL-terminated */
+	LN_T_OPEN_HOW = 8, /* struct open_how (openat2): flags u64, mode u64, resolve u64 */
+	LN_T_FDS = 9,      /* two s32 fds written by pipe/pipe2/socketpair */
+	LN_T_DATA = 10,    /* bytes of a user buffer (bounded snaplen), e.g. sendto data */
+	LN_T_ENV = 11,     /* environment strings, like LN_T_ARGV (optional) */
+	LN_T_TTY = 12,     /* reserved */
+};
+
+#define LN_ARG_RET 6
+#define LN_ARG_NONE 7
+
+/* Drop / stats counters: index into the per-CPU array map ln_stats (__u64 values). */
+enum ln_stat {
+	LN_S_EMITTED = 0,     /* records submitted to the ring */
+	LN_S_DROP_RING = 1,   /* ring full: reserve/output failed */
+	LN_S_DROP_SCRATCH = 2,/* per-CPU scratch unavailable */
+	LN_S_TRUNC = 3,       /* a tail was truncated at its bound */
+	LN_S_READ_FAIL = 4,   /* a user/kernel memory read failed (record still sent) */
+	LN_S_ENTER_MISS = 5,  /* exit without stashed enter data (tail omitted) */
+	LN_S_FILTERED = 6,    /* events seen but not selected (only counted in "all" mode) */
+	LN_S_WAKEUPS = 7,     /* forced wakeups issued */
+	LN_S__COUNT = 8,
+};
+
+/* 24 bytes; starts every record. */
+struct ln_hdr {
+	__u64 ts;     /* bpf_ktime_get_boot_ns() */
+	__u32 tgid;   /* process id (host pid namespace) */
+	__u32 tid;    /* thread id (host pid namespace) */
+	__u16 kind;   /* enum ln_kind */
+	__u16 size;   /* whole record size in bytes, header and tails included */
+	__u16 cpu;    /* bpf_get_smp_processor_id() */
+	__u8 ntails;  /* number of tail blobs following the fixed part */
+	__u8 flags;   /* LN_F_* */
+};
+
+#define LN_F_TRUNC 0x01 /* some tail was truncated */
+
+/* 4 bytes; precedes each tail blob. */
+struct ln_tail {
+	__u16 len; /* bytes that follow */
+	__u8 kind; /* enum ln_tail_kind */
+	__u8 arg;  /* argument index, LN_ARG_RET or LN_ARG_NONE */
+};
+
+/* Kernel-side socket addresses. Addresses are in network byte order as the kernel keeps
+ * them; ports are host byte order. IPv4 uses the first 4 bytes of the address fields. */
+struct ln_sock_tuple {
+	__u16 family; /* AF_INET, AF_INET6, AF_UNIX, ... (0 when the fd is not a socket) */
+	__u16 type;   /* SOCK_STREAM, SOCK_DGRAM, ... */
+	__u16 lport;
+	__u16 rport;
+	__u8 laddr[16];
+	__u8 raddr[16];
+	__u16 protocol; /* IPPROTO_TCP, ... */
+	__u16 pad[3];
+};
+
+/* LN_K_SYSCALL: 104 bytes fixed, then tails. */
+struct ln_syscall {
+	struct ln_hdr h;
+	__u32 nr;    /* x86_64 syscall number */
+	__u32 euid;
+	__u32 egid;
+	__u32 pad;
+	__s64 ret;   /* return value (negative errno on failure) */
+	__u64 args[6]; /* raw register values at entry */
+	__u64 cgroup_id; /* bpf_get_current_cgroup_id() (cgroup v2) */
+};
+
+/* LN_K_FORK / LN_K_EXEC / LN_K_EXIT: fixed part, then tails (EXE, ARGV, CWD on EXEC). */
+struct ln_proc {
+	struct ln_hdr h;
+	__u32 ppid;      /* parent tgid (real_parent) */
+	__u32 uid;
+	__u32 gid;
+	__u32 euid;
+	__u32 egid;
+	__u32 loginuid;  /* audit loginuid (0xffffffff when unset) */
+	__u32 vpid;      /* pid in its own pid namespace */
+	__u32 vtid;
+	__u32 sid;       /* session id (host ns) */
+	__u32 vpgid;
+	__u32 tty;       /* tty device number (0 if none) */
+	__u32 exit_code; /* LN_K_EXIT: task->exit_code; LN_K_FORK: child tid */
+	__u64 start_ns;  /* task start_boottime (boot ns) */
+	__u64 cgroup_id;
+	__u64 mntns;     /* mount namespace inum */
+	__u64 pidns;     /* pid namespace inum */
+	__u64 netns;     /* net namespace inum */
+	__u64 cap_effective;
+	__u64 cap_permitted;
+	__u32 child_tgid;/* LN_K_FORK: the child's tgid; otherwise 0 */
+	__u32 flags;     /* LN_PF_* */
+	char comm[16];
+};
+
+#define LN_PF_THREAD 0x1      /* fork created a thread (CLONE_THREAD) */
+#define LN_PF_EXE_MEMFD 0x2   /* exe file lives on a memfd (no link, shmem) */
+#define LN_PF_EXE_UPPER 0x4   /* exe file is on an overlayfs upper layer */
+
+/* Bounds (bytes). */
+#define LN_MAX_PATH 4096
+#define LN_MAX_ARGV 4096
+#define LN_MAX_SOCKADDR 128
+#define LN_MAX_DATA 256
+#define LN_SCRATCH 16384 /* per-CPU record build buffer */
+
+/* Ring buffer wakeup policy: records are submitted with BPF_RB_NO_WAKEUP unless this
+ * submission makes the pending bytes cross the threshold (const volatile wakeup_bytes),
+ * in which case BPF_RB_FORCE_WAKEUP. User space also drains on a timer. */
+
+#endif /* LANNER_ABI_H */
