@@ -1,0 +1,2010 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * lanner.node: a thin N-API addon over libbpf 1.1. Mechanism only, no policy.
+ *
+ * Objects: open a BPF object file, list its programs and maps, configure it before load
+ * (const volatile globals, map sizes, autoload/autoattach), load it, attach programs (one
+ * link per attach point; the same program may be attached many times), map operations on
+ * caller-supplied buffers, ring-buffer consumers, close. src/native/ is the only importer.
+ *
+ * RING BUFFER BATCH FRAMING (exported as RECORD_HEADER_SIZE / RECORD_ALIGN):
+ *   A consumer copies raw ring records into ONE JS-owned buffer (the batch) and calls the
+ *   JS callback cb(bytesUsed, recordCount) once per filled batch. Inside the batch every
+ *   record is
+ *       u32 len     (little-endian; bytes of payload, without header and padding)
+ *       u32 zero    (reserved, always 0)
+ *       u8  payload[len]
+ *       u8  pad[round_up(len, 8) - len]   (zeroed)
+ *   so every record header and payload starts 8-byte aligned; the next record starts at
+ *   offset + 8 + round_up(len, 8). Records appear in ring order. The batch is reused: JS
+ *   must finish with it before the callback returns.
+ *
+ * No loss, no duplication when a batch fills up: libbpf's sample callback cannot un-consume
+ * a record, so a record that does not fit in the remaining space is copied into a C-side
+ * carry buffer, the drain stops (negative return), and the carried record is the first one
+ * of the next batch. A record that is larger than the whole batch (8 + round_up(len, 8) >
+ * capacity) can never be delivered; it is skipped and counted in stats().oversized.
+ *
+ * Delivery: uv_poll on ring_buffer__epoll_fd() (forced wakeups) plus a uv_timer every
+ * pollMs (the normal path: BPF submits with BPF_RB_NO_WAKEUP, and libbpf 1.1's
+ * ring_buffer__poll never drains such data, so we always use ring_buffer__consume). One
+ * turn delivers batches until the ring is empty or maxBatchesPerTurn is reached; in the
+ * latter case the timer is re-armed to fire on the next loop iteration. The JS callback is
+ * never called from inside ring_buffer__consume, so JS may close the consumer (or the whole
+ * object) inside the callback.
+ */
+#define NAPI_VERSION 8
+#include <node_api.h>
+#include <uv.h>
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LN_REC_HDR 8u
+#define LN_REC_ALIGN 8u
+#define LN_LOG_TAIL 8192u
+#define LN_MSG_TAIL 1024u
+#define LN_LOGQ_MAX 256u
+#define LN_STOP (-2) /* sample-callback return value that stops a drain */
+#define LN_DEFAULT_POLL_MS 10u
+#define LN_DEFAULT_MAX_BATCHES 64u
+
+static size_t round8(size_t n) { return (n + 7u) & ~(size_t)7u; }
+
+/* ------------------------------------------------------------------------------------ */
+/* errno names and errors                                                                */
+
+static const char *errno_code(int e)
+{
+	switch (e) {
+#define C(x) \
+	case x:  \
+		return #x;
+		C(EPERM) C(ENOENT) C(ESRCH) C(EINTR) C(EIO) C(ENXIO) C(E2BIG) C(ENOEXEC) C(EBADF)
+		C(EAGAIN) C(ENOMEM) C(EACCES) C(EFAULT) C(EBUSY) C(EEXIST) C(EXDEV) C(ENODEV)
+		C(ENOTDIR) C(EISDIR) C(EINVAL) C(ENFILE) C(EMFILE) C(EFBIG) C(ENOSPC) C(ESPIPE)
+		C(EROFS) C(ERANGE) C(EDEADLK) C(ENAMETOOLONG) C(ENOSYS) C(ELOOP) C(ENOMSG)
+		C(ENODATA) C(ENOLINK) C(EPROTO) C(EBADMSG) C(EOVERFLOW) C(EILSEQ) C(EOPNOTSUPP)
+		C(EAFNOSUPPORT) C(EADDRINUSE) C(ENETDOWN) C(ETIMEDOUT) C(ECANCELED)
+#undef C
+	case 524:
+		return "ENOTSUPP"; /* kernel-internal, leaks out of bpf(2) */
+	default:
+		return "EUNKNOWN";
+	}
+}
+
+/* Creates an Error "<what>: <CODE>: <detail or strerror>" with errno and code properties. */
+static napi_value make_error(napi_env env, int err, const char *what, const char *detail)
+{
+	napi_value msg, error, v;
+	const char *code;
+	char *text;
+	size_t n;
+
+	if (err < 0)
+		err = -err;
+	code = errno_code(err);
+	if (!detail || !*detail)
+		detail = strerror(err);
+	n = strlen(what) + strlen(code) + strlen(detail) + 8;
+	text = malloc(n);
+	if (!text)
+		return NULL;
+	snprintf(text, n, "%s: %s: %s", what, code, detail);
+	napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &msg);
+	free(text);
+	napi_create_error(env, NULL, msg, &error);
+	napi_create_int32(env, err, &v);
+	napi_set_named_property(env, error, "errno", v);
+	napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &v);
+	napi_set_named_property(env, error, "code", v);
+	return error;
+}
+
+static void throw_errno(napi_env env, int err, const char *fmt, ...)
+{
+	char what[512];
+	va_list ap;
+	napi_value e;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	e = make_error(env, err, what, NULL);
+	if (e)
+		napi_throw(env, e);
+}
+
+static void throw_type(napi_env env, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	napi_throw_type_error(env, "ERR_INVALID_ARG", msg);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* libbpf logging                                                                        */
+/*
+ * One print callback for the process. Messages at or below the JS-configured level are
+ * queued and handed to the JS logger when the current addon call returns (never from
+ * inside libbpf). During load, WARN messages (they carry the verifier log) are also kept
+ * in a tail buffer of LN_LOG_TAIL bytes for the load error.
+ */
+
+struct logq_ent {
+	int level;
+	char *msg;
+};
+
+static struct {
+	int js_level; /* -1 silent, else LIBBPF_WARN/INFO/DEBUG */
+	napi_ref fn;  /* JS logger or NULL (then stderr) */
+	napi_env fn_env;
+	struct logq_ent q[LN_LOGQ_MAX];
+	unsigned qn;
+	unsigned long dropped;
+	bool capture;
+	char tail[LN_LOG_TAIL];
+	size_t tail_len;
+	char fail_name[128];
+	char fail_kind[8]; /* "program" or "map" */
+} g_log = {.js_level = -1};
+
+static void tail_append(const char *s, size_t n)
+{
+	if (n >= LN_LOG_TAIL) {
+		memcpy(g_log.tail, s + n - LN_LOG_TAIL, LN_LOG_TAIL);
+		g_log.tail_len = LN_LOG_TAIL;
+		return;
+	}
+	if (g_log.tail_len + n > LN_LOG_TAIL) {
+		size_t drop = g_log.tail_len + n - LN_LOG_TAIL;
+		memmove(g_log.tail, g_log.tail + drop, g_log.tail_len - drop);
+		g_log.tail_len -= drop;
+	}
+	memcpy(g_log.tail + g_log.tail_len, s, n);
+	g_log.tail_len += n;
+}
+
+/* Remembers the first program/map named in a failure message: "prog 'x': ... fail...". */
+static void note_failure(const char *s)
+{
+	const char *p, *q;
+	const char *kind;
+	size_t n;
+
+	if (g_log.fail_name[0] || !strstr(s, "fail"))
+		return;
+	if ((p = strstr(s, "prog '")) != NULL) {
+		p += 6;
+		kind = "program";
+	} else if ((p = strstr(s, "map '")) != NULL) {
+		p += 5;
+		kind = "map";
+	} else {
+		return;
+	}
+	q = strchr(p, '\'');
+	if (!q)
+		return;
+	n = (size_t)(q - p);
+	if (n >= sizeof(g_log.fail_name))
+		n = sizeof(g_log.fail_name) - 1;
+	memcpy(g_log.fail_name, p, n);
+	g_log.fail_name[n] = 0;
+	snprintf(g_log.fail_kind, sizeof(g_log.fail_kind), "%s", kind);
+}
+
+static int on_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	bool cap = g_log.capture && level == LIBBPF_WARN;
+	bool js = (int)level <= g_log.js_level;
+	va_list ap2;
+	char *s;
+	int n;
+
+	if (!cap && !js)
+		return 0;
+	va_copy(ap2, ap);
+	n = vsnprintf(NULL, 0, fmt, ap2);
+	va_end(ap2);
+	if (n < 0)
+		return 0;
+	s = malloc((size_t)n + 1);
+	if (!s)
+		return 0;
+	vsnprintf(s, (size_t)n + 1, fmt, ap);
+	if (cap) {
+		tail_append(s, (size_t)n);
+		note_failure(s);
+	}
+	if (js && g_log.qn < LN_LOGQ_MAX) {
+		g_log.q[g_log.qn].level = (int)level;
+		g_log.q[g_log.qn].msg = s;
+		g_log.qn++;
+		return 0;
+	}
+	if (js)
+		g_log.dropped++;
+	free(s);
+	return 0;
+}
+
+static void capture_begin(void)
+{
+	g_log.capture = true;
+	g_log.tail_len = 0;
+	g_log.fail_name[0] = 0;
+	g_log.fail_kind[0] = 0;
+}
+
+static void capture_end(void) { g_log.capture = false; }
+
+static const char *level_name(int l)
+{
+	return l == LIBBPF_WARN ? "warn" : l == LIBBPF_INFO ? "info" : "debug";
+}
+
+/* Hands queued libbpf messages to the JS logger (or stderr). Called before each return. */
+static void flush_logs(napi_env env)
+{
+	napi_value fn = NULL, argv[2], result, exc;
+	bool pending = false;
+	unsigned i, n = g_log.qn;
+
+	if (!n)
+		return;
+	g_log.qn = 0;
+	if (g_log.fn && g_log.fn_env == env)
+		napi_get_reference_value(env, g_log.fn, &fn);
+	napi_is_exception_pending(env, &pending);
+	for (i = 0; i < n; i++) {
+		char *m = g_log.q[i].msg;
+		size_t len = strlen(m);
+
+		while (len && m[len - 1] == '\n')
+			m[--len] = 0;
+		if (fn && !pending) {
+			napi_create_string_utf8(env, level_name(g_log.q[i].level), NAPI_AUTO_LENGTH,
+						&argv[0]);
+			napi_create_string_utf8(env, m, len, &argv[1]);
+			if (napi_call_function(env, fn, fn, 2, argv, &result) != napi_ok)
+				napi_get_and_clear_last_exception(env, &exc); /* a logger must not throw */
+		} else if (!fn) {
+			fprintf(stderr, "libbpf: %s: %s\n", level_name(g_log.q[i].level), m);
+		}
+		free(m);
+	}
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* argument helpers                                                                      */
+
+static bool get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv)
+{
+	size_t argc = want;
+	size_t i;
+
+	if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok)
+		return false;
+	for (i = argc; i < want; i++)
+		napi_get_undefined(env, &argv[i]);
+	return true;
+}
+
+static bool is_nullish(napi_env env, napi_value v)
+{
+	napi_valuetype t;
+
+	if (!v)
+		return true;
+	napi_typeof(env, v, &t);
+	return t == napi_undefined || t == napi_null;
+}
+
+/* Reads a string into a malloc'd buffer; NULL (and a thrown TypeError) on failure. */
+static char *get_string(napi_env env, napi_value v, const char *what)
+{
+	size_t n;
+	char *s;
+
+	if (napi_get_value_string_utf8(env, v, NULL, 0, &n) != napi_ok) {
+		throw_type(env, "%s must be a string", what);
+		return NULL;
+	}
+	s = malloc(n + 1);
+	if (!s) {
+		throw_errno(env, ENOMEM, "%s", what);
+		return NULL;
+	}
+	napi_get_value_string_utf8(env, v, s, n + 1, &n);
+	return s;
+}
+
+/* Optional string property; *out = NULL when absent. Returns false after throwing. */
+static bool get_opt_string_prop(napi_env env, napi_value obj, const char *name, char **out)
+{
+	napi_value v;
+	bool has = false;
+
+	*out = NULL;
+	if (is_nullish(env, obj))
+		return true;
+	if (napi_has_named_property(env, obj, name, &has) != napi_ok || !has)
+		return true;
+	napi_get_named_property(env, obj, name, &v);
+	if (is_nullish(env, v))
+		return true;
+	*out = get_string(env, v, name);
+	return *out != NULL;
+}
+
+static bool get_opt_int64_prop(napi_env env, napi_value obj, const char *name, int64_t *out,
+			       bool *present)
+{
+	napi_value v;
+	bool has = false;
+	napi_valuetype t;
+
+	if (present)
+		*present = false;
+	if (is_nullish(env, obj))
+		return true;
+	if (napi_has_named_property(env, obj, name, &has) != napi_ok || !has)
+		return true;
+	napi_get_named_property(env, obj, name, &v);
+	napi_typeof(env, v, &t);
+	if (t == napi_undefined || t == napi_null)
+		return true;
+	if (t == napi_bigint) {
+		bool lossless;
+		napi_get_value_bigint_int64(env, v, out, &lossless);
+	} else if (napi_get_value_int64(env, v, out) != napi_ok) {
+		throw_type(env, "%s must be a number", name);
+		return false;
+	}
+	if (present)
+		*present = true;
+	return true;
+}
+
+static bool get_opt_bool_prop(napi_env env, napi_value obj, const char *name, bool *out)
+{
+	napi_value v;
+	bool has = false;
+
+	if (is_nullish(env, obj))
+		return true;
+	if (napi_has_named_property(env, obj, name, &has) != napi_ok || !has)
+		return true;
+	napi_get_named_property(env, obj, name, &v);
+	if (is_nullish(env, v))
+		return true;
+	if (napi_get_value_bool(env, v, out) != napi_ok) {
+		throw_type(env, "%s must be a boolean", name);
+		return false;
+	}
+	return true;
+}
+
+static bool get_u32(napi_env env, napi_value v, const char *what, uint32_t *out)
+{
+	if (napi_get_value_uint32(env, v, out) != napi_ok) {
+		throw_type(env, "%s must be a number", what);
+		return false;
+	}
+	return true;
+}
+
+/* Bytes of a TypedArray, DataView or ArrayBuffer. */
+static bool get_bytes(napi_env env, napi_value v, const char *what, void **data, size_t *len)
+{
+	bool is = false;
+
+	napi_is_typedarray(env, v, &is);
+	if (is) {
+		napi_typedarray_type t;
+		size_t n, off;
+		napi_value ab;
+		size_t el = 1;
+
+		napi_get_typedarray_info(env, v, &t, &n, data, &ab, &off);
+		switch (t) {
+		case napi_int16_array:
+		case napi_uint16_array:
+			el = 2;
+			break;
+		case napi_int32_array:
+		case napi_uint32_array:
+		case napi_float32_array:
+			el = 4;
+			break;
+		case napi_float64_array:
+		case napi_bigint64_array:
+		case napi_biguint64_array:
+			el = 8;
+			break;
+		default:
+			el = 1;
+		}
+		*len = n * el;
+		return true;
+	}
+	napi_is_dataview(env, v, &is);
+	if (is) {
+		napi_value ab;
+		size_t off;
+
+		napi_get_dataview_info(env, v, len, data, &ab, &off);
+		return true;
+	}
+	napi_is_arraybuffer(env, v, &is);
+	if (is) {
+		napi_get_arraybuffer_info(env, v, data, len);
+		return true;
+	}
+	throw_type(env, "%s must be a Buffer, TypedArray, DataView or ArrayBuffer", what);
+	return false;
+}
+
+static napi_value make_u32(napi_env env, uint32_t x)
+{
+	napi_value v;
+	napi_create_uint32(env, x, &v);
+	return v;
+}
+
+static napi_value make_i64(napi_env env, int64_t x)
+{
+	napi_value v;
+	napi_create_int64(env, x, &v);
+	return v;
+}
+
+static napi_value make_bool(napi_env env, bool x)
+{
+	napi_value v;
+	napi_get_boolean(env, x, &v);
+	return v;
+}
+
+static napi_value make_str(napi_env env, const char *s)
+{
+	napi_value v;
+	if (!s)
+		napi_get_null(env, &v);
+	else
+		napi_create_string_utf8(env, s, NAPI_AUTO_LENGTH, &v);
+	return v;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* objects, links                                                                        */
+
+enum ln_link_kind {
+	LK_LIBBPF = 1, /* a struct bpf_link */
+	LK_TC = 2,     /* reserved: bpf_tc_attach has no link in libbpf 1.1 (hook + opts) */
+};
+
+struct ln_link {
+	int kind; /* 0 = free slot */
+	struct bpf_link *link;
+	char *desc;
+};
+
+struct ln_ring;
+
+struct ln_obj {
+	struct bpf_object *obj;
+	bool loaded;
+	bool closed;
+	struct bpf_program **progs;
+	size_t nprogs;
+	struct bpf_map **maps;
+	size_t nmaps;
+	struct ln_link *links; /* link id = index + 1 */
+	size_t nlinks;
+	struct ln_ring *rings;
+};
+
+struct ln_ring {
+	napi_env env;
+	struct ln_obj *parent;
+	struct ln_ring *next;
+	struct ring_buffer *rb;
+	uv_poll_t poll;
+	uv_timer_t timer;
+	int handles_open; /* uv handles not yet closed */
+	bool wrapper_gone;
+	bool closed;
+	bool started;
+	bool in_cb;
+	bool redrain_armed;
+	napi_ref buf_ref, cb_ref, self_ref;
+	napi_async_context actx;
+	uint8_t *buf;
+	size_t cap, used;
+	uint32_t count;
+	bool full;
+	uint8_t *carry;
+	size_t carry_len, carry_cap;
+	bool has_carry;
+	uint32_t poll_ms, max_batches;
+	char map_name[64];
+	/* counters */
+	uint64_t st_records, st_bytes, st_batches, st_turns, st_cap_hits, st_oversized,
+		st_carried, st_errors, st_wakeups;
+	int last_err;
+};
+
+static void ring_close(struct ln_ring *r);
+
+static void link_destroy(struct ln_link *l)
+{
+	if (l->kind == LK_LIBBPF && l->link)
+		bpf_link__destroy(l->link);
+	free(l->desc);
+	memset(l, 0, sizeof(*l));
+}
+
+static void obj_close(struct ln_obj *o)
+{
+	size_t i;
+
+	if (o->closed)
+		return;
+	o->closed = true;
+	while (o->rings) {
+		struct ln_ring *r = o->rings;
+
+		o->rings = r->next;
+		r->next = NULL;
+		r->parent = NULL;
+		ring_close(r);
+	}
+	for (i = 0; i < o->nlinks; i++)
+		link_destroy(&o->links[i]);
+	free(o->links);
+	o->links = NULL;
+	o->nlinks = 0;
+	if (o->obj)
+		bpf_object__close(o->obj);
+	o->obj = NULL;
+	free(o->progs);
+	free(o->maps);
+	o->progs = NULL;
+	o->maps = NULL;
+	o->nprogs = o->nmaps = 0;
+}
+
+static void obj_finalize(napi_env env, void *data, void *hint)
+{
+	struct ln_obj *o = data;
+
+	(void)env;
+	(void)hint;
+	obj_close(o);
+	free(o);
+}
+
+static struct ln_obj *get_obj(napi_env env, napi_value v, bool need_open)
+{
+	struct ln_obj *o = NULL;
+
+	if (napi_unwrap(env, v, (void **)&o) != napi_ok || !o) {
+		throw_type(env, "not a BPF object handle");
+		return NULL;
+	}
+	if (need_open && o->closed) {
+		throw_errno(env, EBADF, "BPF object is closed");
+		return NULL;
+	}
+	return o;
+}
+
+static struct bpf_program *get_prog(napi_env env, struct ln_obj *o, napi_value v)
+{
+	uint32_t i;
+
+	if (!get_u32(env, v, "program index", &i))
+		return NULL;
+	if (i >= o->nprogs) {
+		throw_type(env, "program index %u out of range", i);
+		return NULL;
+	}
+	return o->progs[i];
+}
+
+static struct bpf_map *get_map(napi_env env, struct ln_obj *o, napi_value v)
+{
+	uint32_t i;
+
+	if (!get_u32(env, v, "map index", &i))
+		return NULL;
+	if (i >= o->nmaps) {
+		throw_type(env, "map index %u out of range", i);
+		return NULL;
+	}
+	return o->maps[i];
+}
+
+/* openObject(path, opts?: { objectName?, pinRootPath?, btfCustomPath? }) -> handle */
+static napi_value js_open_object(napi_env env, napi_callback_info info)
+{
+	napi_value argv[2], handle;
+	char *path = NULL, *oname = NULL, *pin = NULL, *btfp = NULL;
+	struct bpf_object *obj;
+	struct bpf_program *p;
+	struct bpf_map *m;
+	struct ln_obj *o;
+	size_t n;
+	int err;
+
+	if (!get_args(env, info, 2, argv))
+		return NULL;
+	path = get_string(env, argv[0], "path");
+	if (!path)
+		return NULL;
+	if (!get_opt_string_prop(env, argv[1], "objectName", &oname) ||
+	    !get_opt_string_prop(env, argv[1], "pinRootPath", &pin) ||
+	    !get_opt_string_prop(env, argv[1], "btfCustomPath", &btfp))
+		goto out;
+	{
+		LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = oname, .pin_root_path = pin,
+			    .btf_custom_path = btfp);
+		obj = bpf_object__open_file(path, &opts);
+	}
+	if (!obj) {
+		err = errno;
+		flush_logs(env);
+		throw_errno(env, err, "opening BPF object %s", path);
+		goto out;
+	}
+	o = calloc(1, sizeof(*o));
+	if (!o) {
+		bpf_object__close(obj);
+		throw_errno(env, ENOMEM, "opening BPF object %s", path);
+		goto out;
+	}
+	o->obj = obj;
+	n = 0;
+	bpf_object__for_each_program(p, obj) n++;
+	o->progs = calloc(n ? n : 1, sizeof(*o->progs));
+	n = 0;
+	bpf_object__for_each_program(p, obj) o->progs[n++] = p;
+	o->nprogs = n;
+	n = 0;
+	bpf_object__for_each_map(m, obj) n++;
+	o->maps = calloc(n ? n : 1, sizeof(*o->maps));
+	n = 0;
+	bpf_object__for_each_map(m, obj) o->maps[n++] = m;
+	o->nmaps = n;
+	napi_create_object(env, &handle);
+	if (napi_wrap(env, handle, o, obj_finalize, NULL, NULL) != napi_ok) {
+		obj_close(o);
+		free(o);
+		throw_errno(env, EINVAL, "wrapping BPF object");
+		goto out;
+	}
+	flush_logs(env);
+	free(path);
+	free(oname);
+	free(pin);
+	free(btfp);
+	return handle;
+out:
+	free(path);
+	free(oname);
+	free(pin);
+	free(btfp);
+	return NULL;
+}
+
+/* objectInfo(h) -> { name, loaded, programs: [...], maps: [...] } (indices = array order) */
+static napi_value js_object_info(napi_env env, napi_callback_info info)
+{
+	napi_value argv[1], res, arr, e;
+	struct ln_obj *o;
+	size_t i;
+
+	if (!get_args(env, info, 1, argv) || !(o = get_obj(env, argv[0], true)))
+		return NULL;
+	napi_create_object(env, &res);
+	napi_set_named_property(env, res, "name", make_str(env, bpf_object__name(o->obj)));
+	napi_set_named_property(env, res, "loaded", make_bool(env, o->loaded));
+	napi_create_array_with_length(env, o->nprogs, &arr);
+	for (i = 0; i < o->nprogs; i++) {
+		struct bpf_program *p = o->progs[i];
+		enum bpf_prog_type t = bpf_program__type(p);
+
+		napi_create_object(env, &e);
+		napi_set_named_property(env, e, "name", make_str(env, bpf_program__name(p)));
+		napi_set_named_property(env, e, "section",
+					make_str(env, bpf_program__section_name(p)));
+		napi_set_named_property(env, e, "type", make_u32(env, (uint32_t)t));
+		napi_set_named_property(env, e, "typeName",
+					make_str(env, libbpf_bpf_prog_type_str(t)));
+		napi_set_named_property(env, e, "autoload",
+					make_bool(env, bpf_program__autoload(p)));
+		napi_set_named_property(env, e, "autoattach",
+					make_bool(env, bpf_program__autoattach(p)));
+		napi_set_named_property(env, e, "fd", make_i64(env, bpf_program__fd(p)));
+		napi_set_element(env, arr, (uint32_t)i, e);
+	}
+	napi_set_named_property(env, res, "programs", arr);
+	napi_create_array_with_length(env, o->nmaps, &arr);
+	for (i = 0; i < o->nmaps; i++) {
+		struct bpf_map *m = o->maps[i];
+		enum bpf_map_type t = bpf_map__type(m);
+
+		napi_create_object(env, &e);
+		napi_set_named_property(env, e, "name", make_str(env, bpf_map__name(m)));
+		napi_set_named_property(env, e, "type", make_u32(env, (uint32_t)t));
+		napi_set_named_property(env, e, "typeName",
+					make_str(env, libbpf_bpf_map_type_str(t)));
+		napi_set_named_property(env, e, "keySize", make_u32(env, bpf_map__key_size(m)));
+		napi_set_named_property(env, e, "valueSize", make_u32(env, bpf_map__value_size(m)));
+		napi_set_named_property(env, e, "maxEntries",
+					make_u32(env, bpf_map__max_entries(m)));
+		napi_set_named_property(env, e, "internal",
+					make_bool(env, bpf_map__is_internal(m)));
+		napi_set_named_property(env, e, "fd", make_i64(env, bpf_map__fd(m)));
+		napi_set_element(env, arr, (uint32_t)i, e);
+	}
+	napi_set_named_property(env, res, "maps", arr);
+	return res;
+}
+
+/*
+ * setGlobal(h, name, bytes): writes a global variable (typically `const volatile`) before
+ * load. The variable is looked up by name in the object's BTF, in the DATASECs .rodata*,
+ * .data* and .bss; `bytes` must have exactly the variable's size.
+ */
+static napi_value js_set_global(napi_env env, napi_callback_info info)
+{
+	napi_value argv[3];
+	struct ln_obj *o;
+	char *name;
+	void *data;
+	size_t len;
+	struct btf *btf;
+	__u32 id, nt;
+	int found_id = -1;
+	__u32 found_off = 0, found_size = 0;
+	const char *found_sec = NULL;
+
+	if (!get_args(env, info, 3, argv) || !(o = get_obj(env, argv[0], true)))
+		return NULL;
+	name = get_string(env, argv[1], "name");
+	if (!name)
+		return NULL;
+	if (!get_bytes(env, argv[2], "value", &data, &len))
+		goto out;
+	if (o->loaded) {
+		throw_errno(env, EBUSY, "setting global %s: object already loaded", name);
+		goto out;
+	}
+	btf = bpf_object__btf(o->obj);
+	if (!btf) {
+		throw_errno(env, ENOENT, "setting global %s: object has no BTF", name);
+		goto out;
+	}
+	nt = btf__type_cnt(btf);
+	for (id = 1; id < nt && found_id < 0; id++) {
+		const struct btf_type *t = btf__type_by_id(btf, id);
+		const struct btf_var_secinfo *vs;
+		const char *sec;
+		int i, vlen;
+
+		if (!btf_is_datasec(t))
+			continue;
+		sec = btf__name_by_offset(btf, t->name_off);
+		if (!sec || (strncmp(sec, ".rodata", 7) && strncmp(sec, ".data", 5) &&
+			     strcmp(sec, ".bss")))
+			continue;
+		vs = btf_var_secinfos(t);
+		vlen = btf_vlen(t);
+		for (i = 0; i < vlen; i++, vs++) {
+			const struct btf_type *vt = btf__type_by_id(btf, vs->type);
+			const char *vn;
+
+			if (!vt || !btf_is_var(vt))
+				continue;
+			vn = btf__name_by_offset(btf, vt->name_off);
+			if (vn && !strcmp(vn, name)) {
+				found_id = (int)vs->type;
+				found_off = vs->offset;
+				found_size = vs->size;
+				found_sec = sec;
+				break;
+			}
+		}
+	}
+	if (found_id < 0) {
+		throw_errno(env, ENOENT, "setting global %s: no such variable in .rodata/.data/.bss",
+			    name);
+		goto out;
+	}
+	if (len != found_size) {
+		throw_errno(env, EINVAL, "setting global %s: size is %u bytes, got %zu", name,
+			    found_size, len);
+		goto out;
+	}
+	{
+		struct bpf_map *m = bpf_object__find_map_by_name(o->obj, found_sec);
+		const void *cur;
+		size_t sz = 0;
+		void *copy;
+		int err;
+
+		if (!m) {
+			throw_errno(env, ENOENT, "setting global %s: no map for section %s", name,
+				    found_sec);
+			goto out;
+		}
+		cur = bpf_map__initial_value(m, &sz);
+		if (!cur || (size_t)found_off + len > sz) {
+			throw_errno(env, ERANGE, "setting global %s: outside %s (%zu bytes)", name,
+				    found_sec, sz);
+			goto out;
+		}
+		copy = malloc(sz);
+		if (!copy) {
+			throw_errno(env, ENOMEM, "setting global %s", name);
+			goto out;
+		}
+		memcpy(copy, cur, sz);
+		memcpy((uint8_t *)copy + found_off, data, len);
+		err = bpf_map__set_initial_value(m, copy, sz);
+		free(copy);
+		if (err) {
+			flush_logs(env);
+			throw_errno(env, err, "setting global %s", name);
+			goto out;
+		}
+	}
+out:
+	free(name);
+	return NULL;
+}
+
+/* setMaxEntries(h, mapIndex, n) */
+static napi_value js_set_max_entries(napi_env env, napi_callback_info info)
+{
+	napi_value argv[3];
+	struct ln_obj *o;
+	struct bpf_map *m;
+	uint32_t n;
+	int err;
+
+	if (!get_args(env, info, 3, argv) || !(o = get_obj(env, argv[0], true)) ||
+	    !(m = get_map(env, o, argv[1])) || !get_u32(env, argv[2], "maxEntries", &n))
+		return NULL;
+	err = bpf_map__set_max_entries(m, n);
+	flush_logs(env);
+	if (err)
+		throw_errno(env, err, "setting max_entries of map %s to %u", bpf_map__name(m), n);
+	return NULL;
+}
+
+/* setAutoload(h, progIndex, bool), setAutoattach(h, progIndex, bool) */
+static napi_value js_set_autoload(napi_env env, napi_callback_info info)
+{
+	napi_value argv[3];
+	struct ln_obj *o;
+	struct bpf_program *p;
+	bool on;
+	int err;
+
+	if (!get_args(env, info, 3, argv) || !(o = get_obj(env, argv[0], true)) ||
+	    !(p = get_prog(env, o, argv[1])))
+		return NULL;
+	if (napi_get_value_bool(env, argv[2], &on) != napi_ok) {
+		throw_type(env, "autoload must be a boolean");
+		return NULL;
+	}
+	err = bpf_program__set_autoload(p, on);
+	if (err)
+		throw_errno(env, err, "setting autoload of program %s", bpf_program__name(p));
+	return NULL;
+}
+
+static napi_value js_set_autoattach(napi_env env, napi_callback_info info)
+{
+	napi_value argv[3];
+	struct ln_obj *o;
+	struct bpf_program *p;
+	bool on;
+
+	if (!get_args(env, info, 3, argv) || !(o = get_obj(env, argv[0], true)) ||
+	    !(p = get_prog(env, o, argv[1])))
+		return NULL;
+	if (napi_get_value_bool(env, argv[2], &on) != napi_ok) {
+		throw_type(env, "autoattach must be a boolean");
+		return NULL;
+	}
+	bpf_program__set_autoattach(p, on);
+	return NULL;
+}
+
+/* Last line-aligned LN_MSG_TAIL bytes of the verifier log (or of libbpf's messages). */
+static void short_tail(char *out, size_t outsz)
+{
+	const char *s = g_log.tail, *end = g_log.tail + g_log.tail_len;
+	const char *b = strstr(s, "-- BEGIN PROG LOAD LOG --");
+	const char *e;
+	const char *start;
+	size_t n;
+
+	if (b) {
+		const char *nb;
+		/* the last BEGIN marker in the kept tail */
+		while ((nb = strstr(b + 1, "-- BEGIN PROG LOAD LOG --")) != NULL)
+			b = nb;
+		e = strstr(b, "-- END PROG LOAD LOG --");
+		s = b + strlen("-- BEGIN PROG LOAD LOG --");
+		if (e)
+			end = e;
+	}
+	while (end > s && (end[-1] == '\n' || end[-1] == ' '))
+		end--;
+	start = end - (size_t)(end - s > (long)LN_MSG_TAIL ? LN_MSG_TAIL : end - s);
+	if (start > s) {
+		const char *nl = memchr(start, '\n', (size_t)(end - start));
+		if (nl)
+			start = nl + 1;
+	}
+	while (start < end && *start == '\n')
+		start++;
+	n = (size_t)(end - start);
+	if (n >= outsz)
+		n = outsz - 1;
+	memcpy(out, start, n);
+	out[n] = 0;
+}
+
+/* load(h): throws Error{errno, code, program?, map?, log} */
+static napi_value js_load(napi_env env, napi_callback_info info)
+{
+	napi_value argv[1], e;
+	struct ln_obj *o;
+	int err;
+
+	if (!get_args(env, info, 1, argv) || !(o = get_obj(env, argv[0], true)))
+		return NULL;
+	if (o->loaded) {
+		throw_errno(env, EBUSY, "loading BPF object %s: already loaded",
+			    bpf_object__name(o->obj));
+		return NULL;
+	}
+	g_log.tail[0] = 0;
+	capture_begin();
+	err = bpf_object__load(o->obj);
+	capture_end();
+	if (err) {
+		char what[256], detail[LN_MSG_TAIL + 1];
+		size_t tl = g_log.tail_len < LN_LOG_TAIL ? g_log.tail_len : LN_LOG_TAIL - 1;
+
+		g_log.tail[tl] = 0;
+		if (g_log.fail_name[0] && !strcmp(g_log.fail_kind, "map"))
+			snprintf(what, sizeof(what), "creating map %s", g_log.fail_name);
+		else if (g_log.fail_name[0])
+			snprintf(what, sizeof(what), "loading program %s", g_log.fail_name);
+		else
+			snprintf(what, sizeof(what), "loading BPF object %s",
+				 bpf_object__name(o->obj));
+		short_tail(detail, sizeof(detail));
+		flush_logs(env);
+		e = make_error(env, err, what, detail[0] ? detail : NULL);
+		if (!e)
+			return NULL;
+		if (g_log.fail_name[0])
+			napi_set_named_property(env, e, g_log.fail_kind[0] == 'm' ? "map" : "program",
+						make_str(env, g_log.fail_name));
+		napi_set_named_property(env, e, "log", make_str(env, g_log.tail));
+		napi_throw(env, e);
+		return NULL;
+	}
+	o->loaded = true;
+	flush_logs(env);
+	return NULL;
+}
+
+static int add_link(struct ln_obj *o, struct bpf_link *link, const char *desc)
+{
+	size_t i;
+	struct ln_link *nl;
+
+	for (i = 0; i < o->nlinks; i++)
+		if (!o->links[i].kind)
+			break;
+	if (i == o->nlinks) {
+		nl = realloc(o->links, (o->nlinks + 1) * sizeof(*nl));
+		if (!nl)
+			return -ENOMEM;
+		o->links = nl;
+		memset(&o->links[o->nlinks], 0, sizeof(*nl));
+		o->nlinks++;
+	}
+	o->links[i].kind = LK_LIBBPF;
+	o->links[i].link = link;
+	o->links[i].desc = strdup(desc);
+	return (int)i + 1;
+}
+
+/*
+ * attach(h, progIndex, spec) -> link id (> 0). spec.kind:
+ *   'auto'                          bpf_program__attach (section-derived)
+ *   'tracepoint'  {category, name, cookie?}
+ *   'rawTracepoint' {name}
+ *   'trace'                         tp_btf / fentry / fexit (BTF target from the section)
+ *   'lsm'
+ *   'xdp'         {ifindex}
+ *   'cgroup'      {path}            cgroup v2 directory
+ *   'uprobe'      {binaryPath, funcName?, offset?, pid?, retprobe?, cookie?}
+ * New kinds go here (tc: needs bpf_tc_hook_create/bpf_tc_attach; libbpf 1.1 has no link).
+ */
+static napi_value js_attach(napi_env env, napi_callback_info info)
+{
+	napi_value argv[3];
+	struct ln_obj *o;
+	struct bpf_program *p;
+	char *kind = NULL, *s1 = NULL, *s2 = NULL;
+	struct bpf_link *link = NULL;
+	char desc[512];
+	const char *pname;
+	int err = 0, id;
+
+	if (!get_args(env, info, 3, argv) || !(o = get_obj(env, argv[0], true)) ||
+	    !(p = get_prog(env, o, argv[1])))
+		return NULL;
+	pname = bpf_program__name(p);
+	if (!get_opt_string_prop(env, argv[2], "kind", &kind))
+		return NULL;
+	if (!kind) {
+		throw_type(env, "attach spec needs a kind");
+		return NULL;
+	}
+	if (!o->loaded) {
+		throw_errno(env, EINVAL, "attaching program %s: object not loaded", pname);
+		goto out;
+	}
+	if (bpf_program__fd(p) < 0) {
+		throw_errno(env, EINVAL, "attaching program %s: program not loaded (autoload off)",
+			    pname);
+		goto out;
+	}
+	if (!strcmp(kind, "auto")) {
+		snprintf(desc, sizeof(desc), "auto-attaching program %s (%s)", pname,
+			 bpf_program__section_name(p));
+		link = bpf_program__attach(p);
+	} else if (!strcmp(kind, "tracepoint")) {
+		int64_t cookie = 0;
+		LIBBPF_OPTS(bpf_tracepoint_opts, topts);
+
+		if (!get_opt_string_prop(env, argv[2], "category", &s1) ||
+		    !get_opt_string_prop(env, argv[2], "name", &s2) ||
+		    !get_opt_int64_prop(env, argv[2], "cookie", &cookie, NULL))
+			goto out;
+		if (!s1 || !s2) {
+			throw_type(env, "tracepoint attach needs category and name");
+			goto out;
+		}
+		topts.bpf_cookie = (__u64)cookie;
+		snprintf(desc, sizeof(desc), "attaching program %s to tracepoint %s/%s", pname, s1,
+			 s2);
+		link = bpf_program__attach_tracepoint_opts(p, s1, s2, &topts);
+	} else if (!strcmp(kind, "rawTracepoint")) {
+		if (!get_opt_string_prop(env, argv[2], "name", &s1))
+			goto out;
+		if (!s1) {
+			throw_type(env, "rawTracepoint attach needs name");
+			goto out;
+		}
+		snprintf(desc, sizeof(desc), "attaching program %s to raw tracepoint %s", pname,
+			 s1);
+		link = bpf_program__attach_raw_tracepoint(p, s1);
+	} else if (!strcmp(kind, "trace")) {
+		snprintf(desc, sizeof(desc), "attaching program %s (%s)", pname,
+			 bpf_program__section_name(p));
+		link = bpf_program__attach_trace(p);
+	} else if (!strcmp(kind, "lsm")) {
+		snprintf(desc, sizeof(desc), "attaching LSM program %s (%s)", pname,
+			 bpf_program__section_name(p));
+		link = bpf_program__attach_lsm(p);
+	} else if (!strcmp(kind, "xdp")) {
+		int64_t ifindex = 0;
+		bool have = false;
+
+		if (!get_opt_int64_prop(env, argv[2], "ifindex", &ifindex, &have))
+			goto out;
+		if (!have || ifindex <= 0) {
+			throw_type(env, "xdp attach needs ifindex > 0");
+			goto out;
+		}
+		snprintf(desc, sizeof(desc), "attaching XDP program %s to ifindex %lld", pname,
+			 (long long)ifindex);
+		link = bpf_program__attach_xdp(p, (int)ifindex);
+	} else if (!strcmp(kind, "cgroup")) {
+		int fd;
+
+		if (!get_opt_string_prop(env, argv[2], "path", &s1))
+			goto out;
+		if (!s1) {
+			throw_type(env, "cgroup attach needs path");
+			goto out;
+		}
+		snprintf(desc, sizeof(desc), "attaching program %s to cgroup %s", pname, s1);
+		fd = open(s1, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0) {
+			err = errno;
+		} else {
+			link = bpf_program__attach_cgroup(p, fd);
+			if (!link)
+				err = errno;
+			close(fd);
+			errno = err;
+		}
+	} else if (!strcmp(kind, "uprobe")) {
+		int64_t off = 0, pid = -1, cookie = 0;
+		bool ret = false;
+		LIBBPF_OPTS(bpf_uprobe_opts, uopts);
+
+		if (!get_opt_string_prop(env, argv[2], "binaryPath", &s1) ||
+		    !get_opt_string_prop(env, argv[2], "funcName", &s2) ||
+		    !get_opt_int64_prop(env, argv[2], "offset", &off, NULL) ||
+		    !get_opt_int64_prop(env, argv[2], "pid", &pid, NULL) ||
+		    !get_opt_int64_prop(env, argv[2], "cookie", &cookie, NULL) ||
+		    !get_opt_bool_prop(env, argv[2], "retprobe", &ret))
+			goto out;
+		if (!s1) {
+			throw_type(env, "uprobe attach needs binaryPath");
+			goto out;
+		}
+		uopts.retprobe = ret;
+		uopts.func_name = s2;
+		uopts.bpf_cookie = (__u64)cookie;
+		snprintf(desc, sizeof(desc), "attaching program %s to %s %s:%s+%lld", pname,
+			 ret ? "uretprobe" : "uprobe", s1, s2 ? s2 : "", (long long)off);
+		link = bpf_program__attach_uprobe_opts(p, (pid_t)pid, s1, (size_t)off, &uopts);
+	} else {
+		throw_errno(env, EOPNOTSUPP, "attaching program %s: unknown attach kind '%s'", pname,
+			    kind);
+		goto out;
+	}
+	if (!link) {
+		if (!err)
+			err = errno ? errno : EINVAL;
+		flush_logs(env);
+		throw_errno(env, err, "%s", desc);
+		goto out;
+	}
+	id = add_link(o, link, desc);
+	if (id < 0) {
+		bpf_link__destroy(link);
+		throw_errno(env, -id, "%s", desc);
+		goto out;
+	}
+	flush_logs(env);
+	free(kind);
+	free(s1);
+	free(s2);
+	return make_u32(env, (uint32_t)id);
+out:
+	free(kind);
+	free(s1);
+	free(s2);
+	return NULL;
+}
+
+/* detach(h, linkId) -> bool (false when unknown or already detached). Closed object: false. */
+static napi_value js_detach(napi_env env, napi_callback_info info)
+{
+	napi_value argv[2];
+	struct ln_obj *o;
+	uint32_t id;
+
+	if (!get_args(env, info, 2, argv) || !(o = get_obj(env, argv[0], false)) ||
+	    !get_u32(env, argv[1], "link id", &id))
+		return NULL;
+	if (o->closed || id == 0 || id > o->nlinks || !o->links[id - 1].kind)
+		return make_bool(env, false);
+	link_destroy(&o->links[id - 1]);
+	flush_logs(env);
+	return make_bool(env, true);
+}
+
+/* linkCount(h) -> live links (for leak checks) */
+static napi_value js_link_count(napi_env env, napi_callback_info info)
+{
+	napi_value argv[1];
+	struct ln_obj *o;
+	uint32_t n = 0;
+	size_t i;
+
+	if (!get_args(env, info, 1, argv) || !(o = get_obj(env, argv[0], false)))
+		return NULL;
+	for (i = 0; i < o->nlinks; i++)
+		if (o->links[i].kind)
+			n++;
+	return make_u32(env, n);
+}
+
+static napi_value js_close_object(napi_env env, napi_callback_info info)
+{
+	napi_value argv[1];
+	struct ln_obj *o;
+
+	if (!get_args(env, info, 1, argv) || !(o = get_obj(env, argv[0], false)))
+		return NULL;
+	obj_close(o);
+	flush_logs(env);
+	return NULL;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* map operations                                                                        */
+
+static struct bpf_map *loaded_map(napi_env env, napi_value *argv, struct ln_obj **po)
+{
+	struct ln_obj *o;
+	struct bpf_map *m;
+
+	if (!(o = get_obj(env, argv[0], true)) || !(m = get_map(env, o, argv[1])))
+		return NULL;
+	if (bpf_map__fd(m) < 0) {
+		throw_errno(env, EBADF, "map %s: object not loaded", bpf_map__name(m));
+		return NULL;
+	}
+	*po = o;
+	return m;
+}
+
+static bool get_flags(napi_env env, napi_value v, __u64 *flags)
+{
+	int64_t f = 0;
+
+	*flags = 0;
+	if (is_nullish(env, v))
+		return true;
+	if (napi_get_value_int64(env, v, &f) != napi_ok) {
+		throw_type(env, "flags must be a number");
+		return false;
+	}
+	*flags = (__u64)f;
+	return true;
+}
+
+/* mapLookup(h, mapIndex, key, valueOut, flags?) -> bool found */
+static napi_value js_map_lookup(napi_env env, napi_callback_info info)
+{
+	napi_value argv[5];
+	struct ln_obj *o;
+	struct bpf_map *m;
+	void *k, *v;
+	size_t kl, vl;
+	__u64 flags;
+	int err;
+
+	if (!get_args(env, info, 5, argv) || !(m = loaded_map(env, argv, &o)) ||
+	    !get_bytes(env, argv[2], "key", &k, &kl) ||
+	    !get_bytes(env, argv[3], "value", &v, &vl) || !get_flags(env, argv[4], &flags))
+		return NULL;
+	err = bpf_map__lookup_elem(m, k, kl, v, vl, flags);
+	if (err == -ENOENT)
+		return make_bool(env, false);
+	if (err) {
+		throw_errno(env, err, "looking up in map %s (key %zu B, value %zu B)",
+			    bpf_map__name(m), kl, vl);
+		return NULL;
+	}
+	return make_bool(env, true);
+}
+
+/* mapUpdate(h, mapIndex, key, value, flags?) */
+static napi_value js_map_update(napi_env env, napi_callback_info info)
+{
+	napi_value argv[5];
+	struct ln_obj *o;
+	struct bpf_map *m;
+	void *k, *v;
+	size_t kl, vl;
+	__u64 flags;
+	int err;
+
+	if (!get_args(env, info, 5, argv) || !(m = loaded_map(env, argv, &o)) ||
+	    !get_bytes(env, argv[2], "key", &k, &kl) ||
+	    !get_bytes(env, argv[3], "value", &v, &vl) || !get_flags(env, argv[4], &flags))
+		return NULL;
+	err = bpf_map__update_elem(m, k, kl, v, vl, flags);
+	if (err)
+		throw_errno(env, err, "updating map %s (key %zu B, value %zu B)", bpf_map__name(m),
+			    kl, vl);
+	return NULL;
+}
+
+/* mapDelete(h, mapIndex, key, flags?) -> bool deleted */
+static napi_value js_map_delete(napi_env env, napi_callback_info info)
+{
+	napi_value argv[4];
+	struct ln_obj *o;
+	struct bpf_map *m;
+	void *k;
+	size_t kl;
+	__u64 flags;
+	int err;
+
+	if (!get_args(env, info, 4, argv) || !(m = loaded_map(env, argv, &o)) ||
+	    !get_bytes(env, argv[2], "key", &k, &kl) || !get_flags(env, argv[3], &flags))
+		return NULL;
+	err = bpf_map__delete_elem(m, k, kl, flags);
+	if (err == -ENOENT)
+		return make_bool(env, false);
+	if (err) {
+		throw_errno(env, err, "deleting from map %s", bpf_map__name(m));
+		return NULL;
+	}
+	return make_bool(env, true);
+}
+
+/* mapNextKey(h, mapIndex, keyOrNull, nextOut) -> bool (false at the end) */
+static napi_value js_map_next_key(napi_env env, napi_callback_info info)
+{
+	napi_value argv[4];
+	struct ln_obj *o;
+	struct bpf_map *m;
+	void *k = NULL, *nk;
+	size_t kl = 0, nkl;
+	int err;
+
+	if (!get_args(env, info, 4, argv) || !(m = loaded_map(env, argv, &o)))
+		return NULL;
+	if (!is_nullish(env, argv[2]) && !get_bytes(env, argv[2], "key", &k, &kl))
+		return NULL;
+	if (!get_bytes(env, argv[3], "next key", &nk, &nkl))
+		return NULL;
+	if (k && kl != nkl) {
+		throw_errno(env, EINVAL, "iterating map %s: key sizes differ", bpf_map__name(m));
+		return NULL;
+	}
+	err = bpf_map__get_next_key(m, k, nk, nkl);
+	if (err == -ENOENT)
+		return make_bool(env, false);
+	if (err) {
+		throw_errno(env, err, "iterating map %s", bpf_map__name(m));
+		return NULL;
+	}
+	return make_bool(env, true);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* ring-buffer consumer                                                                  */
+
+static void put_record(struct ln_ring *r, const void *data, size_t len)
+{
+	uint8_t *d = r->buf + r->used;
+	uint32_t hdr[2] = {(uint32_t)len, 0};
+	size_t padded = round8(len);
+
+	memcpy(d, hdr, sizeof(hdr));
+	memcpy(d + LN_REC_HDR, data, len);
+	if (padded != len)
+		memset(d + LN_REC_HDR + len, 0, padded - len);
+	r->used += LN_REC_HDR + padded;
+	r->count++;
+}
+
+static int on_sample(void *ctx, void *data, size_t len)
+{
+	struct ln_ring *r = ctx;
+	size_t need = LN_REC_HDR + round8(len);
+
+	if (need > r->cap - r->used) {
+		if (need > r->cap) {
+			r->st_oversized++; /* can never fit: skip it, keep draining */
+			return 0;
+		}
+		/* Already consumed by libbpf once we return: keep it for the next batch. */
+		if (len > r->carry_cap) {
+			uint8_t *nc = realloc(r->carry, len);
+			if (!nc) {
+				r->st_oversized++;
+				r->full = true;
+				return LN_STOP;
+			}
+			r->carry = nc;
+			r->carry_cap = len;
+		}
+		memcpy(r->carry, data, len);
+		r->carry_len = len;
+		r->has_carry = true;
+		r->st_carried++;
+		r->full = true;
+		return LN_STOP;
+	}
+	put_record(r, data, len);
+	if (r->cap - r->used < LN_REC_HDR) {
+		r->full = true; /* nothing more fits; this record is copied, stop here */
+		return LN_STOP;
+	}
+	return 0;
+}
+
+static void ring_maybe_free(struct ln_ring *r)
+{
+	if (r->handles_open == 0 && r->wrapper_gone) {
+		free(r->carry);
+		free(r);
+	}
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+	struct ln_ring *r = h->data;
+
+	r->handles_open--;
+	ring_maybe_free(r);
+}
+
+static void ring_close(struct ln_ring *r)
+{
+	if (r->closed)
+		return;
+	r->closed = true;
+	r->started = false;
+	if (r->parent) {
+		struct ln_ring **pp = &r->parent->rings;
+
+		while (*pp && *pp != r)
+			pp = &(*pp)->next;
+		if (*pp)
+			*pp = r->next;
+		r->parent = NULL;
+		r->next = NULL;
+	}
+	if (r->handles_open) {
+		uv_poll_stop(&r->poll);
+		uv_timer_stop(&r->timer);
+		uv_close((uv_handle_t *)&r->poll, on_handle_closed);
+		uv_close((uv_handle_t *)&r->timer, on_handle_closed);
+	}
+	if (r->rb)
+		ring_buffer__free(r->rb);
+	r->rb = NULL;
+	r->buf = NULL;
+	r->has_carry = false;
+	if (r->cb_ref)
+		napi_delete_reference(r->env, r->cb_ref);
+	if (r->buf_ref)
+		napi_delete_reference(r->env, r->buf_ref);
+	if (r->self_ref)
+		napi_delete_reference(r->env, r->self_ref);
+	r->cb_ref = r->buf_ref = r->self_ref = NULL;
+	/* inside the callback, napi_make_callback still uses the context: deliver() frees it */
+	if (r->actx && !r->in_cb) {
+		napi_async_destroy(r->env, r->actx);
+		r->actx = NULL;
+	}
+}
+
+static void ring_finalize(napi_env env, void *data, void *hint)
+{
+	struct ln_ring *r = data;
+
+	(void)env;
+	(void)hint;
+	r->wrapper_gone = true;
+	ring_close(r);
+	ring_maybe_free(r);
+}
+
+/* Calls cb(used, count). Returns false if the callback threw (async: reported as uncaught). */
+static bool deliver(struct ln_ring *r, bool async)
+{
+	napi_env env = r->env;
+	napi_value cb, recv, argv[2], result, exc;
+	napi_status st;
+
+	r->st_batches++;
+	r->st_records += r->count;
+	r->st_bytes += r->used;
+	if (napi_get_reference_value(env, r->cb_ref, &cb) != napi_ok || !cb)
+		return false;
+	napi_get_undefined(env, &recv);
+	napi_create_uint32(env, (uint32_t)r->used, &argv[0]);
+	napi_create_uint32(env, r->count, &argv[1]);
+	r->in_cb = true;
+	if (async)
+		st = napi_make_callback(env, r->actx, recv, cb, 2, argv, &result);
+	else
+		st = napi_call_function(env, recv, cb, 2, argv, &result);
+	r->in_cb = false;
+	if (r->closed && r->actx) {
+		napi_async_destroy(env, r->actx);
+		r->actx = NULL;
+	}
+	if (st == napi_ok)
+		return true;
+	if (async) {
+		bool pending = false;
+
+		napi_is_exception_pending(env, &pending);
+		if (pending && napi_get_and_clear_last_exception(env, &exc) == napi_ok)
+			napi_fatal_exception(env, exc);
+	}
+	return false;
+}
+
+/*
+ * Delivers up to max_batches batches (0 = until empty). Returns records delivered, or -1
+ * if the JS callback threw (sync: exception left pending) or ring_buffer__consume failed
+ * (sync: error thrown). *capped is set when it stopped at max_batches with data left.
+ */
+static int64_t drain_batches(struct ln_ring *r, uint32_t max_batches, bool async, bool *capped)
+{
+	int64_t total = 0;
+	uint32_t b;
+
+	*capped = false;
+	for (b = 0; !r->closed && (max_batches == 0 || b < max_batches); b++) {
+		int err = 0;
+
+		r->used = 0;
+		r->count = 0;
+		r->full = false;
+		if (r->has_carry) {
+			r->has_carry = false;
+			put_record(r, r->carry, r->carry_len);
+			if (r->cap - r->used < LN_REC_HDR)
+				r->full = true;
+		}
+		if (!r->full)
+			err = ring_buffer__consume(r->rb);
+		if (err < 0 && err != LN_STOP && !r->full) {
+			r->st_errors++;
+			r->last_err = -err;
+			if (!async)
+				throw_errno(r->env, err, "draining ring buffer %s", r->map_name);
+			return -1;
+		}
+		if (r->count == 0)
+			break;
+		total += r->count;
+		if (!deliver(r, async))
+			return -1;
+		if (r->closed || !r->full)
+			break;
+		if (max_batches && b + 1 == max_batches)
+			*capped = true;
+	}
+	return total;
+}
+
+static void on_timer(uv_timer_t *t);
+
+static void drain_async(struct ln_ring *r)
+{
+	napi_handle_scope scope;
+	bool capped = false;
+
+	if (r->closed || !r->started || r->in_cb)
+		return;
+	r->st_turns++;
+	napi_open_handle_scope(r->env, &scope);
+	drain_batches(r, r->max_batches, true, &capped);
+	napi_close_handle_scope(r->env, scope);
+	if (r->closed || !r->started)
+		return;
+	if (capped) {
+		/* more data: come back on the next loop iteration, then at the usual period */
+		r->st_cap_hits++;
+		uv_timer_start(&r->timer, on_timer, 0, r->poll_ms);
+	}
+}
+
+static void on_timer(uv_timer_t *t) { drain_async(t->data); }
+
+static void on_poll(uv_poll_t *p, int status, int events)
+{
+	struct ln_ring *r = p->data;
+
+	(void)events;
+	if (status < 0) {
+		r->st_errors++;
+		r->last_err = -status;
+		return;
+	}
+	r->st_wakeups++;
+	drain_async(r);
+}
+
+static struct ln_ring *get_ring(napi_env env, napi_value v, bool need_open)
+{
+	struct ln_ring *r = NULL;
+
+	if (napi_unwrap(env, v, (void **)&r) != napi_ok || !r) {
+		throw_type(env, "not a ring consumer handle");
+		return NULL;
+	}
+	if (need_open && r->closed) {
+		throw_errno(env, EBADF, "ring consumer %s is closed", r->map_name);
+		return NULL;
+	}
+	return r;
+}
+
+/*
+ * ringOpen(h, mapIndex, batch, cb, opts?: {pollMs?, maxBatchesPerTurn?}) -> ring handle.
+ * Not started: call ringStart. The batch buffer is kept alive by the consumer.
+ */
+static napi_value js_ring_open(napi_env env, napi_callback_info info)
+{
+	napi_value argv[5], handle, name;
+	struct ln_obj *o;
+	struct bpf_map *m;
+	struct ln_ring *r;
+	napi_valuetype t;
+	uv_loop_t *loop;
+	void *data;
+	size_t len;
+	int64_t poll_ms = LN_DEFAULT_POLL_MS, maxb = LN_DEFAULT_MAX_BATCHES;
+	int err;
+
+	if (!get_args(env, info, 5, argv) || !(m = loaded_map(env, argv, &o)))
+		return NULL;
+	if (bpf_map__type(m) != BPF_MAP_TYPE_RINGBUF) {
+		throw_errno(env, EINVAL, "opening ring consumer on map %s: not a ringbuf map",
+			    bpf_map__name(m));
+		return NULL;
+	}
+	if (!get_bytes(env, argv[2], "batch buffer", &data, &len))
+		return NULL;
+	if (len < 64 || len > 0x7fffffffu) {
+		throw_type(env, "batch buffer must be 64 B .. 2 GiB, got %zu", len);
+		return NULL;
+	}
+	napi_typeof(env, argv[3], &t);
+	if (t != napi_function) {
+		throw_type(env, "callback must be a function");
+		return NULL;
+	}
+	if (!get_opt_int64_prop(env, argv[4], "pollMs", &poll_ms, NULL) ||
+	    !get_opt_int64_prop(env, argv[4], "maxBatchesPerTurn", &maxb, NULL))
+		return NULL;
+	if (poll_ms < 1 || poll_ms > 60000 || maxb < 1 || maxb > 1000000) {
+		throw_type(env, "pollMs must be 1..60000 and maxBatchesPerTurn 1..1e6");
+		return NULL;
+	}
+	if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
+		throw_errno(env, EINVAL, "opening ring consumer: no event loop");
+		return NULL;
+	}
+	r = calloc(1, sizeof(*r));
+	if (!r) {
+		throw_errno(env, ENOMEM, "opening ring consumer on map %s", bpf_map__name(m));
+		return NULL;
+	}
+	r->env = env;
+	r->buf = data;
+	r->cap = len;
+	r->poll_ms = (uint32_t)poll_ms;
+	r->max_batches = (uint32_t)maxb;
+	snprintf(r->map_name, sizeof(r->map_name), "%s", bpf_map__name(m));
+	r->rb = ring_buffer__new(bpf_map__fd(m), on_sample, r, NULL);
+	if (!r->rb) {
+		err = errno;
+		free(r);
+		flush_logs(env);
+		throw_errno(env, err, "opening ring consumer on map %s", bpf_map__name(m));
+		return NULL;
+	}
+	err = uv_poll_init(loop, &r->poll, ring_buffer__epoll_fd(r->rb));
+	if (err) {
+		ring_buffer__free(r->rb);
+		free(r);
+		throw_errno(env, -err, "opening ring consumer on map %s: uv_poll_init",
+			    bpf_map__name(m));
+		return NULL;
+	}
+	uv_timer_init(loop, &r->timer);
+	r->poll.data = r;
+	r->timer.data = r;
+	r->handles_open = 2;
+	napi_create_object(env, &handle);
+	if (napi_wrap(env, handle, r, ring_finalize, NULL, NULL) != napi_ok) {
+		r->wrapper_gone = true;
+		ring_close(r);
+		throw_errno(env, EINVAL, "wrapping ring consumer");
+		return NULL;
+	}
+	napi_create_reference(env, argv[2], 1, &r->buf_ref);
+	napi_create_reference(env, argv[3], 1, &r->cb_ref);
+	napi_create_string_utf8(env, "lanner:ring", NAPI_AUTO_LENGTH, &name);
+	napi_async_init(env, handle, name, &r->actx);
+	r->parent = o;
+	r->next = o->rings;
+	o->rings = r;
+	return handle;
+}
+
+/* ringStart(r): keeps the consumer (and its JS handle) alive until stop/close */
+static napi_value js_ring_start(napi_env env, napi_callback_info info)
+{
+	napi_value argv[1];
+	struct ln_ring *r;
+	int err;
+
+	if (!get_args(env, info, 1, argv) || !(r = get_ring(env, argv[0], true)))
+		return NULL;
+	if (r->started)
+		return NULL;
+	err = uv_poll_start(&r->poll, UV_READABLE, on_poll);
+	if (err) {
+		throw_errno(env, -err, "starting ring consumer %s: uv_poll_start", r->map_name);
+		return NULL;
+	}
+	uv_timer_start(&r->timer, on_timer, r->poll_ms, r->poll_ms);
+	if (!r->self_ref)
+		napi_create_reference(env, argv[0], 1, &r->self_ref);
+	r->started = true;
+	return NULL;
+}
+
+static napi_value js_ring_stop(napi_env env, napi_callback_info info)
+{
+	napi_value argv[1];
+	struct ln_ring *r;
+
+	if (!get_args(env, info, 1, argv) || !(r = get_ring(env, argv[0], false)))
+		return NULL;
+	if (r->closed || !r->started)
+		return NULL;
+	uv_poll_stop(&r->poll);
+	uv_timer_stop(&r->timer);
+	r->started = false;
+	if (r->self_ref)
+		napi_delete_reference(env, r->self_ref);
+	r->self_ref = NULL;
+	return NULL;
+}
+
+/* ringDrain(r, maxBatches = 0 (until empty)) -> records delivered, synchronously */
+static napi_value js_ring_drain(napi_env env, napi_callback_info info)
+{
+	napi_value argv[2];
+	struct ln_ring *r;
+	uint32_t maxb = 0;
+	bool capped;
+	int64_t n;
+
+	if (!get_args(env, info, 2, argv) || !(r = get_ring(env, argv[0], true)))
+		return NULL;
+	if (!is_nullish(env, argv[1]) && !get_u32(env, argv[1], "maxBatches", &maxb))
+		return NULL;
+	if (r->in_cb) {
+		throw_errno(env, EBUSY, "draining ring %s from inside its own batch callback",
+			    r->map_name);
+		return NULL;
+	}
+	n = drain_batches(r, maxb, false, &capped);
+	flush_logs(env);
+	if (n < 0)
+		return NULL; /* exception pending */
+	return make_i64(env, n);
+}
+
+static napi_value js_ring_close(napi_env env, napi_callback_info info)
+{
+	napi_value argv[1];
+	struct ln_ring *r;
+
+	if (!get_args(env, info, 1, argv) || !(r = get_ring(env, argv[0], false)))
+		return NULL;
+	ring_close(r);
+	return NULL;
+}
+
+/* ringRef(r, bool): whether an active consumer keeps the process alive (default yes) */
+static napi_value js_ring_ref(napi_env env, napi_callback_info info)
+{
+	napi_value argv[2];
+	struct ln_ring *r;
+	bool on;
+
+	if (!get_args(env, info, 2, argv) || !(r = get_ring(env, argv[0], false)))
+		return NULL;
+	if (napi_get_value_bool(env, argv[1], &on) != napi_ok) {
+		throw_type(env, "ref must be a boolean");
+		return NULL;
+	}
+	if (r->closed)
+		return NULL;
+	if (on) {
+		uv_ref((uv_handle_t *)&r->poll);
+		uv_ref((uv_handle_t *)&r->timer);
+	} else {
+		uv_unref((uv_handle_t *)&r->poll);
+		uv_unref((uv_handle_t *)&r->timer);
+	}
+	return NULL;
+}
+
+static napi_value js_ring_stats(napi_env env, napi_callback_info info)
+{
+	napi_value argv[1], res;
+	struct ln_ring *r;
+
+	if (!get_args(env, info, 1, argv) || !(r = get_ring(env, argv[0], false)))
+		return NULL;
+	napi_create_object(env, &res);
+#define S(name, field) napi_set_named_property(env, res, name, make_i64(env, (int64_t)(field)))
+	S("records", r->st_records);
+	S("bytes", r->st_bytes);
+	S("batches", r->st_batches);
+	S("turns", r->st_turns);
+	S("capHits", r->st_cap_hits);
+	S("carried", r->st_carried);
+	S("oversized", r->st_oversized);
+	S("wakeups", r->st_wakeups);
+	S("errors", r->st_errors);
+	S("lastErrno", r->last_err);
+	S("capacity", r->cap);
+#undef S
+	napi_set_named_property(env, res, "started", make_bool(env, r->started));
+	napi_set_named_property(env, res, "closed", make_bool(env, r->closed));
+	return res;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* misc                                                                                  */
+
+static napi_value js_num_possible_cpus(napi_env env, napi_callback_info info)
+{
+	int n = libbpf_num_possible_cpus();
+
+	(void)info;
+	if (n < 0) {
+		throw_errno(env, n, "reading possible CPUs");
+		return NULL;
+	}
+	return make_u32(env, (uint32_t)n);
+}
+
+static uint64_t now_ns(clockid_t c)
+{
+	struct timespec ts;
+
+	clock_gettime(c, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* clockOffsets() -> { realtimeNs, boottimeNs, monotonicNs } as bigint, sampled together.
+ * wall(ts_boot) = ts_boot + (realtimeNs - boottimeNs). */
+static napi_value js_clock_offsets(napi_env env, napi_callback_info info)
+{
+	napi_value res, v;
+	uint64_t b0, rt, b1, mono;
+
+	(void)info;
+	b0 = now_ns(CLOCK_BOOTTIME);
+	rt = now_ns(CLOCK_REALTIME);
+	b1 = now_ns(CLOCK_BOOTTIME);
+	mono = now_ns(CLOCK_MONOTONIC);
+	napi_create_object(env, &res);
+	napi_create_bigint_uint64(env, rt, &v);
+	napi_set_named_property(env, res, "realtimeNs", v);
+	napi_create_bigint_uint64(env, b0 + (b1 - b0) / 2, &v);
+	napi_set_named_property(env, res, "boottimeNs", v);
+	napi_create_bigint_uint64(env, mono, &v);
+	napi_set_named_property(env, res, "monotonicNs", v);
+	return res;
+}
+
+/* setLogger(level: -1 silent | 0 warn | 1 info | 2 debug, fn?: (level, msg) => void).
+ * Without fn, messages go to stderr. */
+static napi_value js_set_logger(napi_env env, napi_callback_info info)
+{
+	napi_value argv[2];
+	int32_t level;
+	napi_valuetype t;
+
+	if (!get_args(env, info, 2, argv))
+		return NULL;
+	if (napi_get_value_int32(env, argv[0], &level) != napi_ok || level < -1 || level > 2) {
+		throw_type(env, "level must be -1..2");
+		return NULL;
+	}
+	if (g_log.fn && g_log.fn_env == env)
+		napi_delete_reference(env, g_log.fn);
+	g_log.fn = NULL;
+	napi_typeof(env, argv[1], &t);
+	if (t == napi_function) {
+		napi_create_reference(env, argv[1], 1, &g_log.fn);
+		g_log.fn_env = env;
+	}
+	g_log.js_level = level;
+	return NULL;
+}
+
+static napi_value js_libbpf_version(napi_env env, napi_callback_info info)
+{
+	(void)info;
+	return make_str(env, libbpf_version_string());
+}
+
+static void env_cleanup(void *arg)
+{
+	napi_env env = arg;
+
+	if (g_log.fn_env == env) {
+		g_log.fn = NULL; /* references die with the env */
+		g_log.fn_env = NULL;
+	}
+}
+
+#define EXPORT_FN(name, fn)                                                    \
+	do {                                                                       \
+		napi_value f_;                                                         \
+		napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, NULL, &f_);      \
+		napi_set_named_property(env, exports, name, f_);                       \
+	} while (0)
+
+static napi_value init(napi_env env, napi_value exports)
+{
+	static bool once;
+
+	if (!once) {
+		once = true;
+		libbpf_set_print(on_libbpf_print);
+	}
+	napi_add_env_cleanup_hook(env, env_cleanup, env);
+	EXPORT_FN("openObject", js_open_object);
+	EXPORT_FN("objectInfo", js_object_info);
+	EXPORT_FN("setGlobal", js_set_global);
+	EXPORT_FN("setMaxEntries", js_set_max_entries);
+	EXPORT_FN("setAutoload", js_set_autoload);
+	EXPORT_FN("setAutoattach", js_set_autoattach);
+	EXPORT_FN("load", js_load);
+	EXPORT_FN("attach", js_attach);
+	EXPORT_FN("detach", js_detach);
+	EXPORT_FN("linkCount", js_link_count);
+	EXPORT_FN("closeObject", js_close_object);
+	EXPORT_FN("mapLookup", js_map_lookup);
+	EXPORT_FN("mapUpdate", js_map_update);
+	EXPORT_FN("mapDelete", js_map_delete);
+	EXPORT_FN("mapNextKey", js_map_next_key);
+	EXPORT_FN("ringOpen", js_ring_open);
+	EXPORT_FN("ringStart", js_ring_start);
+	EXPORT_FN("ringStop", js_ring_stop);
+	EXPORT_FN("ringDrain", js_ring_drain);
+	EXPORT_FN("ringClose", js_ring_close);
+	EXPORT_FN("ringRef", js_ring_ref);
+	EXPORT_FN("ringStats", js_ring_stats);
+	EXPORT_FN("numPossibleCpus", js_num_possible_cpus);
+	EXPORT_FN("clockOffsets", js_clock_offsets);
+	EXPORT_FN("setLogger", js_set_logger);
+	EXPORT_FN("libbpfVersion", js_libbpf_version);
+	napi_set_named_property(env, exports, "RECORD_HEADER_SIZE", make_u32(env, LN_REC_HDR));
+	napi_set_named_property(env, exports, "RECORD_ALIGN", make_u32(env, LN_REC_ALIGN));
+	napi_set_named_property(env, exports, "LOG_TAIL_BYTES", make_u32(env, LN_LOG_TAIL));
+	return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
