@@ -28,7 +28,8 @@ enum ln_kind {
 /* Tail blob kinds (ln_tail.kind). `arg` names the syscall argument index it belongs to
  * (0..5), or LN_ARG_RET for the return value, or LN_ARG_NONE. */
 enum ln_tail_kind {
-	LN_T_PATH = 1,     /* user string read at syscall entry (TOCTOU-safe), NUL-terminated */
+	LN_T_PATH = 1,     /* user string argument `arg`, NUL-terminated: read at syscall entry
+			      (TOCTOU-safe) for open/openat/openat2/creat, at exit otherwise */
 	LN_T_DIR = 2,      /* absolute dir a relative LN_T_PATH of the same arg is resolved against
 			      (cwd for AT_FDCWD, else the dirfd's path), NUL-terminated */
 	LN_T_SOCKADDR = 3, /* raw struct sockaddr bytes copied from user memory */
@@ -42,6 +43,8 @@ enum ln_tail_kind {
 	LN_T_DATA = 10,    /* bytes of a user buffer (bounded snaplen), e.g. sendto data */
 	LN_T_ENV = 11,     /* environment strings, like LN_T_ARGV (optional) */
 	LN_T_TTY = 12,     /* reserved */
+	LN_T_FDPATH = 13,  /* absolute path of the (non-socket) file open at fd `arg` (or the
+			      returned fd when arg == LN_ARG_RET), NUL-terminated */
 };
 
 #define LN_ARG_RET 6
@@ -106,7 +109,10 @@ struct ln_syscall {
 	__u64 cgroup_id; /* bpf_get_current_cgroup_id() (cgroup v2) */
 };
 
-/* LN_K_FORK / LN_K_EXEC / LN_K_EXIT: fixed part, then tails (EXE, ARGV, CWD on EXEC). */
+/* LN_K_FORK / LN_K_EXEC / LN_K_EXIT: fixed part, then tails (EXE, ARGV, CWD on EXEC).
+ * The header's tgid/tid are the current task: the parent for FORK, the (new) process for
+ * EXEC, the exiting thread for EXIT. Every other field describes the task the record is
+ * about: the CHILD for FORK, the current task otherwise. */
 struct ln_proc {
 	struct ln_hdr h;
 	__u32 ppid;      /* parent tgid (real_parent) */
@@ -119,8 +125,10 @@ struct ln_proc {
 	__u32 vtid;
 	__u32 sid;       /* session id (host ns) */
 	__u32 vpgid;
-	__u32 tty;       /* tty device number (0 if none) */
-	__u32 exit_code; /* LN_K_EXIT: task->exit_code; LN_K_FORK: child tid */
+	__u32 tty;       /* controlling tty, kernel dev_t: major << 20 | minor (0 if none) */
+	__u32 exit_code; /* LN_K_EXIT: task->exit_code; LN_K_FORK: child tid;
+			    LN_K_EXEC: old tid (differs from h.tid when a non-leader thread
+			    exec'd and took over the leader's pid) */
 	__u64 start_ns;  /* task start_boottime (boot ns) */
 	__u64 cgroup_id;
 	__u64 mntns;     /* mount namespace inum */
@@ -136,13 +144,23 @@ struct ln_proc {
 #define LN_PF_THREAD 0x1      /* fork created a thread (CLONE_THREAD) */
 #define LN_PF_EXE_MEMFD 0x2   /* exe file lives on a memfd (no link, shmem) */
 #define LN_PF_EXE_UPPER 0x4   /* exe file is on an overlayfs upper layer */
+#define LN_PF_GROUP_DEAD 0x8  /* LN_K_EXIT: the last thread of the process exited */
+#define LN_PF_EXE_DELETED 0x10 /* exe file has no links left (deleted or memfd) */
 
 /* Bounds (bytes). */
 #define LN_MAX_PATH 4096
 #define LN_MAX_ARGV 4096
 #define LN_MAX_SOCKADDR 128
 #define LN_MAX_DATA 256
-#define LN_SCRATCH 16384 /* per-CPU record build buffer */
+#define LN_SCRATCH 16384 /* max size of a record with tails (the per-CPU build buffer) */
+#define LN_MAX_SYSCALL 512 /* ln_interest entries: syscall numbers 0..511 */
+
+/* LN_T_OPEN_HOW payload (the kernel's struct open_how). */
+struct ln_open_how {
+	__u64 flags;
+	__u64 mode;
+	__u64 resolve;
+};
 
 /* Ring buffer wakeup policy: records are submitted with BPF_RB_NO_WAKEUP unless this
  * submission makes the pending bytes cross the threshold (const volatile wakeup_bytes),
