@@ -1,0 +1,133 @@
+// Alert rendering: Falco's JSON shape and text line. Pure functions plus a caching renderer,
+// so that N outputs of the same format render an alert once.
+
+import type { Alert, OutputFieldValue } from '../engine/alert.js';
+
+const NS_PER_S = 1_000_000_000n;
+
+function pad(n: number, width: number): string {
+  return String(n).padStart(width, '0');
+}
+
+/** `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ` (RFC 3339, UTC, nanoseconds). */
+export function formatRfc3339Nano(timeNs: bigint): string {
+  const t = timeNs < 0n ? 0n : timeNs;
+  const secs = t / NS_PER_S;
+  const frac = Number(t % NS_PER_S);
+  const iso = new Date(Number(secs) * 1000).toISOString(); // YYYY-MM-DDTHH:MM:SS.mmmZ
+  return `${iso.slice(0, 19)}.${pad(frac, 9)}Z`;
+}
+
+/** Falco's default `%evt.time`: local wall clock `HH:MM:SS.nnnnnnnnn`. */
+export function formatClockNano(timeNs: bigint): string {
+  const t = timeNs < 0n ? 0n : timeNs;
+  const d = new Date(Number(t / 1_000_000n));
+  const frac = Number(t % NS_PER_S);
+  return `${pad(d.getHours(), 2)}:${pad(d.getMinutes(), 2)}:${pad(d.getSeconds(), 2)}.${pad(frac, 9)}`;
+}
+
+export interface FormatOptions {
+  /** Prefix time as RFC 3339 UTC instead of Falco's local `HH:MM:SS.nnnnnnnnn`. Default false. */
+  readonly timeFormatIso8601?: boolean;
+  /** JSON: include `output` (default true). */
+  readonly jsonIncludeOutput?: boolean;
+  /** JSON: include `output_fields` (default true). */
+  readonly jsonIncludeOutputFields?: boolean;
+  /** JSON: include `tags` (default true). */
+  readonly jsonIncludeTags?: boolean;
+}
+
+/** The full text line, `<time>: <Priority> <message>` (no newline). */
+export function alertTextLine(alert: Alert, opts: FormatOptions = {}): string {
+  const time = opts.timeFormatIso8601 ? formatRfc3339Nano(alert.timeNs) : formatClockNano(alert.timeNs);
+  return `${time}: ${alert.priority} ${alert.message}`;
+}
+
+/** JSON literal of a field value: numbers as numbers, bigint as integer digits, unknown as null. */
+export function jsonFieldValue(v: OutputFieldValue): string {
+  switch (typeof v) {
+    case 'string':
+      return JSON.stringify(v);
+    case 'number':
+      return Number.isFinite(v) ? String(v) : 'null';
+    case 'bigint':
+      return v.toString();
+    case 'boolean':
+      return v ? 'true' : 'false';
+    default:
+      return 'null';
+  }
+}
+
+/** Field value as text (gRPC string map, text rendering): unknown is `<NA>`. */
+export function textFieldValue(v: OutputFieldValue): string {
+  if (v === null) return '<NA>';
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' && !Number.isFinite(v)) return '<NA>';
+  return String(v);
+}
+
+/**
+ * Falco-shaped JSON object, one line, key order as in PRODUCT.md:
+ * time, rule, priority, source, hostname, output, output_fields, tags.
+ */
+export function alertJson(alert: Alert, opts: FormatOptions = {}, textLine?: string): string {
+  let s = `{"time":"${formatRfc3339Nano(alert.timeNs)}","rule":${JSON.stringify(alert.rule)}`;
+  s += `,"priority":"${alert.priority}","source":${JSON.stringify(alert.source)}`;
+  s += `,"hostname":${JSON.stringify(alert.hostname)}`;
+  if (opts.jsonIncludeOutput !== false) {
+    s += `,"output":${JSON.stringify(textLine ?? alertTextLine(alert, opts))}`;
+  }
+  if (opts.jsonIncludeOutputFields !== false) {
+    s += ',"output_fields":{';
+    let first = true;
+    for (const k of Object.keys(alert.outputFields)) {
+      s += `${first ? '' : ','}${JSON.stringify(k)}:${jsonFieldValue(alert.outputFields[k] ?? null)}`;
+      first = false;
+    }
+    s += '}';
+  }
+  if (opts.jsonIncludeTags !== false) {
+    s += `,"tags":[${alert.tags.map((t) => JSON.stringify(t)).join(',')}]`;
+  }
+  return `${s}}`;
+}
+
+/**
+ * Renders and caches per alert, so every output of the same options shares one string.
+ * The cache is weak: alerts are released with their last reference.
+ */
+export class AlertRenderer {
+  readonly options: FormatOptions;
+  readonly #text = new WeakMap<Alert, string>();
+  readonly #json = new WeakMap<Alert, string>();
+
+  constructor(options: FormatOptions = {}) {
+    this.options = options;
+  }
+
+  text(alert: Alert): string {
+    let s = this.#text.get(alert);
+    if (s === undefined) {
+      s = alertTextLine(alert, this.options);
+      this.#text.set(alert, s);
+    }
+    return s;
+  }
+
+  json(alert: Alert): string {
+    let s = this.#json.get(alert);
+    if (s === undefined) {
+      s = alertJson(alert, this.options, this.text(alert));
+      this.#json.set(alert, s);
+    }
+    return s;
+  }
+
+  /** `json` or `text` line, without newline. */
+  line(alert: Alert, format: LineFormat): string {
+    return format === 'json' ? this.json(alert) : this.text(alert);
+  }
+}
+
+export type LineFormat = 'json' | 'text';
