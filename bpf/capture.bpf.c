@@ -456,13 +456,17 @@ static long dp_walk_cb(__u32 i, void *ctx)
 		return 0;
 	}
 	parent = BPF_CORE_READ(dentry, d_parent);
-	if (!parent || parent == dentry)
+	if (!parent)
 		goto done;
 	w = bpf_map_lookup_elem(&ln_walk_heap, &zero);
 	if (!w)
 		goto done;
+	/* parent == dentry below a mount root: a pseudo file (memfd, anon inode), which is
+	 * named by its own dentry: "/memfd:name" */
 	w->name[c->depth & (LN_WALK_MAX - 1)] = (__u64)BPF_CORE_READ(dentry, d_name.name);
 	c->depth++;
+	if (parent == dentry)
+		goto done;
 	c->dentry = (__u64)parent;
 	if (c->depth >= LN_WALK_MAX)
 		goto done;
@@ -619,8 +623,11 @@ __noinline int ln_put_tuple(struct ln_buf *r, __u32 arg, __s64 fd)
 			t.lport = BPF_CORE_READ(sk, __sk_common.skc_num);
 			t.rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 			if (t.family == AF_INET) {
-				BPF_CORE_READ_INTO(&t.laddr[0], sk, __sk_common.skc_rcv_saddr);
-				BPF_CORE_READ_INTO(&t.raddr[0], sk, __sk_common.skc_daddr);
+				__u32 la = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+				__u32 ra = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+
+				__builtin_memcpy(t.laddr, &la, 4);
+				__builtin_memcpy(t.raddr, &ra, 4);
 			} else if (t.family == AF_INET6) {
 				BPF_CORE_READ_INTO(&t.laddr, sk, __sk_common.skc_v6_rcv_saddr);
 				BPF_CORE_READ_INTO(&t.raddr, sk, __sk_common.skc_v6_daddr);
@@ -884,11 +891,18 @@ static __noinline int emit_full(struct pt_regs *regs, __u32 nr, long ret, __u64 
 		return 0;
 	}
 	e = (void *)r->b;
-	d = ln_descs[nr & (LN_MAX_SYSCALL - 1)];
+	d = ln_descs[BOUND(nr, 511)];
 	fill_syscall(e, regs, nr, ret, pid_tgid);
 
 	if (d.enter) {
 		st = bpf_map_lookup_elem(&ln_stash, &tid);
+		/* after a successful execveat, orig_ax reads as execve at sys_exit (seen on
+		 * 6.18 with fexecve): trust the number stashed at entry */
+		if (st && st->nr != nr && d.x == X_EXEC && ret == 0 &&
+		    (st->nr == LN_NR_execve || st->nr == LN_NR_execveat)) {
+			nr = st->nr;
+			e->nr = nr;
+		}
 		if (st && st->nr == nr) {
 			for (i = 0; i < 6; i++)
 				e->args[i] = st->args[i];
@@ -1020,6 +1034,7 @@ static __always_inline int do_exit(struct pt_regs *regs, long id, long ret)
 	}
 	if (filter_tgid && skip_tgid(pid_tgid >> 32))
 		return 0;
+	nr = BOUND(nr, 511); /* the stack spill of the map key dropped the bounds */
 	if (ln_descs[nr].tails)
 		return emit_full(regs, nr, ret, pid_tgid);
 
