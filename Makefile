@@ -3,21 +3,26 @@ SHELL := /bin/bash
 NODE_GYP := $(shell npm prefix -g 2>/dev/null)/lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js
 ADDON := build/Release/lanner.node
 
-.PHONY: all setup build bpf addon ts gen run test check lint format-check deps-check bench clean
+.PHONY: all setup build bpf addon ts tools gen run test check lint format-check deps-check bench clean
 
 all: build
 
 setup:
 	@bash scripts/setup.sh
 
-build: setup bpf addon ts
+build: setup bpf addon ts tools
 
 bpf:
 	@$(MAKE) -s -C bpf
 
-$(ADDON): native/lanner.c binding.gyp
+$(ADDON): $(wildcard native/*.c native/*.h) binding.gyp
 	@node $(NODE_GYP) rebuild --nodedir=/usr --silent >/dev/null
 addon: $(ADDON)
+
+# Benchmark and test load generator.
+tools: build/loadgen
+build/loadgen: bench/loadgen.c
+	@mkdir -p build && $(CC) -O2 -Wall -o $@ $<
 
 ts:
 	@npx tsc -p tsconfig.json

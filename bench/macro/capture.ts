@@ -1,0 +1,193 @@
+/**
+ * Capture benchmark: in one run, a syscall-heavy loop (getppid; open+close) and a
+ * fork+exec loop measured
+ *   - untraced (baseline),
+ *   - with empty programs on the selected mode's attach points (the kernel's floor),
+ *   - under `lanner capture` of a small selection (execve, openat, connect) that the loop's
+ *     syscalls are outside of,
+ *   - under `lanner capture -t all` (every syscall delivered to JS),
+ *   - under bpftrace printing every syscall (the peer).
+ * Prints syscalls/s, ratios to the untraced loop, events delivered to JS per second and
+ * drops. The loop runs pinned to CPU 0, the consumer to CPU 1.
+ *
+ * BENCH_QUICK=1: short runs (CI smoke), targets reported but not enforced.
+ */
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import { cpus } from "node:os";
+import { join } from "node:path";
+import { BpfObject } from "../../src/native/index.js";
+import { bpfObjectPath, packageRoot } from "../../src/capture/paths.js";
+
+const QUICK = process.env["BENCH_QUICK"] === "1";
+const SECONDS = QUICK ? 0.4 : 3;
+const RUNS = QUICK ? 1 : 3;
+const root = packageRoot();
+const LOADGEN = join(root, "build/loadgen");
+const LANNER = join(root, "bin/lanner");
+const NCPU = cpus().length;
+const pin = (cpu: number): string[] => (NCPU > 1 ? ["taskset", "-c", String(cpu)] : []);
+
+interface LoopResult {
+  per_sec: number;
+  syscalls: number;
+  seconds: number;
+}
+
+function loop(mode: string): LoopResult {
+  const cmd = [...pin(0), LOADGEN, mode, String(SECONDS)];
+  const out = execFileSync(cmd[0]!, cmd.slice(1), { encoding: "utf8" });
+  return JSON.parse(out) as LoopResult;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? 0;
+}
+
+async function waitReady(child: ChildProcess, what: string): Promise<void> {
+  let err = "";
+  await new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`${what}: not ready after 20 s: ${err}`)), 20000);
+    child.stderr?.on("data", (d: Buffer) => {
+      err += d.toString();
+      if (/lanner: ready|Attaching \d+ probe/.test(err)) {
+        clearTimeout(t);
+        resolve();
+      }
+    });
+    child.on("exit", (code) => {
+      clearTimeout(t);
+      reject(new Error(`${what} exited (${code}) before ready: ${err}`));
+    });
+  });
+}
+
+interface TracedResult {
+  loop: LoopResult;
+  delivered: number;
+  dropped: number;
+  lost: number;
+}
+
+/** Runs the loop under `lanner capture` (a separate process, pinned to CPU 1). */
+async function underLanner(mode: string, types: string): Promise<TracedResult> {
+  const child = spawn(process.execPath, [LANNER, "capture", "-t", types, "-o", "none", "--stats"], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  if (NCPU > 1 && child.pid) execFileSync("taskset", ["-a", "-p", "-c", "1", String(child.pid)], { stdio: "ignore" });
+  let stderr = "";
+  child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
+  await waitReady(child, "lanner capture");
+  const r = loop(mode);
+  await new Promise((res) => setTimeout(res, 100));
+  child.kill("SIGINT");
+  await new Promise((res) => child.on("exit", res));
+  const num = (k: string): number => Number(new RegExp(`${k}=(\\d+)`).exec(stderr)?.[1] ?? NaN);
+  return { loop: r, delivered: num("delivered"), dropped: num("dropped_ring") + num("dropped_scratch"), lost: 0 };
+}
+
+/** The kernel's floor: empty programs on sys_enter/sys_exit of execve, openat, connect. */
+function underFloor(mode: string): LoopResult {
+  const obj = BpfObject.open(bpfObjectPath("floor"));
+  try {
+    obj.load();
+    for (const s of ["execve", "openat", "connect"]) {
+      obj.attachTracepoint("floor_enter", "syscalls", `sys_enter_${s}`);
+      obj.attachTracepoint("floor_exit", "syscalls", `sys_exit_${s}`);
+    }
+    return loop(mode);
+  } finally {
+    obj.close();
+  }
+}
+
+/** bpftrace printing every syscall exit of the loop's process, as the peer. */
+async function underBpftrace(mode: string): Promise<TracedResult | null> {
+  if (!existsSync("/usr/bin/bpftrace")) return null;
+  const prog = 'tracepoint:raw_syscalls:sys_exit /comm == "loadgen"/ { printf("%d %d %d %d\\n", pid, tid, args->id, args->ret); }';
+  const argv = [...pin(1), "bpftrace", "-o", "/dev/null", "-e", prog];
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
+  await waitReady(child, "bpftrace");
+  await new Promise((res) => setTimeout(res, 200));
+  const r = loop(mode);
+  child.kill("SIGINT");
+  await new Promise((res) => child.on("exit", res));
+  const lost = [...stderr.matchAll(/Lost (\d+) events/g)].reduce((a, m) => a + Number(m[1]), 0);
+  return { loop: r, delivered: NaN, dropped: lost, lost };
+}
+
+const fmtM = (x: number): string => (Number.isFinite(x) ? `${(x / 1e6).toFixed(2)}M` : "-");
+const fmtR = (x: number): string => (Number.isFinite(x) ? x.toFixed(2) : "-");
+
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0 || !existsSync(LOADGEN) || !existsSync(bpfObjectPath("capture"))) {
+    console.log("bench capture: SKIP (needs root and `make build`)");
+    return;
+  }
+  console.log(`bench capture: ${SECONDS}s per run, ${RUNS} run(s) each, median reported; loop on CPU 0, consumer on CPU 1`);
+  const rows: string[][] = [["loop", "config", "loop/s", "ratio", "to JS/s", "drops"]];
+  const targets: string[] = [];
+  for (const mode of ["getppid", "openclose"]) {
+    const base = median(Array.from({ length: RUNS }, () => loop(mode).per_sec));
+    const floorRuns: number[] = [];
+    const sel: TracedResult[] = [];
+    const all: TracedResult[] = [];
+    const bt: TracedResult[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      floorRuns.push(underFloor(mode).per_sec);
+      sel.push(await underLanner(mode, "execve,openat,connect"));
+      all.push(await underLanner(mode, "all"));
+      const b = await underBpftrace(mode);
+      if (b) bt.push(b);
+    }
+    const floor = median(floorRuns);
+    const med = (rs: TracedResult[], f: (r: TracedResult) => number): number => median(rs.map(f));
+    rows.push([mode, "untraced", fmtM(base), "1.00", "-", "-"]);
+    rows.push([mode, "floor: empty progs (execve,openat,connect)", fmtM(floor), fmtR(floor / base), "-", "-"]);
+    const selRate = med(sel, (r) => r.loop.per_sec);
+    rows.push([
+      mode,
+      "lanner capture -t execve,openat,connect",
+      fmtM(selRate),
+      fmtR(selRate / base),
+      fmtM(med(sel, (r) => r.delivered / r.loop.seconds)),
+      String(med(sel, (r) => r.dropped)),
+    ]);
+    const allRate = med(all, (r) => r.loop.per_sec);
+    const allDelivered = med(all, (r) => r.delivered / r.loop.seconds);
+    const allDrops = med(all, (r) => r.dropped);
+    rows.push([mode, "lanner capture -t all", fmtM(allRate), fmtR(allRate / base), fmtM(allDelivered), String(allDrops)]);
+    if (bt.length) {
+      const btRate = med(bt, (r) => r.loop.per_sec);
+      rows.push([mode, "bpftrace printf every syscall", fmtM(btRate), fmtR(btRate / base), "-", String(med(bt, (r) => r.lost))]);
+      rows.push([mode, "lanner all / bpftrace (loop speed)", "", fmtR(allRate / btRate), "", ""]);
+    }
+    if (mode === "getppid") {
+      targets.push(
+        `getppid, capture all: ${fmtM(allDelivered)} syscalls/s delivered to JS with ${allDrops} drops (target >= 3.00M, 0 drops): ${allDelivered >= 3e6 && allDrops === 0 ? "MET" : "NOT MET"}`,
+      );
+      const selRatio = selRate / base;
+      const floorRatio = floor / base;
+      targets.push(
+        `getppid outside the selection: ${fmtR(selRatio)} of untraced vs floor ${fmtR(floorRatio)} (target: within 0.05 of the floor): ${selRatio >= floorRatio - 0.05 ? "MET" : "NOT MET"}`,
+      );
+    }
+  }
+  // fork+exec: untraced vs default selection vs all
+  const fe0 = median(Array.from({ length: RUNS }, () => loop("forkexec").per_sec));
+  const fe1: TracedResult[] = [];
+  for (let i = 0; i < RUNS; i++) fe1.push(await underLanner("forkexec", "execve,execveat,clone,clone3,fork,vfork,openat,connect"));
+  const fe1r = median(fe1.map((r) => r.loop.per_sec));
+  rows.push(["forkexec", "untraced (execs/s)", String(Math.round(fe0)), "1.00", "-", "-"]);
+  rows.push(["forkexec", "lanner capture (process syscalls)", String(Math.round(fe1r)), fmtR(fe1r / fe0), "-", String(median(fe1.map((r) => r.dropped)))]);
+  targets.push(`fork+exec under capture: ${fmtR(fe1r / fe0)} of untraced (target: not measurably lower, noise is +-15 %)`);
+
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
+  for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join("  "));
+  for (const t of targets) console.log(`target: ${t}`);
+}
+
+await main();

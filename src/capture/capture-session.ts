@@ -1,0 +1,325 @@
+/**
+ * A capture session: opens bpf/.output/capture.bpf.o, writes the configuration
+ * (const volatile data, ring size, syscall selection), loads it, attaches each program
+ * through a fallback chain, and delivers raw records in batches to a callback.
+ *
+ * Two modes (see shared research, capture-limits.md):
+ * - `selected`: per-syscall tracepoints (syscalls/sys_exit_<name>, plus sys_enter_<name>
+ *   for the TOCTOU reads); syscalls outside the set never run a program.
+ * - `all`: tp_btf (fallback raw_tracepoint) on sys_enter/sys_exit, every syscall.
+ * Lifecycle (fork/exec/exit) is always attached: state tracking needs it.
+ */
+import { LannerError, errorMessage } from "../errors.js";
+import { BpfObject, type BpfLink, type RingReader, clockOffsets, numPossibleCpus } from "../native/index.js";
+import { FRAME_HEADER, RecordView } from "../decode/record-view.js";
+import { LN_STAT } from "../decode/abi.generated.js";
+import { ENTER_SYSCALLS, syscallName, syscallNr } from "../decode/syscall-params.js";
+import { probeProgram, tracepointExists } from "./features.js";
+import { bpfObjectPath } from "./paths.js";
+
+export type CaptureMode = "all" | "selected";
+
+export interface CaptureOptions {
+  /** `all`, or the syscall names to emit */
+  readonly syscalls: "all" | readonly string[];
+  /** only this process (0: the whole node) */
+  readonly filterPid?: number;
+  /** ring buffer bytes (power of two); default 16 MiB */
+  readonly ringBytes?: number;
+  /** bytes per JS batch; default 1 MiB */
+  readonly batchBytes?: number;
+  /** drain timer (ms); the latency bound; default 10 */
+  readonly pollMs?: number;
+  /** force a wakeup when pending data crosses this many bytes; default ring/4 */
+  readonly wakeupBytes?: number;
+  /** called for every record, synchronously, with a flyweight view valid only during the call */
+  readonly onRecord: (view: RecordView) => void;
+  /** force a mode (default: `all` for "all", else `selected`) */
+  readonly mode?: CaptureMode;
+  /** BPF object path (tests) */
+  readonly objectPath?: string;
+}
+
+export interface AttachDecision {
+  /** what was attached, e.g. `ln_exit_tp -> syscalls/sys_exit_openat` */
+  readonly what: string;
+  readonly how: string;
+}
+
+export interface Fallback {
+  readonly wanted: string;
+  readonly used: string;
+  readonly reason: string;
+}
+
+export interface CaptureReport {
+  readonly mode: CaptureMode;
+  readonly syscalls: readonly string[] | "all";
+  readonly attached: readonly AttachDecision[];
+  readonly fallbacks: readonly Fallback[];
+  readonly ringBytes: number;
+  readonly pollMs: number;
+  readonly wakeupBytes: number;
+}
+
+export interface CaptureStats {
+  /** records the kernel submitted */
+  emitted: number;
+  /** records lost because the ring was full, by CPU */
+  dropRingByCpu: number[];
+  dropRing: number;
+  dropScratch: number;
+  truncated: number;
+  readFailures: number;
+  enterMisses: number;
+  wakeups: number;
+  /** records delivered to JS */
+  delivered: number;
+  batches: number;
+}
+
+const SYSCALL_LIFECYCLE = [
+  { btf: "ln_fork_btf", raw: "ln_fork_raw", tp: "sched_process_fork" },
+  { btf: "ln_exec_btf", raw: "ln_exec_raw", tp: "sched_process_exec" },
+  { btf: "ln_exit_proc_btf", raw: "ln_exit_proc_raw", tp: "sched_process_exit" },
+] as const;
+
+const MAX_SYSCALL_NR = 512;
+
+function u32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n >>> 0);
+  return b;
+}
+function u64(n: number): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64LE(BigInt(n));
+  return b;
+}
+
+/** Resolves syscall names to numbers; unknown names are a clear error. */
+export function resolveSyscalls(names: readonly string[]): number[] {
+  const out: number[] = [];
+  const unknown: string[] = [];
+  for (const n of names) {
+    const nr = syscallNr(n);
+    if (nr === undefined) unknown.push(n);
+    else out.push(nr);
+  }
+  if (unknown.length) {
+    throw new LannerError("EUNKNOWNSYSCALL", `unknown syscall name${unknown.length > 1 ? "s" : ""}: ${unknown.join(", ")}`);
+  }
+  return out;
+}
+
+export class CaptureSession {
+  private obj: BpfObject | null;
+  private readonly links: BpfLink[] = [];
+  private reader: RingReader | null = null;
+  private readonly view: RecordView;
+  private readonly batch: Buffer;
+  private readonly onRecord: (view: RecordView) => void;
+  private readonly ncpu: number;
+  private delivered = 0;
+  private batches = 0;
+  readonly report: CaptureReport;
+  /** add to a record's boot-time ns to get wall-clock ns */
+  readonly bootToWallNs: bigint;
+
+  private constructor(obj: BpfObject, report: CaptureReport, opts: CaptureOptions, batchBytes: number) {
+    this.obj = obj;
+    this.report = report;
+    this.onRecord = opts.onRecord;
+    this.batch = Buffer.alloc(batchBytes);
+    this.view = new RecordView(this.batch);
+    this.ncpu = numPossibleCpus();
+    const c = clockOffsets();
+    this.bootToWallNs = c.realtimeNs - c.boottimeNs;
+  }
+
+  /** Opens, configures, loads and attaches; throws a LannerError saying what failed. */
+  static start(opts: CaptureOptions): CaptureSession {
+    const ringBytes = opts.ringBytes ?? 16 << 20;
+    const pollMs = opts.pollMs ?? 10;
+    const wakeupBytes = opts.wakeupBytes ?? ringBytes / 4;
+    const batchBytes = opts.batchBytes ?? 1 << 20;
+    const mode: CaptureMode = opts.mode ?? (opts.syscalls === "all" ? "all" : "selected");
+    const nrs = opts.syscalls === "all" ? null : resolveSyscalls(opts.syscalls);
+    const fallbacks: Fallback[] = [];
+
+    // Choose program flavours by probing (by loading), not by kernel version.
+    const btfOk = probeProgram("probe_tp_btf", "prog:tp_btf", "").ok;
+    const useBtf = btfOk;
+    if (!btfOk) {
+      fallbacks.push({
+        wanted: "tp_btf",
+        used: "raw_tracepoint",
+        reason: probeProgram("probe_tp_btf", "prog:tp_btf", "").reason ?? "refused",
+      });
+    }
+    let effMode = mode;
+    const selectedNames = nrs?.map(syscallName) ?? [];
+    if (mode === "selected") {
+      const missing = selectedNames.filter((n) => !tracepointExists("syscalls", `sys_exit_${n}`));
+      if (missing.length) {
+        fallbacks.push({
+          wanted: "per-syscall tracepoints",
+          used: "all-syscalls programs filtered by the interest map",
+          reason: `no tracepoint syscalls/sys_exit_{${missing.join(",")}} (tracefs missing or syscall tracepoints disabled)`,
+        });
+        effMode = "all";
+      }
+    }
+
+    const path = opts.objectPath ?? bpfObjectPath("capture");
+    const obj = BpfObject.open(path);
+    const attached: AttachDecision[] = [];
+    try {
+      const want = new Set<string>();
+      if (effMode === "all") {
+        want.add(useBtf ? "ln_enter_btf" : "ln_enter_raw");
+        want.add(useBtf ? "ln_exit_btf" : "ln_exit_raw");
+      } else {
+        want.add("ln_exit_tp");
+        if (selectedNames.some((n) => ENTER_SYSCALLS.includes(n))) want.add("ln_enter_tp");
+      }
+      for (const l of SYSCALL_LIFECYCLE) want.add(useBtf ? l.btf : l.raw);
+      for (const p of obj.programs()) obj.setAutoload(p.name, want.has(p.name));
+
+      obj.setGlobal("self_tgid", u32(process.pid));
+      obj.setGlobal("filter_tgid", u32(opts.filterPid ?? 0));
+      obj.setGlobal("wakeup_bytes", u64(wakeupBytes));
+      obj.setMaxEntries("ln_events", ringBytes);
+      obj.load();
+
+      // The syscall selection, written before anything is attached.
+      const on = Buffer.from([1, 0, 0, 0]);
+      const key = Buffer.alloc(4);
+      const sel = nrs ?? Array.from({ length: MAX_SYSCALL_NR }, (_, i) => i);
+      for (const nr of sel) {
+        key.writeUInt32LE(nr);
+        obj.mapUpdate("ln_interest", key, on.subarray(0, obj.mapInfo("ln_interest").valueSize));
+      }
+
+      const session = new CaptureSession(
+        obj,
+        {
+          mode: effMode,
+          syscalls: opts.syscalls === "all" ? "all" : selectedNames,
+          attached,
+          fallbacks,
+          ringBytes,
+          pollMs,
+          wakeupBytes,
+        },
+        opts,
+        batchBytes,
+      );
+      // Attach: lifecycle first so state sees processes before their syscalls.
+      for (const l of SYSCALL_LIFECYCLE) {
+        const prog = useBtf ? l.btf : l.raw;
+        session.links.push(obj.attach(prog));
+        attached.push({ what: `${prog} -> sched/${l.tp}`, how: useBtf ? "tp_btf" : "raw_tracepoint" });
+      }
+      if (effMode === "all") {
+        for (const dir of ["enter", "exit"] as const) {
+          const prog = useBtf ? `ln_${dir}_btf` : `ln_${dir}_raw`;
+          session.links.push(obj.attach(prog));
+          attached.push({ what: `${prog} -> raw_syscalls/sys_${dir}`, how: useBtf ? "tp_btf" : "raw_tracepoint" });
+        }
+      } else {
+        for (const n of selectedNames) {
+          if (ENTER_SYSCALLS.includes(n)) {
+            session.links.push(obj.attachTracepoint("ln_enter_tp", "syscalls", `sys_enter_${n}`));
+            attached.push({ what: `ln_enter_tp -> syscalls/sys_enter_${n}`, how: "tracepoint" });
+          }
+          session.links.push(obj.attachTracepoint("ln_exit_tp", "syscalls", `sys_exit_${n}`));
+          attached.push({ what: `ln_exit_tp -> syscalls/sys_exit_${n}`, how: "tracepoint" });
+        }
+      }
+      session.reader = obj.openRing("ln_events", session.batch, (bytes) => session.onBatch(bytes), { pollMs });
+      return session;
+    } catch (e) {
+      obj.close();
+      if (e instanceof LannerError) throw e;
+      throw new LannerError("ECAPTURE", `starting capture from ${path}: ${errorMessage(e)}`, { cause: e });
+    }
+  }
+
+  private onBatch(bytes: number): void {
+    const buf = this.batch;
+    const view = this.view;
+    const cb = this.onRecord;
+    let off = 0;
+    let n = 0;
+    while (off + FRAME_HEADER <= bytes) {
+      const len = buf.readUInt32LE(off);
+      view.off = off + FRAME_HEADER;
+      view.len = len;
+      cb(view);
+      n++;
+      off += FRAME_HEADER + ((len + 7) & ~7);
+    }
+    this.delivered += n;
+    this.batches++;
+  }
+
+  /** Delivers everything pending now (shutdown, tests). */
+  drain(): void {
+    this.reader?.drain();
+  }
+
+  /** Reads the kernel's per-CPU counters and adds what JS has seen. */
+  stats(): CaptureStats {
+    const s: CaptureStats = {
+      emitted: 0,
+      dropRingByCpu: new Array<number>(this.ncpu).fill(0),
+      dropRing: 0,
+      dropScratch: 0,
+      truncated: 0,
+      readFailures: 0,
+      enterMisses: 0,
+      wakeups: 0,
+      delivered: this.delivered,
+      batches: this.batches,
+    };
+    const obj = this.obj;
+    if (!obj) return s;
+    const key = Buffer.alloc(4);
+    const val = Buffer.alloc(8 * this.ncpu);
+    const sum = (idx: number, perCpu?: number[]): number => {
+      key.writeUInt32LE(idx);
+      if (!obj.mapLookup("ln_stats", key, val)) return 0;
+      let t = 0;
+      for (let c = 0; c < this.ncpu; c++) {
+        const v = Number(val.readBigUInt64LE(c * 8));
+        if (perCpu) perCpu[c] = v;
+        t += v;
+      }
+      return t;
+    };
+    s.emitted = sum(LN_STAT.LN_S_EMITTED);
+    s.dropRing = sum(LN_STAT.LN_S_DROP_RING, s.dropRingByCpu);
+    s.dropScratch = sum(LN_STAT.LN_S_DROP_SCRATCH);
+    s.truncated = sum(LN_STAT.LN_S_TRUNC);
+    s.readFailures = sum(LN_STAT.LN_S_READ_FAIL);
+    s.enterMisses = sum(LN_STAT.LN_S_ENTER_MISS);
+    s.wakeups = sum(LN_STAT.LN_S_WAKEUPS);
+    return s;
+  }
+
+  /** Detaches everything and frees the object; idempotent. Pending records are drained first. */
+  close(): void {
+    if (!this.obj) return;
+    try {
+      this.reader?.drain();
+    } catch {
+      // closing anyway
+    }
+    this.reader?.close();
+    this.reader = null;
+    for (const l of this.links.splice(0)) l.close();
+    this.obj.close();
+    this.obj = null;
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * `lanner doctor`: what this kernel offers and what Lanner will use, each with the reason.
+ */
+import * as os from "node:os";
+import { parseArgs } from "node:util";
+import { CaptureSession } from "../../capture/capture-session.js";
+import { probeAll } from "../../capture/features.js";
+import { SUPPORTED_SYSCALLS } from "../../decode/syscall-params.js";
+import { errorMessage } from "../../errors.js";
+import type { CliIO } from "../io.js";
+
+export const DOCTOR_HELP = `Usage: lanner doctor [--json]
+
+Probes this machine by loading a trivial program of each type, checks BTF and the
+mounts Lanner needs, then starts and stops both capture modes and reports the attach
+points used and every fallback taken, with the reason.
+`;
+
+export async function doctorCommand(argv: string[], io: CliIO): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+    strict: true,
+  });
+  if (values.help) {
+    io.stdout(DOCTOR_HELP);
+    return 0;
+  }
+  const probes = probeAll();
+  const plans: { name: string; ok: boolean; detail: unknown }[] = [];
+  for (const [name, syscalls] of [
+    ["selected", SUPPORTED_SYSCALLS],
+    ["all", "all"],
+  ] as const) {
+    try {
+      const s = CaptureSession.start({ syscalls, onRecord: () => {}, ringBytes: 1 << 20 });
+      plans.push({ name, ok: true, detail: s.report });
+      s.close();
+    } catch (e) {
+      plans.push({ name, ok: false, detail: errorMessage(e) });
+    }
+  }
+  if (values.json) {
+    io.stdout(JSON.stringify({ kernel: kernelRelease(), probes, capture: plans }, null, 2) + "\n");
+    return plans.some((p) => p.ok) ? 0 : 1;
+  }
+  io.stdout(`kernel: ${kernelRelease()}\n\nfeatures (probed by loading):\n`);
+  for (const p of probes) {
+    io.stdout(`  ${p.ok ? "yes" : "no "}  ${p.id.padEnd(24)} ${p.use}${p.ok ? "" : `\n         why not: ${p.reason}`}\n`);
+  }
+  io.stdout("\ncapture modes:\n");
+  for (const p of plans) {
+    if (!p.ok) {
+      io.stdout(`  ${p.name}: FAILED: ${String(p.detail)}\n`);
+      continue;
+    }
+    const r = p.detail as CaptureSession["report"];
+    const attachKinds = new Map<string, number>();
+    for (const a of r.attached) attachKinds.set(a.how, (attachKinds.get(a.how) ?? 0) + 1);
+    io.stdout(
+      `  ${p.name}: ok, mode ${r.mode}, ${r.attached.length} attach points (${[...attachKinds].map(([k, n]) => `${n} ${k}`).join(", ")})\n`,
+    );
+    for (const f of r.fallbacks) io.stdout(`    fallback: wanted ${f.wanted}, using ${f.used}: ${f.reason}\n`);
+  }
+  return plans.some((p) => p.ok) ? 0 : 1;
+}
+
+function kernelRelease(): string {
+  return `${os.type()} ${os.release()} ${os.machine()}`;
+}

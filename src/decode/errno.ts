@@ -1,0 +1,37 @@
+/** Linux errno names (x86_64), for `evt.res` rendering (`ENOENT`) as Falco does. */
+const NAMES: readonly (string | undefined)[] = [
+  undefined, "EPERM", "ENOENT", "ESRCH", "EINTR", "EIO", "ENXIO", "E2BIG", "ENOEXEC", "EBADF",
+  "ECHILD", "EAGAIN", "ENOMEM", "EACCES", "EFAULT", "ENOTBLK", "EBUSY", "EEXIST", "EXDEV",
+  "ENODEV", "ENOTDIR", "EISDIR", "EINVAL", "ENFILE", "EMFILE", "ENOTTY", "ETXTBSY", "EFBIG",
+  "ENOSPC", "ESPIPE", "EROFS", "EMLINK", "EPIPE", "EDOM", "ERANGE", "EDEADLK", "ENAMETOOLONG",
+  "ENOLCK", "ENOSYS", "ENOTEMPTY", "ELOOP", undefined, "ENOMSG", "EIDRM", "ECHRNG", "EL2NSYNC",
+  "EL3HLT", "EL3RST", "ELNRNG", "EUNATCH", "ENOCSI", "EL2HLT", "EBADE", "EBADR", "EXFULL",
+  "ENOANO", "EBADRQC", "EBADSLT", undefined, "EBFONT", "ENOSTR", "ENODATA", "ETIME", "ENOSR",
+  "ENONET", "ENOPKG", "EREMOTE", "ENOLINK", "EADV", "ESRMNT", "ECOMM", "EPROTO", "EMULTIHOP",
+  "EDOTDOT", "EBADMSG", "EOVERFLOW", "ENOTUNIQ", "EBADFD", "EREMCHG", "ELIBACC", "ELIBBAD",
+  "ELIBSCN", "ELIBMAX", "ELIBEXEC", "EILSEQ", "ERESTART", "ESTRPIPE", "EUSERS", "ENOTSOCK",
+  "EDESTADDRREQ", "EMSGSIZE", "EPROTOTYPE", "ENOPROTOOPT", "EPROTONOSUPPORT",
+  "ESOCKTNOSUPPORT", "EOPNOTSUPP", "EPFNOSUPPORT", "EAFNOSUPPORT", "EADDRINUSE",
+  "EADDRNOTAVAIL", "ENETDOWN", "ENETUNREACH", "ENETRESET", "ECONNABORTED", "ECONNRESET",
+  "ENOBUFS", "EISCONN", "ENOTCONN", "ESHUTDOWN", "ETOOMANYREFS", "ETIMEDOUT", "ECONNREFUSED",
+  "EHOSTDOWN", "EHOSTUNREACH", "EALREADY", "EINPROGRESS", "ESTALE", "EUCLEAN", "ENOTNAM",
+  "ENAVAIL", "EISNAM", "EREMOTEIO", "EDQUOT", "ENOMEDIUM", "EMEDIUMTYPE", "ECANCELED",
+  "ENOKEY", "EKEYEXPIRED", "EKEYREVOKED", "EKEYREJECTED", "EOWNERDEAD", "ENOTRECOVERABLE",
+  "ERFKILL", "EHWPOISON",
+];
+
+const KERNEL_ONLY: Readonly<Record<number, string>> = {
+  512: "ERESTARTSYS", 513: "ERESTARTNOINTR", 514: "ERESTARTNOHAND", 515: "ENOIOCTLCMD",
+  516: "ERESTART_RESTARTBLOCK", 517: "EPROBE_DEFER", 518: "EOPENSTALE", 519: "ENOPARAM",
+  521: "EBADHANDLE", 524: "ENOTSUPP", 526: "ESERVERFAULT", 529: "EIOCBQUEUED",
+};
+
+/** Name of a positive errno value, or `E<n>` when unknown. */
+export function errnoName(errno: number): string {
+  return NAMES[errno] ?? KERNEL_ONLY[errno] ?? `E${errno}`;
+}
+
+/** Falco's `evt.res`: `SUCCESS` for a non-negative return, else the errno name. */
+export function resultName(ret: number): string {
+  return ret >= 0 || ret < -4095 ? "SUCCESS" : errnoName(-ret);
+}

@@ -1,0 +1,258 @@
+/**
+ * Materialised events: made only for records that survive user-space filtering.
+ * Strings are decoded here, never on the hot path.
+ */
+import { posix } from "node:path";
+import { LN_PROC, LN_SYSCALL, LN_TAIL_KIND } from "./abi.generated.js";
+import { KIND_EXEC, KIND_EXIT, KIND_FORK, KIND_SYSCALL, type RecordView } from "./record-view.js";
+import { parseSockaddr, parseTuple, type SockAddr, type SockTuple } from "./sockaddr.js";
+import { syscallName } from "./syscall-params.js";
+
+export interface SyscallEvent {
+  readonly kind: "syscall";
+  readonly ts: number;
+  readonly tgid: number;
+  readonly tid: number;
+  readonly cpu: number;
+  readonly nr: number;
+  /** evt.type: the syscall name */
+  readonly type: string;
+  readonly ret: number;
+  /** raw argument registers */
+  readonly args: readonly bigint[];
+  readonly euid: number;
+  readonly egid: number;
+  readonly cgroupId: bigint;
+  readonly truncated: boolean;
+  /** user path strings by argument index (LN_T_PATH) */
+  readonly paths: ReadonlyMap<number, string>;
+  /** directory a relative path of that argument resolves against (LN_T_DIR) */
+  readonly dirs: ReadonlyMap<number, string>;
+  readonly sockaddrs: ReadonlyMap<number, SockAddr>;
+  /** kernel socket tuple of the fd the syscall used or returned */
+  readonly tuple: SockTuple | null;
+  readonly fds: readonly [number, number] | null;
+  readonly argv: readonly string[] | null;
+  readonly exe: string | null;
+  readonly cwd: string | null;
+  readonly openHow: { flags: number; mode: number; resolve: number } | null;
+  readonly data: Buffer | null;
+}
+
+export type ProcKind = "fork" | "exec" | "exit";
+
+export interface ProcEvent {
+  readonly kind: ProcKind;
+  readonly ts: number;
+  readonly tgid: number;
+  readonly tid: number;
+  readonly cpu: number;
+  readonly ppid: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly euid: number;
+  readonly egid: number;
+  readonly loginuid: number;
+  readonly vpid: number;
+  readonly vtid: number;
+  readonly sid: number;
+  readonly vpgid: number;
+  readonly tty: number;
+  readonly exitCode: number;
+  readonly startNs: bigint;
+  readonly cgroupId: bigint;
+  readonly mntns: bigint;
+  readonly pidns: bigint;
+  readonly netns: bigint;
+  readonly capEffective: bigint;
+  readonly capPermitted: bigint;
+  readonly childTgid: number;
+  readonly flags: number;
+  readonly comm: string;
+  readonly exe: string | null;
+  readonly argv: readonly string[] | null;
+  readonly cwd: string | null;
+}
+
+export type DecodedEvent = SyscallEvent | ProcEvent;
+
+/** struct open_how: flags, mode, resolve (u64 each) */
+const OPEN_HOW_SIZE = 24;
+
+const PROC_KINDS: Readonly<Record<number, ProcKind>> = { [KIND_FORK]: "fork", [KIND_EXEC]: "exec", [KIND_EXIT]: "exit" };
+
+function cstr(buf: Buffer, start: number, len: number): string {
+  let end = start + len;
+  if (end > start && buf[end - 1] === 0) end--;
+  return buf.toString("utf8", start, end);
+}
+
+function strList(buf: Buffer, start: number, len: number): string[] {
+  const out: string[] = [];
+  let s = start;
+  const end = start + len;
+  for (let i = start; i < end; i++) {
+    if (buf[i] === 0) {
+      out.push(buf.toString("utf8", s, i));
+      s = i + 1;
+    }
+  }
+  if (s < end) out.push(buf.toString("utf8", s, end));
+  return out;
+}
+
+interface TailAcc {
+  paths: Map<number, string>;
+  dirs: Map<number, string>;
+  sockaddrs: Map<number, SockAddr>;
+  tuple: SockTuple | null;
+  fds: [number, number] | null;
+  argv: string[] | null;
+  exe: string | null;
+  cwd: string | null;
+  openHow: { flags: number; mode: number; resolve: number } | null;
+  data: Buffer | null;
+}
+
+function readTails(v: RecordView, end: number): TailAcc {
+  const acc: TailAcc = {
+    paths: new Map(),
+    dirs: new Map(),
+    sockaddrs: new Map(),
+    tuple: null,
+    fds: null,
+    argv: null,
+    exe: null,
+    cwd: null,
+    openHow: null,
+    data: null,
+  };
+  const { dv, buf } = v;
+  let o = v.tailsStart();
+  const n = v.ntails;
+  for (let i = 0; i < n && o + 4 <= end; i++) {
+    const len = dv.getUint16(o, true);
+    const kind = dv.getUint8(o + 2);
+    const arg = dv.getUint8(o + 3);
+    const start = o + 4;
+    if (start + len > end) break; // malformed: never read past the record
+    switch (kind) {
+      case LN_TAIL_KIND.LN_T_PATH:
+        acc.paths.set(arg, cstr(buf, start, len));
+        break;
+      case LN_TAIL_KIND.LN_T_DIR:
+        acc.dirs.set(arg, cstr(buf, start, len));
+        break;
+      case LN_TAIL_KIND.LN_T_SOCKADDR: {
+        const sa = parseSockaddr(buf, start, len);
+        if (sa) acc.sockaddrs.set(arg, sa);
+        break;
+      }
+      case LN_TAIL_KIND.LN_T_TUPLE:
+        if (len >= 8) acc.tuple = parseTuple(dv, start);
+        break;
+      case LN_TAIL_KIND.LN_T_FDS:
+        if (len >= 8) acc.fds = [dv.getInt32(start, true), dv.getInt32(start + 4, true)];
+        break;
+      case LN_TAIL_KIND.LN_T_ARGV:
+        acc.argv = strList(buf, start, len);
+        break;
+      case LN_TAIL_KIND.LN_T_EXE:
+        acc.exe = cstr(buf, start, len);
+        break;
+      case LN_TAIL_KIND.LN_T_CWD:
+        acc.cwd = cstr(buf, start, len);
+        break;
+      case LN_TAIL_KIND.LN_T_OPEN_HOW:
+        if (len >= OPEN_HOW_SIZE)
+          acc.openHow = {
+            flags: Number(dv.getBigUint64(start, true)),
+            mode: Number(dv.getBigUint64(start + 8, true)),
+            resolve: Number(dv.getBigUint64(start + 16, true)),
+          };
+        break;
+      case LN_TAIL_KIND.LN_T_DATA:
+        acc.data = Buffer.from(buf.subarray(start, start + len));
+        break;
+      default:
+        break; // unknown tail kinds from a newer kernel side are skipped
+    }
+    o = start + len;
+  }
+  return acc;
+}
+
+/** Materialises the record the view points at. */
+export function decodeRecord(v: RecordView): DecodedEvent | null {
+  const kind = v.kind;
+  const end = v.off + Math.min(v.len, v.size);
+  if (kind === KIND_SYSCALL) {
+    if (v.len < LN_SYSCALL.SIZEOF) return null;
+    const t = readTails(v, end);
+    const args: bigint[] = [];
+    for (let i = 0; i < 6; i++) args.push(v.argBig(i));
+    return {
+      kind: "syscall",
+      ts: v.ts,
+      tgid: v.tgid,
+      tid: v.tid,
+      cpu: v.cpu,
+      nr: v.nr,
+      type: syscallName(v.nr),
+      ret: v.ret,
+      args,
+      euid: v.euid,
+      egid: v.egid,
+      cgroupId: v.syscallCgroupId,
+      truncated: (v.flags & 1) !== 0,
+      ...t,
+    };
+  }
+  const pk = PROC_KINDS[kind];
+  if (pk === undefined || v.len < LN_PROC.SIZEOF) return null;
+  const { dv, off, buf } = v;
+  const t = readTails(v, end);
+  const u32 = (o: number): number => dv.getUint32(off + o, true);
+  const u64 = (o: number): bigint => dv.getBigUint64(off + o, true);
+  return {
+    kind: pk,
+    ts: v.ts,
+    tgid: v.tgid,
+    tid: v.tid,
+    cpu: v.cpu,
+    ppid: u32(LN_PROC.PPID),
+    uid: u32(LN_PROC.UID),
+    gid: u32(LN_PROC.GID),
+    euid: u32(LN_PROC.EUID),
+    egid: u32(LN_PROC.EGID),
+    loginuid: u32(LN_PROC.LOGINUID),
+    vpid: u32(LN_PROC.VPID),
+    vtid: u32(LN_PROC.VTID),
+    sid: u32(LN_PROC.SID),
+    vpgid: u32(LN_PROC.VPGID),
+    tty: u32(LN_PROC.TTY),
+    exitCode: u32(LN_PROC.EXIT_CODE),
+    startNs: u64(LN_PROC.START_NS),
+    cgroupId: u64(LN_PROC.CGROUP_ID),
+    mntns: u64(LN_PROC.MNTNS),
+    pidns: u64(LN_PROC.PIDNS),
+    netns: u64(LN_PROC.NETNS),
+    capEffective: u64(LN_PROC.CAP_EFFECTIVE),
+    capPermitted: u64(LN_PROC.CAP_PERMITTED),
+    childTgid: u32(LN_PROC.CHILD_TGID),
+    flags: u32(LN_PROC.FLAGS),
+    comm: cstr(buf, off + LN_PROC.COMM, 16).replace(/\0.*$/s, ""),
+    exe: t.exe,
+    argv: t.argv,
+    cwd: t.cwd,
+  };
+}
+
+/** Resolves a path as the kernel saw it: absolute as is, relative against `dir`. */
+export function resolvePath(path: string, dir: string | undefined | null): string {
+  if (path === "") return path;
+  if (path.startsWith("/")) return posix.normalize(path);
+  if (!dir) return path;
+  return posix.normalize(posix.join(dir, path));
+}
+

@@ -1,0 +1,80 @@
+/**
+ * Helpers for kernel tests: why a kernel test must skip (printed, never silent), and a
+ * capture harness that records decoded events of chosen processes while a real workload
+ * runs.
+ */
+import { execFile } from "node:child_process";
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { CaptureSession, type CaptureOptions } from "../../src/capture/capture-session.js";
+import { bpfObjectPath, packageRoot } from "../../src/capture/paths.js";
+import { decodeRecord, type DecodedEvent } from "../../src/decode/event.js";
+import { eventFields, type EventFields } from "../../src/engine/event-fields.js";
+import { ProcessTable } from "../../src/state/process-table.js";
+
+const execFileP = promisify(execFile);
+
+/** The reason kernel tests cannot run here, or null when they can. */
+export function kernelSkipReason(): string | null {
+  if (process.getuid?.() !== 0) return "kernel test needs root (CI runs as root)";
+  if (!existsSync("/sys/kernel/btf/vmlinux")) return "no BTF at /sys/kernel/btf/vmlinux";
+  if (!existsSync(bpfObjectPath("capture"))) return `BPF object ${bpfObjectPath("capture")} not built (make build)`;
+  if (!existsSync(join(packageRoot(), "build/Release/lanner.node"))) return "native addon not built (make build)";
+  return null;
+}
+
+export const PYTHON = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+export const WORKLOAD = join(packageRoot(), "test/fixtures/workload.py");
+
+/** Runs a workload subcommand; returns its JSON line. */
+export async function workload(name: string, ...args: string[]): Promise<Record<string, number>> {
+  const { stdout } = await execFileP(PYTHON, [WORKLOAD, name, ...args]);
+  return JSON.parse(stdout.trim().split("\n").pop() ?? "{}") as Record<string, number>;
+}
+
+export interface Recorded {
+  events: DecodedEvent[];
+  fields: (ev: DecodedEvent) => EventFields;
+  session: CaptureSession;
+}
+
+/**
+ * Starts a capture, runs `fn`, waits for the ring to drain, stops. Only events of processes
+ * that are the test's descendants are kept (the test's own process is never traced).
+ */
+export async function recordDuring(
+  opts: Omit<CaptureOptions, "onRecord">,
+  fn: () => Promise<void>,
+): Promise<Recorded> {
+  const events: DecodedEvent[] = [];
+  const procs = new ProcessTable();
+  procs.seed();
+  const mine = new Set<number>();
+  const session = CaptureSession.start({
+    ...opts,
+    onRecord: (v) => {
+      const ev = decodeRecord(v);
+      if (!ev) return;
+      if (ev.kind !== "syscall") procs.apply(ev, Date.now());
+      // The test process itself is never traced (not even its forks): its children are
+      // recognised by their exec record's parent.
+      if (ev.kind === "exec" && (ev.ppid === process.pid || mine.has(ev.ppid))) mine.add(ev.tgid);
+      if (ev.kind === "fork" && mine.has(ev.tgid)) mine.add(ev.childTgid);
+      if (mine.has(ev.tgid)) events.push(ev);
+    },
+  });
+  try {
+    await fn();
+    await new Promise((r) => setTimeout(r, 60));
+    session.drain();
+  } finally {
+    session.close();
+  }
+  return { events, session, fields: (ev) => eventFields(ev, 0, procs, session.bootToWallNs) };
+}
+
+/** Open fds of this process (for leak checks). */
+export function openFdCount(): number {
+  return readdirSync("/proc/self/fd").length;
+}
