@@ -772,6 +772,17 @@ __noinline int ln_put_exe(struct ln_buf *r, __u32 arg)
 
 /* ---------------------------------------------------------------- syscalls */
 
+#define TS_COMPAT 0x0002 /* x86 thread_info.status: in an ia32 syscall */
+
+/* ia32 syscalls use other numbers; raw_syscalls reports them too (the per-syscall
+ * tracepoints ignore them). They are not traced: counted as filtered. */
+static __always_inline bool in_ia32_syscall(void)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+
+	return task->thread_info.status & TS_COMPAT;
+}
+
 static __always_inline void fill_syscall(struct ln_syscall *e, struct pt_regs *regs, __u32 nr,
 					 long ret, __u64 pid_tgid)
 {
@@ -803,7 +814,7 @@ static __noinline int stash_enter(struct pt_regs *regs, __u32 nr, __u32 ef)
 	__u8 *want;
 	long n;
 
-	if (skip_tgid(pid_tgid >> 32))
+	if (skip_tgid(pid_tgid >> 32) || in_ia32_syscall())
 		return 0;
 	want = bpf_map_lookup_elem(&ln_interest, &nr);
 	if (!want || !*want)
@@ -1041,7 +1052,7 @@ static __always_inline int do_exit(struct pt_regs *regs, long id, long ret)
 	if ((pid_tgid >> 32) == self_tgid)
 		return 0;
 	want = bpf_map_lookup_elem(&ln_interest, &nr);
-	if (!want || !*want) {
+	if (!want || !*want || in_ia32_syscall()) {
 		stat_inc(LN_S_FILTERED);
 		return 0;
 	}
