@@ -2,9 +2,9 @@
  * Alerts shaped like Falco's: text `HH:MM:SS.nnnnnnnnn: Priority output` and JSON
  * `{"time","rule","priority","source","hostname","output","output_fields","tags"}`.
  */
-import type { FieldReader } from './compiler.js';
-import { formatRfc3339Nano, formatTimeOfDay, jsonStringify, type OutputValue } from './output.js';
-import type { CompiledRule } from './ruleset.js';
+import type { FieldReader } from "./compiler.js";
+import { formatRfc3339Nano, formatTimeOfDay, jsonStringify, type OutputValue } from "./output.js";
+import type { CompiledRule } from "./ruleset.js";
 
 export interface AlertContext {
   /** Event time, ns since the epoch. */
@@ -25,7 +25,7 @@ export interface Alert {
 
 export function buildAlert(rule: CompiledRule, ev: FieldReader, evtType: string, ctx: AlertContext): Alert {
   const fields = rule.output.values(ev, evtType);
-  const outputFields: Record<string, OutputValue> = { 'evt.time': ctx.timeNs, ...fields };
+  const outputFields: Record<string, OutputValue> = { "evt.time": ctx.timeNs, ...fields };
   return {
     time: formatRfc3339Nano(ctx.timeNs),
     rule: rule.name,

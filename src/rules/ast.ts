@@ -3,7 +3,7 @@
  * from and the SourceRef of that text (a rule's condition, a macro's condition, an
  * exception in YAML), so checks after macro expansion still point at the right file.
  */
-import type { SourceRef } from './diagnostics.js';
+import type { SourceRef } from "./diagnostics.js";
 
 export interface NodeBase {
   readonly start: number;
@@ -12,102 +12,95 @@ export interface NodeBase {
 }
 
 export type BinaryOperator =
-  | '='
-  | '=='
-  | '!='
-  | '<'
-  | '<='
-  | '>'
-  | '>='
-  | 'contains'
-  | 'icontains'
-  | 'bcontains'
-  | 'startswith'
-  | 'bstartswith'
-  | 'endswith'
-  | 'glob'
-  | 'iglob'
-  | 'regex';
-export type ListOperator = 'in' | 'intersects' | 'pmatch';
-export type UnaryOperator = 'exists';
+  | "="
+  | "=="
+  | "!="
+  | "<"
+  | "<="
+  | ">"
+  | ">="
+  | "contains"
+  | "icontains"
+  | "bcontains"
+  | "startswith"
+  | "bstartswith"
+  | "endswith"
+  | "glob"
+  | "iglob"
+  | "regex";
+export type ListOperator = "in" | "intersects" | "pmatch";
+export type UnaryOperator = "exists";
 export type Operator = BinaryOperator | ListOperator | UnaryOperator;
-export type Modifier = 'oneof' | 'anyof' | 'allof';
+export type Modifier = "oneof" | "anyof" | "allof";
 
 export const BINARY_OPERATORS: readonly BinaryOperator[] = [
-  '=',
-  '==',
-  '!=',
-  '<',
-  '<=',
-  '>',
-  '>=',
-  'contains',
-  'icontains',
-  'bcontains',
-  'startswith',
-  'bstartswith',
-  'endswith',
-  'glob',
-  'iglob',
-  'regex',
+  "=",
+  "==",
+  "!=",
+  "<",
+  "<=",
+  ">",
+  ">=",
+  "contains",
+  "icontains",
+  "bcontains",
+  "startswith",
+  "bstartswith",
+  "endswith",
+  "glob",
+  "iglob",
+  "regex",
 ];
-export const LIST_OPERATORS: readonly ListOperator[] = ['in', 'intersects', 'pmatch'];
-export const MODIFIERS: readonly Modifier[] = ['oneof', 'anyof', 'allof'];
+export const LIST_OPERATORS: readonly ListOperator[] = ["in", "intersects", "pmatch"];
+export const MODIFIERS: readonly Modifier[] = ["oneof", "anyof", "allof"];
 /** Operators that accept a list modifier (`startswith oneof (a, b)`). */
 export const MODIFIABLE_OPERATORS: ReadonlySet<string> = new Set([
-  '=',
-  '==',
-  '!=',
-  'contains',
-  'icontains',
-  'bcontains',
-  'startswith',
-  'bstartswith',
-  'endswith',
-  'glob',
-  'iglob',
-  'regex',
+  "=",
+  "==",
+  "!=",
+  "contains",
+  "icontains",
+  "bcontains",
+  "startswith",
+  "bstartswith",
+  "endswith",
+  "glob",
+  "iglob",
+  "regex",
 ]);
 
 export type TransformerName =
-  | 'tolower'
-  | 'toupper'
-  | 'b64'
-  | 'basename'
-  | 'len'
-  | 'join'
-  | 'concat'
-  | 'getopt';
+  "tolower" | "toupper" | "b64" | "basename" | "len" | "join" | "concat" | "getopt";
 export const TRANSFORMERS: ReadonlySet<string> = new Set([
-  'tolower',
-  'toupper',
-  'b64',
-  'basename',
-  'len',
-  'join',
-  'concat',
-  'getopt',
+  "tolower",
+  "toupper",
+  "b64",
+  "basename",
+  "len",
+  "join",
+  "concat",
+  "getopt",
 ]);
 
 export interface AndNode extends NodeBase {
-  readonly kind: 'and';
+  readonly kind: "and";
   readonly items: readonly Expr[];
 }
 export interface OrNode extends NodeBase {
-  readonly kind: 'or';
+  readonly kind: "or";
   readonly items: readonly Expr[];
 }
 export interface NotNode extends NodeBase {
-  readonly kind: 'not';
+  readonly kind: "not";
   readonly expr: Expr;
 }
 /** A bare identifier in condition position: a macro reference. */
 export interface MacroRefNode extends NodeBase {
-  readonly kind: 'macro';
+  readonly kind: "macro";
   readonly name: string;
 }
 export interface CheckNode extends NodeBase {
-  readonly kind: 'check';
+  readonly kind: "check";
   readonly lhs: FieldExpr;
   readonly op: Operator;
   readonly opStart: number;
@@ -117,48 +110,48 @@ export interface CheckNode extends NodeBase {
 }
 /** Result of macro expansion kept for diagnostics: the expanded macro body. */
 export interface ExpandedMacroNode extends NodeBase {
-  readonly kind: 'expanded';
+  readonly kind: "expanded";
   readonly name: string;
   readonly expr: Expr;
 }
 /** Constant produced by exceptions with no values etc. */
 export interface ConstNode extends NodeBase {
-  readonly kind: 'const';
+  readonly kind: "const";
   readonly value: boolean;
 }
 
 export type Expr = AndNode | OrNode | NotNode | MacroRefNode | CheckNode | ExpandedMacroNode | ConstNode;
 
 export interface FieldNode extends NodeBase {
-  readonly kind: 'field';
+  readonly kind: "field";
   readonly name: string;
   /** `[arg]` or the dotted tail of `evt.arg.name` style fields (set during checking). */
   readonly arg: string | undefined;
   readonly argStart: number | undefined;
 }
 export interface TransformerNode extends NodeBase {
-  readonly kind: 'transformer';
+  readonly kind: "transformer";
   readonly name: TransformerName;
   readonly args: readonly (FieldExpr | StringNode)[];
 }
 export type FieldExpr = FieldNode | TransformerNode;
 
 export interface StringNode extends NodeBase {
-  readonly kind: 'string';
+  readonly kind: "string";
   readonly value: string;
   readonly quoted: boolean;
 }
 export interface ListNode extends NodeBase {
-  readonly kind: 'list';
+  readonly kind: "list";
   readonly items: readonly (StringNode | ListNode)[];
 }
 /** `in my_list` (a bare list name instead of a parenthesised list). */
 export interface ListRefNode extends NodeBase {
-  readonly kind: 'listref';
+  readonly kind: "listref";
   readonly name: string;
 }
 export interface ValNode extends NodeBase {
-  readonly kind: 'val';
+  readonly kind: "val";
   readonly field: FieldExpr;
 }
 export type ValueNode = StringNode | ListNode | ListRefNode | ValNode;
@@ -166,54 +159,54 @@ export type ValueNode = StringNode | ListNode | ListRefNode | ValNode;
 /** Source text for a field expression, as written (used for output keys and messages). */
 export function fieldExprText(f: FieldExpr | StringNode): string {
   switch (f.kind) {
-    case 'field':
+    case "field":
       return f.arg !== undefined && f.argStart !== undefined ? `${f.name}[${f.arg}]` : f.name;
-    case 'string':
+    case "string":
       return JSON.stringify(f.value);
-    case 'transformer':
-      return `${f.name}(${f.args.map(fieldExprText).join(', ')})`;
+    case "transformer":
+      return `${f.name}(${f.args.map(fieldExprText).join(", ")})`;
   }
 }
 
 /** Render an expression back to condition text (normalised spacing). */
 export function exprText(e: Expr): string {
   switch (e.kind) {
-    case 'and':
-      return e.items.map((x) => wrap(x, 'and')).join(' and ');
-    case 'or':
-      return e.items.map((x) => wrap(x, 'or')).join(' or ');
-    case 'not':
-      return `not ${wrap(e.expr, 'not')}`;
-    case 'macro':
+    case "and":
+      return e.items.map((x) => wrap(x, "and")).join(" and ");
+    case "or":
+      return e.items.map((x) => wrap(x, "or")).join(" or ");
+    case "not":
+      return `not ${wrap(e.expr, "not")}`;
+    case "macro":
       return e.name;
-    case 'expanded':
+    case "expanded":
       return `(${exprText(e.expr)})`;
-    case 'const':
-      return e.value ? 'true' : 'false';
-    case 'check': {
+    case "const":
+      return e.value ? "true" : "false";
+    case "check": {
       const lhs = fieldExprText(e.lhs);
       if (e.rhs === undefined) return `${lhs} ${e.op}`;
-      const mod = e.modifier !== undefined ? ` ${e.modifier}` : '';
+      const mod = e.modifier !== undefined ? ` ${e.modifier}` : "";
       return `${lhs} ${e.op}${mod} ${valueText(e.rhs)}`;
     }
   }
 }
 
-function wrap(e: Expr, parent: 'and' | 'or' | 'not'): string {
-  if (e.kind === 'or' && parent !== 'or') return `(${exprText(e)})`;
-  if (e.kind === 'and' && parent === 'not') return `(${exprText(e)})`;
+function wrap(e: Expr, parent: "and" | "or" | "not"): string {
+  if (e.kind === "or" && parent !== "or") return `(${exprText(e)})`;
+  if (e.kind === "and" && parent === "not") return `(${exprText(e)})`;
   return exprText(e);
 }
 
 function valueText(v: ValueNode): string {
   switch (v.kind) {
-    case 'string':
-      return v.quoted || v.value === '' || /[\s(),="']/.test(v.value) ? JSON.stringify(v.value) : v.value;
-    case 'list':
-      return `(${v.items.map(valueText).join(', ')})`;
-    case 'listref':
+    case "string":
+      return v.quoted || v.value === "" || /[\s(),="']/.test(v.value) ? JSON.stringify(v.value) : v.value;
+    case "list":
+      return `(${v.items.map(valueText).join(", ")})`;
+    case "listref":
       return v.name;
-    case 'val':
+    case "val":
       return `val(${fieldExprText(v.field)})`;
   }
 }

@@ -3,13 +3,13 @@
  * against field types. Reports every problem into a DiagnosticBag at the position of the
  * offending token (inside the macro that contains it, when it comes from a macro).
  */
-import type { CheckNode, Expr, FieldExpr, ListNode, NodeBase, StringNode, ValueNode } from './ast.js';
-import { fieldExprText } from './ast.js';
-import type { BoundCheck, BoundExpr, BoundFieldExpr, BoundOperand } from './bound.js';
-import { DiagnosticBag, type Diagnostic } from './diagnostics.js';
-import { categoryOf, isMultiValued, resolveField, type FieldCategory, type FieldType } from './fields.js';
-import { parseNet } from './ip.js';
-import { compileRe2 } from './regex.js';
+import type { CheckNode, Expr, FieldExpr, ListNode, NodeBase, StringNode, ValueNode } from "./ast.js";
+import { fieldExprText } from "./ast.js";
+import type { BoundCheck, BoundExpr, BoundFieldExpr, BoundOperand } from "./bound.js";
+import { DiagnosticBag, type Diagnostic } from "./diagnostics.js";
+import { categoryOf, isMultiValued, resolveField, type FieldCategory, type FieldType } from "./fields.js";
+import { parseNet } from "./ip.js";
+import { compileRe2 } from "./regex.js";
 
 export const MAX_MACRO_DEPTH = 200;
 
@@ -35,7 +35,11 @@ export class BindContext {
   readonly usedMacros = new Set<string>();
   readonly usedLists = new Set<string>();
 
-  constructor(macros: ReadonlyMap<string, MacroEntry>, lists: ReadonlyMap<string, ListEntry>, diags: DiagnosticBag) {
+  constructor(
+    macros: ReadonlyMap<string, MacroEntry>,
+    lists: ReadonlyMap<string, ListEntry>,
+    diags: DiagnosticBag,
+  ) {
     this.macros = macros;
     this.lists = lists;
     this.diags = diags;
@@ -90,7 +94,7 @@ export function unquoteItem(v: string): string {
   if (v.length >= 2) {
     const q = v.charAt(0);
     if ((q === '"' || q === "'") && v.charAt(v.length - 1) === q) {
-      return v.slice(1, -1).replace(/\\(["'\\])/g, '$1');
+      return v.slice(1, -1).replace(/\\(["'\\])/g, "$1");
     }
   }
   return v;
@@ -103,22 +107,22 @@ export interface BindResult {
   readonly unknownField: boolean;
 }
 
-const NUMERIC_OPS = new Set(['=', '==', '!=', '<', '<=', '>', '>=', 'in', 'intersects', 'exists']);
-const EQ_OPS = new Set(['=', '==', '!=', 'in', 'intersects', 'exists']);
-const ORDER_OPS = new Set(['<', '<=', '>', '>=']);
+const NUMERIC_OPS = new Set(["=", "==", "!=", "<", "<=", ">", ">=", "in", "intersects", "exists"]);
+const EQ_OPS = new Set(["=", "==", "!=", "in", "intersects", "exists"]);
+const ORDER_OPS = new Set(["<", "<=", ">", ">="]);
 
 export function operatorFits(op: string, type: FieldType): boolean {
   const cat: FieldCategory = categoryOf(type);
   switch (cat) {
-    case 'number':
+    case "number":
       return NUMERIC_OPS.has(op);
-    case 'bool':
-    case 'ip':
+    case "bool":
+    case "ip":
       return EQ_OPS.has(op);
-    case 'string':
-      return op !== 'intersects' || true;
-    case 'bytes':
-    case 'list':
+    case "string":
+      return op !== "intersects" || true;
+    case "bytes":
+    case "list":
       return !ORDER_OPS.has(op);
   }
 }
@@ -127,8 +131,8 @@ const NUM_RE = /^[+-]?(0[xX][0-9a-fA-F]+|\d+(\.\d*)?([eE][+-]?\d+)?|\.\d+([eE][+
 
 export function parseNumberLiteral(s: string): number | undefined {
   if (!NUM_RE.test(s)) return undefined;
-  const neg = s.startsWith('-');
-  const body = s.replace(/^[+-]/, '');
+  const neg = s.startsWith("-");
+  const body = s.replace(/^[+-]/, "");
   const v = /^0[xX]/.test(body) ? parseInt(body.slice(2), 16) : Number(body);
   return neg ? -v : v;
 }
@@ -142,7 +146,7 @@ class Binder {
 
   private err(node: NodeBase, offset: number, message: string): void {
     this.errors = true;
-    this.ctx.diags.at(node.src, offset, 'error', message);
+    this.ctx.diags.at(node.src, offset, "error", message);
   }
 
   bindTop(e: Expr): BindResult {
@@ -152,19 +156,19 @@ class Binder {
 
   private bind(e: Expr): BoundExpr {
     switch (e.kind) {
-      case 'and':
-        return { k: 'and', items: e.items.map((x) => this.bind(x)) };
-      case 'or':
-        return { k: 'or', items: e.items.map((x) => this.bind(x)) };
-      case 'not':
-        return { k: 'not', e: this.bind(e.expr) };
-      case 'const':
-        return { k: 'const', v: e.value };
-      case 'expanded':
+      case "and":
+        return { k: "and", items: e.items.map((x) => this.bind(x)) };
+      case "or":
+        return { k: "or", items: e.items.map((x) => this.bind(x)) };
+      case "not":
+        return { k: "not", e: this.bind(e.expr) };
+      case "const":
+        return { k: "const", v: e.value };
+      case "expanded":
         return this.bind(e.expr);
-      case 'macro':
+      case "macro":
         return this.bindMacro(e.name, e);
-      case 'check':
+      case "check":
         return this.bindCheck(e);
     }
   }
@@ -172,8 +176,12 @@ class Binder {
   private bindMacro(name: string, at: NodeBase): BoundExpr {
     const m = this.ctx.macros.get(name);
     if (m === undefined) {
-      this.err(at, at.start, this.ctx.lists.has(name) ? `'${name}' is a list, not a macro` : `undefined macro '${name}'`);
-      return { k: 'const', v: false };
+      this.err(
+        at,
+        at.start,
+        this.ctx.lists.has(name) ? `'${name}' is a list, not a macro` : `undefined macro '${name}'`,
+      );
+      return { k: "const", v: false };
     }
     this.ctx.usedMacros.add(name);
     const cached = this.ctx.macroBound(name);
@@ -181,19 +189,19 @@ class Binder {
       for (const d of cached.diags) this.ctx.diags.add(d);
       if (cached.errors) this.errors = true;
       if (cached.unknownField) this.unknownField = true;
-      return cached.bound ?? { k: 'const', v: false };
+      return cached.bound ?? { k: "const", v: false };
     }
     if (this.stack.includes(name)) {
-      this.err(at, at.start, `macro '${name}' refers to itself (${[...this.stack, name].join(' -> ')})`);
-      return { k: 'const', v: false };
+      this.err(at, at.start, `macro '${name}' refers to itself (${[...this.stack, name].join(" -> ")})`);
+      return { k: "const", v: false };
     }
     if (this.stack.length >= MAX_MACRO_DEPTH) {
       this.err(at, at.start, `macros nested deeper than ${MAX_MACRO_DEPTH} levels`);
-      return { k: 'const', v: false };
+      return { k: "const", v: false };
     }
     if (m.expr === undefined) {
       this.errors = true; // parse error already reported at the macro
-      return { k: 'const', v: false };
+      return { k: "const", v: false };
     }
     // bind the macro on its own so its result can be cached and shared
     const saveErr = this.errors;
@@ -208,28 +216,41 @@ class Binder {
     this.stack.pop();
     this.ctx.diags = outer;
     for (const d of local.items) outer.add(d);
-    const entry = { bound: this.errors ? undefined : b, unknownField: this.unknownField, errors: this.errors, diags: local.items };
+    const entry = {
+      bound: this.errors ? undefined : b,
+      unknownField: this.unknownField,
+      errors: this.errors,
+      diags: local.items,
+    };
     // a macro bound inside a cycle check is not cached (its result depends on the stack)
-    if (this.stack.length === 0 || !local.items.some((d) => d.message.includes('refers to itself'))) this.ctx.setMacroBound(name, entry);
+    if (this.stack.length === 0 || !local.items.some((d) => d.message.includes("refers to itself")))
+      this.ctx.setMacroBound(name, entry);
     this.errors ||= saveErr;
     this.unknownField ||= saveUnknown;
     return b;
   }
 
   private bindOperand(f: FieldExpr | StringNode): BoundOperand | undefined {
-    if (f.kind === 'string') return { kind: 'literal', value: f.value, type: 'string', multi: false, text: fieldExprText(f) };
+    if (f.kind === "string")
+      return { kind: "literal", value: f.value, type: "string", multi: false, text: fieldExprText(f) };
     return this.bindFieldExpr(f);
   }
 
   bindFieldExpr(f: FieldExpr): BoundFieldExpr | undefined {
-    if (f.kind === 'field') {
+    if (f.kind === "field") {
       const r = resolveField(f.name, f.arg);
       if (!r.ok) {
-        if (r.message.startsWith('unknown field')) this.unknownField = true;
+        if (r.message.startsWith("unknown field")) this.unknownField = true;
         this.err(f, f.start, r.message);
         return undefined;
       }
-      return { kind: 'field', field: r.field, type: r.field.def.type, multi: isMultiValued(r.field), text: fieldExprText(f) };
+      return {
+        kind: "field",
+        field: r.field,
+        type: r.field.def.type,
+        multi: isMultiValued(r.field),
+        text: fieldExprText(f),
+      };
     }
     const args: BoundOperand[] = [];
     let bad = false;
@@ -239,12 +260,15 @@ class Binder {
       else args.push(b);
     }
     if (bad) return undefined;
-    const fields = args.filter((a) => a.kind !== 'literal');
-    const lits = args.filter((a) => a.kind === 'literal');
+    const fields = args.filter((a) => a.kind !== "literal");
+    const lits = args.filter((a) => a.kind === "literal");
     const text = fieldExprText(f);
     const expect = (nf: number, nl: number): boolean => {
       if (fields.length !== nf || lits.length !== nl) {
-        const want = nl > 0 ? `${nf} field and ${nl} string argument${nl > 1 ? 's' : ''}` : `${nf} field argument${nf > 1 ? 's' : ''}`;
+        const want =
+          nl > 0
+            ? `${nf} field and ${nl} string argument${nl > 1 ? "s" : ""}`
+            : `${nf} field argument${nf > 1 ? "s" : ""}`;
         this.err(f, f.start, `transformer '${f.name}' takes ${want}`);
         return false;
       }
@@ -252,57 +276,69 @@ class Binder {
     };
     const first = fields[0];
     switch (f.name) {
-      case 'tolower':
-      case 'toupper':
-      case 'b64':
-      case 'basename': {
+      case "tolower":
+      case "toupper":
+      case "b64":
+      case "basename": {
         if (!expect(1, 0) || first === undefined) return undefined;
         const cat = categoryOf(first.type);
-        if (cat !== 'string' && cat !== 'list' && cat !== 'bytes') {
-          this.err(f, f.start, `transformer '${f.name}' needs a string field, '${first.text}' is ${first.type}`);
+        if (cat !== "string" && cat !== "list" && cat !== "bytes") {
+          this.err(
+            f,
+            f.start,
+            `transformer '${f.name}' needs a string field, '${first.text}' is ${first.type}`,
+          );
           return undefined;
         }
-        return { kind: 'transformer', name: f.name, args, type: first.type === 'bytebuf' ? 'string' : first.type, multi: first.multi, text };
+        return {
+          kind: "transformer",
+          name: f.name,
+          args,
+          type: first.type === "bytebuf" ? "string" : first.type,
+          multi: first.multi,
+          text,
+        };
       }
-      case 'len':
+      case "len":
         if (!expect(1, 0) || first === undefined) return undefined;
-        return { kind: 'transformer', name: f.name, args, type: 'uint64', multi: false, text };
-      case 'join':
+        return { kind: "transformer", name: f.name, args, type: "uint64", multi: false, text };
+      case "join":
         if (!expect(1, 1)) return undefined;
-        return { kind: 'transformer', name: f.name, args, type: 'string', multi: false, text };
-      case 'getopt':
+        return { kind: "transformer", name: f.name, args, type: "string", multi: false, text };
+      case "getopt":
         if (!expect(1, 1)) return undefined;
-        return { kind: 'transformer', name: f.name, args, type: 'string', multi: false, text };
-      case 'concat':
+        return { kind: "transformer", name: f.name, args, type: "string", multi: false, text };
+      case "concat":
         if (args.length < 2) {
           this.err(f, f.start, `transformer 'concat' takes at least 2 arguments`);
           return undefined;
         }
-        return { kind: 'transformer', name: f.name, args, type: 'string', multi: false, text };
+        return { kind: "transformer", name: f.name, args, type: "string", multi: false, text };
     }
   }
 
   /** Flatten a value into items, expanding list names (unquoted items and bare list refs). */
   private flatten(v: ValueNode, out: StringNode[], depth = 0): void {
-    if (v.kind === 'string') {
+    if (v.kind === "string") {
       if (!v.quoted && this.ctx.lists.has(v.value)) {
         for (const s of this.ctx.listItems(v.value) ?? []) {
-          out.push({ kind: 'string', value: s, quoted: true, start: v.start, end: v.end, src: v.src });
+          out.push({ kind: "string", value: s, quoted: true, start: v.start, end: v.end, src: v.src });
         }
       } else out.push(v);
       return;
     }
-    if (v.kind === 'list') {
+    if (v.kind === "list") {
       for (const it of v.items) this.flatten(it as StringNode | ListNode, out, depth + 1);
       return;
     }
-    if (v.kind === 'listref') {
+    if (v.kind === "listref") {
       const items = this.ctx.listItems(v.name);
       if (items === undefined) {
         this.err(v, v.start, `undefined list '${v.name}'`);
         return;
       }
-      for (const s of items) out.push({ kind: 'string', value: s, quoted: true, start: v.start, end: v.end, src: v.src });
+      for (const s of items)
+        out.push({ kind: "string", value: s, quoted: true, start: v.start, end: v.end, src: v.src });
     }
   }
 
@@ -310,31 +346,38 @@ class Binder {
     const lhs = this.bindFieldExpr(c.lhs);
     if (lhs === undefined) {
       // still check the right-hand side for undefined lists
-      if (c.rhs !== undefined && c.rhs.kind !== 'val') this.flatten(c.rhs, []);
-      return { k: 'const', v: false };
+      if (c.rhs !== undefined && c.rhs.kind !== "val") this.flatten(c.rhs, []);
+      return { k: "const", v: false };
     }
     const op = c.op;
     if (!operatorFits(op, lhs.type)) {
       this.err(c, c.opStart, `operator '${op}' is not supported by field '${lhs.text}' of type ${lhs.type}`);
-      return { k: 'const', v: false };
+      return { k: "const", v: false };
     }
     if (c.rhs === undefined) {
-      return { k: 'check', lhs, op, modifier: undefined, values: undefined, valField: undefined, node: c };
+      return { k: "check", lhs, op, modifier: undefined, values: undefined, valField: undefined, node: c };
     }
-    if (c.rhs.kind === 'val') {
+    if (c.rhs.kind === "val") {
       const vf = this.bindFieldExpr(c.rhs.field);
-      if (vf === undefined) return { k: 'const', v: false };
-      if (categoryOf(vf.type) !== categoryOf(lhs.type) && !(categoryOf(lhs.type) === 'string' && vf.type !== 'bool')) {
-        this.err(c.rhs, c.rhs.start, `val(${vf.text}) of type ${vf.type} cannot be compared with '${lhs.text}' of type ${lhs.type}`);
-        return { k: 'const', v: false };
+      if (vf === undefined) return { k: "const", v: false };
+      if (
+        categoryOf(vf.type) !== categoryOf(lhs.type) &&
+        !(categoryOf(lhs.type) === "string" && vf.type !== "bool")
+      ) {
+        this.err(
+          c.rhs,
+          c.rhs.start,
+          `val(${vf.text}) of type ${vf.type} cannot be compared with '${lhs.text}' of type ${lhs.type}`,
+        );
+        return { k: "const", v: false };
       }
-      return { k: 'check', lhs, op, modifier: undefined, values: undefined, valField: vf, node: c };
+      return { k: "check", lhs, op, modifier: undefined, values: undefined, valField: vf, node: c };
     }
     const items: StringNode[] = [];
     this.flatten(c.rhs, items);
-    if (!this.checkValues(lhs, op, items)) return { k: 'const', v: false };
+    if (!this.checkValues(lhs, op, items)) return { k: "const", v: false };
     const b: BoundCheck = {
-      k: 'check',
+      k: "check",
       lhs,
       op,
       modifier: c.modifier,
@@ -350,28 +393,32 @@ class Binder {
     const cat = categoryOf(lhs.type);
     for (const it of items) {
       const v = it.value;
-      if (cat === 'number') {
+      if (cat === "number") {
         if (parseNumberLiteral(v) === undefined) {
           this.err(it, it.start, `'${v}' is not a number (field '${lhs.text}' is ${lhs.type})`);
           ok = false;
         }
-      } else if (cat === 'bool') {
-        if (v !== 'true' && v !== 'false') {
+      } else if (cat === "bool") {
+        if (v !== "true" && v !== "false") {
           this.err(it, it.start, `'${v}' is not a boolean (field '${lhs.text}' is bool; use true or false)`);
           ok = false;
         }
-      } else if (cat === 'ip') {
+      } else if (cat === "ip") {
         if (parseNet(v) === undefined) {
-          this.err(it, it.start, `'${v}' is not an IP address or network (field '${lhs.text}' is ${lhs.type})`);
+          this.err(
+            it,
+            it.start,
+            `'${v}' is not an IP address or network (field '${lhs.text}' is ${lhs.type})`,
+          );
           ok = false;
         }
-      } else if (op === 'regex') {
+      } else if (op === "regex") {
         const r = compileRe2(v);
         if (!r.ok) {
           this.err(it, it.start, r.message);
           ok = false;
         }
-      } else if (op === 'bcontains' || op === 'bstartswith') {
+      } else if (op === "bcontains" || op === "bstartswith") {
         if (!/^([0-9a-fA-F]{2})*$/.test(v)) {
           this.err(it, it.start, `'${v}' is not a hex byte string (${op} takes hex such as cafebabe)`);
           ok = false;

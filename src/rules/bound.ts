@@ -3,11 +3,11 @@
  * the registry and operators checked against field types. The compiler and the
  * event-type analysis work on this form.
  */
-import type { CheckNode, Modifier, Operator, TransformerName } from './ast.js';
-import type { FieldType, ResolvedField } from './fields.js';
+import type { CheckNode, Modifier, Operator, TransformerName } from "./ast.js";
+import type { FieldType, ResolvedField } from "./fields.js";
 
 export interface BoundFieldRef {
-  readonly kind: 'field';
+  readonly kind: "field";
   readonly field: ResolvedField;
   readonly type: FieldType;
   /** The field can yield several values (list fields, proc.aname without index). */
@@ -15,14 +15,14 @@ export interface BoundFieldRef {
   readonly text: string;
 }
 export interface BoundLiteral {
-  readonly kind: 'literal';
+  readonly kind: "literal";
   readonly value: string;
-  readonly type: 'string';
+  readonly type: "string";
   readonly multi: false;
   readonly text: string;
 }
 export interface BoundTransformer {
-  readonly kind: 'transformer';
+  readonly kind: "transformer";
   readonly name: TransformerName;
   readonly args: readonly BoundOperand[];
   readonly type: FieldType;
@@ -33,14 +33,14 @@ export type BoundOperand = BoundFieldRef | BoundLiteral | BoundTransformer;
 export type BoundFieldExpr = BoundFieldRef | BoundTransformer;
 
 export type BoundExpr =
-  | { readonly k: 'and'; readonly items: readonly BoundExpr[] }
-  | { readonly k: 'or'; readonly items: readonly BoundExpr[] }
-  | { readonly k: 'not'; readonly e: BoundExpr }
-  | { readonly k: 'const'; readonly v: boolean }
+  | { readonly k: "and"; readonly items: readonly BoundExpr[] }
+  | { readonly k: "or"; readonly items: readonly BoundExpr[] }
+  | { readonly k: "not"; readonly e: BoundExpr }
+  | { readonly k: "const"; readonly v: boolean }
   | BoundCheck;
 
 export interface BoundCheck {
-  readonly k: 'check';
+  readonly k: "check";
   readonly lhs: BoundFieldExpr;
   readonly op: Operator;
   readonly modifier: Modifier | undefined;

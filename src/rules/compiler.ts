@@ -9,12 +9,12 @@
  * `proc.aname` without an index) match when any value matches; for list fields `in` means
  * every value is in the set and `intersects` that at least one is.
  */
-import type { BoundCheck, BoundExpr, BoundFieldExpr, BoundOperand } from './bound.js';
-import { parseNumberLiteral } from './binder.js';
-import { categoryOf, EVT_TYPE_ID } from './fields.js';
-import { globToRegExp } from './glob.js';
-import { netContains, parseIpv4, parseNet, toIp, type IpNet } from './ip.js';
-import { compileRe2 } from './regex.js';
+import type { BoundCheck, BoundExpr, BoundFieldExpr, BoundOperand } from "./bound.js";
+import { parseNumberLiteral } from "./binder.js";
+import { categoryOf, EVT_TYPE_ID } from "./fields.js";
+import { globToRegExp } from "./glob.js";
+import { netContains, parseIpv4, parseNet, toIp, type IpNet } from "./ip.js";
+import { compileRe2 } from "./regex.js";
 
 /** A field value: null when unknown for this event. */
 export type FieldValue = string | number | bigint | boolean | readonly string[] | Uint8Array | null;
@@ -31,12 +31,12 @@ export type Getter = (ev: FieldReader, evtType: string) => FieldValue;
 // ---------------------------------------------------------------- getters
 
 function asString(v: FieldValue): string | null {
-  if (typeof v === 'string') return v;
+  if (typeof v === "string") return v;
   if (v === null || v === undefined) return null;
-  if (typeof v === 'number' || typeof v === 'bigint') return String(v);
-  if (typeof v === 'boolean') return v ? 'true' : 'false';
-  if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('latin1');
-  return (v as readonly string[]).join(' ');
+  if (typeof v === "number" || typeof v === "bigint") return String(v);
+  if (typeof v === "boolean") return v ? "true" : "false";
+  if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("latin1");
+  return (v as readonly string[]).join(" ");
 }
 
 function mapStrings(v: FieldValue, f: (s: string) => string): FieldValue {
@@ -47,25 +47,27 @@ function mapStrings(v: FieldValue, f: (s: string) => string): FieldValue {
 }
 
 function basename(s: string): string {
-  const i = s.lastIndexOf('/');
+  const i = s.lastIndexOf("/");
   return i < 0 ? s : s.slice(i + 1);
 }
 
 function getopt(v: FieldValue, opt: string): FieldValue {
   if (v === null || v === undefined) return null;
-  const args = Array.isArray(v) ? (v as readonly string[]) : (asString(v) ?? '').split(/\s+/).filter((x) => x !== '');
-  const flag = opt.startsWith('-') ? opt : `-${opt}`;
+  const args = Array.isArray(v)
+    ? (v as readonly string[])
+    : (asString(v) ?? "").split(/\s+/).filter((x) => x !== "");
+  const flag = opt.startsWith("-") ? opt : `-${opt}`;
   for (let i = 0; i < args.length; i++) {
     const a = args[i] as string;
-    if (a === flag) return args[i + 1] ?? '';
-    if (flag.length === 2 && a.startsWith(flag) && !a.startsWith('--')) return a.slice(2);
-    if (flag.startsWith('--') && a.startsWith(flag + '=')) return a.slice(flag.length + 1);
+    if (a === flag) return args[i + 1] ?? "";
+    if (flag.length === 2 && a.startsWith(flag) && !a.startsWith("--")) return a.slice(2);
+    if (flag.startsWith("--") && a.startsWith(flag + "=")) return a.slice(flag.length + 1);
   }
   return null;
 }
 
 function operandGetter(o: BoundOperand): Getter {
-  if (o.kind === 'literal') {
+  if (o.kind === "literal") {
     const v = o.value;
     return () => v;
   }
@@ -73,47 +75,50 @@ function operandGetter(o: BoundOperand): Getter {
 }
 
 export function compileGetter(f: BoundFieldExpr): Getter {
-  if (f.kind === 'field') {
+  if (f.kind === "field") {
     const id = f.field.def.id;
     if (id === EVT_TYPE_ID) return (_ev, t) => t;
     const arg = f.field.arg;
     return (ev) => ev.read(id, arg);
   }
   const args = f.args.map(operandGetter);
-  const fieldArgs = f.args.map((a, i) => (a.kind === 'literal' ? undefined : args[i])).filter((g): g is Getter => g !== undefined);
-  const lit = f.args.find((a) => a.kind === 'literal');
+  const fieldArgs = f.args
+    .map((a, i) => (a.kind === "literal" ? undefined : args[i]))
+    .filter((g): g is Getter => g !== undefined);
+  const lit = f.args.find((a) => a.kind === "literal");
   const g = fieldArgs[0] as Getter;
   switch (f.name) {
-    case 'tolower':
+    case "tolower":
       return (ev, t) => mapStrings(g(ev, t), (s) => s.toLowerCase());
-    case 'toupper':
+    case "toupper":
       return (ev, t) => mapStrings(g(ev, t), (s) => s.toUpperCase());
-    case 'basename':
+    case "basename":
       return (ev, t) => mapStrings(g(ev, t), basename);
-    case 'b64':
-      return (ev, t) => mapStrings(g(ev, t), (s) => Buffer.from(s, 'base64').toString('utf8'));
-    case 'len':
+    case "b64":
+      return (ev, t) => mapStrings(g(ev, t), (s) => Buffer.from(s, "base64").toString("utf8"));
+    case "len":
       return (ev, t) => {
         const v = g(ev, t);
         if (v === null || v === undefined) return null;
-        if (typeof v === 'string' || Array.isArray(v) || v instanceof Uint8Array) return (v as { length: number }).length;
-        return (asString(v) ?? '').length;
+        if (typeof v === "string" || Array.isArray(v) || v instanceof Uint8Array)
+          return (v as { length: number }).length;
+        return (asString(v) ?? "").length;
       };
-    case 'join': {
-      const sep = lit?.kind === 'literal' ? lit.value : ',';
+    case "join": {
+      const sep = lit?.kind === "literal" ? lit.value : ",";
       return (ev, t) => {
         const v = g(ev, t);
         if (v === null || v === undefined) return null;
         return Array.isArray(v) ? (v as readonly string[]).join(sep) : asString(v);
       };
     }
-    case 'getopt': {
-      const opt = lit?.kind === 'literal' ? lit.value : '';
+    case "getopt": {
+      const opt = lit?.kind === "literal" ? lit.value : "";
       return (ev, t) => getopt(g(ev, t), opt);
     }
-    case 'concat':
+    case "concat":
       return (ev, t) => {
-        let out = '';
+        let out = "";
         for (const a of args) {
           const s = asString(a(ev, t));
           if (s === null) return null;
@@ -129,15 +134,15 @@ export function compileGetter(f: BoundFieldExpr): Getter {
 type Test<T> = (v: T) => boolean;
 
 function hexBytes(h: string): Buffer {
-  return Buffer.from(h, 'hex');
+  return Buffer.from(h, "hex");
 }
 
 function pathPrefixTest(prefixes: readonly string[]): Test<string> {
-  const norm = prefixes.map((p) => (p.length > 1 && p.endsWith('/') ? p.slice(0, -1) : p));
+  const norm = prefixes.map((p) => (p.length > 1 && p.endsWith("/") ? p.slice(0, -1) : p));
   return (s) => {
     for (const p of norm) {
       if (s === p) return true;
-      if (s.startsWith(p) && (p === '/' || s.charCodeAt(p.length) === 47)) return true;
+      if (s.startsWith(p) && (p === "/" || s.charCodeAt(p.length) === 47)) return true;
     }
     return false;
   };
@@ -145,51 +150,51 @@ function pathPrefixTest(prefixes: readonly string[]): Test<string> {
 
 function stringLiteralTest(op: string, lit: string): Test<string> {
   switch (op) {
-    case '=':
-    case '==':
+    case "=":
+    case "==":
       return (s) => s === lit;
-    case '!=':
+    case "!=":
       return (s) => s !== lit;
-    case '<':
+    case "<":
       return (s) => s < lit;
-    case '<=':
+    case "<=":
       return (s) => s <= lit;
-    case '>':
+    case ">":
       return (s) => s > lit;
-    case '>=':
+    case ">=":
       return (s) => s >= lit;
-    case 'contains':
+    case "contains":
       return (s) => s.includes(lit);
-    case 'icontains': {
+    case "icontains": {
       const l = lit.toLowerCase();
       return (s) => s.toLowerCase().includes(l);
     }
-    case 'startswith':
+    case "startswith":
       return (s) => s.startsWith(lit);
-    case 'endswith':
+    case "endswith":
       return (s) => s.endsWith(lit);
-    case 'glob': {
+    case "glob": {
       const re = globToRegExp(lit, false);
       return (s) => re.test(s);
     }
-    case 'iglob': {
+    case "iglob": {
       const re = globToRegExp(lit, true);
       return (s) => re.test(s);
     }
-    case 'regex': {
+    case "regex": {
       const r = compileRe2(lit);
       if (!r.ok) return () => false;
       const re = r.re;
       return (s) => re.test(s);
     }
-    case 'bcontains': {
+    case "bcontains": {
       const b = hexBytes(lit);
-      return (s) => Buffer.from(s, 'latin1').includes(b);
+      return (s) => Buffer.from(s, "latin1").includes(b);
     }
-    case 'bstartswith': {
+    case "bstartswith": {
       const b = hexBytes(lit);
       return (s) => {
-        const x = Buffer.from(s, 'latin1');
+        const x = Buffer.from(s, "latin1");
         return x.length >= b.length && x.subarray(0, b.length).equals(b);
       };
     }
@@ -200,7 +205,7 @@ function stringLiteralTest(op: string, lit: string): Test<string> {
 
 function stringTest(c: BoundCheck, values: readonly string[]): Test<string> {
   const op = c.op;
-  if (op === 'in' || op === 'intersects') {
+  if (op === "in" || op === "intersects") {
     if (values.length === 1) {
       const v0 = values[0] as string;
       return (s) => s === v0;
@@ -208,11 +213,11 @@ function stringTest(c: BoundCheck, values: readonly string[]): Test<string> {
     const set = new Set(values);
     return (s) => set.has(s);
   }
-  if (op === 'pmatch') return pathPrefixTest(values);
+  if (op === "pmatch") return pathPrefixTest(values);
   if (c.modifier !== undefined) {
     const tests = values.map((v) => stringLiteralTest(op, v));
-    if (c.modifier === 'allof') return (s) => tests.every((t) => t(s));
-    if (op === '=' || op === '==') {
+    if (c.modifier === "allof") return (s) => tests.every((t) => t(s));
+    if (op === "=" || op === "==") {
       const set = new Set(values);
       return (s) => set.has(s);
     }
@@ -221,14 +226,14 @@ function stringTest(c: BoundCheck, values: readonly string[]): Test<string> {
       return false;
     };
   }
-  return stringLiteralTest(op, values[0] ?? '');
+  return stringLiteralTest(op, values[0] ?? "");
 }
 
 function numberOf(v: FieldValue): number | null {
-  if (typeof v === 'number') return v;
-  if (typeof v === 'bigint') return Number(v);
-  if (typeof v === 'boolean') return v ? 1 : 0;
-  if (typeof v === 'string') {
+  if (typeof v === "number") return v;
+  if (typeof v === "bigint") return Number(v);
+  if (typeof v === "boolean") return v ? 1 : 0;
+  if (typeof v === "string") {
     const n = parseNumberLiteral(v);
     return n === undefined ? null : n;
   }
@@ -238,21 +243,21 @@ function numberOf(v: FieldValue): number | null {
 function numberTest(op: string, values: readonly number[]): Test<number> {
   const l = values[0] ?? 0;
   switch (op) {
-    case '=':
-    case '==':
+    case "=":
+    case "==":
       return (n) => n === l;
-    case '!=':
+    case "!=":
       return (n) => n !== l;
-    case '<':
+    case "<":
       return (n) => n < l;
-    case '<=':
+    case "<=":
       return (n) => n <= l;
-    case '>':
+    case ">":
       return (n) => n > l;
-    case '>=':
+    case ">=":
       return (n) => n >= l;
-    case 'in':
-    case 'intersects': {
+    case "in":
+    case "intersects": {
       const set = new Set(values);
       return (n) => set.has(n);
     }
@@ -262,11 +267,11 @@ function numberTest(op: string, values: readonly number[]): Test<number> {
 }
 
 function boolOf(v: FieldValue): boolean | null {
-  if (typeof v === 'boolean') return v;
-  if (typeof v === 'number') return v !== 0;
-  if (typeof v === 'bigint') return v !== 0n;
-  if (v === 'true') return true;
-  if (v === 'false') return false;
+  if (typeof v === "boolean") return v;
+  if (typeof v === "number") return v !== 0;
+  if (typeof v === "bigint") return v !== 0n;
+  if (v === "true") return true;
+  if (v === "false") return false;
   return null;
 }
 
@@ -284,7 +289,7 @@ function compileCheck(c: BoundCheck): Predicate {
   const get = compileGetter(c.lhs);
   const cat = categoryOf(c.lhs.type);
 
-  if (c.op === 'exists') {
+  if (c.op === "exists") {
     return (ev, t) => {
       const v = get(ev, t);
       return v !== null && v !== undefined && !(Array.isArray(v) && v.length === 0);
@@ -295,37 +300,37 @@ function compileCheck(c: BoundCheck): Predicate {
   const values = c.values ?? [];
 
   // evt.type fast paths
-  if (c.lhs.kind === 'field' && c.lhs.field.def.id === EVT_TYPE_ID && c.modifier === undefined) {
-    if (c.op === '=' || c.op === '==') {
+  if (c.lhs.kind === "field" && c.lhs.field.def.id === EVT_TYPE_ID && c.modifier === undefined) {
+    if (c.op === "=" || c.op === "==") {
       const l = values[0];
       return (_ev, t) => t === l;
     }
-    if (c.op === '!=') {
+    if (c.op === "!=") {
       const l = values[0];
       return (_ev, t) => t !== l;
     }
-    if (c.op === 'in' || c.op === 'intersects') {
+    if (c.op === "in" || c.op === "intersects") {
       const set = new Set(values);
       return (_ev, t) => set.has(t);
     }
   }
 
   switch (cat) {
-    case 'number': {
+    case "number": {
       const nums = values.map((v) => parseNumberLiteral(v) ?? NaN);
       const test = numberTest(c.op, nums);
       return (ev, t) => {
         const v = get(ev, t);
-        if (typeof v === 'number') return test(v);
+        if (typeof v === "number") return test(v);
         return anyOf(v, (x) => {
           const n = numberOf(x);
           return n !== null && test(n);
         });
       };
     }
-    case 'bool': {
-      const bools = values.map((v) => v === 'true');
-      const neg = c.op === '!=';
+    case "bool": {
+      const bools = values.map((v) => v === "true");
+      const neg = c.op === "!=";
       const set = new Set(bools);
       return (ev, t) => {
         const b = boolOf(get(ev, t));
@@ -333,13 +338,13 @@ function compileCheck(c: BoundCheck): Predicate {
         return neg ? !set.has(b) : set.has(b);
       };
     }
-    case 'ip': {
+    case "ip": {
       const nets = values.map((v) => parseNet(v)).filter((n): n is IpNet => n !== undefined);
-      const neg = c.op === '!=';
+      const neg = c.op === "!=";
       const v4Only = nets.every((n) => !n.v6);
       const v4nets = nets.map((n) => ({ base: Number(n.base), prefix: n.prefix }));
       const contains = (x: FieldValue): boolean | null => {
-        if (typeof x === 'string' && v4Only) {
+        if (typeof x === "string" && v4Only) {
           const a = parseIpv4(x);
           if (a >= 0) {
             for (const n of v4nets) {
@@ -361,9 +366,9 @@ function compileCheck(c: BoundCheck): Predicate {
         return neg ? !r : r;
       };
     }
-    case 'list': {
+    case "list": {
       const test = stringTest(c, values);
-      if (c.op === 'in' && c.lhs.multi) {
+      if (c.op === "in" && c.lhs.multi) {
         return (ev, t) => {
           const v = get(ev, t);
           if (!Array.isArray(v)) {
@@ -375,21 +380,26 @@ function compileCheck(c: BoundCheck): Predicate {
           return true;
         };
       }
-      return (ev, t) => anyOf(get(ev, t), (x) => {
-        const s = asString(x);
-        return s !== null && test(s);
-      });
+      return (ev, t) =>
+        anyOf(get(ev, t), (x) => {
+          const s = asString(x);
+          return s !== null && test(s);
+        });
     }
-    case 'bytes': {
-      if (c.op === 'bcontains' || c.op === 'bstartswith') {
+    case "bytes": {
+      if (c.op === "bcontains" || c.op === "bstartswith") {
         const pats = values.map(hexBytes);
-        const starts = c.op === 'bstartswith';
-        const all = c.modifier === 'allof';
-        const one = (b: Buffer, p: Buffer): boolean => (starts ? b.length >= p.length && b.subarray(0, p.length).equals(p) : b.includes(p));
+        const starts = c.op === "bstartswith";
+        const all = c.modifier === "allof";
+        const one = (b: Buffer, p: Buffer): boolean =>
+          starts ? b.length >= p.length && b.subarray(0, p.length).equals(p) : b.includes(p);
         return (ev, t) => {
           const v = get(ev, t);
           if (v === null || v === undefined) return false;
-          const b = v instanceof Uint8Array ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : Buffer.from(asString(v) ?? '', 'latin1');
+          const b =
+            v instanceof Uint8Array
+              ? Buffer.from(v.buffer, v.byteOffset, v.byteLength)
+              : Buffer.from(asString(v) ?? "", "latin1");
           return all ? pats.every((p) => one(b, p)) : pats.some((p) => one(b, p));
         };
       }
@@ -399,11 +409,11 @@ function compileCheck(c: BoundCheck): Predicate {
         return s !== null && test(s);
       };
     }
-    case 'string': {
+    case "string": {
       const test = stringTest(c, values);
       return (ev, t) => {
         const v = get(ev, t);
-        if (typeof v === 'string') return test(v);
+        if (typeof v === "string") return test(v);
         return anyOf(v, (x) => {
           const s = asString(x);
           return s !== null && test(s);
@@ -416,7 +426,7 @@ function compileCheck(c: BoundCheck): Predicate {
 function compileValCheck(c: BoundCheck, get: Getter, rhs: Getter): Predicate {
   const cat = categoryOf(c.lhs.type);
   const op = c.op;
-  if (cat === 'number') {
+  if (cat === "number") {
     return (ev, t) => {
       const a = numberOf(get(ev, t));
       const b = numberOf(rhs(ev, t));
@@ -424,20 +434,20 @@ function compileValCheck(c: BoundCheck, get: Getter, rhs: Getter): Predicate {
       return numberTest(op, [b])(a);
     };
   }
-  if (cat === 'ip') {
+  if (cat === "ip") {
     return (ev, t) => {
       const a = toIp(get(ev, t));
       const b = toIp(rhs(ev, t));
       if (a === undefined || b === undefined) return false;
       const eq = a.v6 === b.v6 && a.value === b.value;
-      return op === '!=' ? !eq : eq;
+      return op === "!=" ? !eq : eq;
     };
   }
   return (ev, t) => {
     const bv = rhs(ev, t);
     const b = asString(Array.isArray(bv) ? ((bv as readonly string[])[0] ?? null) : bv);
     if (b === null) return false;
-    const test = stringLiteralTest(op === 'in' || op === 'intersects' ? '=' : op, b);
+    const test = stringLiteralTest(op === "in" || op === "intersects" ? "=" : op, b);
     return anyOf(get(ev, t), (x) => {
       const s = asString(x);
       return s !== null && test(s);
@@ -448,17 +458,17 @@ function compileValCheck(c: BoundCheck, get: Getter, rhs: Getter): Predicate {
 // ---------------------------------------------------------------- boolean structure
 
 function isTypeCheck(e: BoundExpr): boolean {
-  return e.k === 'check' && e.lhs.kind === 'field' && e.lhs.field.def.id === EVT_TYPE_ID;
+  return e.k === "check" && e.lhs.kind === "field" && e.lhs.field.def.id === EVT_TYPE_ID;
 }
 
-function flattenInto(k: 'and' | 'or', e: BoundExpr, out: BoundExpr[]): void {
+function flattenInto(k: "and" | "or", e: BoundExpr, out: BoundExpr[]): void {
   if (e.k === k) for (const x of e.items) flattenInto(k, x, out);
   else out.push(e);
 }
 
-function combine(k: 'and' | 'or', ps: Predicate[]): Predicate {
+function combine(k: "and" | "or", ps: Predicate[]): Predicate {
   if (ps.length === 1) return ps[0] as Predicate;
-  if (k === 'and') {
+  if (k === "and") {
     if (ps.length === 2) {
       const [a, b] = ps as [Predicate, Predicate];
       return (ev, t) => a(ev, t) && b(ev, t);
@@ -485,23 +495,24 @@ function combine(k: 'and' | 'or', ps: Predicate[]): Predicate {
 /** Compile a bound condition into a predicate. */
 export function compileCondition(e: BoundExpr): Predicate {
   switch (e.k) {
-    case 'const': {
+    case "const": {
       const v = e.v;
       return () => v;
     }
-    case 'not': {
+    case "not": {
       const p = compileCondition(e.e);
       return (ev, t) => !p(ev, t);
     }
-    case 'and':
-    case 'or': {
+    case "and":
+    case "or": {
       const items: BoundExpr[] = [];
       flattenInto(e.k, e, items);
       // cheap evt.type tests first; conditions have no side effects, so order is free
-      const typeFirst = e.k === 'and' ? [...items.filter(isTypeCheck), ...items.filter((x) => !isTypeCheck(x))] : items;
+      const typeFirst =
+        e.k === "and" ? [...items.filter(isTypeCheck), ...items.filter((x) => !isTypeCheck(x))] : items;
       return combine(e.k, typeFirst.map(compileCondition));
     }
-    case 'check':
+    case "check":
       return compileCheck(e);
   }
 }

@@ -3,7 +3,7 @@
  * rules is a Diagnostic, so one run reports them all.
  */
 
-export type Severity = 'error' | 'warning';
+export type Severity = "error" | "warning";
 
 export interface Diagnostic {
   readonly file: string;
@@ -62,7 +62,7 @@ export class DiagnosticBag {
 
   at(src: SourceRef | undefined, offset: number, severity: Severity, message: string): void {
     if (src === undefined) {
-      this.add({ file: '<condition>', line: 1, col: offset + 1, severity, message });
+      this.add({ file: "<condition>", line: 1, col: offset + 1, severity, message });
       return;
     }
     const p = src.position(offset);
@@ -71,7 +71,7 @@ export class DiagnosticBag {
 
   get errorCount(): number {
     let n = 0;
-    for (const d of this.items) if (d.severity === 'error') n++;
+    for (const d of this.items) if (d.severity === "error") n++;
     return n;
   }
 
@@ -85,7 +85,7 @@ export class RulesError extends Error {
   readonly code: string;
   constructor(code: string, message: string, options?: { cause?: unknown }) {
     super(message, options);
-    this.name = 'RulesError';
+    this.name = "RulesError";
     this.code = code;
   }
 }

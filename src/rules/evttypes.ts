@@ -8,7 +8,7 @@
  * false; `not` swaps them, which keeps `not (evt.type=open and proc.name=x)` correctly
  * broad.
  */
-import type { BoundExpr } from './bound.js';
+import type { BoundExpr } from "./bound.js";
 
 export interface EvtSet {
   /** true: every event type except `names`; false: exactly `names`. */
@@ -43,9 +43,9 @@ export function intersect(a: EvtSet, b: EvtSet): EvtSet {
 }
 
 export function evtSetToString(s: EvtSet): string {
-  const names = [...s.names].sort().join(', ');
+  const names = [...s.names].sort().join(", ");
   if (!s.neg) return `{${names}}`;
-  return s.names.size === 0 ? 'all' : `all except {${names}}`;
+  return s.names.size === 0 ? "all" : `all except {${names}}`;
 }
 
 interface Pair {
@@ -55,13 +55,13 @@ interface Pair {
 
 function analyse(e: BoundExpr): Pair {
   switch (e.k) {
-    case 'const':
+    case "const":
       return e.v ? { t: ALL_TYPES, f: NO_TYPES } : { t: NO_TYPES, f: ALL_TYPES };
-    case 'not': {
+    case "not": {
       const p = analyse(e.e);
       return { t: p.f, f: p.t };
     }
-    case 'and': {
+    case "and": {
       let t = ALL_TYPES;
       let f = NO_TYPES;
       for (const x of e.items) {
@@ -71,7 +71,7 @@ function analyse(e: BoundExpr): Pair {
       }
       return { t, f };
     }
-    case 'or': {
+    case "or": {
       let t = NO_TYPES;
       let f = ALL_TYPES;
       for (const x of e.items) {
@@ -81,20 +81,20 @@ function analyse(e: BoundExpr): Pair {
       }
       return { t, f };
     }
-    case 'check': {
-      if (e.lhs.kind !== 'field' || e.lhs.field.def.name !== 'evt.type' || e.valField !== undefined) {
+    case "check": {
+      if (e.lhs.kind !== "field" || e.lhs.field.def.name !== "evt.type" || e.valField !== undefined) {
         return { t: ALL_TYPES, f: ALL_TYPES };
       }
       const vals = e.values ?? [];
       switch (e.op) {
-        case '=':
-        case '==':
-        case 'in':
-        case 'intersects': {
+        case "=":
+        case "==":
+        case "in":
+        case "intersects": {
           const s: EvtSet = { neg: false, names: new Set(vals) };
           return { t: s, f: complement(s) };
         }
-        case '!=': {
+        case "!=": {
           const s: EvtSet = { neg: false, names: new Set(vals) };
           return { t: complement(s), f: s };
         }

@@ -2,11 +2,11 @@
  * A standalone condition (`lanner capture --filter COND`): parsed, checked and compiled
  * like a rule condition, optionally with macros and lists from loaded rules.
  */
-import { BindContext, bindCondition, type ListEntry, type MacroEntry } from './binder.js';
-import { compileCondition, type Predicate } from './compiler.js';
-import { DiagnosticBag, stringSource, type Diagnostic } from './diagnostics.js';
-import { eventTypesOf, type EvtSet } from './evttypes.js';
-import { parseCondition } from './parser.js';
+import { BindContext, bindCondition, type ListEntry, type MacroEntry } from "./binder.js";
+import { compileCondition, type Predicate } from "./compiler.js";
+import { DiagnosticBag, stringSource, type Diagnostic } from "./diagnostics.js";
+import { eventTypesOf, type EvtSet } from "./evttypes.js";
+import { parseCondition } from "./parser.js";
 
 export interface CompiledFilter {
   readonly text: string;
@@ -16,17 +16,24 @@ export interface CompiledFilter {
 
 export function compileFilter(
   text: string,
-  opts: { file?: string; macros?: ReadonlyMap<string, MacroEntry>; lists?: ReadonlyMap<string, ListEntry> } = {},
+  opts: {
+    file?: string;
+    macros?: ReadonlyMap<string, MacroEntry>;
+    lists?: ReadonlyMap<string, ListEntry>;
+  } = {},
 ): { ok: true; filter: CompiledFilter } | { ok: false; diagnostics: readonly Diagnostic[] } {
-  const src = stringSource(opts.file ?? '<filter>', text);
+  const src = stringSource(opts.file ?? "<filter>", text);
   const diags = new DiagnosticBag();
   const r = parseCondition(text, src);
   if (!r.ok) {
-    diags.at(src, r.error.offset, 'error', r.error.message);
+    diags.at(src, r.error.offset, "error", r.error.message);
     return { ok: false, diagnostics: diags.items };
   }
   const ctx = new BindContext(opts.macros ?? new Map(), opts.lists ?? new Map(), diags);
   const b = bindCondition(r.expr, ctx);
   if (b.bound === undefined) return { ok: false, diagnostics: diags.items };
-  return { ok: true, filter: { text, predicate: compileCondition(b.bound), eventTypes: eventTypesOf(b.bound) } };
+  return {
+    ok: true,
+    filter: { text, predicate: compileCondition(b.bound), eventTypes: eventTypesOf(b.bound) },
+  };
 }

@@ -35,20 +35,20 @@ export function parseIpv4(s: string): number {
 }
 
 function parseIpv6(s: string): bigint | undefined {
-  if (s.startsWith('[') && s.endsWith(']')) s = s.slice(1, -1);
-  const pct = s.indexOf('%');
+  if (s.startsWith("[") && s.endsWith("]")) s = s.slice(1, -1);
+  const pct = s.indexOf("%");
   if (pct >= 0) s = s.slice(0, pct);
-  if (!/^[0-9a-fA-F:.]+$/.test(s) || !s.includes(':')) return undefined;
-  let groups: number[] = [];
-  const dbl = s.indexOf('::');
-  if (dbl !== s.lastIndexOf('::')) return undefined;
+  if (!/^[0-9a-fA-F:.]+$/.test(s) || !s.includes(":")) return undefined;
+  let groups: number[];
+  const dbl = s.indexOf("::");
+  if (dbl !== s.lastIndexOf("::")) return undefined;
   const parseGroups = (part: string): number[] | undefined => {
-    if (part === '') return [];
+    if (part === "") return [];
     const out: number[] = [];
-    const items = part.split(':');
+    const items = part.split(":");
     for (let i = 0; i < items.length; i++) {
       const g = items[i] as string;
-      if (i === items.length - 1 && g.includes('.')) {
+      if (i === items.length - 1 && g.includes(".")) {
         const v4 = parseIpv4(g);
         if (v4 < 0) return undefined;
         out.push(Math.floor(v4 / 65536), v4 % 65536);
@@ -82,7 +82,7 @@ export function parseIp(s: string): IpAddr | undefined {
 }
 
 export function parseNet(s: string): IpNet | undefined {
-  const slash = s.indexOf('/');
+  const slash = s.indexOf("/");
   if (slash < 0) {
     const a = parseIp(s);
     return a === undefined ? undefined : { v6: a.v6, base: a.value, prefix: a.v6 ? 128 : 32 };
@@ -114,12 +114,12 @@ export function netContains(n: IpNet, a: IpAddr): boolean {
 
 /** Convert a field value (string or 4/16 raw bytes) to an address. */
 export function toIp(v: unknown): IpAddr | undefined {
-  if (typeof v === 'string') return parseIp(v);
+  if (typeof v === "string") return parseIp(v);
   if (v instanceof Uint8Array && (v.length === 4 || v.length === 16)) {
     let x = 0n;
     for (const b of v) x = (x << 8n) | BigInt(b);
     return { v6: v.length === 16, value: x };
   }
-  if (typeof v === 'number' && v >= 0 && v <= 0xffffffff) return { v6: false, value: BigInt(v) };
+  if (typeof v === "number" && v >= 0 && v <= 0xffffffff) return { v6: false, value: BigInt(v) };
   return undefined;
 }

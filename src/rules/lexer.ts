@@ -9,13 +9,13 @@
  */
 
 export type TokenKind =
-  | 'lparen'
-  | 'rparen'
-  | 'comma'
-  | 'word' // identifier, keyword, field name (possibly with [arg]) or bare value
-  | 'string' // quoted string, value unescaped
-  | 'op' // comparison operator
-  | 'eof';
+  | "lparen"
+  | "rparen"
+  | "comma"
+  | "word" // identifier, keyword, field name (possibly with [arg]) or bare value
+  | "string" // quoted string, value unescaped
+  | "op" // comparison operator
+  | "eof";
 
 export interface Token {
   readonly kind: TokenKind;
@@ -33,25 +33,25 @@ export class LexError extends Error {
   readonly offset: number;
   constructor(offset: number, message: string) {
     super(message);
-    this.name = 'LexError';
+    this.name = "LexError";
     this.offset = offset;
   }
 }
 
 const WORD_OPS = new Set([
-  'contains',
-  'icontains',
-  'bcontains',
-  'startswith',
-  'bstartswith',
-  'endswith',
-  'glob',
-  'iglob',
-  'regex',
-  'in',
-  'intersects',
-  'pmatch',
-  'exists',
+  "contains",
+  "icontains",
+  "bcontains",
+  "startswith",
+  "bstartswith",
+  "endswith",
+  "glob",
+  "iglob",
+  "regex",
+  "in",
+  "intersects",
+  "pmatch",
+  "exists",
 ]);
 
 export function isWordOperator(s: string): boolean {
@@ -109,7 +109,7 @@ export class Lexer {
   }
 
   private eof(): Token {
-    return { kind: 'eof', text: '', value: '', start: this.pos, end: this.pos };
+    return { kind: "eof", text: "", value: "", start: this.pos, end: this.pos };
   }
 
   /**
@@ -121,9 +121,9 @@ export class Lexer {
     const t = this.text;
     if (this.pos >= t.length) return this.eof();
     const c = t.charCodeAt(this.pos);
-    if (c === 40) return this.simple('lparen', 1);
-    if (c === 41) return this.simple('rparen', 1);
-    if (c === 44) return this.simple('comma', 1);
+    if (c === 40) return this.simple("lparen", 1);
+    if (c === 41) return this.simple("rparen", 1);
+    if (c === 44) return this.simple("comma", 1);
     if (c === 34 || c === 39) return this.quoted();
     if (!isIdentStart(c)) {
       throw new LexError(this.pos, `unexpected character '${t.charAt(this.pos)}'`);
@@ -137,13 +137,13 @@ export class Lexer {
       while (p < t.length && (isIdentChar(t.charCodeAt(p)) || t.charCodeAt(p) === 45)) p++;
     }
     const name = t.slice(start, p);
-    if (p < t.length && t.charCodeAt(p) === 91 /* [ */ && name.includes('.')) {
-      const close = t.indexOf(']', p + 1);
+    if (p < t.length && t.charCodeAt(p) === 91 /* [ */ && name.includes(".")) {
+      const close = t.indexOf("]", p + 1);
       if (close < 0) throw new LexError(p, `unterminated field argument '['`);
       const argText = t.slice(p + 1, close);
       this.pos = close + 1;
       return {
-        kind: 'word',
+        kind: "word",
         text: t.slice(start, this.pos),
         value: name,
         start,
@@ -152,7 +152,7 @@ export class Lexer {
       };
     }
     this.pos = p;
-    return { kind: 'word', text: name, value: name, start, end: p };
+    return { kind: "word", text: name, value: name, start, end: p };
   }
 
   /** After a field: a symbolic operator or a word (checked by the parser). */
@@ -162,19 +162,19 @@ export class Lexer {
     if (this.pos >= t.length) return this.eof();
     const c = t.charCodeAt(this.pos);
     const d = this.pos + 1 < t.length ? t.charCodeAt(this.pos + 1) : 0;
-    if (c === 61) return this.simple('op', d === 61 ? 2 : 1); // = ==
-    if (c === 33 && d === 61) return this.simple('op', 2); // !=
-    if (c === 60 || c === 62) return this.simple('op', d === 61 ? 2 : 1); // < <= > >=
-    if (c === 40) return this.simple('lparen', 1);
-    if (c === 41) return this.simple('rparen', 1);
-    if (c === 44) return this.simple('comma', 1);
+    if (c === 61) return this.simple("op", d === 61 ? 2 : 1); // = ==
+    if (c === 33 && d === 61) return this.simple("op", 2); // !=
+    if (c === 60 || c === 62) return this.simple("op", d === 61 ? 2 : 1); // < <= > >=
+    if (c === 40) return this.simple("lparen", 1);
+    if (c === 41) return this.simple("rparen", 1);
+    if (c === 44) return this.simple("comma", 1);
     if (isIdentStart(c)) {
       const start = this.pos;
       let p = this.pos + 1;
       while (p < t.length && isIdentChar(t.charCodeAt(p))) p++;
       this.pos = p;
       const w = t.slice(start, p);
-      return { kind: 'word', text: w, value: w, start, end: p };
+      return { kind: "word", text: w, value: w, start, end: p };
     }
     throw new LexError(this.pos, `expected an operator, found '${t.charAt(this.pos)}'`);
   }
@@ -185,9 +185,9 @@ export class Lexer {
     const t = this.text;
     if (this.pos >= t.length) return this.eof();
     const c = t.charCodeAt(this.pos);
-    if (c === 40) return this.simple('lparen', 1);
-    if (c === 41) return this.simple('rparen', 1);
-    if (c === 44) return this.simple('comma', 1);
+    if (c === 40) return this.simple("lparen", 1);
+    if (c === 41) return this.simple("rparen", 1);
+    if (c === 44) return this.simple("comma", 1);
     if (c === 34 || c === 39) return this.quoted();
     if (c === 61) throw new LexError(this.pos, `unexpected '='`);
     const start = this.pos;
@@ -195,7 +195,7 @@ export class Lexer {
     while (p < t.length && !endsBare(t.charCodeAt(p))) p++;
     this.pos = p;
     const w = t.slice(start, p);
-    return { kind: 'word', text: w, value: w, start, end: p };
+    return { kind: "word", text: w, value: w, start, end: p };
   }
 
   /** Quoted string with escapes \\ \" \' \n \t \r \b \f \xHH; other escapes are kept verbatim. */
@@ -204,43 +204,43 @@ export class Lexer {
     const start = this.pos;
     const q = t.charCodeAt(start);
     let p = start + 1;
-    let out = '';
+    let out = "";
     let chunk = p;
     for (;;) {
-      if (p >= t.length) throw new LexError(start, 'unterminated string');
+      if (p >= t.length) throw new LexError(start, "unterminated string");
       const c = t.charCodeAt(p);
       if (c === q) break;
       if (c === 92 /* \ */) {
         out += t.slice(chunk, p);
         const e = t.charAt(p + 1);
         switch (e) {
-          case '\\':
+          case "\\":
           case '"':
           case "'":
             out += e;
             p += 2;
             break;
-          case 'n':
-            out += '\n';
+          case "n":
+            out += "\n";
             p += 2;
             break;
-          case 't':
-            out += '\t';
+          case "t":
+            out += "\t";
             p += 2;
             break;
-          case 'r':
-            out += '\r';
+          case "r":
+            out += "\r";
             p += 2;
             break;
-          case 'b':
-            out += '\b';
+          case "b":
+            out += "\b";
             p += 2;
             break;
-          case 'f':
-            out += '\f';
+          case "f":
+            out += "\f";
             p += 2;
             break;
-          case 'x': {
+          case "x": {
             const hex = t.slice(p + 2, p + 4);
             if (!/^[0-9a-fA-F]{2}$/.test(hex)) {
               throw new LexError(p, `invalid escape '\\x${hex}': expected two hex digits`);
@@ -249,11 +249,11 @@ export class Lexer {
             p += 4;
             break;
           }
-          case '':
-            throw new LexError(start, 'unterminated string');
+          case "":
+            throw new LexError(start, "unterminated string");
           default:
             // keep unknown escapes (regex patterns such as '\d' or '\.') as written
-            out += '\\' + e;
+            out += "\\" + e;
             p += 2;
         }
         chunk = p;
@@ -263,6 +263,6 @@ export class Lexer {
     }
     out += t.slice(chunk, p);
     this.pos = p + 1;
-    return { kind: 'string', text: t.slice(start, this.pos), value: out, start, end: this.pos };
+    return { kind: "string", text: t.slice(start, this.pos), value: out, start, end: this.pos };
   }
 }

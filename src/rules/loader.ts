@@ -22,25 +22,34 @@ import {
   type Pair,
   type Scalar,
   type YAMLMap,
-} from 'yaml';
-import type { CheckNode, Expr, FieldNode, ListNode, Modifier, Operator, StringNode, ValueNode } from './ast.js';
-import { exprText, MODIFIABLE_OPERATORS } from './ast.js';
-import { BindContext, bindCondition, type ListEntry, type MacroEntry } from './binder.js';
-import { compileCondition } from './compiler.js';
-import { DiagnosticBag, type Diagnostic, type SourceRef } from './diagnostics.js';
-import { eventTypesOf, evtSetToString, isAllTypes, type EvtSet } from './evttypes.js';
-import { compileOutput } from './output.js';
-import { parseCondition } from './parser.js';
-import { parsePriority, priorityLevel, type Priority } from './priority.js';
-import { RuleSet, type CompiledRule, type RuleSetOptions } from './ruleset.js';
-import { joinSourced, offsetSource, scalarSource, type SourcedText } from './yaml-source.js';
+} from "yaml";
+import type {
+  CheckNode,
+  Expr,
+  FieldNode,
+  ListNode,
+  Modifier,
+  Operator,
+  StringNode,
+  ValueNode,
+} from "./ast.js";
+import { exprText, MODIFIABLE_OPERATORS } from "./ast.js";
+import { BindContext, bindCondition, type ListEntry, type MacroEntry } from "./binder.js";
+import { compileCondition } from "./compiler.js";
+import { DiagnosticBag, type Diagnostic, type SourceRef } from "./diagnostics.js";
+import { eventTypesOf, evtSetToString, isAllTypes, type EvtSet } from "./evttypes.js";
+import { compileOutput } from "./output.js";
+import { parseCondition } from "./parser.js";
+import { parsePriority, priorityLevel, type Priority } from "./priority.js";
+import { RuleSet, type CompiledRule, type RuleSetOptions } from "./ruleset.js";
+import { joinSourced, offsetSource, scalarSource, type SourcedText } from "./yaml-source.js";
 
 /** Falco engine version whose rules language Lanner implements. */
-export const ENGINE_VERSION = '0.63.0';
+export const ENGINE_VERSION = "0.63.0";
 /** Plugins whose fields Lanner provides natively. */
-export const NATIVE_PLUGINS: ReadonlySet<string> = new Set(['container']);
+export const NATIVE_PLUGINS: ReadonlySet<string> = new Set(["container"]);
 /** Event sources Lanner provides. */
-export const SOURCES: ReadonlySet<string> = new Set(['syscall']);
+export const SOURCES: ReadonlySet<string> = new Set(["syscall"]);
 
 export interface RulesFileInput {
   /** Name used in diagnostics (normally the path as given). */
@@ -122,20 +131,48 @@ interface ListDef {
 }
 
 const RULE_KEYS = new Set([
-  'rule', 'desc', 'condition', 'output', 'priority', 'enabled', 'tags', 'source', 'exceptions',
-  'override', 'append', 'capture', 'capture_duration', 'warn_evttypes', 'skip-if-unknown-filter',
+  "rule",
+  "desc",
+  "condition",
+  "output",
+  "priority",
+  "enabled",
+  "tags",
+  "source",
+  "exceptions",
+  "override",
+  "append",
+  "capture",
+  "capture_duration",
+  "warn_evttypes",
+  "skip-if-unknown-filter",
 ]);
-const MACRO_KEYS = new Set(['macro', 'condition', 'append', 'override', 'source', 'required_engine_version']);
-const LIST_KEYS = new Set(['list', 'items', 'append', 'override', 'source']);
-const RULE_APPENDABLE = new Set(['condition', 'output', 'desc', 'tags', 'exceptions']);
+const MACRO_KEYS = new Set(["macro", "condition", "append", "override", "source", "required_engine_version"]);
+const LIST_KEYS = new Set(["list", "items", "append", "override", "source"]);
+const RULE_APPENDABLE = new Set(["condition", "output", "desc", "tags", "exceptions"]);
 const RULE_REPLACEABLE = new Set([
-  'condition', 'output', 'desc', 'priority', 'capture', 'capture_duration', 'tags', 'exceptions',
-  'enabled', 'warn_evttypes', 'skip-if-unknown-filter',
+  "condition",
+  "output",
+  "desc",
+  "priority",
+  "capture",
+  "capture_duration",
+  "tags",
+  "exceptions",
+  "enabled",
+  "warn_evttypes",
+  "skip-if-unknown-filter",
 ]);
 
 function compareVersions(a: string, b: string): number {
-  const pa = a.split(/[.+-]/).slice(0, 3).map((x) => Number.parseInt(x, 10) || 0);
-  const pb = b.split(/[.+-]/).slice(0, 3).map((x) => Number.parseInt(x, 10) || 0);
+  const pa = a
+    .split(/[.+-]/)
+    .slice(0, 3)
+    .map((x) => Number.parseInt(x, 10) || 0);
+  const pb = b
+    .split(/[.+-]/)
+    .slice(0, 3)
+    .map((x) => Number.parseInt(x, 10) || 0);
   for (let i = 0; i < 3; i++) {
     const d = (pa[i] ?? 0) - (pb[i] ?? 0);
     if (d !== 0) return d;
@@ -159,15 +196,15 @@ class FileReader {
   }
 
   nodeSrc(n: YNode | Pair | null | undefined): SourceRef {
-    const range = n !== null && n !== undefined && 'range' in n ? (n as YNode).range : undefined;
+    const range = n !== null && n !== undefined && "range" in n ? (n as YNode).range : undefined;
     return this.srcAt(range?.[0] ?? 0);
   }
 
   error(n: YNode | null | undefined, message: string): void {
-    this.diags.at(this.nodeSrc(n), 0, 'error', message);
+    this.diags.at(this.nodeSrc(n), 0, "error", message);
   }
   warn(n: YNode | null | undefined, message: string): void {
-    this.diags.at(this.nodeSrc(n), 0, 'warning', message);
+    this.diags.at(this.nodeSrc(n), 0, "warning", message);
   }
 
   load(): void {
@@ -175,15 +212,15 @@ class FileReader {
     try {
       docs = parseAllDocuments(this.text, { lineCounter: this.lc, prettyErrors: false, uniqueKeys: true });
     } catch (e) {
-      this.diags.at(this.srcAt(0), 0, 'error', `invalid YAML: ${(e as Error).message}`);
+      this.diags.at(this.srcAt(0), 0, "error", `invalid YAML: ${(e as Error).message}`);
       return;
     }
     const list = Array.isArray(docs) ? docs : [];
     let bad = false;
     for (const doc of list) {
       for (const err of doc.errors) {
-        const msg = err.message.split('\n')[0]?.replace(/ at line \d+, column \d+:?$/, '') ?? err.message;
-        this.diags.at(this.srcAt(err.pos[0]), 0, 'error', `invalid YAML: ${msg}`);
+        const msg = err.message.split("\n")[0]?.replace(/ at line \d+, column \d+:?$/, "") ?? err.message;
+        this.diags.at(this.srcAt(err.pos[0]), 0, "error", `invalid YAML: ${msg}`);
         bad = true;
       }
     }
@@ -192,12 +229,15 @@ class FileReader {
       const c = doc.contents;
       if (c === null) continue;
       if (!isSeq(c)) {
-        this.error(c, 'a rules file must be a YAML sequence of rule, macro and list items');
+        this.error(c, "a rules file must be a YAML sequence of rule, macro and list items");
         continue;
       }
       for (const item of c.items) {
         if (!isMap(item)) {
-          this.error(item as YNode, 'each item must be a mapping (rule, macro, list, required_engine_version or required_plugin_versions)');
+          this.error(
+            item as YNode,
+            "each item must be a mapping (rule, macro, list, required_engine_version or required_plugin_versions)",
+          );
           continue;
         }
         this.item(item);
@@ -216,14 +256,15 @@ class FileReader {
 
   private item(m: YAMLMap): void {
     const p = this.pairs(m);
-    if (p.has('rule')) this.rule(m, p);
-    else if (p.has('macro')) this.macro(m, p);
-    else if (p.has('list')) this.list(m, p);
-    else if (p.has('required_engine_version')) this.engineVersion(p.get('required_engine_version') as Pair);
-    else if (p.has('required_plugin_versions')) this.pluginVersions(p.get('required_plugin_versions') as Pair);
+    if (p.has("rule")) this.rule(m, p);
+    else if (p.has("macro")) this.macro(m, p);
+    else if (p.has("list")) this.list(m, p);
+    else if (p.has("required_engine_version")) this.engineVersion(p.get("required_engine_version") as Pair);
+    else if (p.has("required_plugin_versions"))
+      this.pluginVersions(p.get("required_plugin_versions") as Pair);
     else {
       const first = m.items[0];
-      const k = first !== undefined && isScalar(first.key) ? String(first.key.value) : '?';
+      const k = first !== undefined && isScalar(first.key) ? String(first.key.value) : "?";
       this.warn(m, `unknown item '${k}' ignored`);
     }
   }
@@ -235,7 +276,7 @@ class FileReader {
 
   private str(p: Pair | undefined, what: string): { value: string; node: Scalar } | undefined {
     const v = this.valueNode(p);
-    if (v === null || !isScalar(v) || v.value === null || typeof v.value === 'object') {
+    if (v === null || !isScalar(v) || v.value === null || typeof v.value === "object") {
       this.error(v ?? (p?.key as YNode), `${what} must be a string`);
       return undefined;
     }
@@ -250,8 +291,8 @@ class FileReader {
 
   private bool(p: Pair | undefined, what: string): boolean | undefined {
     const v = this.valueNode(p);
-    if (v !== null && isScalar(v) && typeof v.value === 'boolean') return v.value;
-    if (v !== null && isScalar(v) && (v.value === 'true' || v.value === 'false')) return v.value === 'true';
+    if (v !== null && isScalar(v) && typeof v.value === "boolean") return v.value;
+    if (v !== null && isScalar(v) && (v.value === "true" || v.value === "false")) return v.value === "true";
     this.error(v ?? (p?.key as YNode), `${what} must be true or false`);
     return undefined;
   }
@@ -265,7 +306,7 @@ class FileReader {
     }
     const out: StringNode[] = [];
     for (const it of v.items) {
-      if (!isScalar(it) || it.value === null || typeof it.value === 'object') {
+      if (!isScalar(it) || it.value === null || typeof it.value === "object") {
         this.error(it as YNode, `${what} must contain only strings and numbers`);
         return undefined;
       }
@@ -276,13 +317,13 @@ class FileReader {
 
   private stringNode(s: Scalar): StringNode {
     const value = String(s.value);
-    const quoted = s.type === 'QUOTE_DOUBLE' || s.type === 'QUOTE_SINGLE';
-    return { kind: 'string', value, quoted, start: 0, end: value.length, src: this.nodeSrc(s) };
+    const quoted = s.type === "QUOTE_DOUBLE" || s.type === "QUOTE_SINGLE";
+    return { kind: "string", value, quoted, start: 0, end: value.length, src: this.nodeSrc(s) };
   }
 
   private checkKeys(m: YAMLMap, allowed: ReadonlySet<string>, what: string): void {
     for (const pr of m.items) {
-      const k = isScalar(pr.key) ? String(pr.key.value) : '';
+      const k = isScalar(pr.key) ? String(pr.key.value) : "";
       if (!allowed.has(k)) this.warn(pr.key as YNode, `unknown key '${k}' in ${what}`);
     }
   }
@@ -295,15 +336,15 @@ class FileReader {
     name: string,
     appendable: ReadonlySet<string>,
     replaceable: ReadonlySet<string>,
-  ): { append: boolean; override: Map<string, 'append' | 'replace'> | undefined } | undefined {
+  ): { append: boolean; override: Map<string, "append" | "replace"> | undefined } | undefined {
     let append = false;
-    const ap = p.get('append');
+    const ap = p.get("append");
     if (ap !== undefined) {
       const b = this.bool(ap, `'append' of ${kind} '${name}'`);
       if (b === undefined) return undefined;
       append = b;
     }
-    const op = p.get('override');
+    const op = p.get("override");
     if (op === undefined) {
       if (append) this.warn(ap?.key as YNode, `'append' is deprecated; use 'override' (${kind} '${name}')`);
       return { append, override: undefined };
@@ -314,20 +355,26 @@ class FileReader {
     }
     const ov = this.valueNode(op);
     if (!isMap(ov)) {
-      this.error(ov ?? (op.key as YNode), `'override' of ${kind} '${name}' must be a mapping of keys to append or replace`);
+      this.error(
+        ov ?? (op.key as YNode),
+        `'override' of ${kind} '${name}' must be a mapping of keys to append or replace`,
+      );
       return undefined;
     }
-    const modes = new Map<string, 'append' | 'replace'>();
+    const modes = new Map<string, "append" | "replace">();
     let ok = true;
     for (const pr of ov.items) {
-      const k = isScalar(pr.key) ? String(pr.key.value) : '';
-      const v = isScalar(pr.value) ? String(pr.value.value) : '';
-      if (v !== 'append' && v !== 'replace') {
-        this.error((pr.value ?? pr.key) as YNode, `override of '${k}' must be 'append' or 'replace', not '${v}'`);
+      const k = isScalar(pr.key) ? String(pr.key.value) : "";
+      const v = isScalar(pr.value) ? String(pr.value.value) : "";
+      if (v !== "append" && v !== "replace") {
+        this.error(
+          (pr.value ?? pr.key) as YNode,
+          `override of '${k}' must be 'append' or 'replace', not '${v}'`,
+        );
         ok = false;
         continue;
       }
-      if ((v === 'append' ? appendable : replaceable).has(k) === false) {
+      if ((v === "append" ? appendable : replaceable).has(k) === false) {
         this.error(pr.key as YNode, `${kind} '${name}': key '${k}' cannot be overridden with '${v}'`);
         ok = false;
         continue;
@@ -340,8 +387,8 @@ class FileReader {
       modes.set(k, v);
     }
     for (const pr of m.items) {
-      const k = isScalar(pr.key) ? String(pr.key.value) : '';
-      if (k === kind || k === 'override' || modes.has(k)) continue;
+      const k = isScalar(pr.key) ? String(pr.key.value) : "";
+      if (k === kind || k === "override" || modes.has(k)) continue;
       if (appendable.has(k) || replaceable.has(k)) {
         this.error(pr.key as YNode, `${kind} '${name}': key '${k}' is not listed in 'override'`);
         ok = false;
@@ -354,7 +401,7 @@ class FileReader {
   private engineVersion(p: Pair): void {
     const v = this.valueNode(p);
     if (v === null || !isScalar(v)) {
-      this.error(v ?? (p.key as YNode), 'required_engine_version must be a version string');
+      this.error(v ?? (p.key as YNode), "required_engine_version must be a version string");
       return;
     }
     const s = String(v.value);
@@ -371,56 +418,63 @@ class FileReader {
   private pluginVersions(p: Pair): void {
     const v = this.valueNode(p);
     if (!isSeq(v)) {
-      this.error(v ?? (p.key as YNode), 'required_plugin_versions must be a list');
+      this.error(v ?? (p.key as YNode), "required_plugin_versions must be a list");
       return;
     }
     for (const it of v.items) {
       if (!isMap(it)) {
-        this.error(it as YNode, 'required_plugin_versions entries must have name and version');
+        this.error(it as YNode, "required_plugin_versions entries must have name and version");
         continue;
       }
       const ip = this.pairs(it);
-      const name = this.str(ip.get('name'), "plugin 'name'");
+      const name = this.str(ip.get("name"), "plugin 'name'");
       if (name === undefined) continue;
-      if (!ip.has('version')) this.error(it, `required plugin '${name.value}' has no version`);
+      if (!ip.has("version")) this.error(it, `required plugin '${name.value}' has no version`);
       const names = [name.value];
-      const alts = this.valueNode(ip.get('alternatives'));
+      const alts = this.valueNode(ip.get("alternatives"));
       if (isSeq(alts)) {
         for (const a of alts.items) {
           if (isMap(a)) {
-            const an = a.get('name');
-            if (typeof an === 'string') names.push(an);
+            const an = a.get("name");
+            if (typeof an === "string") names.push(an);
           }
         }
       }
       if (names.some((n) => NATIVE_PLUGINS.has(n))) continue;
-      this.warn(name.node, `plugin '${name.value}' is not available: Lanner provides syscall, container and k8s fields natively; rules using this plugin's fields or source will not load`);
+      this.warn(
+        name.node,
+        `plugin '${name.value}' is not available: Lanner provides syscall, container and k8s fields natively; rules using this plugin's fields or source will not load`,
+      );
     }
   }
 
   private list(m: YAMLMap, p: Map<string, Pair>): void {
-    const n = this.str(p.get('list'), "'list' name");
+    const n = this.str(p.get("list"), "'list' name");
     if (n === undefined) return;
     const name = n.value;
     this.checkKeys(m, LIST_KEYS, `list '${name}'`);
-    if (!/^[A-Za-z_][A-Za-z0-9_.:\-/]*$/.test(name)) this.warn(n.node, `list name '${name}' is not a valid identifier`);
-    const mods = this.modifiers(m, p, 'list', name, new Set(['items']), new Set(['items']));
+    if (!/^[A-Za-z_][A-Za-z0-9_.:\-/]*$/.test(name))
+      this.warn(n.node, `list name '${name}' is not a valid identifier`);
+    const mods = this.modifiers(m, p, "list", name, new Set(["items"]), new Set(["items"]));
     if (mods === undefined) return;
-    if (!p.has('items')) {
+    if (!p.has("items")) {
       this.error(m, `list '${name}' has no 'items'`);
       return;
     }
-    const items = this.stringList(p.get('items'), `'items' of list '${name}'`);
+    const items = this.stringList(p.get("items"), `'items' of list '${name}'`);
     if (items === undefined) return;
     const existing = this.loader.lists.get(name);
-    const mode = mods.append ? 'append' : mods.override?.get('items');
+    const mode = mods.append ? "append" : mods.override?.get("items");
     if (mods.append || mods.override !== undefined) {
       if (existing === undefined) {
-        this.error(n.node, `list '${name}' has 'append' or an override but no list by that name is defined before it`);
+        this.error(
+          n.node,
+          `list '${name}' has 'append' or an override but no list by that name is defined before it`,
+        );
         return;
       }
-      if (mode === 'append') existing.items.push(...items);
-      else if (mode === 'replace') existing.items = items;
+      if (mode === "append") existing.items.push(...items);
+      else if (mode === "replace") existing.items = items;
       return;
     }
     const def: ListDef = { name, at: this.nodeSrc(m), items };
@@ -428,27 +482,31 @@ class FileReader {
   }
 
   private macro(m: YAMLMap, p: Map<string, Pair>): void {
-    const n = this.str(p.get('macro'), "'macro' name");
+    const n = this.str(p.get("macro"), "'macro' name");
     if (n === undefined) return;
     const name = n.value;
     this.checkKeys(m, MACRO_KEYS, `macro '${name}'`);
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) this.warn(n.node, `macro name '${name}' is not a valid identifier`);
-    const mods = this.modifiers(m, p, 'macro', name, new Set(['condition']), new Set(['condition']));
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
+      this.warn(n.node, `macro name '${name}' is not a valid identifier`);
+    const mods = this.modifiers(m, p, "macro", name, new Set(["condition"]), new Set(["condition"]));
     if (mods === undefined) return;
-    if (!p.has('condition')) {
+    if (!p.has("condition")) {
       this.error(m, `macro '${name}' has no 'condition'`);
       return;
     }
-    const cond = this.sourced(p.get('condition'), `'condition' of macro '${name}'`);
+    const cond = this.sourced(p.get("condition"), `'condition' of macro '${name}'`);
     if (cond === undefined) return;
     const existing = this.loader.macros.get(name);
     if (mods.append || mods.override !== undefined) {
       if (existing === undefined) {
-        this.error(n.node, `macro '${name}' has 'append' or an override but no macro by that name is defined before it`);
+        this.error(
+          n.node,
+          `macro '${name}' has 'append' or an override but no macro by that name is defined before it`,
+        );
         return;
       }
-      const mode = mods.append ? 'append' : mods.override?.get('condition');
-      existing.condition = mode === 'append' ? joinSourced(existing.condition, cond) : cond;
+      const mode = mods.append ? "append" : mods.override?.get("condition");
+      existing.condition = mode === "append" ? joinSourced(existing.condition, cond) : cond;
       return;
     }
     this.loader.macros.set(name, { name, at: this.nodeSrc(m), condition: cond });
@@ -465,41 +523,45 @@ class FileReader {
     let ok = true;
     for (const it of v.items) {
       if (!isMap(it)) {
-        this.error(it as YNode, `exceptions of rule '${ruleName}' must be mappings with name, fields, comps and values`);
+        this.error(
+          it as YNode,
+          `exceptions of rule '${ruleName}' must be mappings with name, fields, comps and values`,
+        );
         ok = false;
         continue;
       }
       const ip = this.pairs(it);
       for (const pr of it.items) {
-        const k = isScalar(pr.key) ? String(pr.key.value) : '';
-        if (!['name', 'fields', 'comps', 'values'].includes(k)) this.warn(pr.key as YNode, `unknown key '${k}' in exception of rule '${ruleName}'`);
+        const k = isScalar(pr.key) ? String(pr.key.value) : "";
+        if (!["name", "fields", "comps", "values"].includes(k))
+          this.warn(pr.key as YNode, `unknown key '${k}' in exception of rule '${ruleName}'`);
       }
-      const nm = this.str(ip.get('name'), `exception 'name' in rule '${ruleName}'`);
+      const nm = this.str(ip.get("name"), `exception 'name' in rule '${ruleName}'`);
       if (nm === undefined) {
         ok = false;
         continue;
       }
       const what = `exception '${nm.value}' of rule '${ruleName}'`;
-      const fv = this.valueNode(ip.get('fields'));
+      const fv = this.valueNode(ip.get("fields"));
       let fields: StringNode[] = [];
       let single = false;
-      if (fv !== null && isScalar(fv) && typeof fv.value === 'string') {
+      if (fv !== null && isScalar(fv) && typeof fv.value === "string") {
         fields = [this.stringNode(fv)];
         single = true;
       } else if (fv !== null && isSeq(fv)) {
-        const l = this.stringList(ip.get('fields'), `'fields' of ${what}`);
+        const l = this.stringList(ip.get("fields"), `'fields' of ${what}`);
         if (l === undefined) {
           ok = false;
           continue;
         }
         fields = l;
-      } else if (ip.has('fields') || ip.has('values')) {
+      } else if (ip.has("fields") || ip.has("values")) {
         this.error(fv ?? it, `${what}: 'fields' must be a field name or a list of field names`);
         ok = false;
         continue;
       }
       let comps: StringNode[] | undefined;
-      const cv = this.valueNode(ip.get('comps'));
+      const cv = this.valueNode(ip.get("comps"));
       if (cv !== null) {
         if (single) {
           if (!isScalar(cv)) {
@@ -509,7 +571,7 @@ class FileReader {
           }
           comps = [this.stringNode(cv)];
         } else {
-          const l = this.stringList(ip.get('comps'), `'comps' of ${what}`);
+          const l = this.stringList(ip.get("comps"), `'comps' of ${what}`);
           if (l === undefined) {
             ok = false;
             continue;
@@ -523,7 +585,7 @@ class FileReader {
         }
       }
       const values: (ValueNode | ValueNode[])[] = [];
-      const vv = this.valueNode(ip.get('values'));
+      const vv = this.valueNode(ip.get("values"));
       if (vv !== null && !(isScalar(vv) && vv.value === null)) {
         if (!isSeq(vv)) {
           this.error(vv, `${what}: 'values' must be a list`);
@@ -537,12 +599,18 @@ class FileReader {
             else values.push(x);
           } else {
             if (!isSeq(val)) {
-              this.error(val as YNode, `${what}: each entry of 'values' must be a list of ${fields.length} values (one per field)`);
+              this.error(
+                val as YNode,
+                `${what}: each entry of 'values' must be a list of ${fields.length} values (one per field)`,
+              );
               ok = false;
               continue;
             }
             if (val.items.length !== fields.length) {
-              this.error(val, `${what}: values entry has ${val.items.length} item${val.items.length === 1 ? '' : 's'} but 'fields' has ${fields.length}`);
+              this.error(
+                val,
+                `${what}: values entry has ${val.items.length} item${val.items.length === 1 ? "" : "s"} but 'fields' has ${fields.length}`,
+              );
               ok = false;
               continue;
             }
@@ -556,71 +624,82 @@ class FileReader {
           }
         }
       }
-      if (out.some((e) => e.name === nm.value)) this.warn(nm.node, `exception name '${nm.value}' is not unique in rule '${ruleName}'`);
+      if (out.some((e) => e.name === nm.value))
+        this.warn(nm.node, `exception name '${nm.value}' is not unique in rule '${ruleName}'`);
       out.push({ name: nm.value, at: this.nodeSrc(nm.node), fields, singleField: single, comps, values });
     }
     return ok ? out : undefined;
   }
 
   private valueOf(n: YNode, what: string): ValueNode | undefined {
-    if (isScalar(n) && n.value !== null && typeof n.value !== 'object') return this.stringNode(n);
+    if (isScalar(n) && n.value !== null && typeof n.value !== "object") return this.stringNode(n);
     if (isSeq(n)) {
       const items: StringNode[] = [];
       for (const x of n.items) {
-        if (!isScalar(x) || x.value === null || typeof x.value === 'object') {
+        if (!isScalar(x) || x.value === null || typeof x.value === "object") {
           this.error(x as YNode, `${what}: values must be strings, numbers or lists of them`);
           return undefined;
         }
         items.push(this.stringNode(x));
       }
       const src = this.nodeSrc(n);
-      return { kind: 'list', items, start: 0, end: 0, src } satisfies ListNode;
+      return { kind: "list", items, start: 0, end: 0, src } satisfies ListNode;
     }
     this.error(n, `${what}: values must be strings, numbers or lists of them`);
     return undefined;
   }
 
   private rule(m: YAMLMap, p: Map<string, Pair>): void {
-    const n = this.str(p.get('rule'), "'rule' name");
+    const n = this.str(p.get("rule"), "'rule' name");
     if (n === undefined) return;
     const name = n.value;
     this.checkKeys(m, RULE_KEYS, `rule '${name}'`);
-    const mods = this.modifiers(m, p, 'rule', name, RULE_APPENDABLE, RULE_REPLACEABLE);
+    const mods = this.modifiers(m, p, "rule", name, RULE_APPENDABLE, RULE_REPLACEABLE);
     if (mods === undefined) return;
     const existing = this.loader.rules.get(name);
     const keys = [...p.keys()];
 
     // read every present key (errors reported even for partial items)
     let ok = true;
-    const cond = p.has('condition') ? this.sourced(p.get('condition'), `'condition' of rule '${name}'`) : undefined;
-    const output = p.has('output') ? this.sourced(p.get('output'), `'output' of rule '${name}'`) : undefined;
-    const desc = p.has('desc') ? this.sourced(p.get('desc'), `'desc' of rule '${name}'`) : undefined;
-    if ((p.has('condition') && cond === undefined) || (p.has('output') && output === undefined) || (p.has('desc') && desc === undefined)) ok = false;
+    const cond = p.has("condition")
+      ? this.sourced(p.get("condition"), `'condition' of rule '${name}'`)
+      : undefined;
+    const output = p.has("output") ? this.sourced(p.get("output"), `'output' of rule '${name}'`) : undefined;
+    const desc = p.has("desc") ? this.sourced(p.get("desc"), `'desc' of rule '${name}'`) : undefined;
+    if (
+      (p.has("condition") && cond === undefined) ||
+      (p.has("output") && output === undefined) ||
+      (p.has("desc") && desc === undefined)
+    )
+      ok = false;
     let priority: Priority | undefined;
-    if (p.has('priority')) {
-      const ps = this.str(p.get('priority'), `'priority' of rule '${name}'`);
+    if (p.has("priority")) {
+      const ps = this.str(p.get("priority"), `'priority' of rule '${name}'`);
       if (ps !== undefined) {
         priority = parsePriority(ps.value);
         if (priority === undefined) {
-          this.error(ps.node, `invalid priority '${ps.value}' (expected one of emergency, alert, critical, error, warning, notice, informational, info, debug)`);
+          this.error(
+            ps.node,
+            `invalid priority '${ps.value}' (expected one of emergency, alert, critical, error, warning, notice, informational, info, debug)`,
+          );
           ok = false;
         }
       } else ok = false;
     }
     let enabled: boolean | undefined;
-    if (p.has('enabled')) {
-      enabled = this.bool(p.get('enabled'), `'enabled' of rule '${name}'`);
+    if (p.has("enabled")) {
+      enabled = this.bool(p.get("enabled"), `'enabled' of rule '${name}'`);
       if (enabled === undefined) ok = false;
     }
     let tags: string[] | undefined;
-    if (p.has('tags')) {
-      const t = this.stringList(p.get('tags'), `'tags' of rule '${name}'`);
+    if (p.has("tags")) {
+      const t = this.stringList(p.get("tags"), `'tags' of rule '${name}'`);
       if (t === undefined) ok = false;
       else tags = t.map((x) => x.value);
     }
     let source: string | undefined;
-    if (p.has('source')) {
-      const s = this.str(p.get('source'), `'source' of rule '${name}'`);
+    if (p.has("source")) {
+      const s = this.str(p.get("source"), `'source' of rule '${name}'`);
       if (s === undefined) ok = false;
       else source = s.value;
     }
@@ -630,18 +709,18 @@ class FileReader {
       if (b === undefined) ok = false;
       return b;
     };
-    const warnEvttypes = flag('warn_evttypes');
-    const skipUnknown = flag('skip-if-unknown-filter');
-    flag('capture');
+    const warnEvttypes = flag("warn_evttypes");
+    const skipUnknown = flag("skip-if-unknown-filter");
+    flag("capture");
     let exceptions: ExceptionDef[] | undefined;
-    if (p.has('exceptions')) {
-      exceptions = this.exceptions(p.get('exceptions'), name);
+    if (p.has("exceptions")) {
+      exceptions = this.exceptions(p.get("exceptions"), name);
       if (exceptions === undefined) ok = false;
     }
     if (!ok) return;
 
     const isModifier = mods.append || mods.override !== undefined;
-    const onlyEnabled = !isModifier && keys.every((k) => k === 'rule' || k === 'enabled') && p.has('enabled');
+    const onlyEnabled = !isModifier && keys.every((k) => k === "rule" || k === "enabled") && p.has("enabled");
     if (isModifier || onlyEnabled) {
       if (existing === undefined) {
         const what = onlyEnabled ? "only 'enabled'" : "'append' or an override";
@@ -652,13 +731,30 @@ class FileReader {
         existing.enabled = enabled as boolean;
         return;
       }
-      const modeOf = (k: string): 'append' | 'replace' | undefined => (mods.append ? (RULE_APPENDABLE.has(k) ? 'append' : 'replace') : mods.override?.get(k));
-      if (cond !== undefined) existing.condition = modeOf('condition') === 'append' && existing.condition !== undefined ? joinSourced(existing.condition, cond) : cond;
-      if (output !== undefined) existing.output = modeOf('output') === 'append' && existing.output !== undefined ? joinSourced(existing.output, output) : output;
-      if (desc !== undefined) existing.desc = modeOf('desc') === 'append' && existing.desc !== undefined ? joinSourced(existing.desc, desc) : desc;
-      if (tags !== undefined) existing.tags = modeOf('tags') === 'append' ? [...existing.tags, ...tags.filter((t) => !existing.tags.includes(t))] : tags;
+      const modeOf = (k: string): "append" | "replace" | undefined =>
+        mods.append ? (RULE_APPENDABLE.has(k) ? "append" : "replace") : mods.override?.get(k);
+      if (cond !== undefined)
+        existing.condition =
+          modeOf("condition") === "append" && existing.condition !== undefined
+            ? joinSourced(existing.condition, cond)
+            : cond;
+      if (output !== undefined)
+        existing.output =
+          modeOf("output") === "append" && existing.output !== undefined
+            ? joinSourced(existing.output, output)
+            : output;
+      if (desc !== undefined)
+        existing.desc =
+          modeOf("desc") === "append" && existing.desc !== undefined
+            ? joinSourced(existing.desc, desc)
+            : desc;
+      if (tags !== undefined)
+        existing.tags =
+          modeOf("tags") === "append"
+            ? [...existing.tags, ...tags.filter((t) => !existing.tags.includes(t))]
+            : tags;
       if (exceptions !== undefined) {
-        if (modeOf('exceptions') === 'append') {
+        if (modeOf("exceptions") === "append") {
           for (const e of exceptions) {
             const prev = existing.exceptions.findIndex((x) => x.name === e.name);
             const pe = existing.exceptions[prev];
@@ -676,9 +772,9 @@ class FileReader {
     }
 
     // full definition
-    const missing = ['condition', 'output', 'desc', 'priority'].filter((k) => !p.has(k));
+    const missing = ["condition", "output", "desc", "priority"].filter((k) => !p.has(k));
     if (missing.length > 0) {
-      this.error(n.node, `rule '${name}' has no ${missing.map((k) => `'${k}'`).join(', ')}`);
+      this.error(n.node, `rule '${name}' has no ${missing.map((k) => `'${k}'`).join(", ")}`);
       return;
     }
     const pos = this.lc.linePos(n.node.range?.[0] ?? 0);
@@ -693,7 +789,7 @@ class FileReader {
       priority,
       enabled: enabled ?? true,
       tags: tags ?? [],
-      source: source ?? 'syscall',
+      source: source ?? "syscall",
       exceptions: exceptions ?? [],
       warnEvttypes: warnEvttypes ?? true,
       skipIfUnknownFilter: skipUnknown ?? false,
@@ -708,13 +804,38 @@ function fieldNodeOf(s: StringNode): FieldNode {
   const m = /^([^[\]]+)(?:\[(.*)\])?$/.exec(s.value);
   const name = m?.[1] ?? s.value;
   const arg = m?.[2];
-  return { kind: 'field', name, arg, argStart: arg === undefined ? undefined : name.length + 1, start: s.start, end: s.end, src: s.src };
+  return {
+    kind: "field",
+    name,
+    arg,
+    argStart: arg === undefined ? undefined : name.length + 1,
+    start: s.start,
+    end: s.end,
+    src: s.src,
+  };
 }
 
-const LIST_OPS = new Set(['in', 'intersects', 'pmatch']);
+const LIST_OPS = new Set(["in", "intersects", "pmatch"]);
 const ALL_OPS = new Set([
-  '=', '==', '!=', '<', '<=', '>', '>=', 'contains', 'icontains', 'bcontains', 'startswith', 'bstartswith',
-  'endswith', 'glob', 'iglob', 'regex', 'in', 'intersects', 'pmatch',
+  "=",
+  "==",
+  "!=",
+  "<",
+  "<=",
+  ">",
+  ">=",
+  "contains",
+  "icontains",
+  "bcontains",
+  "startswith",
+  "bstartswith",
+  "endswith",
+  "glob",
+  "iglob",
+  "regex",
+  "in",
+  "intersects",
+  "pmatch",
 ]);
 
 function exceptionExpr(e: ExceptionDef, ruleName: string, diags: DiagnosticBag): Expr | undefined {
@@ -723,32 +844,62 @@ function exceptionExpr(e: ExceptionDef, ruleName: string, diags: DiagnosticBag):
   let ok = true;
   const comps: { op: Operator; modifier: Modifier | undefined }[] = e.fields.map((_, i) => {
     const c = e.comps?.[i];
-    const text = c?.value.trim() ?? (e.singleField ? 'in' : '=');
-    const [opText = '', modText] = text.split(/\s+/);
-    if (!ALL_OPS.has(opText) || (modText !== undefined && !['oneof', 'anyof', 'allof'].includes(modText))) {
-      diags.at(c?.src ?? e.at, 0, 'error', `${what}: unknown comparison operator '${text}'`);
+    const text = c?.value.trim() ?? (e.singleField ? "in" : "=");
+    const [opText = "", modText] = text.split(/\s+/);
+    if (!ALL_OPS.has(opText) || (modText !== undefined && !["oneof", "anyof", "allof"].includes(modText))) {
+      diags.at(c?.src ?? e.at, 0, "error", `${what}: unknown comparison operator '${text}'`);
       ok = false;
     } else if (modText !== undefined && !MODIFIABLE_OPERATORS.has(opText)) {
-      diags.at(c?.src ?? e.at, 0, 'error', `${what}: operator '${opText}' does not take '${modText}'`);
+      diags.at(c?.src ?? e.at, 0, "error", `${what}: operator '${opText}' does not take '${modText}'`);
       ok = false;
     } else if (e.singleField && !LIST_OPS.has(opText) && modText === undefined) {
-      diags.at(c?.src ?? e.at, 0, 'error', `${what}: with a single field, comps must be in, pmatch, intersects or an operator with oneof/anyof/allof`);
+      diags.at(
+        c?.src ?? e.at,
+        0,
+        "error",
+        `${what}: with a single field, comps must be in, pmatch, intersects or an operator with oneof/anyof/allof`,
+      );
       ok = false;
     }
     return { op: opText as Operator, modifier: modText as Modifier | undefined };
   });
   if (!ok) return undefined;
-  const check = (field: StringNode, comp: { op: Operator; modifier: Modifier | undefined }, value: ValueNode): CheckNode | undefined => {
+  const check = (
+    field: StringNode,
+    comp: { op: Operator; modifier: Modifier | undefined },
+    value: ValueNode,
+  ): CheckNode | undefined => {
     const lhs = fieldNodeOf(field);
     let rhs: ValueNode = value;
     const takesList = LIST_OPS.has(comp.op) || comp.modifier !== undefined;
-    if (takesList && value.kind === 'string') {
-      rhs = { kind: 'list', items: [{ ...value, quoted: false }], start: value.start, end: value.end, src: value.src };
-    } else if (!takesList && value.kind === 'list') {
-      diags.at(value.src, 0, 'error', `${what}: value for '${field.value}' is a list but '${comp.op}' takes one value`);
+    if (takesList && value.kind === "string") {
+      rhs = {
+        kind: "list",
+        items: [{ ...value, quoted: false }],
+        start: value.start,
+        end: value.end,
+        src: value.src,
+      };
+    } else if (!takesList && value.kind === "list") {
+      diags.at(
+        value.src,
+        0,
+        "error",
+        `${what}: value for '${field.value}' is a list but '${comp.op}' takes one value`,
+      );
       return undefined;
     }
-    return { kind: 'check', lhs, op: comp.op, opStart: 0, modifier: comp.modifier, rhs, start: 0, end: 0, src: field.src };
+    return {
+      kind: "check",
+      lhs,
+      op: comp.op,
+      opStart: 0,
+      modifier: comp.modifier,
+      rhs,
+      start: 0,
+      end: 0,
+      src: field.src,
+    };
   };
   const alts: Expr[] = [];
   if (e.singleField) {
@@ -757,25 +908,31 @@ function exceptionExpr(e: ExceptionDef, ruleName: string, diags: DiagnosticBag):
     const items: StringNode[] = [];
     const lists: ListNode[] = [];
     for (const v of e.values as ValueNode[]) {
-      if (v.kind === 'string') items.push({ ...v, quoted: false });
-      else if (v.kind === 'list') lists.push(v);
+      if (v.kind === "string") items.push({ ...v, quoted: false });
+      else if (v.kind === "list") lists.push(v);
     }
     const all: (StringNode | ListNode)[] = [...items, ...lists];
-    const c = check(field, comp, { kind: 'list', items: all, start: 0, end: 0, src: e.at });
+    const c = check(field, comp, { kind: "list", items: all, start: 0, end: 0, src: e.at });
     if (c === undefined) return undefined;
     alts.push(c);
   } else {
     for (const tuple of e.values as (readonly ValueNode[])[]) {
       const ands: Expr[] = [];
       for (let i = 0; i < e.fields.length; i++) {
-        const c = check(e.fields[i] as StringNode, comps[i] as { op: Operator; modifier: Modifier | undefined }, tuple[i] as ValueNode);
+        const c = check(
+          e.fields[i] as StringNode,
+          comps[i] as { op: Operator; modifier: Modifier | undefined },
+          tuple[i] as ValueNode,
+        );
         if (c === undefined) return undefined;
         ands.push(c);
       }
-      alts.push(ands.length === 1 ? (ands[0] as Expr) : { kind: 'and', items: ands, start: 0, end: 0, src: e.at });
+      alts.push(
+        ands.length === 1 ? (ands[0] as Expr) : { kind: "and", items: ands, start: 0, end: 0, src: e.at },
+      );
     }
   }
-  return alts.length === 1 ? (alts[0] as Expr) : { kind: 'or', items: alts, start: 0, end: 0, src: e.at };
+  return alts.length === 1 ? (alts[0] as Expr) : { kind: "or", items: alts, start: 0, end: 0, src: e.at };
 }
 
 // ------------------------------------------------------------------ loader
@@ -794,7 +951,7 @@ class Loader {
     for (const m of this.macros.values()) {
       const r = parseCondition(m.condition.text, m.condition.src);
       if (!r.ok) {
-        this.diags.at(m.condition.src, r.error.offset, 'error', `macro '${m.name}': ${r.error.message}`);
+        this.diags.at(m.condition.src, r.error.offset, "error", `macro '${m.name}': ${r.error.message}`);
         macroEntries.set(m.name, { name: m.name, expr: undefined });
       } else macroEntries.set(m.name, { name: m.name, expr: r.expr });
     }
@@ -809,7 +966,7 @@ class Loader {
       if (c !== undefined) compiled.push(c);
       infos.push({
         name: r.name,
-        desc: r.desc?.text ?? '',
+        desc: r.desc?.text ?? "",
         priority: r.priority,
         source: r.source,
         tags: r.tags,
@@ -840,14 +997,19 @@ class Loader {
 
   private compileRule(r: RuleDef, ctx: BindContext, index: number): CompiledRule | undefined {
     if (!SOURCES.has(r.source)) {
-      this.diags.at(r.at, 0, 'warning', `rule '${r.name}' has source '${r.source}', which Lanner does not provide; rule skipped`);
+      this.diags.at(
+        r.at,
+        0,
+        "warning",
+        `rule '${r.name}' has source '${r.source}', which Lanner does not provide; rule skipped`,
+      );
       return undefined;
     }
     const cond = r.condition;
     if (cond === undefined || r.output === undefined || r.priority === undefined) return undefined;
     const parsed = parseCondition(cond.text, cond.src);
     if (!parsed.ok) {
-      this.diags.at(cond.src, parsed.error.offset, 'error', `rule '${r.name}': ${parsed.error.message}`);
+      this.diags.at(cond.src, parsed.error.offset, "error", `rule '${r.name}': ${parsed.error.message}`);
       return undefined;
     }
     let expr: Expr = parsed.expr;
@@ -859,9 +1021,10 @@ class Loader {
         if (e.values.length > 0 && e.fields.length > 0) exOk = false;
         continue;
       }
-      nots.push({ kind: 'not', expr: x, start: 0, end: 0, src: e.at });
+      nots.push({ kind: "not", expr: x, start: 0, end: 0, src: e.at });
     }
-    if (nots.length > 0) expr = { kind: 'and', items: [expr, ...nots], start: expr.start, end: expr.end, src: cond.src };
+    if (nots.length > 0)
+      expr = { kind: "and", items: [expr, ...nots], start: expr.start, end: expr.end, src: cond.src };
 
     // skip-if-unknown-filter: bind into a scratch bag and drop it if an unknown field was the problem
     const outer = ctx.diags;
@@ -870,7 +1033,12 @@ class Loader {
     const b = bindCondition(expr, ctx);
     ctx.diags = outer;
     if (b.unknownField && r.skipIfUnknownFilter) {
-      this.diags.at(cond.src, 0, 'warning', `rule '${r.name}' skipped: its condition uses a field Lanner does not know (skip-if-unknown-filter)`);
+      this.diags.at(
+        cond.src,
+        0,
+        "warning",
+        `rule '${r.name}' skipped: its condition uses a field Lanner does not know (skip-if-unknown-filter)`,
+      );
       return undefined;
     }
     for (const d of scratch.items) this.diags.add(d);
@@ -878,12 +1046,17 @@ class Loader {
     if (b.bound === undefined || !out.ok || !exOk) return undefined;
     const types = eventTypesOf(b.bound);
     if (r.warnEvttypes && types.neg) {
-      const what = isAllTypes(types) ? 'every event type' : `${evtSetToString(types)} event types`;
-      this.diags.at(cond.src, 0, 'warning', `rule '${r.name}' matches ${what}: add an evt.type condition (or warn_evttypes: false); it will be evaluated for every event`);
+      const what = isAllTypes(types) ? "every event type" : `${evtSetToString(types)} event types`;
+      this.diags.at(
+        cond.src,
+        0,
+        "warning",
+        `rule '${r.name}' matches ${what}: add an evt.type condition (or warn_evttypes: false); it will be evaluated for every event`,
+      );
     }
     return {
       name: r.name,
-      desc: r.desc?.text ?? '',
+      desc: r.desc?.text ?? "",
       priority: r.priority,
       priorityLevel: priorityLevel(r.priority),
       source: r.source,

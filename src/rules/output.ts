@@ -4,13 +4,14 @@
  * values; `fields()` returns Falco's typed `output_fields` (numbers as numbers, null for
  * unknown).
  */
-import { fieldExprText } from './ast.js';
-import { BindContext, bindFieldExpr } from './binder.js';
-import type { BoundFieldExpr } from './bound.js';
-import { compileGetter, type FieldReader, type FieldValue, type Getter } from './compiler.js';
-import { DiagnosticBag, type SourceRef } from './diagnostics.js';
-import { categoryOf } from './fields.js';
-import { parseFieldExprAt } from './parser.js';
+import { fieldExprText } from "./ast.js";
+import { BindContext, bindFieldExpr } from "./binder.js";
+import type { BoundFieldExpr } from "./bound.js";
+import { compileGetter, type FieldReader, type FieldValue, type Getter } from "./compiler.js";
+import type { DiagnosticBag} from "./diagnostics.js";
+import { type SourceRef } from "./diagnostics.js";
+import { categoryOf } from "./fields.js";
+import { parseFieldExprAt } from "./parser.js";
 
 export interface OutputField {
   /** Key in output_fields, as written in the template (`proc.aname[2]`). */
@@ -31,45 +32,46 @@ export interface OutputTemplate {
 
 export type OutputValue = string | number | bigint | boolean | readonly string[] | null;
 
-const NA = '<NA>';
+const NA = "<NA>";
 
 /** HH:MM:SS.nnnnnnnnn (UTC) for an absolute time in ns. */
 export function formatTimeOfDay(ns: bigint | number): string {
-  const n = typeof ns === 'bigint' ? ns : BigInt(Math.trunc(ns));
+  const n = typeof ns === "bigint" ? ns : BigInt(Math.trunc(ns));
   const sec = n / 1_000_000_000n;
-  const frac = (n % 1_000_000_000n).toString().padStart(9, '0');
+  const frac = (n % 1_000_000_000n).toString().padStart(9, "0");
   const d = new Date(Number(sec) * 1000);
-  const p = (x: number) => String(x).padStart(2, '0');
+  const p = (x: number) => String(x).padStart(2, "0");
   return `${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())}.${frac}`;
 }
 
 /** RFC 3339 UTC with nanoseconds: 2026-01-01T12:00:00.123456789Z */
 export function formatRfc3339Nano(ns: bigint | number): string {
-  const n = typeof ns === 'bigint' ? ns : BigInt(Math.trunc(ns));
+  const n = typeof ns === "bigint" ? ns : BigInt(Math.trunc(ns));
   const sec = n / 1_000_000_000n;
-  const frac = (n % 1_000_000_000n).toString().padStart(9, '0');
+  const frac = (n % 1_000_000_000n).toString().padStart(9, "0");
   const iso = new Date(Number(sec) * 1000).toISOString(); // ...:SS.000Z
   return `${iso.slice(0, 19)}.${frac}Z`;
 }
 
 function textOf(v: FieldValue, abstime: boolean): string {
   if (v === null || v === undefined) return NA;
-  if (typeof v === 'string') return v;
-  if (typeof v === 'number' || typeof v === 'bigint') return abstime ? formatTimeOfDay(v) : String(v);
-  if (typeof v === 'boolean') return v ? 'true' : 'false';
+  if (typeof v === "string") return v;
+  if (typeof v === "number" || typeof v === "bigint") return abstime ? formatTimeOfDay(v) : String(v);
+  if (typeof v === "boolean") return v ? "true" : "false";
   if (v instanceof Uint8Array) {
-    let s = '';
-    for (const b of v) s += b >= 32 && b < 127 ? String.fromCharCode(b) : '.';
+    let s = "";
+    for (const b of v) s += b >= 32 && b < 127 ? String.fromCharCode(b) : ".";
     return s;
   }
-  return (v as readonly string[]).join(',');
+  return (v as readonly string[]).join(",");
 }
 
 function jsonValueOf(v: FieldValue, numeric: boolean): OutputValue {
   if (v === null || v === undefined) return null;
   if (v instanceof Uint8Array) return textOf(v, false);
-  if (typeof v === 'bigint') return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
-  if (numeric && typeof v === 'string' && /^-?\d+$/.test(v)) return Number(v);
+  if (typeof v === "bigint")
+    return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+  if (numeric && typeof v === "string" && /^-?\d+$/.test(v)) return Number(v);
   return v as OutputValue;
 }
 
@@ -90,28 +92,28 @@ export function compileOutput(
   const parts: (string | number)[] = []; // literal text or index into fields
   const fields: OutputField[] = [];
   let ok = true;
-  let lit = '';
+  let lit = "";
   let i = 0;
   while (i < text.length) {
     const c = text.charAt(i);
-    if (c !== '%' || !FIELD_START.test(text.charAt(i + 1))) {
+    if (c !== "%" || !FIELD_START.test(text.charAt(i + 1))) {
       lit += c;
       i++;
       continue;
     }
-    const paren = text.charAt(i + 1) === '(';
+    const paren = text.charAt(i + 1) === "(";
     const start = paren ? i + 2 : i + 1;
     const r = parseFieldExprAt(text, start, src);
     if (!r.ok) {
-      diags.at(src, r.error.offset, 'error', `in output: ${r.error.message}`);
+      diags.at(src, r.error.offset, "error", `in output: ${r.error.message}`);
       ok = false;
       i = start;
       continue;
     }
     let end = r.end;
     if (paren) {
-      if (text.charAt(end) !== ')') {
-        diags.at(src, end, 'error', "in output: expected ')' after '%(' field");
+      if (text.charAt(end) !== ")") {
+        diags.at(src, end, "error", "in output: expected ')' after '%(' field");
         ok = false;
         i = end;
         continue;
@@ -124,20 +126,20 @@ export function compileOutput(
       i = end;
       continue;
     }
-    if (lit !== '') parts.push(lit);
-    lit = '';
+    if (lit !== "") parts.push(lit);
+    lit = "";
     const key = fieldExprText(r.expr);
     let idx = fields.findIndex((f) => f.key === key);
     if (idx < 0) {
       idx = fields.length;
-      fields.push({ key, type: b.type, get: compileGetter(b), abstime: b.type === 'abstime' });
+      fields.push({ key, type: b.type, get: compileGetter(b), abstime: b.type === "abstime" });
     }
     parts.push(idx);
     i = end;
   }
-  if (lit !== '') parts.push(lit);
+  if (lit !== "") parts.push(lit);
   if (!ok) return { ok: false };
-  const numeric = fields.map((f) => categoryOf(f.type as never) === 'number');
+  const numeric = fields.map((f) => categoryOf(f.type as never) === "number");
   const n = fields.length;
   const template: OutputTemplate = {
     text,
@@ -148,8 +150,8 @@ export function compileOutput(
         const f = fields[k] as OutputField;
         vals[k] = textOf(f.get(ev, t), f.abstime);
       }
-      let s = '';
-      for (const p of parts) s += typeof p === 'string' ? p : vals[p];
+      let s = "";
+      for (const p of parts) s += typeof p === "string" ? p : vals[p];
       return s;
     },
     values(ev, t) {
@@ -166,28 +168,28 @@ export function compileOutput(
 
 /** JSON text for a value that may contain bigints (written as plain integers). */
 export function jsonStringify(v: unknown): string {
-  if (v === null || v === undefined) return 'null';
+  if (v === null || v === undefined) return "null";
   switch (typeof v) {
-    case 'string':
+    case "string":
       return JSON.stringify(v);
-    case 'number':
-      return Number.isFinite(v) ? String(v) : 'null';
-    case 'bigint':
+    case "number":
+      return Number.isFinite(v) ? String(v) : "null";
+    case "bigint":
       return v.toString();
-    case 'boolean':
-      return v ? 'true' : 'false';
-    case 'object': {
-      if (Array.isArray(v)) return `[${v.map(jsonStringify).join(',')}]`;
-      let s = '{';
+    case "boolean":
+      return v ? "true" : "false";
+    case "object": {
+      if (Array.isArray(v)) return `[${v.map(jsonStringify).join(",")}]`;
+      let s = "{";
       let first = true;
       for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
         if (x === undefined) continue;
-        s += `${first ? '' : ','}${JSON.stringify(k)}:${jsonStringify(x)}`;
+        s += `${first ? "" : ","}${JSON.stringify(k)}:${jsonStringify(x)}`;
         first = false;
       }
-      return s + '}';
+      return s + "}";
     }
     default:
-      return 'null';
+      return "null";
   }
 }

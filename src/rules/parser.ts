@@ -46,10 +46,10 @@ import type {
   StringNode,
   TransformerName,
   ValueNode,
-} from './ast.js';
-import { MODIFIABLE_OPERATORS, TRANSFORMERS } from './ast.js';
-import type { SourceRef } from './diagnostics.js';
-import { isWordOperator, Lexer, LexError, type Token } from './lexer.js';
+} from "./ast.js";
+import { MODIFIABLE_OPERATORS, TRANSFORMERS } from "./ast.js";
+import type { SourceRef } from "./diagnostics.js";
+import { isWordOperator, Lexer, LexError, type Token } from "./lexer.js";
 
 export const MAX_DEPTH = 1000;
 export const MAX_LENGTH = 1 << 20;
@@ -69,11 +69,12 @@ class ParseFailure extends Error {
 }
 
 function describe(t: Token): string {
-  return t.kind === 'eof' ? 'end of condition' : `'${t.text}'`;
+  if (t.kind === "eof") return "end of condition";
+  return t.kind === "string" ? `string ${t.text}` : `'${t.text}'`;
 }
 
-const LIST_OPS: ReadonlySet<string> = new Set(['in', 'intersects', 'pmatch']);
-const MODIFIER_SET: ReadonlySet<string> = new Set(['oneof', 'anyof', 'allof']);
+const LIST_OPS: ReadonlySet<string> = new Set(["in", "intersects", "pmatch"]);
+const MODIFIER_SET: ReadonlySet<string> = new Set(["oneof", "anyof", "allof"]);
 
 export class Parser {
   private readonly lx: Lexer;
@@ -91,12 +92,12 @@ export class Parser {
     if (text.length > MAX_LENGTH) {
       throw new ParseFailure(0, `condition is longer than ${MAX_LENGTH} characters`);
     }
-    if (this.lx.atEnd()) throw new ParseFailure(this.lx.pos, 'empty condition');
+    if (this.lx.atEnd()) throw new ParseFailure(this.lx.pos, "empty condition");
     const e = this.parseExpr();
     const save = this.lx.pos;
     const t = this.lx.nextExpr();
-    if (t.kind !== 'eof') {
-      if (t.kind === 'rparen') throw new ParseFailure(t.start, "unbalanced ')'");
+    if (t.kind !== "eof") {
+      if (t.kind === "rparen") throw new ParseFailure(t.start, "unbalanced ')'");
       throw new ParseFailure(t.start, `expected 'and', 'or' or end of condition but found ${describe(t)}`);
     }
     this.lx.pos = save;
@@ -117,7 +118,7 @@ export class Parser {
       this.lx.pos = save;
       return undefined;
     }
-    if (t.kind === 'word' && t.text === word) return t;
+    if (t.kind === "word" && t.text === word) return t;
     this.lx.pos = save;
     return undefined;
   }
@@ -126,24 +127,24 @@ export class Parser {
   private parseOr(): Expr {
     const first = this.parseAnd();
     let items: Expr[] | undefined;
-    while (this.peekKeyword('or') !== undefined) {
+    while (this.peekKeyword("or") !== undefined) {
       (items ??= [first]).push(this.parseAnd());
     }
     if (items === undefined) return first;
     const last = items[items.length - 1] as Expr;
-    return { kind: 'or', items, start: first.start, end: last.end, src: this.src };
+    return { kind: "or", items, start: first.start, end: last.end, src: this.src };
   }
 
   /** and_expr = not_expr , { "and" , not_expr } */
   private parseAnd(): Expr {
     const first = this.parseNot();
     let items: Expr[] | undefined;
-    while (this.peekKeyword('and') !== undefined) {
+    while (this.peekKeyword("and") !== undefined) {
       (items ??= [first]).push(this.parseNot());
     }
     if (items === undefined) return first;
     const last = items[items.length - 1] as Expr;
-    return { kind: 'and', items, start: first.start, end: last.end, src: this.src };
+    return { kind: "and", items, start: first.start, end: last.end, src: this.src };
   }
 
   private enter(offset: number): void {
@@ -156,14 +157,14 @@ export class Parser {
   private parseNot(): Expr {
     const nots: number[] = [];
     for (;;) {
-      const t = this.peekKeyword('not');
+      const t = this.peekKeyword("not");
       if (t === undefined) break;
       this.enter(t.start);
       nots.push(t.start);
     }
     let e = this.parsePrimary();
     for (let i = nots.length - 1; i >= 0; i--) {
-      e = { kind: 'not', expr: e, start: nots[i] as number, end: e.end, src: this.src };
+      e = { kind: "not", expr: e, start: nots[i] as number, end: e.end, src: this.src };
     }
     this.depth -= nots.length;
     return e;
@@ -172,51 +173,62 @@ export class Parser {
   /** primary = "(" , expr , ")" | check | macro_ref */
   private parsePrimary(): Expr {
     const t = this.lx.nextExpr();
-    if (t.kind === 'lparen') {
+    if (t.kind === "lparen") {
       this.enter(t.start);
       const e = this.parseExpr();
       const close = this.lx.nextExpr();
-      if (close.kind !== 'rparen') {
+      if (close.kind !== "rparen") {
         throw new ParseFailure(close.start, `expected ')' but found ${describe(close)}`);
       }
       this.depth--;
       return e;
     }
-    if (t.kind !== 'word' || t.text === 'and' || t.text === 'or') {
+    if (t.kind !== "word" || t.text === "and" || t.text === "or") {
       throw new ParseFailure(t.start, `expected a field, a macro, 'not' or '(' but found ${describe(t)}`);
     }
-    if (t.arg !== undefined || t.value.includes('.') || (TRANSFORMERS.has(t.value) && this.lx.peekChar() === '(')) {
+    if (
+      t.arg !== undefined ||
+      t.value.includes(".") ||
+      (TRANSFORMERS.has(t.value) && this.lx.peekChar() === "(")
+    ) {
       const lhs = this.fieldExprFrom(t);
       return this.parseCheckRest(lhs);
     }
     // macro reference
     const c = this.lx.peekChar();
-    if (c === '=' || c === '<' || c === '>' || (c === '!' && this.lx.text.charAt(this.lx.pos + 1) === '=')) {
+    if (c === "=" || c === "<" || c === ">" || (c === "!" && this.lx.text.charAt(this.lx.pos + 1) === "=")) {
       throw new ParseFailure(t.start, `'${t.text}' is not a field name (fields look like 'class.name')`);
     }
-    return { kind: 'macro', name: t.value, start: t.start, end: t.end, src: this.src };
+    return { kind: "macro", name: t.value, start: t.start, end: t.end, src: this.src };
   }
 
   /** field_expr, starting from an already-read word */
   private fieldExprFrom(t: Token): FieldExpr {
-    if (t.arg === undefined && TRANSFORMERS.has(t.value) && this.lx.peekChar() === '(') {
+    if (t.arg === undefined && TRANSFORMERS.has(t.value) && this.lx.peekChar() === "(") {
       this.enter(t.start);
       this.lx.nextExpr(); // (
       const args: (FieldExpr | StringNode)[] = [];
       for (;;) {
         const a = this.lx.nextExpr();
-        if (a.kind === 'string') {
-          args.push({ kind: 'string', value: a.value, quoted: true, start: a.start, end: a.end, src: this.src });
-        } else if (a.kind === 'word') {
+        if (a.kind === "string") {
+          args.push({
+            kind: "string",
+            value: a.value,
+            quoted: true,
+            start: a.start,
+            end: a.end,
+            src: this.src,
+          });
+        } else if (a.kind === "word") {
           args.push(this.fieldExprFrom(a));
         } else {
           throw new ParseFailure(a.start, `expected a field in '${t.value}(' but found ${describe(a)}`);
         }
         const sep = this.lx.nextExpr();
-        if (sep.kind === 'rparen') {
+        if (sep.kind === "rparen") {
           this.depth--;
           return {
-            kind: 'transformer',
+            kind: "transformer",
             name: t.value as TransformerName,
             args,
             start: t.start,
@@ -224,16 +236,19 @@ export class Parser {
             src: this.src,
           };
         }
-        if (sep.kind !== 'comma') {
-          throw new ParseFailure(sep.start, `expected ',' or ')' in '${t.value}(' but found ${describe(sep)}`);
+        if (sep.kind !== "comma") {
+          throw new ParseFailure(
+            sep.start,
+            `expected ',' or ')' in '${t.value}(' but found ${describe(sep)}`,
+          );
         }
       }
     }
-    if (t.kind !== 'word' || (!t.value.includes('.') && t.arg === undefined)) {
+    if (t.kind !== "word" || (!t.value.includes(".") && t.arg === undefined)) {
       throw new ParseFailure(t.start, `expected a field name but found ${describe(t)}`);
     }
     return {
-      kind: 'field',
+      kind: "field",
       name: t.value,
       arg: t.arg?.text,
       argStart: t.arg?.start,
@@ -246,15 +261,23 @@ export class Parser {
   /** the part of `check` after field_expr */
   private parseCheckRest(lhs: FieldExpr): CheckNode {
     const opTok = this.lx.nextOperator();
-    if (opTok.kind === 'eof' || opTok.kind === 'rparen' || opTok.kind === 'lparen' || opTok.kind === 'comma') {
-      throw new ParseFailure(opTok.start, `expected an operator after '${this.lx.text.slice(lhs.start, lhs.end)}' but found ${describe(opTok)}`);
+    if (
+      opTok.kind === "eof" ||
+      opTok.kind === "rparen" ||
+      opTok.kind === "lparen" ||
+      opTok.kind === "comma"
+    ) {
+      throw new ParseFailure(
+        opTok.start,
+        `expected an operator after '${this.lx.text.slice(lhs.start, lhs.end)}' but found ${describe(opTok)}`,
+      );
     }
-    if (opTok.kind === 'word' && !isWordOperator(opTok.text)) {
+    if (opTok.kind === "word" && !isWordOperator(opTok.text)) {
       throw new ParseFailure(opTok.start, `unknown operator '${opTok.text}'`);
     }
     const op = opTok.text as Operator;
-    const base = { kind: 'check' as const, lhs, op, opStart: opTok.start, src: this.src, start: lhs.start };
-    if (op === 'exists') {
+    const base = { kind: "check" as const, lhs, op, opStart: opTok.start, src: this.src, start: lhs.start };
+    if (op === "exists") {
       return { ...base, modifier: undefined, rhs: undefined, end: opTok.end };
     }
     if (LIST_OPS.has(op)) {
@@ -265,7 +288,7 @@ export class Parser {
     if (MODIFIABLE_OPERATORS.has(op)) {
       const save = this.lx.pos;
       const m = this.lx.nextValue();
-      if (m.kind === 'word' && MODIFIER_SET.has(m.text) && this.lx.peekChar() === '(') {
+      if (m.kind === "word" && MODIFIER_SET.has(m.text) && this.lx.peekChar() === "(") {
         const rhs = this.parseListValue(m.text);
         return { ...base, modifier: m.text as Modifier, rhs, end: rhs.end };
       }
@@ -278,20 +301,20 @@ export class Parser {
   /** value = "val" , "(" , field_expr , ")" | quoted_string | bare_string */
   private parseValue(op: string): ValueNode {
     const t = this.lx.nextValue();
-    if (t.kind === 'string') {
-      return { kind: 'string', value: t.value, quoted: true, start: t.start, end: t.end, src: this.src };
+    if (t.kind === "string") {
+      return { kind: "string", value: t.value, quoted: true, start: t.start, end: t.end, src: this.src };
     }
-    if (t.kind === 'word') {
-      if (t.text === 'val' && this.lx.peekChar() === '(') {
+    if (t.kind === "word") {
+      if (t.text === "val" && this.lx.peekChar() === "(") {
         this.lx.nextValue(); // (
         const f = this.fieldExprFrom(this.lx.nextExpr());
         const close = this.lx.nextExpr();
-        if (close.kind !== 'rparen') {
+        if (close.kind !== "rparen") {
           throw new ParseFailure(close.start, `expected ')' after 'val(' field but found ${describe(close)}`);
         }
-        return { kind: 'val', field: f, start: t.start, end: close.end, src: this.src };
+        return { kind: "val", field: f, start: t.start, end: close.end, src: this.src };
       }
-      return { kind: 'string', value: t.value, quoted: false, start: t.start, end: t.end, src: this.src };
+      return { kind: "string", value: t.value, quoted: false, start: t.start, end: t.end, src: this.src };
     }
     throw new ParseFailure(t.start, `expected a value after '${op}' but found ${describe(t)}`);
   }
@@ -299,9 +322,9 @@ export class Parser {
   /** list_value = "(" , [ list_item , { "," , list_item } ] , ")" | identifier */
   private parseListValue(op: string): ListNode | ValueNode {
     const t = this.lx.nextValue();
-    if (t.kind === 'lparen') return this.parseListRest(t);
-    if (t.kind === 'word' && /^[A-Za-z_][A-Za-z0-9_.-]*$/.test(t.text)) {
-      return { kind: 'listref', name: t.text, start: t.start, end: t.end, src: this.src };
+    if (t.kind === "lparen") return this.parseListRest(t);
+    if (t.kind === "word" && /^[A-Za-z_][A-Za-z0-9_.-]*$/.test(t.text)) {
+      return { kind: "listref", name: t.text, start: t.start, end: t.end, src: this.src };
     }
     throw new ParseFailure(t.start, `expected '(' or a list name after '${op}' but found ${describe(t)}`);
   }
@@ -311,28 +334,37 @@ export class Parser {
     this.enter(open.start);
     const items: (StringNode | ListNode)[] = [];
     let t = this.lx.nextValue();
-    if (t.kind === 'rparen') {
+    if (t.kind === "rparen") {
       this.depth--;
-      return { kind: 'list', items, start: open.start, end: t.end, src: this.src };
+      return { kind: "list", items, start: open.start, end: t.end, src: this.src };
     }
     for (;;) {
-      if (t.kind === 'string' || t.kind === 'word') {
-        items.push({ kind: 'string', value: t.value, quoted: t.kind === 'string', start: t.start, end: t.end, src: this.src });
-      } else if (t.kind === 'lparen') {
+      if (t.kind === "string" || t.kind === "word") {
+        items.push({
+          kind: "string",
+          value: t.value,
+          quoted: t.kind === "string",
+          start: t.start,
+          end: t.end,
+          src: this.src,
+        });
+      } else if (t.kind === "lparen") {
         items.push(this.parseListRest(t));
       } else {
         const prevComma = items.length > 0;
         throw new ParseFailure(
           t.start,
-          prevComma ? `expected a list item after ',' but found ${describe(t)}` : `expected a list item but found ${describe(t)}`,
+          prevComma
+            ? `expected a list item after ',' but found ${describe(t)}`
+            : `expected a list item but found ${describe(t)}`,
         );
       }
       const sep = this.lx.nextValue();
-      if (sep.kind === 'rparen') {
+      if (sep.kind === "rparen") {
         this.depth--;
-        return { kind: 'list', items, start: open.start, end: sep.end, src: this.src };
+        return { kind: "list", items, start: open.start, end: sep.end, src: this.src };
       }
-      if (sep.kind !== 'comma') {
+      if (sep.kind !== "comma") {
         throw new ParseFailure(sep.start, `expected ',' or ')' in list but found ${describe(sep)}`);
       }
       t = this.lx.nextValue();
@@ -359,7 +391,7 @@ function wrapErrors<T>(f: () => T): { ok: true; value: T } | { ok: false; error:
     }
     if (e instanceof RangeError) {
       // should be unreachable thanks to MAX_DEPTH; never let a stack overflow escape
-      return { ok: false, error: { offset: 0, message: 'condition too complex' } };
+      return { ok: false, error: { offset: 0, message: "condition too complex" } };
     }
     throw e;
   }

@@ -1,13 +1,13 @@
 /** Falco priorities, most severe first. Parsing is case-insensitive and accepts INFO. */
 export const PRIORITIES = [
-  'Emergency',
-  'Alert',
-  'Critical',
-  'Error',
-  'Warning',
-  'Notice',
-  'Informational',
-  'Debug',
+  "Emergency",
+  "Alert",
+  "Critical",
+  "Error",
+  "Warning",
+  "Notice",
+  "Informational",
+  "Debug",
 ] as const;
 
 export type Priority = (typeof PRIORITIES)[number];
@@ -15,7 +15,7 @@ export type Priority = (typeof PRIORITIES)[number];
 /** Parse a priority name; undefined if unknown. */
 export function parsePriority(s: string): Priority | undefined {
   const l = s.trim().toLowerCase();
-  if (l === 'info') return 'Informational';
+  if (l === "info") return "Informational";
   for (const p of PRIORITIES) if (p.toLowerCase() === l) return p;
   return undefined;
 }

@@ -2,10 +2,10 @@
  * A compiled rule set: rules in load order, indexed by event type (Falco's evttype index),
  * matched with rule_matching `first` (stop at the first matching rule) or `all`.
  */
-import type { FieldReader, Predicate } from './compiler.js';
-import { evtSetHas, isAllTypes, type EvtSet } from './evttypes.js';
-import type { OutputTemplate } from './output.js';
-import type { Priority } from './priority.js';
+import type { FieldReader, Predicate } from "./compiler.js";
+import { evtSetHas, isAllTypes, type EvtSet } from "./evttypes.js";
+import type { OutputTemplate } from "./output.js";
+import type { Priority } from "./priority.js";
 
 export interface CompiledRule {
   readonly name: string;
@@ -28,7 +28,7 @@ export interface CompiledRule {
   readonly index: number;
 }
 
-export type RuleMatching = 'first' | 'all';
+export type RuleMatching = "first" | "all";
 
 export interface RuleSetOptions {
   readonly ruleMatching?: RuleMatching;
@@ -48,7 +48,7 @@ export class RuleSet {
 
   constructor(rules: readonly CompiledRule[], opts: RuleSetOptions = {}) {
     this.rules = rules.filter((r) => r.enabled);
-    this.ruleMatching = opts.ruleMatching ?? 'first';
+    this.ruleMatching = opts.ruleMatching ?? "first";
     this.useIndex = opts.useIndex ?? true;
   }
 
@@ -71,7 +71,7 @@ export class RuleSet {
     const rules = this.useIndex ? this.rulesFor(evtType) : this.rules;
     const out = this.out;
     out.length = 0;
-    if (this.ruleMatching === 'first') {
+    if (this.ruleMatching === "first") {
       for (let i = 0; i < rules.length; i++) {
         const r = rules[i] as CompiledRule;
         if (r.condition(ev, evtType)) {

@@ -3,22 +3,22 @@
  * the scalar's position plus the offset inside it, following quotes, escapes and the
  * line folding of plain, quoted and block scalars.
  */
-import type { LineCounter, Scalar } from 'yaml';
-import type { SourceRef } from './diagnostics.js';
+import type { LineCounter, Scalar } from "yaml";
+import type { SourceRef } from "./diagnostics.js";
 
 function isWs(c: string): boolean {
-  return c === ' ' || c === '\t' || c === '\n' || c === '\r';
+  return c === " " || c === "\t" || c === "\n" || c === "\r";
 }
 
 function escapeLength(s: string, j: number): number {
   const e = s.charAt(j + 1);
-  if (e === 'x') return 4;
-  if (e === 'u') return 6;
-  if (e === 'U') return 10;
-  if (e === '\n') {
+  if (e === "x") return 4;
+  if (e === "u") return 6;
+  if (e === "U") return 10;
+  if (e === "\n") {
     // escaped line break: skip it and the next line's indentation
     let k = j + 2;
-    while (k < s.length && (s.charAt(k) === ' ' || s.charAt(k) === '\t')) k++;
+    while (k < s.length && (s.charAt(k) === " " || s.charAt(k) === "\t")) k++;
     return k - j;
   }
   return 2;
@@ -31,12 +31,12 @@ export function scalarOffsetMap(fileText: string, node: Scalar, value: string): 
   const end = Math.max(range[1], start);
   const s = fileText.slice(start, end);
   const type = node.type;
-  const dbl = type === 'QUOTE_DOUBLE';
-  const sgl = type === 'QUOTE_SINGLE';
+  const dbl = type === "QUOTE_DOUBLE";
+  const sgl = type === "QUOTE_SINGLE";
   let j = 0;
   if (dbl || sgl) j = 1;
-  else if (type === 'BLOCK_LITERAL' || type === 'BLOCK_FOLDED') {
-    const nl = s.indexOf('\n');
+  else if (type === "BLOCK_LITERAL" || type === "BLOCK_FOLDED") {
+    const nl = s.indexOf("\n");
     j = nl < 0 ? s.length : nl + 1;
   }
   const map = new Int32Array(value.length + 1);
@@ -48,7 +48,7 @@ export function scalarOffsetMap(fileText: string, node: Scalar, value: string): 
     }
     const vc = value.charAt(i);
     const sc = s.charAt(j);
-    if (dbl && sc === '\\') {
+    if (dbl && sc === "\\") {
       map[i++] = start + j;
       j += escapeLength(s, j);
       continue;
@@ -77,7 +77,13 @@ export function scalarOffsetMap(fileText: string, node: Scalar, value: string): 
 }
 
 /** A SourceRef for the string value of a YAML scalar. */
-export function scalarSource(file: string, fileText: string, lc: LineCounter, node: Scalar, value: string): SourceRef {
+export function scalarSource(
+  file: string,
+  fileText: string,
+  lc: LineCounter,
+  node: Scalar,
+  value: string,
+): SourceRef {
   let map: Int32Array | undefined;
   return {
     file,

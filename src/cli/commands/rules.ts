@@ -2,10 +2,10 @@
  * `lanner rules validate|list|fields`. Argument parsing lives in the dispatcher; these take
  * parsed arguments and return the exit code.
  */
-import { formatDiagnostic, type Diagnostic } from '../../rules/diagnostics.js';
-import { fieldsJson, renderFieldsText } from '../../rules/field-docs.js';
-import { readRulesFiles } from '../../rules/files.js';
-import { loadRules, type LoadResult } from '../../rules/loader.js';
+import { formatDiagnostic, type Diagnostic } from "../../rules/diagnostics.js";
+import { fieldsJson, renderFieldsText } from "../../rules/field-docs.js";
+import { readRulesFiles } from "../../rules/files.js";
+import { loadRules, type LoadResult } from "../../rules/loader.js";
 
 export interface RulesIO {
   stdout(s: string): void;
@@ -24,30 +24,30 @@ function load(files: readonly string[]): { result: LoadResult; readErrors: reado
  */
 export async function rulesValidate(files: readonly string[], io: RulesIO): Promise<number> {
   if (files.length === 0) {
-    io.stderr('lanner: rules validate: no rules file given\n');
+    io.stderr("lanner: rules validate: no rules file given\n");
     return 2;
   }
   const { result, readErrors } = load(files);
   const all = [...readErrors, ...result.diagnostics];
-  for (const d of all) io.stderr(formatDiagnostic(d) + '\n');
+  for (const d of all) io.stderr(formatDiagnostic(d) + "\n");
   const errors = result.errors + readErrors.length;
   const enabled = result.rules.filter((r) => r.enabled).length;
   const summary =
-    `${files.join(' ')}: ${result.rules.length} rules (${enabled} enabled), ${result.macroCount} macros, ` +
-    `${result.listCount} lists; ${errors} error${errors === 1 ? '' : 's'}, ${result.warnings} warning${result.warnings === 1 ? '' : 's'}`;
-  io.stdout(`${errors === 0 ? 'ok' : 'invalid'}: ${summary}\n`);
+    `${files.join(" ")}: ${result.rules.length} rules (${enabled} enabled), ${result.macroCount} macros, ` +
+    `${result.listCount} lists; ${errors} error${errors === 1 ? "" : "s"}, ${result.warnings} warning${result.warnings === 1 ? "" : "s"}`;
+  io.stdout(`${errors === 0 ? "ok" : "invalid"}: ${summary}\n`);
   return errors === 0 ? 0 : 1;
 }
 
 /** Rules with priority, source, tags and enabled; `--json` gives one array. */
 export async function rulesList(files: readonly string[], io: RulesIO, json = false): Promise<number> {
   if (files.length === 0) {
-    io.stderr('lanner: rules list: no rules file given\n');
+    io.stderr("lanner: rules list: no rules file given\n");
     return 2;
   }
   const { result, readErrors } = load(files);
   for (const d of [...readErrors, ...result.diagnostics]) {
-    if (d.severity === 'error') io.stderr(formatDiagnostic(d) + '\n');
+    if (d.severity === "error") io.stderr(formatDiagnostic(d) + "\n");
   }
   if (json) {
     const rows = result.rules.map((r) => ({
@@ -60,16 +60,22 @@ export async function rulesList(files: readonly string[], io: RulesIO, json = fa
       line: r.line,
       compiled: r.compiled,
     }));
-    io.stdout(JSON.stringify(rows) + '\n');
+    io.stdout(JSON.stringify(rows) + "\n");
   } else {
-    const head = ['RULE', 'PRIORITY', 'SOURCE', 'ENABLED', 'TAGS'];
-    const rows = result.rules.map((r) => [r.name, r.priority ?? '-', r.source, r.enabled ? 'true' : 'false', r.tags.join(',')]);
-    const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
+    const head = ["RULE", "PRIORITY", "SOURCE", "ENABLED", "TAGS"];
+    const rows = result.rules.map((r) => [
+      r.name,
+      r.priority ?? "-",
+      r.source,
+      r.enabled ? "true" : "false",
+      r.tags.join(","),
+    ]);
+    const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? "").length)));
     const fmt = (row: readonly string[]) =>
       row
         .map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
-        .join('  ')
-        .trimEnd() + '\n';
+        .join("  ")
+        .trimEnd() + "\n";
     io.stdout(fmt(head));
     for (const row of rows) io.stdout(fmt(row));
   }
@@ -78,6 +84,6 @@ export async function rulesList(files: readonly string[], io: RulesIO, json = fa
 
 /** Every supported field with type and description. */
 export async function rulesFields(json: boolean, io: RulesIO): Promise<number> {
-  io.stdout(json ? JSON.stringify(fieldsJson()) + '\n' : renderFieldsText());
+  io.stdout(json ? JSON.stringify(fieldsJson()) + "\n" : renderFieldsText());
   return 0;
 }
