@@ -944,7 +944,8 @@ static __noinline int emit_full(struct pt_regs *regs, __u32 nr, long ret, __u64 
 			ln_put_exe(r, LN_ARG_NONE);
 			ln_put_mm_argv(r, nr == LN_NR_execve ? 1 : 2);
 			ln_put_cwd(r, LN_T_CWD, LN_ARG_NONE);
-		} else if (st) {
+		} else {
+			/* failed: the caller's memory is intact, read it now */
 			put_path_slot(r, d.p[0], args);
 			ln_put_uargv(r, nr == LN_NR_execve ? 1 : 2, args[nr == LN_NR_execve ? 1 : 2]);
 		}

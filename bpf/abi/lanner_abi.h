@@ -40,7 +40,8 @@ enum ln_tail_kind {
 	LN_T_CWD = 7,      /* absolute cwd, NUL-terminated */
 	LN_T_OPEN_HOW = 8, /* struct open_how (openat2): flags u64, mode u64, resolve u64 */
 	LN_T_FDS = 9,      /* two s32 fds written by pipe/pipe2/socketpair */
-	LN_T_DATA = 10,    /* bytes of a user buffer (bounded snaplen), e.g. sendto data */
+	LN_T_DATA = 10,    /* bytes of a user buffer: sendto/recvfrom data (snaplen), clone3's
+			      struct clone_args, capset's cap data */
 	LN_T_ENV = 11,     /* environment strings, like LN_T_ARGV (optional) */
 	LN_T_TTY = 12,     /* reserved */
 	LN_T_FDPATH = 13,  /* absolute path of the (non-socket) file open at fd `arg` (or the
