@@ -776,17 +776,14 @@ __noinline int ln_put_exe(struct ln_buf *r, __u32 arg)
 
 /* ia32 syscalls use other numbers; raw_syscalls reports them too (the per-syscall
  * tracepoints ignore them). They are not traced: counted as filtered. */
-static __always_inline bool in_ia32_syscall(void)
+static __always_inline bool in_ia32_syscall(struct task_struct *task)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-
 	return task->thread_info.status & TS_COMPAT;
 }
 
-static __always_inline void fill_syscall(struct ln_syscall *e, struct pt_regs *regs, __u32 nr,
-					 long ret, __u64 pid_tgid)
+static __always_inline void fill_syscall(struct ln_syscall *e, struct task_struct *task,
+					 struct pt_regs *regs, __u32 nr, long ret, __u64 pid_tgid)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
 	const struct cred *cred = task->cred;
 
 	fill_hdr(&e->h, pid_tgid, LN_K_SYSCALL, sizeof(*e));
@@ -814,7 +811,7 @@ static __noinline int stash_enter(struct pt_regs *regs, __u32 nr, __u32 ef)
 	__u8 *want;
 	long n;
 
-	if (skip_tgid(pid_tgid >> 32) || in_ia32_syscall())
+	if (skip_tgid(pid_tgid >> 32) || in_ia32_syscall(bpf_get_current_task_btf()))
 		return 0;
 	want = bpf_map_lookup_elem(&ln_interest, &nr);
 	if (!want || !*want)
@@ -916,7 +913,7 @@ static __noinline int emit_full(struct pt_regs *regs, __u32 nr, long ret, __u64 
 	}
 	e = (void *)r->b;
 	d = ln_descs[BOUND(nr, 511)];
-	fill_syscall(e, regs, nr, ret, pid_tgid);
+	fill_syscall(e, bpf_get_current_task_btf(), regs, nr, ret, pid_tgid);
 
 	if (d.enter) {
 		st = bpf_map_lookup_elem(&ln_stash, &tid);
@@ -1042,6 +1039,7 @@ out:
 static __always_inline int do_exit(struct pt_regs *regs, long id, long ret)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct task_struct *task;
 	struct ln_syscall *e;
 	__u8 *want;
 	__u64 flags;
@@ -1053,7 +1051,8 @@ static __always_inline int do_exit(struct pt_regs *regs, long id, long ret)
 	if ((pid_tgid >> 32) == self_tgid)
 		return 0;
 	want = bpf_map_lookup_elem(&ln_interest, &nr);
-	if (!want || !*want || in_ia32_syscall()) {
+	task = bpf_get_current_task_btf();
+	if (!want || !*want || in_ia32_syscall(task)) {
 		stat_inc(LN_S_FILTERED);
 		return 0;
 	}
@@ -1070,7 +1069,7 @@ static __always_inline int do_exit(struct pt_regs *regs, long id, long ret)
 		stat_inc(LN_S_DROP_RING);
 		return 0;
 	}
-	fill_syscall(e, regs, nr, ret, pid_tgid);
+	fill_syscall(e, task, regs, nr, ret, pid_tgid);
 	bpf_ringbuf_submit(e, flags);
 	stat_inc(LN_S_EMITTED);
 	return 0;
