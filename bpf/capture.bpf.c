@@ -1300,7 +1300,7 @@ static __noinline int on_exec(struct task_struct *task, __u32 old_pid)
 static __noinline int on_exit(struct task_struct *task)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tgid = pid_tgid >> 32;
+	__u32 tgid = pid_tgid >> 32, tid;
 	struct ln_proc *p;
 	struct ln_buf *r;
 	bool group_dead;
@@ -1321,6 +1321,8 @@ static __noinline int on_exit(struct task_struct *task)
 	}
 	if (filter_tgid && group_dead)
 		bpf_map_delete_elem(&ln_follow, &tgid);
+	tid = (__u32)pid_tgid;
+	bpf_map_delete_elem(&ln_stash, &tid); /* the thread's entry, if it ever stashed */
 	return 0;
 }
 

@@ -106,7 +106,9 @@ struct ln_syscall {
 	__u32 egid;
 	__u32 pad;
 	__s64 ret;   /* return value (negative errno on failure) */
-	__u64 args[6]; /* raw register values at entry */
+	__u64 args[6]; /* raw argument registers di, si, dx, r10, r8, r9: read at exit (the
+			  same values as at entry), or at entry for the syscalls that stash
+			  entry data (open, openat, openat2, creat, connect, execve, execveat) */
 	__u64 cgroup_id; /* bpf_get_current_cgroup_id() (cgroup v2) */
 };
 
