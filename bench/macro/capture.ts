@@ -78,8 +78,14 @@ async function underLanner(mode: string, types: string): Promise<TracedResult> {
   if (NCPU > 1 && child.pid) execFileSync("taskset", ["-a", "-p", "-c", "1", String(child.pid)], { stdio: "ignore" });
   let stderr = "";
   child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
-  await waitReady(child, "lanner capture");
-  const r = loop(mode);
+  let r: LoopResult;
+  try {
+    await waitReady(child, "lanner capture");
+    r = loop(mode);
+  } catch (e) {
+    child.kill("SIGKILL");
+    throw e;
+  }
   await new Promise((res) => setTimeout(res, 100));
   child.kill("SIGINT");
   await new Promise((res) => child.on("exit", res));
@@ -106,13 +112,36 @@ function underFloor(mode: string): LoopResult {
 async function underBpftrace(mode: string): Promise<TracedResult | null> {
   if (!existsSync("/usr/bin/bpftrace")) return null;
   const prog = 'tracepoint:raw_syscalls:sys_exit /comm == "loadgen"/ { printf("%d %d %d %d\\n", pid, tid, args->id, args->ret); }';
-  const argv = [...pin(1), "bpftrace", "-o", "/dev/null", "-e", prog];
-  const child = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "ignore", "pipe"] });
+  // bpftrace says "Attaching N probes..." on stdout once attached; its output is read and
+  // discarded by this process (a pipe, like a user's `bpftrace | ...`).
+  const argv = [...pin(1), "bpftrace", "-e", prog];
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
   let stderr = "";
   child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
-  await waitReady(child, "bpftrace");
-  await new Promise((res) => setTimeout(res, 200));
-  const r = loop(mode);
+  const attached = new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`bpftrace: not attached after 20 s: ${stderr}`)), 20000);
+    let seen = "";
+    child.stdout?.on("data", (d: Buffer) => {
+      if (seen !== "done") {
+        seen += d.toString();
+        if (/Attaching \d+ probe/.test(seen)) {
+          seen = "done";
+          clearTimeout(t);
+          resolve();
+        }
+      }
+    });
+    child.on("exit", (code) => reject(new Error(`bpftrace exited (${code}): ${stderr}`)));
+  });
+  let r: LoopResult;
+  try {
+    await attached;
+    await new Promise((res) => setTimeout(res, 200));
+    r = loop(mode);
+  } catch (e) {
+    child.kill("SIGKILL");
+    throw e;
+  }
   child.kill("SIGINT");
   await new Promise((res) => child.on("exit", res));
   const lost = [...stderr.matchAll(/Lost (\d+) events/g)].reduce((a, m) => a + Number(m[1]), 0);

@@ -14,7 +14,7 @@ import { BpfObject, type BpfLink, type RingReader, clockOffsets, numPossibleCpus
 import { FRAME_HEADER, RecordView } from "../decode/record-view.js";
 import { LN_STAT } from "../decode/abi.generated.js";
 import { ENTER_SYSCALLS, syscallName, syscallNr } from "../decode/syscall-params.js";
-import { probeProgram, tracepointExists } from "./features.js";
+import { probeProgram, tracefsRoot, tracepointExists } from "./features.js";
 import { bpfObjectPath } from "./paths.js";
 
 export type CaptureMode = "all" | "selected";
@@ -38,6 +38,8 @@ export interface CaptureOptions {
   readonly mode?: CaptureMode;
   /** BPF object path (tests) */
   readonly objectPath?: string;
+  /** program types not to use even if the kernel has them (e.g. `tp_btf`), to force a fallback */
+  readonly avoid?: readonly ("tp_btf" | "tracepoint")[];
 }
 
 export interface AttachDecision {
@@ -57,6 +59,8 @@ export interface CaptureReport {
   readonly syscalls: readonly string[] | "all";
   readonly attached: readonly AttachDecision[];
   readonly fallbacks: readonly Fallback[];
+  /** selected syscalls with nothing to attach to, and why */
+  readonly skipped: readonly { syscall: string; reason: string }[];
   readonly ringBytes: number;
   readonly pollMs: number;
   readonly wakeupBytes: number;
@@ -85,6 +89,10 @@ const SYSCALL_LIFECYCLE = [
 ] as const;
 
 const MAX_SYSCALL_NR = 512;
+
+/** Syscalls whose tracepoint carries the kernel's SYSCALL_DEFINE name, not the libc one. */
+const TRACEPOINT_ALIAS: Readonly<Record<string, string>> = { umount2: "umount" };
+const tracepointName = (syscall: string): string => TRACEPOINT_ALIAS[syscall] ?? syscall;
 
 function u32(n: number): Buffer {
   const b = Buffer.alloc(4);
@@ -148,26 +156,45 @@ export class CaptureSession {
     const fallbacks: Fallback[] = [];
 
     // Choose program flavours by probing (by loading), not by kernel version.
-    const btfOk = probeProgram("probe_tp_btf", "prog:tp_btf", "").ok;
-    const useBtf = btfOk;
-    if (!btfOk) {
+    const avoid = new Set(opts.avoid ?? []);
+    const btfProbe = probeProgram("probe_tp_btf", "prog:tp_btf", "", true);
+    const useBtf = btfProbe.ok && !avoid.has("tp_btf");
+    if (!useBtf) {
       fallbacks.push({
         wanted: "tp_btf",
         used: "raw_tracepoint",
-        reason: probeProgram("probe_tp_btf", "prog:tp_btf", "").reason ?? "refused",
+        reason: btfProbe.ok ? "tp_btf avoided by configuration" : (btfProbe.reason ?? "refused"),
       });
     }
     let effMode = mode;
+    if (mode === "selected" && avoid.has("tracepoint")) {
+      fallbacks.push({
+        wanted: "per-syscall tracepoints",
+        used: "all-syscalls programs filtered by the interest map",
+        reason: "tracepoint programs avoided by configuration",
+      });
+      effMode = "all";
+    }
     const selectedNames = nrs?.map(syscallName) ?? [];
-    if (mode === "selected") {
-      const missing = selectedNames.filter((n) => !tracepointExists("syscalls", `sys_exit_${n}`));
-      if (missing.length) {
+    const skipped: { syscall: string; reason: string }[] = [];
+    let tpNames = selectedNames;
+    if (effMode === "selected") {
+      if (tracefsRoot() === null) {
         fallbacks.push({
           wanted: "per-syscall tracepoints",
           used: "all-syscalls programs filtered by the interest map",
-          reason: `no tracepoint syscalls/sys_exit_{${missing.join(",")}} (tracefs missing or syscall tracepoints disabled)`,
+          reason: "tracefs is not mounted (mount -t tracefs nodev /sys/kernel/tracing)",
         });
         effMode = "all";
+      } else {
+        // A syscall without a tracepoint is not built into this kernel (its calls return
+        // ENOSYS), so there is nothing to capture: report it, attach the rest.
+        tpNames = [];
+        for (const n of selectedNames) {
+          const tp = tracepointName(n);
+          if (tracepointExists("syscalls", `sys_exit_${tp}`)) tpNames.push(n);
+          else skipped.push({ syscall: n, reason: `no tracepoint syscalls/sys_exit_${tp}: not built into this kernel` });
+        }
       }
     }
 
@@ -208,6 +235,7 @@ export class CaptureSession {
           syscalls: opts.syscalls === "all" ? "all" : selectedNames,
           attached,
           fallbacks,
+          skipped,
           ringBytes,
           pollMs,
           wakeupBytes,
@@ -228,13 +256,14 @@ export class CaptureSession {
           attached.push({ what: `${prog} -> raw_syscalls/sys_${dir}`, how: useBtf ? "tp_btf" : "raw_tracepoint" });
         }
       } else {
-        for (const n of selectedNames) {
+        for (const n of tpNames) {
+          const tp = tracepointName(n);
           if (ENTER_SYSCALLS.includes(n)) {
-            session.links.push(obj.attachTracepoint("ln_enter_tp", "syscalls", `sys_enter_${n}`));
-            attached.push({ what: `ln_enter_tp -> syscalls/sys_enter_${n}`, how: "tracepoint" });
+            session.links.push(obj.attachTracepoint("ln_enter_tp", "syscalls", `sys_enter_${tp}`));
+            attached.push({ what: `ln_enter_tp -> syscalls/sys_enter_${tp}`, how: "tracepoint" });
           }
-          session.links.push(obj.attachTracepoint("ln_exit_tp", "syscalls", `sys_exit_${n}`));
-          attached.push({ what: `ln_exit_tp -> syscalls/sys_exit_${n}`, how: "tracepoint" });
+          session.links.push(obj.attachTracepoint("ln_exit_tp", "syscalls", `sys_exit_${tp}`));
+          attached.push({ what: `ln_exit_tp -> syscalls/sys_exit_${tp}`, how: "tracepoint" });
         }
       }
       session.reader = obj.openRing("ln_events", session.batch, (bytes) => session.onBatch(bytes), { pollMs });

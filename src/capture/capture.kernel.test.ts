@@ -202,6 +202,33 @@ describe("capture (kernel)", { skip: skip ?? false }, () => {
     assert.equal(m["fd.num"], mf["fd"]);
   });
 
+  test("fallback chain: raw_tracepoint programs and all-mode with the interest map give the same events", async () => {
+    const cases: ("tp_btf" | "tracepoint")[][] = [["tp_btf"], ["tp_btf", "tracepoint"], ["tracepoint"]];
+    for (const avoid of cases) {
+      let childPid = 0;
+      const path = join(dir, `fallback-${avoid.join("-")}`);
+      let res: Record<string, number> = {};
+      const rec = await recordDuring({ syscalls: ["execve", "openat"], avoid }, async () => {
+        const child = spawn("/bin/true", ["x"], { stdio: "ignore" });
+        childPid = child.pid ?? 0;
+        await new Promise((r) => child.on("exit", r));
+        res = await workload("open-create", path);
+      });
+      const report = rec.session.report;
+      assert.ok(report.fallbacks.length >= 1, `fallback reported for ${avoid.join(",")}`);
+      assert.equal(report.mode, avoid.includes("tracepoint") ? "all" : "selected");
+      if (avoid.includes("tp_btf")) assert.ok(report.attached.every((a) => a.how !== "tp_btf"));
+      const execs = sys(rec.events, "execve", childPid);
+      assert.equal(execs.length, 1, `one execve with avoid=${avoid.join(",")}`);
+      assert.deepEqual(execs[0]!.argv, ["/bin/true", "x"]);
+      const opens = sys(rec.events, "openat", res["pid"]).filter((e) => rec.fields(e)["fd.name"] === path);
+      assert.equal(opens.length, 1);
+      // the interest map keeps everything else out, in every mode
+      const others = rec.events.filter((e) => e.kind === "syscall" && e.type !== "execve" && e.type !== "openat");
+      assert.deepEqual(others.map((e) => (e as SyscallEvent).type), []);
+    }
+  });
+
   test("the agent's own syscalls are never traced", async () => {
     const rec = await recordDuring({ syscalls: ["openat"] }, async () => {
       const { readFileSync } = await import("node:fs");

@@ -19,13 +19,13 @@ export interface ProbeResult {
 }
 
 /** Probe programs in bpf/probe.bpf.c and what Lanner uses each type for. */
-export const PROGRAM_PROBES: readonly { prog: string; id: string; use: string }[] = [
-  { prog: "probe_tp_btf", id: "prog:tp_btf", use: "all-syscalls capture and process lifecycle (BTF tracepoints)" },
-  { prog: "probe_raw_tp", id: "prog:raw_tracepoint", use: "fallback for tp_btf" },
-  { prog: "probe_tracepoint", id: "prog:tracepoint", use: "selected-syscalls capture (per-syscall tracepoints)" },
-  { prog: "probe_kprobe", id: "prog:kprobe", use: "kernel function probes for gadgets (optional)" },
-  { prog: "probe_fentry", id: "prog:fentry", use: "cheaper kernel function probes (optional)" },
-  { prog: "probe_lsm", id: "prog:lsm", use: "BPF LSM enforcement (optional)" },
+export const PROGRAM_PROBES: readonly { prog: string; id: string; use: string; attach?: boolean }[] = [
+  { prog: "probe_tp_btf", id: "prog:tp_btf", use: "all-syscalls capture and process lifecycle (BTF tracepoints)", attach: true },
+  { prog: "probe_raw_tp", id: "prog:raw_tracepoint", use: "fallback for tp_btf", attach: true },
+  { prog: "probe_tracepoint", id: "prog:tracepoint", use: "selected-syscalls capture (per-syscall tracepoints)", attach: true },
+  { prog: "probe_kprobe", id: "prog:kprobe", use: "kernel function probes for gadgets (optional)", attach: true },
+  { prog: "probe_fentry", id: "prog:fentry", use: "cheaper kernel function probes (optional)", attach: true },
+  { prog: "probe_lsm", id: "prog:lsm", use: "BPF LSM enforcement (optional)", attach: true },
   { prog: "probe_xdp", id: "prog:xdp", use: "packet counting at XDP (networking)" },
   { prog: "probe_tc", id: "prog:tc", use: "traffic control programs (networking)" },
   { prog: "probe_cgroup_skb", id: "prog:cgroup_skb", use: "cgroup socket buffer programs (policy)" },
@@ -38,7 +38,7 @@ export const PROGRAM_PROBES: readonly { prog: string; id: string; use: string }[
 const cache = new Map<string, ProbeResult>();
 
 /** Loads one probe program alone; true if the kernel accepted it. */
-export function probeProgram(prog: string, id: string, use: string): ProbeResult {
+export function probeProgram(prog: string, id: string, use: string, attach = false): ProbeResult {
   const hit = cache.get(id);
   if (hit) return hit;
   let result: ProbeResult;
@@ -47,14 +47,28 @@ export function probeProgram(prog: string, id: string, use: string): ProbeResult
     obj = BpfObject.open(bpfObjectPath("probe"));
     for (const p of obj.programs()) obj.setAutoload(p.name, p.name === prog);
     obj.load();
+    if (attach) obj.attach(prog); // closed with the object
     result = { id, ok: true, use };
   } catch (e) {
-    result = { id, ok: false, use, reason: errorMessage(e) };
+    result = { id, ok: false, use, reason: condense(e) };
   } finally {
     obj?.close();
   }
   cache.set(id, result);
   return result;
+}
+
+/** One line: what failed and the errno, plus what it means where that is known. */
+function condense(e: unknown): string {
+  const first = errorMessage(e).split("\n")[0] ?? "";
+  const line = first.replace(/: libbpf: .*$/, "");
+  if (/\bEPERM\b/.test(first) && /^loading/.test(first)) {
+    return `${line}: refused by policy (kernel lockdown or an LSM), although the kernel has the program type`;
+  }
+  if (/\bENOENT\b|\bEOPNOTSUPP\b|\bENOTSUP\b/.test(first) && /attach/.test(first)) {
+    return `${line}: the kernel lacks this attach point (e.g. CONFIG_KPROBES unset)`;
+  }
+  return line;
 }
 
 export function isMounted(path: string, fstype: string): boolean {
@@ -124,6 +138,6 @@ export function probeAll(): ProbeResult[] {
     out.push({ id: "bpf:objects", ok: false, use: "all programs", reason: `${bpfObjectPath("probe")} is missing: run make build` });
     return out;
   }
-  for (const p of PROGRAM_PROBES) out.push(probeProgram(p.prog, p.id, p.use));
+  for (const p of PROGRAM_PROBES) out.push(probeProgram(p.prog, p.id, p.use, p.attach ?? false));
   return out;
 }

@@ -40,7 +40,8 @@ export function openFlags(v: number): string {
 
 /** File mode as octal, e.g. `0644` (Falco renders modes in octal). */
 export function fileMode(v: number): string {
-  return `0${(v & 0o7777).toString(8)}`;
+  const m = v & 0o7777;
+  return m === 0 ? "0" : `0${m.toString(8)}`;
 }
 
 const CLONE_FLAGS: FlagTable = [

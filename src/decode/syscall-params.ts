@@ -73,8 +73,8 @@ export function syscallName(nr: number): string {
 
 type Def = Omit<SyscallSpec, "nr">;
 const DEFS: readonly Def[] = [
-  { name: "execve", ret: "res", params: [p("filename", "path", 0)], pathArg: 0 },
-  { name: "execveat", ret: "res", params: [p("dirfd", "fd", 0), p("pathname", "path", 1), p("flags", "at_flags", 4)], pathArg: 1 },
+  { name: "execve", ret: "res", params: [p("filename", "path", 0)] },
+  { name: "execveat", ret: "res", params: [p("dirfd", "fd", 0), p("pathname", "path", 1), p("flags", "at_flags", 4)] },
   { name: "clone", ret: "pid", params: [p("flags", "clone_flags", 0)] },
   { name: "clone3", ret: "pid", params: [p("size", "uint", 1)] },
   { name: "fork", ret: "pid", params: [] },

@@ -166,6 +166,9 @@ export function eventFields(ev: DecodedEvent, num: number, procs: ProcessTable |
       out["proc.argv"] = ev.argv;
     }
     if (ev.cwd !== null) out["proc.cwd"] = ev.cwd;
+    if (out["evt.arg.filename"] === null || out["evt.arg.pathname"] === null) {
+      out[ev.type === "execve" ? "evt.arg.filename" : "evt.arg.pathname"] = ev.exe;
+    }
   }
   if (ev.fds) {
     out["evt.arg.fd1"] = ev.fds[0];
@@ -173,7 +176,7 @@ export function eventFields(ev: DecodedEvent, num: number, procs: ProcessTable |
   }
   // fd.* for the fd this event is about
   const fdNum = spec.ret === "fd" ? ev.ret : spec.fdArg !== undefined ? Number(BigInt.asIntN(32, ev.args[spec.fdArg] ?? 0n)) : null;
-  if (fdNum !== null) out["fd.num"] = fdNum;
+  if (fdNum !== null && fdNum >= 0) out["fd.num"] = fdNum;
   if (spec.pathArg !== undefined) {
     const abs = resolvedPath(ev, spec.pathArg);
     if (spec.ret === "fd") {

@@ -61,6 +61,7 @@ export async function doctorCommand(argv: string[], io: CliIO): Promise<number> 
       `  ${p.name}: ok, mode ${r.mode}, ${r.attached.length} attach points (${[...attachKinds].map(([k, n]) => `${n} ${k}`).join(", ")})\n`,
     );
     for (const f of r.fallbacks) io.stdout(`    fallback: wanted ${f.wanted}, using ${f.used}: ${f.reason}\n`);
+    for (const k of r.skipped) io.stdout(`    skipped ${k.syscall}: ${k.reason}\n`);
   }
   return plans.some((p) => p.ok) ? 0 : 1;
 }

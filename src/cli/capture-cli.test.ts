@@ -1,0 +1,102 @@
+/**
+ * The CLI as users run it: `bin/lanner` in a child process. Kernel parts skip with a
+ * printed reason when not root.
+ */
+import assert from "node:assert/strict";
+import { execFile, spawn } from "node:child_process";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { promisify } from "node:util";
+import { packageRoot } from "../capture/paths.js";
+import { kernelSkipReason } from "../../test/helpers/kernel.js";
+
+const execFileP = promisify(execFile);
+const LANNER = join(packageRoot(), "bin/lanner");
+
+async function lanner(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await execFileP(process.execPath, [LANNER, ...args]);
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+describe("lanner CLI", () => {
+  test("an unknown name in --types is a clear error, exit 2", async () => {
+    const r = await lanner("capture", "--types", "openat,nosuchcall,alsonot");
+    assert.equal(r.code, 2);
+    assert.equal(r.stderr, "lanner capture: --types: unknown syscall names: nosuchcall, alsonot\n");
+  });
+
+  test("bad option values name the option", async () => {
+    assert.equal((await lanner("capture", "-o", "xml")).stderr, "lanner capture: --output: expected json, text or none, got 'xml'\n");
+    assert.equal((await lanner("capture", "--count", "0")).stderr, "lanner capture: --count: expected a positive number, got '0'\n");
+    const unknown = await lanner("capture", "--nope");
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /^lanner capture: Unknown option '--nope'/);
+  });
+
+  test("every command has --help; unknown commands fail", async () => {
+    for (const c of ["capture", "doctor"]) {
+      const r = await lanner(c, "--help");
+      assert.equal(r.code, 0);
+      assert.match(r.stdout, /^Usage: lanner /);
+    }
+    const r = await lanner("frobnicate");
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /unknown command 'frobnicate'/);
+  });
+
+  const skip = kernelSkipReason();
+  if (skip) console.log(`# SKIP lanner CLI kernel tests: ${skip}`);
+
+  test("capture -o json prints the exec of a real process after the readiness line", { skip: skip ?? false }, async () => {
+    const child = spawn(process.execPath, [LANNER, "capture", "-o", "json", "-t", "execve", "--comm", "true", "--count", "1"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`not ready: ${stderr}`)), 20000);
+      child.stderr.on("data", (d: Buffer) => {
+        stderr += d.toString();
+        if (stderr.includes("lanner: ready")) {
+          clearTimeout(t);
+          resolve();
+        }
+      });
+    });
+    const t = spawn("/bin/true", ["cli-test-arg"]);
+    const exitCode = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+    assert.equal(exitCode, 0, stderr);
+    const lines = stdout.trim().split("\n");
+    assert.equal(lines.length, 1);
+    const ev = JSON.parse(lines[0]!) as Record<string, unknown>;
+    assert.equal(ev["evt.type"], "execve");
+    assert.equal(ev["proc.name"], "true");
+    assert.equal(ev["proc.pid"], t.pid);
+    assert.equal(ev["proc.cmdline"], "true cli-test-arg");
+    assert.equal(ev["evt.res"], "SUCCESS");
+    assert.match(String(ev["evt.time"]), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/);
+  });
+
+  test("doctor --json reports probes and both capture modes", { skip: skip ?? false }, async () => {
+    const r = await lanner("doctor", "--json");
+    assert.equal(r.code, 0, r.stderr);
+    const d = JSON.parse(r.stdout) as { probes: { id: string; ok: boolean; reason?: string }[]; capture: { name: string; ok: boolean }[] };
+    const ids = new Map(d.probes.map((p) => [p.id, p]));
+    assert.equal(ids.get("prog:tracepoint")?.ok, true);
+    assert.equal(ids.get("map:ringbuf")?.ok, true);
+    for (const p of d.probes) if (!p.ok) assert.ok(p.reason && !p.reason.includes("\n"), `${p.id} has a one-line reason`);
+    assert.deepEqual(
+      d.capture.map((c) => [c.name, c.ok]),
+      [
+        ["selected", true],
+        ["all", true],
+      ],
+    );
+  });
+});
