@@ -116,6 +116,8 @@ interface RuleDef {
   exceptions: ExceptionDef[];
   warnEvttypes: boolean;
   skipIfUnknownFilter: boolean;
+  /** Had errors at load time: still checked, never compiled into the rule set. */
+  broken: boolean;
 }
 
 interface MacroDef {
@@ -512,12 +514,12 @@ class FileReader {
     this.loader.macros.set(name, { name, at: this.nodeSrc(m), condition: cond });
   }
 
-  private exceptions(p: Pair | undefined, ruleName: string): ExceptionDef[] | undefined {
+  private exceptions(p: Pair | undefined, ruleName: string): { list: ExceptionDef[]; ok: boolean } {
     const v = this.valueNode(p);
-    if (v === null || (isScalar(v) && v.value === null)) return [];
+    if (v === null || (isScalar(v) && v.value === null)) return { list: [], ok: true };
     if (!isSeq(v)) {
       this.error(v, `'exceptions' of rule '${ruleName}' must be a list`);
-      return undefined;
+      return { list: [], ok: false };
     }
     const out: ExceptionDef[] = [];
     let ok = true;
@@ -628,7 +630,7 @@ class FileReader {
         this.warn(nm.node, `exception name '${nm.value}' is not unique in rule '${ruleName}'`);
       out.push({ name: nm.value, at: this.nodeSrc(nm.node), fields, singleField: single, comps, values });
     }
-    return ok ? out : undefined;
+    return { list: out, ok };
   }
 
   private valueOf(n: YNode, what: string): ValueNode | undefined {
@@ -714,13 +716,15 @@ class FileReader {
     flag("capture");
     let exceptions: ExceptionDef[] | undefined;
     if (p.has("exceptions")) {
-      exceptions = this.exceptions(p.get("exceptions"), name);
-      if (exceptions === undefined) ok = false;
+      const ex = this.exceptions(p.get("exceptions"), name);
+      exceptions = ex.list;
+      if (!ex.ok) ok = false;
     }
-    if (!ok) return;
 
     const isModifier = mods.append || mods.override !== undefined;
+    if (!ok && isModifier) return; // problems reported; do not half-apply a modification
     const onlyEnabled = !isModifier && keys.every((k) => k === "rule" || k === "enabled") && p.has("enabled");
+    if (onlyEnabled && !ok) return;
     if (isModifier || onlyEnabled) {
       if (existing === undefined) {
         const what = onlyEnabled ? "only 'enabled'" : "'append' or an override";
@@ -793,6 +797,7 @@ class FileReader {
       exceptions: exceptions ?? [],
       warnEvttypes: warnEvttypes ?? true,
       skipIfUnknownFilter: skipUnknown ?? false,
+      broken: !ok,
     };
     this.loader.rules.set(name, def);
   }
@@ -982,7 +987,11 @@ class Loader {
       compiled.filter((c) => c.priorityLevel <= min),
       opts,
     );
-    const diagnostics = [...this.diags.items];
+    const order = new Map(files.map((f, i) => [f.name, i]));
+    const diagnostics = [...this.diags.items].sort(
+      (a, b) =>
+        (order.get(a.file) ?? 0) - (order.get(b.file) ?? 0) || a.line - b.line || a.col - b.col,
+    );
     return {
       diagnostics,
       errors: this.diags.errorCount,
@@ -1006,7 +1015,7 @@ class Loader {
       return undefined;
     }
     const cond = r.condition;
-    if (cond === undefined || r.output === undefined || r.priority === undefined) return undefined;
+    if (cond === undefined || r.output === undefined) return undefined;
     const parsed = parseCondition(cond.text, cond.src);
     if (!parsed.ok) {
       this.diags.at(cond.src, parsed.error.offset, "error", `rule '${r.name}': ${parsed.error.message}`);
@@ -1043,7 +1052,7 @@ class Loader {
     }
     for (const d of scratch.items) this.diags.add(d);
     const out = compileOutput(r.output.text, this.diags, r.output.src, ctx);
-    if (b.bound === undefined || !out.ok || !exOk) return undefined;
+    if (b.bound === undefined || !out.ok || !exOk || r.broken || r.priority === undefined) return undefined;
     const types = eventTypesOf(b.bound);
     if (r.warnEvttypes && types.neg) {
       const what = isAllTypes(types) ? "every event type" : `${evtSetToString(types)} event types`;

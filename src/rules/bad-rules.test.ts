@@ -1,0 +1,177 @@
+// Bad rules files: every problem is one exact `FILE:LINE:COL: error: message` line.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { formatDiagnostic } from "./diagnostics.js";
+import { loadRules } from "./loader.js";
+
+function diags(name: string, text: string): string[] {
+  return loadRules([{ name, text }]).diagnostics.map(formatDiagnostic);
+}
+
+const RULE = (cond: string, extra = "") => `- rule: R
+  desc: d
+  condition: ${cond}
+  output: out
+  priority: WARNING
+${extra}`;
+
+test("YAML syntax error", () => {
+  const text = "- rule: A\n  desc: d\n  condition: proc.name = a\n   output: x\n";
+  assert.deepEqual(
+    diags("bad.yaml", text)[0],
+    "bad.yaml:3:14: error: invalid YAML: Nested mappings are not allowed in compact mappings",
+  );
+  assert.deepEqual(diags("tab.yaml", "- rule: [a\n"), [
+    "tab.yaml:2:1: error: invalid YAML: Flow sequence in block collection must be sufficiently indented and end with a ]",
+  ]);
+});
+
+test("not a list of items", () => {
+  assert.deepEqual(diags("m.yaml", "rule: x\n"), [
+    "m.yaml:1:1: error: a rules file must be a YAML sequence of rule, macro and list items",
+  ]);
+});
+
+test("unknown field, in a rule and in a macro", () => {
+  assert.deepEqual(diags("f.yaml", RULE("evt.type = execve and proc.nme = bash")), [
+    "f.yaml:3:36: error: unknown field 'proc.nme'",
+  ]);
+  const text = `- macro: m
+  condition: fd.nmae startswith /etc
+${RULE("evt.type = execve and m")}`;
+  assert.deepEqual(diags("m.yaml", text), ["m.yaml:2:14: error: unknown field 'fd.nmae'"]);
+});
+
+test("operator that does not fit the field type", () => {
+  assert.deepEqual(diags("o.yaml", RULE("evt.type = execve and fd.num contains 3")), [
+    "o.yaml:3:43: error: operator 'contains' is not supported by field 'fd.num' of type int64",
+  ]);
+  assert.deepEqual(diags("n.yaml", RULE("evt.type = execve and user.uid = root")), [
+    "n.yaml:3:47: error: 'root' is not a number (field 'user.uid' is uint32)",
+  ]);
+});
+
+test("undefined macro and undefined list", () => {
+  assert.deepEqual(diags("u.yaml", RULE("evt.type = execve and not_defined")), [
+    "u.yaml:3:36: error: undefined macro 'not_defined'",
+  ]);
+  assert.deepEqual(diags("l.yaml", RULE("evt.type = execve and proc.name in missing_list")), [
+    "l.yaml:3:49: error: undefined list 'missing_list'",
+  ]);
+});
+
+test("exception values not matching fields", () => {
+  const text = RULE(
+    "evt.type = execve",
+    `  exceptions:
+    - name: pair
+      fields: [proc.name, proc.pname]
+      values:
+        - [a, b]
+        - [c]
+    - name: bad_field
+      fields: [proc.nam]
+      values: [[x]]
+    - name: single
+      fields: proc.name
+      comps: "="
+      values: [a]
+    - name: list_for_eq
+      fields: [proc.name]
+      comps: [startswith]
+      values: [[[a, b]]]
+`,
+  );
+  assert.deepEqual(diags("e.yaml", text), [
+    "e.yaml:11:11: error: exception 'pair' of rule 'R': values entry has 1 item but 'fields' has 2",
+    "e.yaml:13:16: error: unknown field 'proc.nam'",
+    "e.yaml:17:14: error: exception 'single' of rule 'R': with a single field, comps must be in, pmatch, intersects or an operator with oneof/anyof/allof",
+    "e.yaml:22:17: error: exception 'list_for_eq' of rule 'R': value for 'proc.name' is a list but 'startswith' takes one value",
+  ]);
+});
+
+test("unterminated string", () => {
+  assert.deepEqual(diags("s.yaml", RULE("evt.type = execve and proc.name = 'abc")), [
+    "s.yaml:3:48: error: rule 'R': unterminated string",
+  ]);
+});
+
+test("100 000-deep parentheses", () => {
+  const cond = "(".repeat(100_000) + "evt.type = execve" + ")".repeat(100_000);
+  assert.deepEqual(diags("p.yaml", RULE(cond)), [
+    "p.yaml:3:1014: error: rule 'R': expression nested deeper than 1000 levels",
+  ]);
+});
+
+test("positions inside folded and literal block scalars and quoted strings", () => {
+  const text = `- rule: R
+  desc: d
+  condition: >
+    evt.type = execve
+    and fd.num contains 3
+  output: out
+  priority: WARNING
+- rule: S
+  desc: d
+  condition: |
+    evt.type = execve and
+      proc.nme = x
+  output: out
+  priority: WARNING
+- rule: T
+  desc: d
+  condition: "evt.type = execve and \\"a\\" = b"
+  output: out
+  priority: WARNING
+- rule: U
+  desc: d
+  condition: 'evt.type = execve and proc.name = ''x'' and proc.nme = y'
+  output: out
+  priority: WARNING
+`;
+  assert.deepEqual(diags("b.yaml", text), [
+    "b.yaml:5:16: error: operator 'contains' is not supported by field 'fd.num' of type int64",
+    "b.yaml:12:7: error: unknown field 'proc.nme'",
+    `b.yaml:17:37: error: rule 'T': expected a field, a macro, 'not' or '(' but found string "a"`,
+    "b.yaml:22:59: error: unknown field 'proc.nme'",
+  ]);
+});
+
+test("missing keys, bad priority, bad output field, unknown keys", () => {
+  const text = `- rule: A
+  desc: d
+  condition: evt.type = execve
+  output: "%proc.nope"
+  priority: nope
+- rule: B
+  desc: d
+  condition: evt.type = execve
+  priority: debug
+- rule: C
+  desc: d
+  condition: evt.type = execve
+  output: o
+  priority: debug
+  colour: red
+- bogus: 1
+`;
+  assert.deepEqual(diags("k.yaml", text), [
+    "k.yaml:4:13: error: unknown field 'proc.nope'",
+    "k.yaml:5:13: error: invalid priority 'nope' (expected one of emergency, alert, critical, error, warning, notice, informational, info, debug)",
+    "k.yaml:6:9: error: rule 'B' has no 'output'",
+    "k.yaml:15:3: warning: unknown key 'colour' in rule 'C'",
+    "k.yaml:16:3: warning: unknown item 'bogus' ignored",
+  ]);
+});
+
+test("one pass reports every problem across files, in file order", () => {
+  const r = loadRules([
+    { name: "a.yaml", text: RULE("evt.type = execve and proc.nme = x") },
+    { name: "b.yaml", text: RULE("evt.type = execve and fd.num contains 1").replace("rule: R", "rule: R2") },
+  ]);
+  assert.deepEqual(r.diagnostics.map(formatDiagnostic), [
+    "a.yaml:3:36: error: unknown field 'proc.nme'",
+    "b.yaml:3:43: error: operator 'contains' is not supported by field 'fd.num' of type int64",
+  ]);
+  assert.equal(r.errors, 2);
+});
