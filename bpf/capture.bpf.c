@@ -167,6 +167,11 @@ const struct ln_desc ln_descs[LN_MAX_SYSCALL] SEC(".rodata.ln_desc") = {
 	D(accept4, .x = X_ACCEPT),
 	D(sendto, .x = X_SENDTO),
 	D(recvfrom, .x = X_RECVFROM),
+	D(sendmsg, .x = X_TUPLE, .xarg = 0),
+	D(recvmsg, .x = X_TUPLE, .xarg = 0),
+	D(sendmmsg, .x = X_TUPLE, .xarg = 0),
+	D(recvmmsg, .x = X_TUPLE, .xarg = 0),
+	D(shutdown, .x = X_TUPLE, .xarg = 0),
 	D(unlink, .p = { PC(0) }),
 	D(unlinkat, .p = { PD(1, 0) }),
 	D(rename, .p = { PC(0), PC(1) }),
@@ -445,6 +450,7 @@ static long dp_walk_cb(__u32 i, void *ctx)
 	struct mount *mnt = (void *)c->mnt, *mnt_parent;
 	struct ln_walk *w;
 	__u32 zero = 0;
+	__u64 name;
 
 	if (c->dentry == c->root_dentry && c->vfsmnt == c->root_mnt)
 		goto done;
@@ -465,8 +471,11 @@ static long dp_walk_cb(__u32 i, void *ctx)
 		goto done;
 	/* parent == dentry below a mount root: a pseudo file (memfd, anon inode), which is
 	 * named by its own dentry: "/memfd:name" */
-	w->name[c->depth & (LN_WALK_MAX - 1)] = (__u64)BPF_CORE_READ(dentry, d_name.name);
-	c->depth++;
+	name = (__u64)BPF_CORE_READ(dentry, d_name.name);
+	if (BPF_CORE_READ(dentry, d_name.len) > 0) { /* nsfs/pidfs name theirs with d_dname */
+		w->name[c->depth & (LN_WALK_MAX - 1)] = name;
+		c->depth++;
+	}
 	if (parent == dentry)
 		goto done;
 	c->dentry = (__u64)parent;

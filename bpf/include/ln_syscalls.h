@@ -76,4 +76,9 @@
 #define LN_NR_pipe2            293
 #define LN_NR_getppid          110
 #define LN_NR_fchmodat2        452
+#define LN_NR_sendmsg          46
+#define LN_NR_recvmsg          47
+#define LN_NR_sendmmsg         307
+#define LN_NR_recvmmsg         299
+#define LN_NR_shutdown         48
 #endif
