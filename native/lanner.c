@@ -29,7 +29,7 @@
  * pollMs (the normal path: BPF submits with BPF_RB_NO_WAKEUP, and libbpf 1.1's
  * ring_buffer__poll never drains such data, so we always use ring_buffer__consume). One
  * turn delivers batches until the ring is empty or maxBatchesPerTurn is reached; in the
- * latter case the timer is re-armed to fire on the next loop iteration. The JS callback is
+ * latter case a uv_idle handle resumes the drain on the next loop iteration. The JS callback is
  * never called from inside ring_buffer__consume, so JS may close the consumer (or the whole
  * object) inside the callback.
  */
@@ -124,6 +124,21 @@ static void throw_errno(napi_env env, int err, const char *fmt, ...)
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
 	e = make_error(env, err, what, NULL);
+	if (e)
+		napi_throw(env, e);
+}
+
+/* Like throw_errno, with a detail instead of strerror: "<what>: <CODE>: <detail>". */
+static void throw_errd(napi_env env, int err, const char *detail, const char *fmt, ...)
+{
+	char what[512];
+	va_list ap;
+	napi_value e;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	e = make_error(env, err, what, detail);
 	if (e)
 		napi_throw(env, e);
 }
@@ -531,6 +546,7 @@ struct ln_ring {
 	struct ring_buffer *rb;
 	uv_poll_t poll;
 	uv_timer_t timer;
+	uv_idle_t idle;   /* "come back on the next loop iteration" after a capped turn */
 	int handles_open; /* uv handles not yet closed */
 	bool wrapper_gone;
 	bool closed;
@@ -613,7 +629,7 @@ static struct ln_obj *get_obj(napi_env env, napi_value v, bool need_open)
 		return NULL;
 	}
 	if (need_open && o->closed) {
-		throw_errno(env, EBADF, "BPF object is closed");
+		throw_errd(env, EBADF, "object is closed", "using BPF object");
 		return NULL;
 	}
 	return o;
@@ -798,12 +814,12 @@ static napi_value js_set_global(napi_env env, napi_callback_info info)
 	if (!get_bytes(env, argv[2], "value", &data, &len))
 		goto out;
 	if (o->loaded) {
-		throw_errno(env, EBUSY, "setting global %s: object already loaded", name);
+		throw_errd(env, EBUSY, "object already loaded", "setting global %s", name);
 		goto out;
 	}
 	btf = bpf_object__btf(o->obj);
 	if (!btf) {
-		throw_errno(env, ENOENT, "setting global %s: object has no BTF", name);
+		throw_errd(env, ENOENT, "object has no BTF", "setting global %s", name);
 		goto out;
 	}
 	nt = btf__type_cnt(btf);
@@ -838,13 +854,15 @@ static napi_value js_set_global(napi_env env, napi_callback_info info)
 		}
 	}
 	if (found_id < 0) {
-		throw_errno(env, ENOENT, "setting global %s: no such variable in .rodata/.data/.bss",
-			    name);
+		throw_errd(env, ENOENT, "no such variable in .rodata/.data/.bss",
+			   "setting global %s", name);
 		goto out;
 	}
 	if (len != found_size) {
-		throw_errno(env, EINVAL, "setting global %s: size is %u bytes, got %zu", name,
-			    found_size, len);
+		char d[96];
+
+		snprintf(d, sizeof(d), "size is %u bytes, got %zu", found_size, len);
+		throw_errd(env, EINVAL, d, "setting global %s", name);
 		goto out;
 	}
 	{
@@ -855,14 +873,12 @@ static napi_value js_set_global(napi_env env, napi_callback_info info)
 		int err;
 
 		if (!m) {
-			throw_errno(env, ENOENT, "setting global %s: no map for section %s", name,
-				    found_sec);
+			throw_errd(env, ENOENT, "no map for its section", "setting global %s", name);
 			goto out;
 		}
 		cur = bpf_map__initial_value(m, &sz);
 		if (!cur || (size_t)found_off + len > sz) {
-			throw_errno(env, ERANGE, "setting global %s: outside %s (%zu bytes)", name,
-				    found_sec, sz);
+			throw_errd(env, ERANGE, "outside its section", "setting global %s", name);
 			goto out;
 		}
 		copy = malloc(sz);
@@ -990,8 +1006,8 @@ static napi_value js_load(napi_env env, napi_callback_info info)
 	if (!get_args(env, info, 1, argv) || !(o = get_obj(env, argv[0], true)))
 		return NULL;
 	if (o->loaded) {
-		throw_errno(env, EBUSY, "loading BPF object %s: already loaded",
-			    bpf_object__name(o->obj));
+		throw_errd(env, EBUSY, "already loaded", "loading BPF object %s",
+			   bpf_object__name(o->obj));
 		return NULL;
 	}
 	g_log.tail[0] = 0;
@@ -1083,12 +1099,12 @@ static napi_value js_attach(napi_env env, napi_callback_info info)
 		return NULL;
 	}
 	if (!o->loaded) {
-		throw_errno(env, EINVAL, "attaching program %s: object not loaded", pname);
+		throw_errd(env, EINVAL, "object not loaded", "attaching program %s", pname);
 		goto out;
 	}
 	if (bpf_program__fd(p) < 0) {
-		throw_errno(env, EINVAL, "attaching program %s: program not loaded (autoload off)",
-			    pname);
+		throw_errd(env, EINVAL, "program not loaded (autoload off)", "attaching program %s",
+			   pname);
 		goto out;
 	}
 	if (!strcmp(kind, "auto")) {
@@ -1185,8 +1201,8 @@ static napi_value js_attach(napi_env env, napi_callback_info info)
 			 ret ? "uretprobe" : "uprobe", s1, s2 ? s2 : "", (long long)off);
 		link = bpf_program__attach_uprobe_opts(p, (pid_t)pid, s1, (size_t)off, &uopts);
 	} else {
-		throw_errno(env, EOPNOTSUPP, "attaching program %s: unknown attach kind '%s'", pname,
-			    kind);
+		throw_errd(env, EOPNOTSUPP, "unknown attach kind", "attaching program %s (%s)", pname,
+			   kind);
 		goto out;
 	}
 	if (!link) {
@@ -1270,7 +1286,7 @@ static struct bpf_map *loaded_map(napi_env env, napi_value *argv, struct ln_obj 
 	if (!(o = get_obj(env, argv[0], true)) || !(m = get_map(env, o, argv[1])))
 		return NULL;
 	if (bpf_map__fd(m) < 0) {
-		throw_errno(env, EBADF, "map %s: object not loaded", bpf_map__name(m));
+		throw_errd(env, EBADF, "object not loaded", "using map %s", bpf_map__name(m));
 		return NULL;
 	}
 	*po = o;
@@ -1381,7 +1397,7 @@ static napi_value js_map_next_key(napi_env env, napi_callback_info info)
 	if (!get_bytes(env, argv[3], "next key", &nk, &nkl))
 		return NULL;
 	if (k && kl != nkl) {
-		throw_errno(env, EINVAL, "iterating map %s: key sizes differ", bpf_map__name(m));
+		throw_errd(env, EINVAL, "key sizes differ", "iterating map %s", bpf_map__name(m));
 		return NULL;
 	}
 	err = bpf_map__get_next_key(m, k, nk, nkl);
@@ -1482,8 +1498,10 @@ static void ring_close(struct ln_ring *r)
 	if (r->handles_open) {
 		uv_poll_stop(&r->poll);
 		uv_timer_stop(&r->timer);
+		uv_idle_stop(&r->idle);
 		uv_close((uv_handle_t *)&r->poll, on_handle_closed);
 		uv_close((uv_handle_t *)&r->timer, on_handle_closed);
+		uv_close((uv_handle_t *)&r->idle, on_handle_closed);
 	}
 	if (r->rb)
 		ring_buffer__free(r->rb);
@@ -1527,7 +1545,7 @@ static bool deliver(struct ln_ring *r, bool async)
 	r->st_bytes += r->used;
 	if (napi_get_reference_value(env, r->cb_ref, &cb) != napi_ok || !cb)
 		return false;
-	napi_get_undefined(env, &recv);
+	napi_get_global(env, &recv); /* napi_make_callback needs an object receiver */
 	napi_create_uint32(env, (uint32_t)r->used, &argv[0]);
 	napi_create_uint32(env, r->count, &argv[1]);
 	r->in_cb = true;
@@ -1597,7 +1615,7 @@ static int64_t drain_batches(struct ln_ring *r, uint32_t max_batches, bool async
 	return total;
 }
 
-static void on_timer(uv_timer_t *t);
+static void on_idle(uv_idle_t *h);
 
 static void drain_async(struct ln_ring *r)
 {
@@ -1613,10 +1631,17 @@ static void drain_async(struct ln_ring *r)
 	if (r->closed || !r->started)
 		return;
 	if (capped) {
-		/* more data: come back on the next loop iteration, then at the usual period */
+		/* More data: come back on the next loop iteration. Not a 0 ms timer: libuv runs a
+		 * timer re-armed with 0 again in the same timers phase, starving the loop. */
 		r->st_cap_hits++;
-		uv_timer_start(&r->timer, on_timer, 0, r->poll_ms);
+		uv_idle_start(&r->idle, on_idle);
 	}
+}
+
+static void on_idle(uv_idle_t *h)
+{
+	uv_idle_stop(h);
+	drain_async(h->data);
 }
 
 static void on_timer(uv_timer_t *t) { drain_async(t->data); }
@@ -1644,7 +1669,7 @@ static struct ln_ring *get_ring(napi_env env, napi_value v, bool need_open)
 		return NULL;
 	}
 	if (need_open && r->closed) {
-		throw_errno(env, EBADF, "ring consumer %s is closed", r->map_name);
+		throw_errd(env, EBADF, "consumer is closed", "using ring consumer %s", r->map_name);
 		return NULL;
 	}
 	return r;
@@ -1670,8 +1695,8 @@ static napi_value js_ring_open(napi_env env, napi_callback_info info)
 	if (!get_args(env, info, 5, argv) || !(m = loaded_map(env, argv, &o)))
 		return NULL;
 	if (bpf_map__type(m) != BPF_MAP_TYPE_RINGBUF) {
-		throw_errno(env, EINVAL, "opening ring consumer on map %s: not a ringbuf map",
-			    bpf_map__name(m));
+		throw_errd(env, EINVAL, "not a ringbuf map", "opening ring consumer on map %s",
+			   bpf_map__name(m));
 		return NULL;
 	}
 	if (!get_bytes(env, argv[2], "batch buffer", &data, &len))
@@ -1693,7 +1718,7 @@ static napi_value js_ring_open(napi_env env, napi_callback_info info)
 		return NULL;
 	}
 	if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
-		throw_errno(env, EINVAL, "opening ring consumer: no event loop");
+		throw_errd(env, EINVAL, "no event loop", "opening ring consumer");
 		return NULL;
 	}
 	r = calloc(1, sizeof(*r));
@@ -1724,9 +1749,11 @@ static napi_value js_ring_open(napi_env env, napi_callback_info info)
 		return NULL;
 	}
 	uv_timer_init(loop, &r->timer);
+	uv_idle_init(loop, &r->idle);
 	r->poll.data = r;
 	r->timer.data = r;
-	r->handles_open = 2;
+	r->idle.data = r;
+	r->handles_open = 3;
 	napi_create_object(env, &handle);
 	if (napi_wrap(env, handle, r, ring_finalize, NULL, NULL) != napi_ok) {
 		r->wrapper_gone = true;
@@ -1778,6 +1805,7 @@ static napi_value js_ring_stop(napi_env env, napi_callback_info info)
 		return NULL;
 	uv_poll_stop(&r->poll);
 	uv_timer_stop(&r->timer);
+	uv_idle_stop(&r->idle);
 	r->started = false;
 	if (r->self_ref)
 		napi_delete_reference(env, r->self_ref);
@@ -1799,8 +1827,8 @@ static napi_value js_ring_drain(napi_env env, napi_callback_info info)
 	if (!is_nullish(env, argv[1]) && !get_u32(env, argv[1], "maxBatches", &maxb))
 		return NULL;
 	if (r->in_cb) {
-		throw_errno(env, EBUSY, "draining ring %s from inside its own batch callback",
-			    r->map_name);
+		throw_errd(env, EBUSY, "called from inside its own batch callback", "draining ring %s",
+			   r->map_name);
 		return NULL;
 	}
 	n = drain_batches(r, maxb, false, &capped);
@@ -1839,9 +1867,11 @@ static napi_value js_ring_ref(napi_env env, napi_callback_info info)
 	if (on) {
 		uv_ref((uv_handle_t *)&r->poll);
 		uv_ref((uv_handle_t *)&r->timer);
+		uv_ref((uv_handle_t *)&r->idle);
 	} else {
 		uv_unref((uv_handle_t *)&r->poll);
 		uv_unref((uv_handle_t *)&r->timer);
+		uv_unref((uv_handle_t *)&r->idle);
 	}
 	return NULL;
 }

@@ -1,0 +1,272 @@
+// Kernel tests of BpfObject over bpf/selftest.bpf.c: open/configure/load/attach, maps,
+// errors, close. Run as root: node --test dist/src/native/
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { BPF_NOEXIST, BpfObject, MapType, numPossibleCpus } from './bpf-object.js';
+import { isNativeError } from './native-error.js';
+import { getppidTimes, kernelSkipReason, openFdCount, selftestObjectPath } from './kernel-test-env.js';
+
+const skip = kernelSkipReason();
+
+const ST_C_GETPPID = 0;
+const ST_C_GENERIC = 1;
+const ST_C_RAW = 2;
+
+function u32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n);
+  return b;
+}
+
+function u64(n: bigint): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64LE(n);
+  return b;
+}
+
+function openLoaded(configure?: (o: BpfObject) => void): BpfObject {
+  const obj = BpfObject.open(selftestObjectPath());
+  try {
+    obj.setGlobalU32('filter_tgid', process.pid);
+    configure?.(obj);
+    obj.load();
+    return obj;
+  } catch (e) {
+    obj.close();
+    throw e;
+  }
+}
+
+function counter(obj: BpfObject, idx: number): number {
+  const m = obj.map('st_counts');
+  const v = m.get(u32(idx));
+  assert.ok(v, `st_counts[${idx}] present`);
+  let sum = 0;
+  for (const c of m.perCpuValues(v)) sum += Number(c.readBigUInt64LE(0));
+  return sum;
+}
+
+function expectNativeError(fn: () => unknown, code: string, message: RegExp): void {
+  assert.throws(fn, (e: unknown) => {
+    assert.ok(isNativeError(e), `a NativeError, got ${String(e)}`);
+    assert.equal(e.code, code, e.message);
+    assert.match(e.message, message);
+    return true;
+  });
+}
+
+test('open lists programs (name, section, type) and maps (type, sizes, max entries)', (t) => {
+  if (skip) return t.skip(skip);
+  const obj = BpfObject.open(selftestObjectPath());
+  try {
+    assert.equal(obj.name, 'selftest');
+    const progs = Object.fromEntries(obj.programs().map((p) => [p.name, p]));
+    assert.equal(progs['ln_st_getppid']?.section, 'tracepoint/syscalls/sys_enter_getppid');
+    assert.equal(progs['ln_st_getppid']?.typeName, 'tracepoint');
+    assert.equal(progs['ln_st_getppid']?.autoload, true);
+    assert.equal(progs['ln_st_raw']?.typeName, 'raw_tracepoint');
+    assert.equal(progs['ln_st_generic']?.section, 'tracepoint');
+    assert.equal(progs['ln_st_bad']?.autoload, false, '"?" section prefix: autoload off');
+    const rb = obj.map('st_rb');
+    assert.equal(rb.type, MapType.RINGBUF);
+    assert.equal(rb.typeName, 'ringbuf');
+    assert.equal(rb.maxEntries, 1 << 20);
+    const counts = obj.map('st_counts');
+    assert.equal(counts.typeName, 'percpu_array');
+    assert.deepEqual([counts.keySize, counts.valueSize, counts.maxEntries], [4, 8, 4]);
+    assert.equal(counts.perCpu, true);
+    assert.equal(counts.valueBufferSize, 8 * numPossibleCpus());
+    const kv = obj.map('st_kv');
+    assert.deepEqual([kv.typeName, kv.keySize, kv.valueSize, kv.maxEntries], ['hash', 4, 8, 64]);
+    const ro = obj.map('.rodata');
+    assert.equal(ro.internal, true);
+    assert.equal(ro.name, 'selftest.rodata');
+    assert.equal(obj.map('st_rb').fd < 0, true, 'no fd before load');
+  } finally {
+    obj.close();
+  }
+});
+
+test('opening a missing file fails with ENOENT and names the path', (t) => {
+  if (skip) return t.skip(skip);
+  expectNativeError(
+    () => BpfObject.open('/nonexistent/x.bpf.o'),
+    'ENOENT',
+    /^opening BPF object \/nonexistent\/x\.bpf\.o: ENOENT: /,
+  );
+});
+
+test('setGlobal checks the name and the size, and only before load', (t) => {
+  if (skip) return t.skip(skip);
+  const obj = BpfObject.open(selftestObjectPath());
+  try {
+    expectNativeError(() => obj.setGlobalU32('no_such_var', 1), 'ENOENT', /^setting global no_such_var: ENOENT: no such variable/);
+    expectNativeError(() => obj.setGlobalU64('filter_tgid', 1n), 'EINVAL', /^setting global filter_tgid: EINVAL: size is 4 bytes, got 8/);
+    obj.setGlobalU32('filter_tgid', process.pid);
+    obj.load();
+    expectNativeError(() => obj.setGlobalU32('filter_tgid', 1), 'EBUSY', /already loaded/);
+    // The value landed in the frozen .rodata map: read it back.
+    const ro = obj.map('.rodata');
+    const v = ro.get(u32(0));
+    assert.ok(v);
+    assert.equal(v.readUInt32LE(0), process.pid);
+  } finally {
+    obj.close();
+  }
+});
+
+test('setMaxEntries resizes a map before load', (t) => {
+  if (skip) return t.skip(skip);
+  const obj = openLoaded((o) => o.setMaxEntries('st_rb', 1 << 16));
+  try {
+    assert.equal(obj.map('st_rb').maxEntries, 1 << 16);
+  } finally {
+    obj.close();
+  }
+});
+
+test('attach, count our getppid calls in a per-CPU map, detach', (t) => {
+  if (skip) return t.skip(skip);
+  const obj = openLoaded();
+  try {
+    const link = obj.program('ln_st_getppid').attach({ kind: 'auto' });
+    assert.equal(obj.linkCount, 1);
+    getppidTimes(1000);
+    assert.equal(counter(obj, ST_C_GETPPID), 1000);
+    const m = obj.map('st_counts');
+    const v = m.get(u32(ST_C_GETPPID));
+    assert.ok(v);
+    assert.equal(m.perCpuValues(v).length, numPossibleCpus());
+    link.close();
+    link.close(); // idempotent
+    assert.equal(obj.linkCount, 0);
+    getppidTimes(100);
+    assert.equal(counter(obj, ST_C_GETPPID), 1000, 'no counting after detach');
+  } finally {
+    obj.close();
+  }
+});
+
+test('one program attached to many tracepoints gets one link each; raw tracepoints', (t) => {
+  if (skip) return t.skip(skip);
+  const obj = openLoaded();
+  try {
+    // A bare SEC("tracepoint") has no section-derived target.
+    expectNativeError(() => obj.attach('ln_st_generic'), 'EOPNOTSUPP', /^auto-attaching program ln_st_generic \(tracepoint\): EOPNOTSUPP/);
+    const prog = obj.program('ln_st_generic');
+    const a = prog.attachTracepoint('syscalls', 'sys_enter_getppid');
+    const b = prog.attachTracepoint('syscalls', 'sys_exit_getppid');
+    assert.notEqual(a.id, b.id);
+    assert.equal(obj.linkCount, 2);
+    getppidTimes(500);
+    // Unfiltered program: other processes' getppid calls may add to it.
+    assert.ok(counter(obj, ST_C_GENERIC) >= 1000, `generic count ${counter(obj, ST_C_GENERIC)} >= 1000`);
+    a.close();
+    const before = counter(obj, ST_C_GENERIC);
+    getppidTimes(500);
+    const after = counter(obj, ST_C_GENERIC);
+    assert.ok(after - before >= 500 && after - before < 1000, `one link left: +${after - before}`);
+    const raw = obj.attachRawTracepoint('ln_st_raw', 'sys_enter');
+    getppidTimes(10);
+    assert.ok(counter(obj, ST_C_RAW) >= 10);
+    raw.close();
+    assert.equal(obj.linkCount, 1);
+  } finally {
+    obj.close();
+  }
+});
+
+test('attaching to a missing tracepoint fails with ENOENT naming the attach point', (t) => {
+  if (skip) return t.skip(skip);
+  const obj = openLoaded();
+  try {
+    expectNativeError(
+      () => obj.attachTracepoint('ln_st_generic', 'syscalls', 'sys_enter_nope'),
+      'ENOENT',
+      /^attaching program ln_st_generic to tracepoint syscalls\/sys_enter_nope: ENOENT: /,
+    );
+    expectNativeError(
+      () => obj.attachRawTracepoint('ln_st_raw', 'no_such_raw_tp'),
+      'ENOENT',
+      /^attaching program ln_st_raw to raw tracepoint no_such_raw_tp: ENOENT/,
+    );
+    assert.equal(obj.linkCount, 0);
+  } finally {
+    obj.close();
+  }
+});
+
+test('a load error carries errno, code, the program and the verifier log', (t) => {
+  if (skip) return t.skip(skip);
+  const obj = BpfObject.open(selftestObjectPath());
+  try {
+    obj.setAutoload('ln_st_bad', true);
+    assert.throws(
+      () => obj.load(),
+      (e: unknown) => {
+        assert.ok(isNativeError(e));
+        assert.equal(e.errno, 13);
+        assert.equal(e.code, 'EACCES');
+        assert.equal(e.program, 'ln_st_bad');
+        assert.match(e.message, /^loading program ln_st_bad: EACCES: /);
+        assert.match(e.message, /invalid mem access 'map_value_or_null'/);
+        assert.ok(e.log !== undefined && e.log.length <= 8192);
+        assert.match(e.log ?? '', /BEGIN PROG LOAD LOG[\s\S]*invalid mem access/);
+        return true;
+      },
+    );
+    assert.equal(obj.loaded, false);
+  } finally {
+    obj.close();
+  }
+});
+
+test('hash map CRUD and iteration', (t) => {
+  if (skip) return t.skip(skip);
+  const obj = openLoaded();
+  try {
+    const kv = obj.map('st_kv');
+    const out = Buffer.alloc(8);
+    assert.equal(kv.lookup(u32(1), out), false);
+    for (let k = 1; k <= 10; k++) kv.update(u32(k), u64(BigInt(k * 100)));
+    assert.equal(kv.lookup(u32(7), out), true);
+    assert.equal(out.readBigUInt64LE(0), 700n);
+    expectNativeError(() => kv.update(u32(7), u64(1n), BPF_NOEXIST), 'EEXIST', /^updating map st_kv/);
+    kv.update(u32(7), u64(777n));
+    assert.equal(kv.get(u32(7))?.readBigUInt64LE(0), 777n);
+    assert.equal(kv.delete(u32(3)), true);
+    assert.equal(kv.delete(u32(3)), false);
+    const keys = [...kv.keys()].map((b) => b.readUInt32LE(0)).sort((a, b) => a - b);
+    assert.deepEqual(keys, [1, 2, 4, 5, 6, 7, 8, 9, 10]);
+    // name-based shorthands
+    assert.equal(obj.mapLookup('st_kv', u32(10), out), true);
+    assert.equal(out.readBigUInt64LE(0), 1000n);
+    // wrong sizes are refused, not truncated
+    expectNativeError(() => kv.lookup(u32(1), Buffer.alloc(4)), 'EINVAL', /^looking up in map st_kv \(key 4 B, value 4 B\)/);
+    // per-CPU value buffers must cover every possible CPU
+    expectNativeError(() => obj.map('st_counts').lookup(u32(0), Buffer.alloc(8 * numPossibleCpus() - 8)), 'EINVAL', /st_counts/);
+  } finally {
+    obj.close();
+  }
+});
+
+test('close is idempotent, releases every fd, and later use says the object is closed', (t) => {
+  if (skip) return t.skip(skip);
+  const fds0 = openFdCount();
+  const obj = openLoaded();
+  obj.attach('ln_st_getppid');
+  obj.attachTracepoint('ln_st_generic', 'syscalls', 'sys_enter_getppid');
+  obj.attachTracepoint('ln_st_generic', 'syscalls', 'sys_exit_getppid');
+  const ring = obj.ringBuffer('st_rb', { onBatch: () => {}, batchBytes: 4096 });
+  getppidTimes(10);
+  assert.ok(openFdCount() > fds0);
+  obj.close();
+  obj.close();
+  ring.close();
+  assert.equal(obj.closed, true);
+  assert.equal(ring.closed, true);
+  assert.equal(obj.linkCount, 0);
+  assert.equal(openFdCount(), fds0, 'no leaked fds');
+  assert.throws(() => obj.load(), /^Error: loading BPF object selftest: object is closed/);
+  assert.throws(() => obj.map('st_kv').get(u32(1)), /object is closed/);
+});
