@@ -99,6 +99,8 @@ interface ExceptionDef {
   readonly singleField: boolean;
   readonly comps: readonly StringNode[] | undefined;
   readonly values: (ValueNode | readonly ValueNode[])[];
+  /** Declared without fields: only valid to append values to an existing exception. */
+  readonly noFields: boolean;
 }
 
 interface RuleDef {
@@ -364,9 +366,11 @@ class FileReader {
       return undefined;
     }
     const modes = new Map<string, "append" | "replace">();
+    const listed = new Set<string>();
     let ok = true;
     for (const pr of ov.items) {
       const k = isScalar(pr.key) ? String(pr.key.value) : "";
+      listed.add(k);
       const v = isScalar(pr.value) ? String(pr.value.value) : "";
       if (v !== "append" && v !== "replace") {
         this.error(
@@ -390,7 +394,7 @@ class FileReader {
     }
     for (const pr of m.items) {
       const k = isScalar(pr.key) ? String(pr.key.value) : "";
-      if (k === kind || k === "override" || modes.has(k)) continue;
+      if (k === kind || k === "override" || listed.has(k)) continue;
       if (appendable.has(k) || replaceable.has(k)) {
         this.error(pr.key as YNode, `${kind} '${name}': key '${k}' is not listed in 'override'`);
         ok = false;
@@ -557,11 +561,12 @@ class FileReader {
           continue;
         }
         fields = l;
-      } else if (ip.has("fields") || ip.has("values")) {
+      } else if (ip.has("fields")) {
         this.error(fv ?? it, `${what}: 'fields' must be a field name or a list of field names`);
         ok = false;
         continue;
       }
+      const noFields = !ip.has("fields");
       let comps: StringNode[] | undefined;
       const cv = this.valueNode(ip.get("comps"));
       if (cv !== null) {
@@ -595,7 +600,22 @@ class FileReader {
           continue;
         }
         for (const val of vv.items) {
-          if (single) {
+          if (noFields) {
+            // values appended to an existing exception: shape checked when merged
+            if (isSeq(val)) {
+              const tuple: ValueNode[] = [];
+              for (const x of val.items) {
+                const y = this.valueOf(x as YNode, what);
+                if (y === undefined) ok = false;
+                else tuple.push(y);
+              }
+              values.push(tuple);
+            } else {
+              const x = this.valueOf(val as YNode, what);
+              if (x === undefined) ok = false;
+              else values.push(x);
+            }
+          } else if (single) {
             const x = this.valueOf(val as YNode, what);
             if (x === undefined) ok = false;
             else values.push(x);
@@ -628,9 +648,41 @@ class FileReader {
       }
       if (out.some((e) => e.name === nm.value))
         this.warn(nm.node, `exception name '${nm.value}' is not unique in rule '${ruleName}'`);
-      out.push({ name: nm.value, at: this.nodeSrc(nm.node), fields, singleField: single, comps, values });
+      out.push({
+        name: nm.value,
+        at: this.nodeSrc(nm.node),
+        fields,
+        singleField: single,
+        comps,
+        values,
+        noFields,
+      });
     }
     return { list: out, ok };
+  }
+
+  /** Values appended to exception `pe`, checked against its fields. */
+  private reshape(pe: ExceptionDef, e: ExceptionDef): (ValueNode | readonly ValueNode[])[] {
+    if (!e.noFields) return e.values;
+    const out: (ValueNode | readonly ValueNode[])[] = [];
+    const what = `exception '${e.name}'`;
+    for (const v of e.values) {
+      if (pe.singleField) {
+        if (Array.isArray(v)) {
+          const items = (v as ValueNode[]).filter((x): x is StringNode => x.kind === "string");
+          out.push({ kind: "list", items, start: 0, end: 0, src: e.at });
+        } else out.push(v);
+      } else if (!Array.isArray(v) || v.length !== pe.fields.length) {
+        const n = Array.isArray(v) ? v.length : 1;
+        this.diags.at(
+          e.at,
+          0,
+          "error",
+          `${what}: values entry has ${n} item${n === 1 ? "" : "s"} but 'fields' has ${pe.fields.length}`,
+        );
+      } else out.push(v);
+    }
+    return out;
   }
 
   private valueOf(n: YNode, what: string): ValueNode | undefined {
@@ -763,7 +815,7 @@ class FileReader {
             const prev = existing.exceptions.findIndex((x) => x.name === e.name);
             const pe = existing.exceptions[prev];
             if (pe !== undefined) {
-              existing.exceptions[prev] = { ...pe, values: [...pe.values, ...e.values] };
+              existing.exceptions[prev] = { ...pe, values: [...pe.values, ...this.reshape(pe, e)] };
             } else existing.exceptions.push(e);
           }
         } else existing.exceptions = exceptions;
@@ -844,8 +896,12 @@ const ALL_OPS = new Set([
 ]);
 
 function exceptionExpr(e: ExceptionDef, ruleName: string, diags: DiagnosticBag): Expr | undefined {
-  if (e.values.length === 0 || e.fields.length === 0) return undefined;
   const what = `exception '${e.name}' of rule '${ruleName}'`;
+  if (e.noFields) {
+    diags.at(e.at, 0, "error", `${what} has no 'fields'`);
+    return undefined;
+  }
+  if (e.values.length === 0 || e.fields.length === 0) return undefined;
   let ok = true;
   const comps: { op: Operator; modifier: Modifier | undefined }[] = e.fields.map((_, i) => {
     const c = e.comps?.[i];
@@ -989,8 +1045,7 @@ class Loader {
     );
     const order = new Map(files.map((f, i) => [f.name, i]));
     const diagnostics = [...this.diags.items].sort(
-      (a, b) =>
-        (order.get(a.file) ?? 0) - (order.get(b.file) ?? 0) || a.line - b.line || a.col - b.col,
+      (a, b) => (order.get(a.file) ?? 0) - (order.get(b.file) ?? 0) || a.line - b.line || a.col - b.col,
     );
     return {
       diagnostics,
@@ -1027,7 +1082,7 @@ class Loader {
     for (const e of r.exceptions) {
       const x = exceptionExpr(e, r.name, this.diags);
       if (x === undefined) {
-        if (e.values.length > 0 && e.fields.length > 0) exOk = false;
+        if (e.noFields || (e.values.length > 0 && e.fields.length > 0)) exOk = false;
         continue;
       }
       nots.push({ kind: "not", expr: x, start: 0, end: 0, src: e.at });
