@@ -15,7 +15,7 @@
  * the inner one).
  */
 
-export type ContainerType = 'containerd' | 'cri-o' | 'docker' | 'podman' | 'cri';
+export type ContainerType = "containerd" | "cri-o" | "docker" | "podman" | "cri";
 
 export interface CgroupMatch {
   /** Full container id as the runtime names it. */
@@ -28,25 +28,30 @@ const HEX64 = /^[0-9a-f]{64}$/;
 /** containerd's identifier rule. */
 const CONTAINERD_ID = /^[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*$/;
 /** containerd namespaces whose `/<ns>/<id>` cgroup paths (ctr's default) we accept. */
-const CONTAINERD_NAMESPACES = new Set(['k8s.io', 'default', 'moby']);
+const CONTAINERD_NAMESPACES = new Set(["k8s.io", "default", "moby"]);
 
 const SCOPE_PREFIXES: ReadonlyArray<readonly [string, ContainerType]> = [
-  ['cri-containerd-', 'containerd'],
-  ['crio-', 'cri-o'],
-  ['docker-', 'docker'],
-  ['libpod-', 'podman'],
+  ["cri-containerd-", "containerd"],
+  ["crio-", "cri-o"],
+  ["docker-", "docker"],
+  ["libpod-", "podman"],
 ];
 
 const SYSTEMD_COLON: ReadonlyArray<readonly [string, ContainerType]> = [
-  [':cri-containerd:', 'containerd'],
-  [':crio:', 'cri-o'],
-  [':docker:', 'docker'],
+  [":cri-containerd:", "containerd"],
+  [":crio:", "cri-o"],
+  [":docker:", "docker"],
 ];
 
-function matchComponent(comp: string, prev: string | undefined, index: number, total: number): CgroupMatch | null {
+function matchComponent(
+  comp: string,
+  prev: string | undefined,
+  index: number,
+  total: number,
+): CgroupMatch | null {
   // foo-<id>.scope
-  if (comp.endsWith('.scope')) {
-    const base = comp.slice(0, -'.scope'.length);
+  if (comp.endsWith(".scope")) {
+    const base = comp.slice(0, -".scope".length);
     for (const [prefix, type] of SCOPE_PREFIXES) {
       if (base.startsWith(prefix)) {
         const id = base.slice(prefix.length);
@@ -64,23 +69,29 @@ function matchComponent(comp: string, prev: string | undefined, index: number, t
     }
   }
   // /libpod_parent/libpod-<id>
-  if (comp.startsWith('libpod-') && prev === 'libpod_parent') {
-    const id = comp.slice('libpod-'.length);
-    if (HEX64.test(id)) return { fullId: id, type: 'podman' };
+  if (comp.startsWith("libpod-") && prev === "libpod_parent") {
+    const id = comp.slice("libpod-".length);
+    if (HEX64.test(id)) return { fullId: id, type: "podman" };
   }
-  if (prev === 'docker' && HEX64.test(comp)) return { fullId: comp, type: 'docker' };
+  if (prev === "docker" && HEX64.test(comp)) return { fullId: comp, type: "docker" };
   // /<containerd-namespace>/<id> at the top of the hierarchy (ctr's default cgroup path).
-  if (index === 1 && total === 2 && prev !== undefined && CONTAINERD_NAMESPACES.has(prev) && CONTAINERD_ID.test(comp)) {
-    return { fullId: comp, type: 'containerd' };
+  if (
+    index === 1 &&
+    total === 2 &&
+    prev !== undefined &&
+    CONTAINERD_NAMESPACES.has(prev) &&
+    CONTAINERD_ID.test(comp)
+  ) {
+    return { fullId: comp, type: "containerd" };
   }
   // /kubepods/<qos>/pod<uid>/<id> (cgroupfs driver): the runtime is not named.
-  if (HEX64.test(comp) && prev !== undefined && prev.startsWith('pod')) return { fullId: comp, type: 'cri' };
+  if (HEX64.test(comp) && prev !== undefined && prev.startsWith("pod")) return { fullId: comp, type: "cri" };
   return null;
 }
 
 /** The container a cgroup path belongs to, or null for host cgroups. */
 export function containerFromCgroupPath(path: string): CgroupMatch | null {
-  const comps = path.split('/').filter((c) => c.length > 0);
+  const comps = path.split("/").filter((c) => c.length > 0);
   for (let i = comps.length - 1; i >= 0; i--) {
     const comp = comps[i] as string;
     const m = matchComponent(comp, comps[i - 1], i, comps.length);
@@ -100,10 +111,10 @@ export interface ProcCgroupLine {
 /** Parses /proc/PID/cgroup text; malformed lines are skipped. */
 export function parseProcCgroup(text: string): ProcCgroupLine[] {
   const out: ProcCgroupLine[] = [];
-  for (const line of text.split('\n')) {
+  for (const line of text.split("\n")) {
     if (line.length === 0) continue;
-    const a = line.indexOf(':');
-    const b = a < 0 ? -1 : line.indexOf(':', a + 1);
+    const a = line.indexOf(":");
+    const b = a < 0 ? -1 : line.indexOf(":", a + 1);
     if (a < 0 || b < 0) continue;
     const hierarchy = Number(line.slice(0, a));
     if (!Number.isInteger(hierarchy) || hierarchy < 0) continue;
@@ -120,8 +131,8 @@ export function containerFromProcCgroup(text: string): CgroupMatch | null {
   const lines = parseProcCgroup(text);
   const order = [
     ...lines.filter((l) => l.hierarchy === 0),
-    ...lines.filter((l) => l.controllers === 'name=systemd'),
-    ...lines.filter((l) => l.hierarchy !== 0 && l.controllers !== 'name=systemd'),
+    ...lines.filter((l) => l.controllers === "name=systemd"),
+    ...lines.filter((l) => l.hierarchy !== 0 && l.controllers !== "name=systemd"),
   ];
   for (const l of order) {
     const m = containerFromCgroupPath(l.path);
@@ -132,7 +143,7 @@ export function containerFromProcCgroup(text: string): CgroupMatch | null {
 
 /** The v2 (unified) cgroup path of a process, or null on a pure-v1 host. */
 export function unifiedPathFromProcCgroup(text: string): string | null {
-  for (const l of parseProcCgroup(text)) if (l.hierarchy === 0 && l.controllers === '') return l.path;
+  for (const l of parseProcCgroup(text)) if (l.hierarchy === 0 && l.controllers === "") return l.path;
   return null;
 }
 

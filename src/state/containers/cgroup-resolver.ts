@@ -5,10 +5,10 @@
  * paths with one stat, and rebuilds the whole map with a bounded, asynchronous, rate-limited
  * walk when an unknown id shows up. Nothing here blocks for long: resolve() is a map read.
  */
-import { readFileSync, statSync } from 'node:fs';
-import { opendir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
-import { LruMap } from './lru.js';
+import { readFileSync, statSync } from "node:fs";
+import { opendir, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { LruMap } from "./lru.js";
 
 export interface CgroupResolverOptions {
   /** The cgroup2 mount point; found in /proc/self/mountinfo when absent. */
@@ -23,19 +23,20 @@ export interface CgroupResolverOptions {
 
 /** The cgroup2 mount point from mountinfo text, or null. */
 export function findCgroup2Mount(mountinfo: string): string | null {
-  for (const line of mountinfo.split('\n')) {
-    const sep = line.indexOf(' - ');
+  for (const line of mountinfo.split("\n")) {
+    const sep = line.indexOf(" - ");
     if (sep < 0) continue;
-    const fstype = line.slice(sep + 3).split(' ')[0];
-    if (fstype !== 'cgroup2') continue;
-    const mountPoint = line.slice(0, sep).split(' ')[4];
-    if (mountPoint !== undefined) return mountPoint.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+    const fstype = line.slice(sep + 3).split(" ")[0];
+    if (fstype !== "cgroup2") continue;
+    const mountPoint = line.slice(0, sep).split(" ")[4];
+    if (mountPoint !== undefined)
+      return mountPoint.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
   }
   return null;
 }
 
 function key(id: number | bigint): number {
-  return typeof id === 'bigint' ? Number(id) : id;
+  return typeof id === "bigint" ? Number(id) : id;
 }
 
 export class CgroupResolver {
@@ -51,7 +52,7 @@ export class CgroupResolver {
     let root = opts.root;
     if (root === undefined) {
       try {
-        root = findCgroup2Mount(readFileSync('/proc/self/mountinfo', 'utf8'));
+        root = findCgroup2Mount(readFileSync("/proc/self/mountinfo", "utf8"));
       } catch {
         root = null;
       }
@@ -91,12 +92,13 @@ export class CgroupResolver {
    */
   rescan(force = false): Promise<void> {
     if (this.walking !== null) return this.walking;
-    if (this.root === null || (!force && Date.now() - this.lastWalk < this.minRescanMs)) return Promise.resolve();
+    if (this.root === null || (!force && Date.now() - this.lastWalk < this.minRescanMs))
+      return Promise.resolve();
     this.lastWalk = Date.now();
     this.walks++;
     const root = this.root;
     this.walking = (async () => {
-      const queue: string[] = ['/'];
+      const queue: string[] = ["/"];
       let visited = 0;
       while (queue.length > 0 && visited < this.maxWalk) {
         const rel = queue.shift() as string;
@@ -106,7 +108,8 @@ export class CgroupResolver {
           const st = await stat(abs, { bigint: true });
           this.paths.set(Number(st.ino), rel);
           const dir = await opendir(abs);
-          for await (const ent of dir) if (ent.isDirectory()) queue.push(rel === '/' ? `/${ent.name}` : `${rel}/${ent.name}`);
+          for await (const ent of dir)
+            if (ent.isDirectory()) queue.push(rel === "/" ? `/${ent.name}` : `${rel}/${ent.name}`);
         } catch {
           // Directories vanish while we walk (containers exit): skip them.
         }

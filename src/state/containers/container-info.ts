@@ -2,8 +2,8 @@
  * The container record Lanner attaches to events, and its derivation from a runtime record
  * (pure functions: image reference parsing, privileged detection, mounts, CRI labels).
  */
-import type { ContainerdRecord, OciSpec } from './containerd-client.js';
-import { shortContainerId, type ContainerType } from './cgroup-path.js';
+import type { ContainerdRecord, OciSpec } from "./containerd-client.js";
+import { shortContainerId, type ContainerType } from "./cgroup-path.js";
 
 export interface ContainerMount {
   readonly source: string;
@@ -57,9 +57,9 @@ export interface ContainerInfo {
 }
 
 export const HOST_CONTAINER: ContainerInfo = Object.freeze({
-  id: 'host',
-  fullId: 'host',
-  name: 'host',
+  id: "host",
+  fullId: "host",
+  name: "host",
   image: null,
   imageRepository: null,
   imageTag: null,
@@ -78,21 +78,21 @@ export const HOST_CONTAINER: ContainerInfo = Object.freeze({
 
 /** The CRI labels and annotations Lanner reads. */
 export const CRI = {
-  podName: 'io.kubernetes.pod.name',
-  podNamespace: 'io.kubernetes.pod.namespace',
-  podUid: 'io.kubernetes.pod.uid',
-  containerName: 'io.kubernetes.container.name',
+  podName: "io.kubernetes.pod.name",
+  podNamespace: "io.kubernetes.pod.namespace",
+  podUid: "io.kubernetes.pod.uid",
+  containerName: "io.kubernetes.container.name",
   /** dockershim's label; containerd's CRI puts the sandbox id in an annotation instead. */
-  sandboxIdLabel: 'io.kubernetes.sandbox.id',
+  sandboxIdLabel: "io.kubernetes.sandbox.id",
   /** containerd CRI: "sandbox" or "container" (label on the containerd record). */
-  kind: 'io.cri-containerd.kind',
-  annContainerType: 'io.kubernetes.cri.container-type',
-  annSandboxId: 'io.kubernetes.cri.sandbox-id',
-  annSandboxName: 'io.kubernetes.cri.sandbox-name',
-  annSandboxNamespace: 'io.kubernetes.cri.sandbox-namespace',
-  annSandboxUid: 'io.kubernetes.cri.sandbox-uid',
-  annContainerName: 'io.kubernetes.cri.container-name',
-  annImageName: 'io.kubernetes.cri.image-name',
+  kind: "io.cri-containerd.kind",
+  annContainerType: "io.kubernetes.cri.container-type",
+  annSandboxId: "io.kubernetes.cri.sandbox-id",
+  annSandboxName: "io.kubernetes.cri.sandbox-name",
+  annSandboxNamespace: "io.kubernetes.cri.sandbox-namespace",
+  annSandboxUid: "io.kubernetes.cri.sandbox-uid",
+  annContainerName: "io.kubernetes.cri.container-name",
+  annImageName: "io.kubernetes.cri.image-name",
 } as const;
 
 export interface ImageRef {
@@ -107,25 +107,32 @@ export interface ImageRef {
  * (`host:5000/app`) is not a tag. Returns null for an empty reference.
  */
 export function parseImageRef(ref: string): ImageRef | null {
-  if (ref === '') return null;
+  if (ref === "") return null;
   let rest = ref;
   let digest: string | null = null;
-  const at = rest.indexOf('@');
+  const at = rest.indexOf("@");
   if (at >= 0) {
     digest = rest.slice(at + 1) || null;
     rest = rest.slice(0, at);
   }
   let tag: string | null = null;
-  const colon = rest.lastIndexOf(':');
-  if (colon > rest.lastIndexOf('/')) {
+  const colon = rest.lastIndexOf(":");
+  if (colon > rest.lastIndexOf("/")) {
     tag = rest.slice(colon + 1) || null;
     rest = rest.slice(0, colon);
   }
-  if (rest === '') return null;
+  if (rest === "") return null;
   return { repository: rest, tag, digest };
 }
 
-const ALWAYS_PRIVILEGED_CAPS = ['CAP_SYS_ADMIN', 'CAP_SYS_MODULE', 'CAP_SYS_RAWIO', 'CAP_SYS_PTRACE', 'CAP_NET_ADMIN', 'CAP_MAC_ADMIN'];
+const ALWAYS_PRIVILEGED_CAPS = [
+  "CAP_SYS_ADMIN",
+  "CAP_SYS_MODULE",
+  "CAP_SYS_RAWIO",
+  "CAP_SYS_PTRACE",
+  "CAP_NET_ADMIN",
+  "CAP_MAC_ADMIN",
+];
 
 /**
  * Whether an OCI spec describes a privileged container, as CRI and ctr --privileged build it:
@@ -138,26 +145,30 @@ export function isPrivilegedSpec(spec: OciSpec | null): boolean | null {
   if (bounding.length >= 38 && ALWAYS_PRIVILEGED_CAPS.every((c) => bounding.includes(c))) return true;
   const devices = spec.linux?.resources?.devices ?? [];
   const allDevices = devices.some(
-    (d) => d.allow === true && (d.type === undefined || d.type === 'a') && (d.access ?? 'rwm').includes('r') && (d.access ?? 'rwm').includes('w'),
+    (d) =>
+      d.allow === true &&
+      (d.type === undefined || d.type === "a") &&
+      (d.access ?? "rwm").includes("r") &&
+      (d.access ?? "rwm").includes("w"),
   );
   const deniedAny = devices.some((d) => d.allow === false);
   const masked = spec.linux?.maskedPaths?.length ?? 0;
-  if (allDevices && !deniedAny && masked === 0 && bounding.includes('CAP_SYS_ADMIN')) return true;
+  if (allDevices && !deniedAny && masked === 0 && bounding.includes("CAP_SYS_ADMIN")) return true;
   return false;
 }
 
-const PROPAGATIONS = new Set(['rprivate', 'private', 'rshared', 'shared', 'rslave', 'slave']);
+const PROPAGATIONS = new Set(["rprivate", "private", "rshared", "shared", "rslave", "slave"]);
 
 export function mountsFromSpec(spec: OciSpec | null): ContainerMount[] {
   const out: ContainerMount[] = [];
   for (const m of spec?.mounts ?? []) {
     const opts = m.options ?? [];
     out.push({
-      source: m.source ?? '',
-      dest: m.destination ?? '',
-      mode: m.type ?? '',
-      rw: !opts.includes('ro'),
-      propagation: opts.find((o) => PROPAGATIONS.has(o)) ?? '',
+      source: m.source ?? "",
+      dest: m.destination ?? "",
+      mode: m.type ?? "",
+      rw: !opts.includes("ro"),
+      propagation: opts.find((o) => PROPAGATIONS.has(o)) ?? "",
     });
   }
   return out;
@@ -165,11 +176,13 @@ export function mountsFromSpec(spec: OciSpec | null): ContainerMount[] {
 
 /** container.mounts as Falco renders it: `source:dest:mode:rdwr:propagation,...`. */
 export function formatMounts(mounts: readonly ContainerMount[]): string {
-  return mounts.map((m) => `${m.source}:${m.dest}:${m.mode}:${m.rw ? 'true' : 'false'}:${m.propagation}`).join(',');
+  return mounts
+    .map((m) => `${m.source}:${m.dest}:${m.mode}:${m.rw ? "true" : "false"}:${m.propagation}`)
+    .join(",");
 }
 
 function nonEmpty(v: string | undefined): string | null {
-  return v === undefined || v === '' ? null : v;
+  return v === undefined || v === "" ? null : v;
 }
 
 /** A record for a container known only by its cgroup path. */
@@ -200,11 +213,13 @@ export function containerFromContainerd(rec: ContainerdRecord, extras: RecordExt
   const image = nonEmpty(rec.image) ?? nonEmpty(ann[CRI.annImageName]);
   const ref = image === null ? null : parseImageRef(image);
   const containerType = ann[CRI.annContainerType];
-  const isSandbox = labels[CRI.kind] === 'sandbox' || containerType === 'sandbox';
+  const isSandbox = labels[CRI.kind] === "sandbox" || containerType === "sandbox";
   const podName = nonEmpty(labels[CRI.podName]) ?? nonEmpty(ann[CRI.annSandboxName]);
   const podNs = nonEmpty(labels[CRI.podNamespace]) ?? nonEmpty(ann[CRI.annSandboxNamespace]);
   const podUid = nonEmpty(labels[CRI.podUid]) ?? nonEmpty(ann[CRI.annSandboxUid]);
-  const sandboxId = isSandbox ? rec.id : (nonEmpty(ann[CRI.annSandboxId]) ?? nonEmpty(labels[CRI.sandboxIdLabel]));
+  const sandboxId = isSandbox
+    ? rec.id
+    : (nonEmpty(ann[CRI.annSandboxId]) ?? nonEmpty(labels[CRI.sandboxIdLabel]));
   const pod: CriPodRef | null =
     podName !== null || podNs !== null || podUid !== null || sandboxId !== null
       ? { name: podName, namespace: podNs, uid: podUid, sandboxId }
@@ -217,7 +232,7 @@ export function containerFromContainerd(rec: ContainerdRecord, extras: RecordExt
     imageRepository: ref?.repository ?? null,
     imageTag: ref?.tag ?? null,
     imageDigest: ref?.digest ?? extras.imageDigest ?? null,
-    type: extras.type ?? 'containerd',
+    type: extras.type ?? "containerd",
     privileged: isPrivilegedSpec(rec.spec),
     mounts: mountsFromSpec(rec.spec),
     labels,

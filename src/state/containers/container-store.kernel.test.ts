@@ -2,14 +2,19 @@
  * ContainerStore against real containerd containers (root + containerd; skipped with a
  * printed reason otherwise). Containers are CRI-shaped (see test/helpers/containerd.ts).
  */
-import assert from 'node:assert/strict';
-import { statSync } from 'node:fs';
-import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { containerdAvailable, TestContainers, type RunningContainer, type RunningPod } from '../../../test/helpers/containerd.js';
-import { CgroupResolver } from './cgroup-resolver.js';
-import { formatMounts } from './container-info.js';
-import { ContainerStore } from './container-store.js';
+import assert from "node:assert/strict";
+import { statSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import {
+  containerdAvailable,
+  TestContainers,
+  type RunningContainer,
+  type RunningPod,
+} from "../../../test/helpers/containerd.js";
+import { CgroupResolver } from "./cgroup-resolver.js";
+import { formatMounts } from "./container-info.js";
+import { ContainerStore } from "./container-store.js";
 
 const avail = await containerdAvailable();
 if (!avail.ok) console.log(`# skipping container store kernel tests: ${avail.reason}`);
@@ -17,7 +22,7 @@ const skip = avail.ok ? false : avail.reason;
 
 function cgroupInode(c: RunningContainer): number {
   const root = new CgroupResolver().root;
-  if (root === null) throw new Error('no cgroup2 mount');
+  if (root === null) throw new Error("no cgroup2 mount");
   return Number(statSync(join(root, c.cgroupPath), { bigint: true }).ino);
 }
 
@@ -31,7 +36,7 @@ async function until<T>(what: string, fn: () => T | undefined, timeoutMs = 5000)
   }
 }
 
-describe('ContainerStore with containerd', { skip }, () => {
+describe("ContainerStore with containerd", { skip }, () => {
   let tc: TestContainers;
   let pod: RunningPod;
   let app: RunningContainer;
@@ -40,14 +45,18 @@ describe('ContainerStore with containerd', { skip }, () => {
 
   before(async () => {
     tc = new TestContainers();
-    pod = await tc.startPod({ name: 'web-7d9f8-abcde', namespace: 'shop', labels: { app: 'web', tier: 'frontend' } });
+    pod = await tc.startPod({
+      name: "web-7d9f8-abcde",
+      namespace: "shop",
+      labels: { app: "web", tier: "frontend" },
+    });
     app = await tc.start({
-      name: 'nginx',
+      name: "nginx",
       pod,
-      image: 'docker.io/library/busybox:1.36',
+      image: "docker.io/library/busybox:1.36",
       imageRecord: true,
-      labels: { 'example.com/team': 'blue' },
-      mounts: [{ source: '/tmp', destination: '/hosttmp', readonly: true }],
+      labels: { "example.com/team": "blue" },
+      mounts: [{ source: "/tmp", destination: "/hosttmp", readonly: true }],
     });
     store = new ContainerStore({ logger: (m) => logs.push(m) });
     store.start();
@@ -59,115 +68,128 @@ describe('ContainerStore with containerd', { skip }, () => {
     await tc?.cleanup();
   });
 
-  it('lists a running container with its CRI metadata', () => {
+  it("lists a running container with its CRI metadata", () => {
     const c = store.byId(app.id);
-    assert.ok(c, 'container known by full id');
-    assert.equal(store.byId(app.id.slice(0, 12)), c, 'and by 12-char id');
+    assert.ok(c, "container known by full id");
+    assert.equal(store.byId(app.id.slice(0, 12)), c, "and by 12-char id");
     assert.equal(c.id, app.id.slice(0, 12));
     assert.equal(c.fullId, app.id);
-    assert.equal(c.name, 'nginx');
-    assert.equal(c.type, 'containerd');
-    assert.equal(c.image, 'docker.io/library/busybox:1.36');
-    assert.equal(c.imageRepository, 'docker.io/library/busybox');
-    assert.equal(c.imageTag, '1.36');
-    assert.match(c.imageDigest ?? '', /^sha256:[0-9a-f]{64}$/);
+    assert.equal(c.name, "nginx");
+    assert.equal(c.type, "containerd");
+    assert.equal(c.image, "docker.io/library/busybox:1.36");
+    assert.equal(c.imageRepository, "docker.io/library/busybox");
+    assert.equal(c.imageTag, "1.36");
+    assert.match(c.imageDigest ?? "", /^sha256:[0-9a-f]{64}$/);
     assert.equal(c.privileged, false);
-    assert.equal(c.labels['example.com/team'], 'blue');
-    assert.equal(c.labels['io.kubernetes.pod.name'], 'web-7d9f8-abcde');
-    assert.deepEqual(c.pod, { name: 'web-7d9f8-abcde', namespace: 'shop', uid: pod.spec.uid, sandboxId: pod.sandbox.id });
+    assert.equal(c.labels["example.com/team"], "blue");
+    assert.equal(c.labels["io.kubernetes.pod.name"], "web-7d9f8-abcde");
+    assert.deepEqual(c.pod, {
+      name: "web-7d9f8-abcde",
+      namespace: "shop",
+      uid: pod.spec.uid,
+      sandboxId: pod.sandbox.id,
+    });
     assert.equal(c.initPid, app.pid);
     assert.equal(c.complete, true);
     assert.ok(c.startTs !== null && c.startTs > 1_600_000_000_000_000_000n);
     assert.match(formatMounts(c.mounts), /\/tmp:\/hosttmp:bind:false:rprivate/);
   });
 
-  it('knows the sandbox and its pod labels', () => {
+  it("knows the sandbox and its pod labels", () => {
     const s = store.byId(pod.sandbox.id);
     assert.ok(s);
     assert.equal(s.isSandbox, true);
-    assert.equal(s.labels['app'], 'web');
-    assert.equal(s.labels['tier'], 'frontend');
+    assert.equal(s.labels["app"], "web");
+    assert.equal(s.labels["tier"], "frontend");
   });
 
-  it('resolves the container cgroup id (stat of its cgroup v2 directory)', () => {
+  it("resolves the container cgroup id (stat of its cgroup v2 directory)", () => {
     const c = store.byCgroupId(cgroupInode(app));
     assert.equal(c?.fullId, app.id);
-    assert.equal(c?.name, 'nginx');
+    assert.equal(c?.name, "nginx");
   });
 
-  it('resolves container pids: init and an exec', async () => {
+  it("resolves container pids: init and an exec", async () => {
     assert.equal(store.byPid(app.pid)?.fullId, app.id);
-    const pid = await tc.execDetached(app, ['/bin/sleep', '30']);
+    const pid = await tc.execDetached(app, ["/bin/sleep", "30"]);
     const c = store.lookup(pid);
     assert.equal(c?.fullId, app.id);
-    assert.equal(c?.name, 'nginx');
+    assert.equal(c?.name, "nginx");
   });
 
-  it('host pids and the host cgroup are `host`', () => {
-    assert.equal(store.byPid(process.pid)?.id, 'host');
-    assert.equal(store.byPid(1)?.id, 'host');
+  it("host pids and the host cgroup are `host`", () => {
+    assert.equal(store.byPid(process.pid)?.id, "host");
+    assert.equal(store.byPid(1)?.id, "host");
     const root = new CgroupResolver().root as string;
     const hostIno = Number(statSync(root, { bigint: true }).ino);
-    assert.equal(store.lookup(process.pid, hostIno)?.id, 'host');
+    assert.equal(store.lookup(process.pid, hostIno)?.id, "host");
   });
 
-  it('learns a container created after start from the event stream, before its first exec', async () => {
+  it("learns a container created after start from the event stream, before its first exec", async () => {
     let seenAt = 0;
-    let learnedId = '';
+    let learnedId = "";
     const off = store.onUpdate((info) => {
-      if (seenAt === 0 && info.name === 'late' && info.initPid !== null) {
+      if (seenAt === 0 && info.name === "late" && info.initPid !== null) {
         seenAt = Date.now();
         learnedId = info.fullId;
       }
     });
-    const late = await tc.start({ name: 'late', pod, image: 'ghcr.io/example/late:v3', privileged: true });
+    const late = await tc.start({ name: "late", pod, image: "ghcr.io/example/late:v3", privileged: true });
     const startedAt = Date.now();
     off();
     // Known when `ctr task start` returned, or within a few ms of it.
-    const c = await until('late container', () => {
-      const r = store.byCgroupId(cgroupInode(late));
-      return r?.complete === true ? r : undefined;
-    }, 2000);
+    const c = await until(
+      "late container",
+      () => {
+        const r = store.byCgroupId(cgroupInode(late));
+        return r?.complete === true ? r : undefined;
+      },
+      2000,
+    );
     assert.ok(Date.now() - startedAt < 1000, `learned ${Date.now() - startedAt} ms after start`);
     assert.equal(learnedId, late.id);
     assert.ok(seenAt > 0);
     assert.equal(c.fullId, late.id);
-    assert.equal(c.name, 'late');
-    assert.equal(c.image, 'ghcr.io/example/late:v3');
-    assert.equal(c.imageRepository, 'ghcr.io/example/late');
-    assert.equal(c.imageTag, 'v3');
+    assert.equal(c.name, "late");
+    assert.equal(c.image, "ghcr.io/example/late:v3");
+    assert.equal(c.imageRepository, "ghcr.io/example/late");
+    assert.equal(c.imageTag, "v3");
     assert.equal(c.privileged, true);
-    assert.equal(c.pod?.name, 'web-7d9f8-abcde');
-    assert.equal(c.pod?.namespace, 'shop');
+    assert.equal(c.pod?.name, "web-7d9f8-abcde");
+    assert.equal(c.pod?.namespace, "shop");
     assert.equal(c.initPid, late.pid);
     assert.equal(store.byPid(late.pid)?.fullId, late.id);
     // A container of the `ctr` cgroup layout (/k8s.io/<id>) too.
-    const plain = await tc.start({ name: 'plain', cgroupStyle: 'ctr' });
-    const p = await until('plain container', () => {
-      const r = store.byCgroupId(cgroupInode(plain));
-      return r?.complete === true ? r : undefined;
-    }, 2000);
-    assert.equal(p.name, 'plain');
+    const plain = await tc.start({ name: "plain", cgroupStyle: "ctr" });
+    const p = await until(
+      "plain container",
+      () => {
+        const r = store.byCgroupId(cgroupInode(plain));
+        return r?.complete === true ? r : undefined;
+      },
+      2000,
+    );
+    assert.equal(p.name, "plain");
     assert.equal(p.pod, null);
     await tc.remove(plain);
   });
 
-  it('finds an unknown container cgroup by walking the hierarchy (no runtime)', async () => {
+  it("finds an unknown container cgroup by walking the hierarchy (no runtime)", async () => {
     const bare = new ContainerStore({ containerd: false, cgroup: { minRescanMs: 0 }, logger: () => {} });
     try {
       const ino = cgroupInode(app);
-      assert.equal(bare.byCgroupId(ino), undefined, 'first lookup misses and starts a walk');
-      const c = await until('walk', () => bare.byCgroupId(ino), 5000);
+      assert.equal(bare.byCgroupId(ino), undefined, "first lookup misses and starts a walk");
+      const c = await until("walk", () => bare.byCgroupId(ino), 5000);
       assert.equal(c.fullId, app.id);
-      assert.equal(c.type, 'cri');
-      assert.equal(c.complete, false, 'partial: no runtime to ask');
+      assert.equal(c.type, "cri");
+      assert.equal(c.complete, false, "partial: no runtime to ask");
       assert.equal(c.name, null);
     } finally {
       await bare.close();
     }
   });
 
-  it('logged nothing', () => {
+  it("logged nothing", () => {
     assert.deepEqual(logs, []);
   });
 });

@@ -16,14 +16,24 @@
  *   NotSupportedError. Docker's containers are also found in containerd's `moby` namespace
  *   when Docker runs on containerd.
  */
-import { readFileSync } from 'node:fs';
-import { CgroupResolver, type CgroupResolverOptions } from './cgroup-resolver.js';
-import { containerFromCgroupPath, containerFromProcCgroup, unifiedPathFromProcCgroup, type ContainerType } from './cgroup-path.js';
-import { ContainerdClient, type ContainerdEnvelope, type ContainerdRecord } from './containerd-client.js';
-import { containerFromContainerd, HOST_CONTAINER, partialContainer, type ContainerInfo } from './container-info.js';
-import { errorMessage, NotSupportedError, StateError } from './errors.js';
-import { LogOnce, stderrLogger, type Logger } from './log-once.js';
-import { LruMap } from './lru.js';
+import { readFileSync } from "node:fs";
+import { CgroupResolver, type CgroupResolverOptions } from "./cgroup-resolver.js";
+import {
+  containerFromCgroupPath,
+  containerFromProcCgroup,
+  unifiedPathFromProcCgroup,
+  type ContainerType,
+} from "./cgroup-path.js";
+import { ContainerdClient, type ContainerdEnvelope, type ContainerdRecord } from "./containerd-client.js";
+import {
+  containerFromContainerd,
+  HOST_CONTAINER,
+  partialContainer,
+  type ContainerInfo,
+} from "./container-info.js";
+import { errorMessage, NotSupportedError, StateError } from "./errors.js";
+import { LogOnce, stderrLogger, type Logger } from "./log-once.js";
+import { LruMap } from "./lru.js";
 
 export interface ContainerdOptions {
   /** Socket path or unix:// address (default /run/containerd/containerd.sock). */
@@ -71,7 +81,7 @@ export interface ContainerStoreStats {
   readonly cgroupWalks: number;
 }
 
-const HOST = 'host';
+const HOST = "host";
 
 interface RuntimeState {
   pid: number | null;
@@ -126,14 +136,15 @@ export class ContainerStore {
     this.records = new LruMap(opts.maxContainers ?? 4096);
     this.byCgroup = new LruMap(opts.maxCgroups ?? 16384);
     this.byPidCache = new LruMap(opts.maxPids ?? 65536);
-    this.resolver = opts.cgroup instanceof CgroupResolver ? opts.cgroup : new CgroupResolver(opts.cgroup ?? {});
-    this.procRoot = opts.procRoot ?? '/proc';
+    this.resolver =
+      opts.cgroup instanceof CgroupResolver ? opts.cgroup : new CgroupResolver(opts.cgroup ?? {});
+    this.procRoot = opts.procRoot ?? "/proc";
     this.retainDeletedMs = opts.retainDeletedMs ?? 10_000;
     this.refetchMs = opts.refetchMs ?? 2000;
     this.maxBackoffMs = opts.maxBackoffMs ?? 10_000;
     this.problems = new LogOnce(opts.logger ?? stderrLogger);
     const cd = opts.containerd;
-    this.namespaces = cd === false ? [] : (cd?.namespaces ?? ['k8s.io', 'default', 'moby']);
+    this.namespaces = cd === false ? [] : (cd?.namespaces ?? ["k8s.io", "default", "moby"]);
     this.client =
       cd === false
         ? null
@@ -202,11 +213,11 @@ export class ContainerStore {
    */
   byCgroupId(cgroupId: number | bigint): ContainerInfo | undefined {
     this.counters.lookups++;
-    const k = typeof cgroupId === 'bigint' ? Number(cgroupId) : cgroupId;
+    const k = typeof cgroupId === "bigint" ? Number(cgroupId) : cgroupId;
     const known = this.byCgroup.get(k);
     if (known !== undefined) {
       this.counters.cgroupHits++;
-      return known === HOST ? HOST_CONTAINER : this.recordFor(known, 'cri');
+      return known === HOST ? HOST_CONTAINER : this.recordFor(known, "cri");
     }
     this.counters.cgroupMisses++;
     const path = this.resolver.resolve(k);
@@ -220,21 +231,26 @@ export class ContainerStore {
   byPid(pid: number, cgroupId?: number | bigint): ContainerInfo | undefined {
     this.counters.lookups++;
     const known = this.byPidCache.get(pid);
-    if (known !== undefined) return known === HOST ? HOST_CONTAINER : this.recordFor(known, 'cri');
+    if (known !== undefined) return known === HOST ? HOST_CONTAINER : this.recordFor(known, "cri");
     let text: string;
     this.counters.pidReads++;
     try {
-      text = readFileSync(`${this.procRoot}/${pid}/cgroup`, 'utf8');
+      text = readFileSync(`${this.procRoot}/${pid}/cgroup`, "utf8");
     } catch (err) {
       this.counters.pidReadErrors++;
-      const code = (err as { code?: string }).code ?? 'EIO';
-      if (code !== 'ENOENT' && code !== 'ESRCH') this.problems.report(`proc-cgroup:${code}`, `state: reading ${this.procRoot}/${pid}/cgroup: ${errorMessage(err)}`);
+      const code = (err as { code?: string }).code ?? "EIO";
+      if (code !== "ENOENT" && code !== "ESRCH")
+        this.problems.report(
+          `proc-cgroup:${code}`,
+          `state: reading ${this.procRoot}/${pid}/cgroup: ${errorMessage(err)}`,
+        );
       return undefined;
     }
     const m = containerFromProcCgroup(text);
     const value = m === null ? HOST : m.fullId;
     this.byPidCache.set(pid, value);
-    if (cgroupId !== undefined) this.byCgroup.set(typeof cgroupId === 'bigint' ? Number(cgroupId) : cgroupId, value);
+    if (cgroupId !== undefined)
+      this.byCgroup.set(typeof cgroupId === "bigint" ? Number(cgroupId) : cgroupId, value);
     if (m === null) return HOST_CONTAINER;
     return this.recordFor(m.fullId, m.type);
   }
@@ -315,7 +331,7 @@ export class ContainerStore {
       try {
         fn(info);
       } catch (err) {
-        this.problems.report('listener', `state: container update listener threw: ${errorMessage(err)}`);
+        this.problems.report("listener", `state: container update listener threw: ${errorMessage(err)}`);
       }
     }
   }
@@ -326,7 +342,7 @@ export class ContainerStore {
     this.byPidCache.set(pid, fullId);
     let text: string;
     try {
-      text = readFileSync(`${this.procRoot}/${pid}/cgroup`, 'utf8');
+      text = readFileSync(`${this.procRoot}/${pid}/cgroup`, "utf8");
     } catch {
       return; // exited already
     }
@@ -337,11 +353,11 @@ export class ContainerStore {
   }
 
   private noteProblem(err: unknown, what: string): void {
-    const code = err instanceof StateError ? err.code : 'ERUNTIME';
-    if (code === 'ETIMEDOUT') this.counters.timeouts++;
-    else if (code === 'EUNAVAILABLE') this.counters.unavailable++;
-    else if (code === 'EMALFORMED') this.counters.malformed++;
-    else if (code === 'ENOTSUP') this.counters.notSupported++;
+    const code = err instanceof StateError ? err.code : "ERUNTIME";
+    if (code === "ETIMEDOUT") this.counters.timeouts++;
+    else if (code === "EUNAVAILABLE") this.counters.unavailable++;
+    else if (code === "EMALFORMED") this.counters.malformed++;
+    else if (code === "ENOTSUP") this.counters.notSupported++;
     this.problems.report(`${what}:${code}`, `state: ${errorMessage(err)}`);
   }
 
@@ -352,7 +368,8 @@ export class ContainerStore {
     if (this.closed) return Promise.resolve(this.records.peek(fullId));
     const now = Date.now();
     const last = this.lastFetch.peek(fullId);
-    if (!force && last !== undefined && now - last < this.refetchMs) return Promise.resolve(this.records.peek(fullId));
+    if (!force && last !== undefined && now - last < this.refetchMs)
+      return Promise.resolve(this.records.peek(fullId));
     this.lastFetch.set(fullId, now);
     const p = this.doFetch(fullId, hint).finally(() => this.pendingFetch.delete(fullId));
     this.pendingFetch.set(fullId, p);
@@ -361,7 +378,8 @@ export class ContainerStore {
 
   private async doFetch(fullId: string, hint: ContainerType): Promise<ContainerInfo | undefined> {
     this.counters.fetches++;
-    const namespaces = hint === 'docker' ? ['moby'] : hint === 'containerd' || hint === 'cri' ? this.namespaces : [];
+    const namespaces =
+      hint === "docker" ? ["moby"] : hint === "containerd" || hint === "cri" ? this.namespaces : [];
     if (this.client !== null) {
       for (const ns of namespaces) {
         if (!this.namespaces.includes(ns)) continue;
@@ -370,21 +388,26 @@ export class ContainerStore {
           rec = await this.client.getContainer(ns, fullId);
         } catch (err) {
           this.counters.fetchErrors++;
-          this.noteProblem(err, 'containerd');
+          this.noteProblem(err, "containerd-get");
           return this.records.peek(fullId);
         }
-        if (rec !== null) return this.upsert(rec, hint === 'docker' ? 'docker' : 'containerd', true);
+        if (rec !== null) return this.upsert(rec, hint === "docker" ? "docker" : "containerd", true);
       }
     }
-    if (hint === 'cri-o' || hint === 'podman' || hint === 'docker') {
-      const feature = hint === 'cri-o' ? 'CRI-O container metadata' : hint === 'podman' ? 'Podman container metadata' : 'Docker container metadata';
+    if (hint === "cri-o" || hint === "podman" || hint === "docker") {
+      const feature =
+        hint === "cri-o"
+          ? "CRI-O container metadata"
+          : hint === "podman"
+            ? "Podman container metadata"
+            : "Docker container metadata";
       const provider =
-        hint === 'cri-o'
-          ? 'needs a CRI gRPC client for /run/crio/crio.sock; not implemented'
-          : hint === 'podman'
-            ? 'needs the Podman REST API client; not implemented'
-            : 'needs the Docker Engine API client; not implemented (containers in containerd\'s moby namespace are found)';
-      this.noteProblem(new NotSupportedError(feature, provider), 'runtime');
+        hint === "cri-o"
+          ? "needs a CRI gRPC client for /run/crio/crio.sock; not implemented"
+          : hint === "podman"
+            ? "needs the Podman REST API client; not implemented"
+            : "needs the Docker Engine API client; not implemented (containers in containerd's moby namespace are found)";
+      this.noteProblem(new NotSupportedError(feature, provider), "runtime");
       return this.records.peek(fullId);
     }
     if (this.client !== null) this.counters.notFound++;
@@ -392,13 +415,18 @@ export class ContainerStore {
   }
 
   /** Adds or refreshes a containerd record; asks for the init pid when it is not known. */
-  private async upsert(rec: ContainerdRecord, type: ContainerType, needTask: boolean): Promise<ContainerInfo> {
+  private async upsert(
+    rec: ContainerdRecord,
+    type: ContainerType,
+    needTask: boolean,
+  ): Promise<ContainerInfo> {
     let state = this.runtime.get(rec.id);
     if (state === undefined) {
       state = { pid: null, startedAtNs: null };
       this.runtime.set(rec.id, state);
       if (this.runtime.size > this.records.max * 2) {
-        for (const id of this.runtime.keys()) if (this.records.peek(id) === undefined && id !== rec.id) this.runtime.delete(id);
+        for (const id of this.runtime.keys())
+          if (this.records.peek(id) === undefined && id !== rec.id) this.runtime.delete(id);
       }
     }
     if (needTask && state.pid === null && this.client !== null) {
@@ -409,18 +437,23 @@ export class ContainerStore {
           this.learnPid(rec.id, task.pid);
         }
       } catch (err) {
-        this.noteProblem(err, 'containerd');
+        this.noteProblem(err, "containerd-task");
       }
     }
     let digest: string | null = null;
-    if (rec.image !== '' && !rec.image.includes('@') && this.client !== null) {
+    if (rec.image !== "" && !rec.image.includes("@") && this.client !== null) {
       try {
         digest = await this.client.getImageDigest(rec.namespace, rec.image);
       } catch (err) {
-        this.noteProblem(err, 'containerd');
+        this.noteProblem(err, "containerd-image");
       }
     }
-    const info = containerFromContainerd(rec, { type, initPid: state.pid, startedAtNs: state.startedAtNs, imageDigest: digest });
+    const info = containerFromContainerd(rec, {
+      type,
+      initPid: state.pid,
+      startedAtNs: state.startedAtNs,
+      imageDigest: digest,
+    });
     this.put(info);
     return info;
   }
@@ -433,12 +466,16 @@ export class ContainerStore {
       try {
         recs = await this.client.listContainers(ns);
       } catch (err) {
-        this.noteProblem(err, 'containerd');
+        this.noteProblem(err, "containerd-list");
         ok = false;
         break;
       }
       await Promise.all(
-        recs.map((r) => this.upsert(r, ns === 'moby' ? 'docker' : 'containerd', true).catch((err: unknown) => this.noteProblem(err, 'containerd'))),
+        recs.map((r) =>
+          this.upsert(r, ns === "moby" ? "docker" : "containerd", true).catch((err: unknown) =>
+            this.noteProblem(err, "containerd-get"),
+          ),
+        ),
       );
     }
     if (ok) this.backoffMs = 250;
@@ -453,13 +490,13 @@ export class ContainerStore {
         this.onEvent(env);
       },
       onMalformed: (_topic, err) => {
-        this.noteProblem(err, 'containerd-event');
+        this.noteProblem(err, "containerd-event");
       },
       onEnd: (err) => {
         this.subscription = null;
         if (this.closed) return;
         this.counters.eventStreamRestarts++;
-        if (err !== null) this.noteProblem(err, 'containerd-events');
+        if (err !== null) this.noteProblem(err, "containerd-events");
         const delay = this.backoffMs;
         this.backoffMs = Math.min(this.backoffMs * 2, this.maxBackoffMs);
         this.resubscribeTimer = setTimeout(() => {
@@ -477,21 +514,21 @@ export class ContainerStore {
     if (!this.namespaces.includes(env.namespace)) return;
     this.counters.events++;
     const ev = env.event;
-    if (ev.kind === 'other') return;
+    if (ev.kind === "other") return;
     const id = ev.id;
-    if (id === '') return;
-    const type: ContainerType = env.namespace === 'moby' ? 'docker' : 'containerd';
+    if (id === "") return;
+    const type: ContainerType = env.namespace === "moby" ? "docker" : "containerd";
     const state = this.runtime.get(id) ?? { pid: null, startedAtNs: null };
     this.runtime.set(id, state);
     switch (ev.kind) {
-      case 'container-create':
-      case 'container-update':
+      case "container-create":
+      case "container-update":
         void this.fetchRecord(env.namespace, id, type);
         return;
-      case 'task-create':
-      case 'task-start': {
+      case "task-create":
+      case "task-start": {
         state.pid = ev.pid;
-        if (ev.kind === 'task-start' && env.timestampNs > 0n) state.startedAtNs = env.timestampNs;
+        if (ev.kind === "task-start" && env.timestampNs > 0n) state.startedAtNs = env.timestampNs;
         this.learnPid(id, ev.pid);
         const cur = this.records.peek(id);
         if (cur !== undefined && cur.complete) {
@@ -501,13 +538,13 @@ export class ContainerStore {
         }
         return;
       }
-      case 'exec-started':
+      case "exec-started":
         if (ev.pid > 0) this.byPidCache.set(ev.pid, id);
         return;
-      case 'task-exit':
-      case 'task-delete':
+      case "task-exit":
+      case "task-delete":
         return;
-      case 'container-delete': {
+      case "container-delete": {
         const old = this.deleteTimers.get(id);
         if (old !== undefined) clearTimeout(old);
         const t = setTimeout(() => {
@@ -525,7 +562,11 @@ export class ContainerStore {
   }
 
   /** Gets one record from a known namespace (event-driven; bypasses the refetch limit). */
-  private fetchRecord(namespace: string, id: string, type: ContainerType): Promise<ContainerInfo | undefined> {
+  private fetchRecord(
+    namespace: string,
+    id: string,
+    type: ContainerType,
+  ): Promise<ContainerInfo | undefined> {
     const pending = this.pendingFetch.get(id);
     if (pending !== undefined) {
       // A fetch is running; chain a fresh one so updates that raced it are seen.
@@ -539,7 +580,11 @@ export class ContainerStore {
     return p;
   }
 
-  private async fetchRecordNow(namespace: string, id: string, type: ContainerType): Promise<ContainerInfo | undefined> {
+  private async fetchRecordNow(
+    namespace: string,
+    id: string,
+    type: ContainerType,
+  ): Promise<ContainerInfo | undefined> {
     if (this.client === null || this.closed) return undefined;
     this.counters.fetches++;
     try {
@@ -548,7 +593,7 @@ export class ContainerStore {
       return await this.upsert(rec, type, true);
     } catch (err) {
       this.counters.fetchErrors++;
-      this.noteProblem(err, 'containerd');
+      this.noteProblem(err, "containerd-get");
       return undefined;
     }
   }

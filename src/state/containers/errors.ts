@@ -7,7 +7,7 @@ export class StateError extends Error {
   readonly code: string;
   constructor(code: string, message: string, options?: { cause?: unknown }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.name = 'StateError';
+    this.name = "StateError";
     this.code = code;
   }
 }
@@ -17,8 +17,8 @@ export class NotSupportedError extends StateError {
   readonly feature: string;
   readonly provider: string;
   constructor(feature: string, provider: string) {
-    super('ENOTSUP', `${feature}: not supported (${provider})`);
-    this.name = 'NotSupportedError';
+    super("ENOTSUP", `${feature}: not supported (${provider})`);
+    this.name = "NotSupportedError";
     this.feature = feature;
     this.provider = provider;
   }

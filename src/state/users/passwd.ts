@@ -24,14 +24,22 @@ function id(s: string | undefined): number | null {
 /** uid -> first entry with that uid (as getpwuid returns the first). */
 export function parsePasswd(text: string): Map<number, PasswdEntry> {
   const out = new Map<number, PasswdEntry>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#') || line.startsWith('+') || line.startsWith('-')) continue;
-    const f = line.split(':');
+  for (const line of text.split("\n")) {
+    if (line === "" || line.startsWith("#") || line.startsWith("+") || line.startsWith("-")) continue;
+    const f = line.split(":");
     if (f.length < 7) continue;
     const uid = id(f[2]);
     const gid = id(f[3]);
-    if (uid === null || gid === null || f[0] === '') continue;
-    if (!out.has(uid)) out.set(uid, { name: f[0] as string, uid, gid, gecos: f[4] as string, homedir: f[5] as string, shell: f.slice(6).join(':') });
+    if (uid === null || gid === null || f[0] === "") continue;
+    if (!out.has(uid))
+      out.set(uid, {
+        name: f[0] as string,
+        uid,
+        gid,
+        gecos: f[4] as string,
+        homedir: f[5] as string,
+        shell: f.slice(6).join(":"),
+      });
   }
   return out;
 }
@@ -39,13 +47,14 @@ export function parsePasswd(text: string): Map<number, PasswdEntry> {
 /** gid -> first entry with that gid. */
 export function parseGroup(text: string): Map<number, GroupEntry> {
   const out = new Map<number, GroupEntry>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#') || line.startsWith('+') || line.startsWith('-')) continue;
-    const f = line.split(':');
+  for (const line of text.split("\n")) {
+    if (line === "" || line.startsWith("#") || line.startsWith("+") || line.startsWith("-")) continue;
+    const f = line.split(":");
     if (f.length < 3) continue;
     const gid = id(f[2]);
-    if (gid === null || f[0] === '') continue;
-    if (!out.has(gid)) out.set(gid, { name: f[0] as string, gid, members: (f[3] ?? '').split(',').filter((m) => m !== '') });
+    if (gid === null || f[0] === "") continue;
+    if (!out.has(gid))
+      out.set(gid, { name: f[0] as string, gid, members: (f[3] ?? "").split(",").filter((m) => m !== "") });
   }
   return out;
 }

@@ -7,11 +7,11 @@
  * files are opened non-blocking, must be regular files (a FIFO or device planted by a
  * container cannot stall the agent) and are capped in size. Sources and entries are bounded.
  */
-import { closeSync, constants, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
-import { join } from 'node:path';
-import { LogOnce, stderrLogger, type Logger } from '../containers/log-once.js';
-import { LruMap } from '../containers/lru.js';
-import { parseGroup, parsePasswd, type GroupEntry, type PasswdEntry } from './passwd.js';
+import { closeSync, constants, fstatSync, openSync, readFileSync, readSync } from "node:fs";
+import { join } from "node:path";
+import { LogOnce, stderrLogger, type Logger } from "../containers/log-once.js";
+import { LruMap } from "../containers/lru.js";
+import { parseGroup, parsePasswd, type GroupEntry, type PasswdEntry } from "./passwd.js";
 
 export interface UserInfo {
   readonly uid: number;
@@ -62,8 +62,8 @@ export class UserResolver {
   readErrors = 0;
 
   constructor(opts: UserResolverOptions = {}) {
-    this.procRoot = opts.procRoot ?? '/proc';
-    this.hostRoot = opts.hostRoot ?? '/';
+    this.procRoot = opts.procRoot ?? "/proc";
+    this.hostRoot = opts.hostRoot ?? "/";
     this.ttlMs = opts.ttlMs ?? 30_000;
     this.maxFileBytes = opts.maxFileBytes ?? 4 * 1024 * 1024;
     this.sources = new LruMap(opts.maxSources ?? 256);
@@ -76,7 +76,9 @@ export class UserResolver {
    */
   user(uid: number, pid?: number, container?: string): UserInfo {
     const e = this.source(pid, container).users.get(uid);
-    return e === undefined ? { uid, name: null, homedir: null, shell: null } : { uid, name: e.name, homedir: e.homedir, shell: e.shell };
+    return e === undefined
+      ? { uid, name: null, homedir: null, shell: null }
+      : { uid, name: e.name, homedir: e.homedir, shell: e.shell };
   }
 
   group(gid: number, pid?: number, container?: string): GroupInfo {
@@ -87,7 +89,7 @@ export class UserResolver {
   /** user.loginuid: the audit login uid of a process; -1 when unset; null if unreadable. */
   loginUid(pid: number): number | null {
     try {
-      const n = Number(readFileSync(`${this.procRoot}/${pid}/loginuid`, 'utf8').trim());
+      const n = Number(readFileSync(`${this.procRoot}/${pid}/loginuid`, "utf8").trim());
       if (!Number.isInteger(n)) return null;
       return n === NO_LOGINUID ? -1 : n;
     } catch {
@@ -108,9 +110,10 @@ export class UserResolver {
 
   private source(pid: number | undefined, container: string | undefined): Source {
     const now = Date.now();
-    if (container === undefined || container === 'host' || pid === undefined) {
+    if (container === undefined || container === "host" || pid === undefined) {
       if (this.host === null || now - this.host.loadedAt > this.ttlMs) {
-        this.host = this.load(join(this.hostRoot, 'etc'), 'host', false) ?? this.host ?? { ...EMPTY, loadedAt: now };
+        this.host = this.load(join(this.hostRoot, "etc"), "host", false) ??
+          this.host ?? { ...EMPTY, loadedAt: now };
       }
       return this.host;
     }
@@ -124,10 +127,10 @@ export class UserResolver {
   }
 
   private load(etc: string, what: string, untrusted: boolean): Source | null {
-    const passwd = this.readSmall(join(etc, 'passwd'), what, untrusted);
-    const group = this.readSmall(join(etc, 'group'), what, untrusted);
+    const passwd = this.readSmall(join(etc, "passwd"), what, untrusted);
+    const group = this.readSmall(join(etc, "group"), what, untrusted);
     if (passwd === null && group === null) return null;
-    return { users: parsePasswd(passwd ?? ''), groups: parseGroup(group ?? ''), loadedAt: Date.now() };
+    return { users: parsePasswd(passwd ?? ""), groups: parseGroup(group ?? ""), loadedAt: Date.now() };
   }
 
   /** Reads a regular file of bounded size without blocking on FIFOs or devices. */
@@ -137,8 +140,8 @@ export class UserResolver {
     try {
       fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | (untrusted ? constants.O_NOFOLLOW : 0));
     } catch (err) {
-      const code = (err as { code?: string }).code ?? 'EIO';
-      if (code !== 'ENOENT' && code !== 'ESRCH') {
+      const code = (err as { code?: string }).code ?? "EIO";
+      if (code !== "ENOENT" && code !== "ESRCH") {
         this.readErrors++;
         this.problems.report(`users:${code}`, `state: reading ${what} ${path}: ${code}`);
       }
@@ -148,7 +151,7 @@ export class UserResolver {
       const st = fstatSync(fd);
       if (!st.isFile()) {
         this.readErrors++;
-        this.problems.report('users:ENOTREG', `state: reading ${what} ${path}: not a regular file`);
+        this.problems.report("users:ENOTREG", `state: reading ${what} ${path}: not a regular file`);
         return null;
       }
       const size = Math.min(st.size, this.maxFileBytes);
@@ -159,8 +162,12 @@ export class UserResolver {
         if (n <= 0) break;
         off += n;
       }
-      if (st.size > this.maxFileBytes) this.problems.report('users:EFBIG', `state: reading ${what} ${path}: larger than ${this.maxFileBytes} bytes, truncated`);
-      return buf.subarray(0, off).toString('utf8');
+      if (st.size > this.maxFileBytes)
+        this.problems.report(
+          "users:EFBIG",
+          `state: reading ${what} ${path}: larger than ${this.maxFileBytes} bytes, truncated`,
+        );
+      return buf.subarray(0, off).toString("utf8");
     } catch (err) {
       this.readErrors++;
       this.problems.report(`users:read`, `state: reading ${what} ${path}: ${(err as Error).message}`);
