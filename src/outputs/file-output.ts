@@ -3,10 +3,11 @@
 // rename-then-signal works: lines written before the reopen land in the renamed file, lines
 // after it in the new one, none twice and none lost.
 
-import { mkdir, open, type FileHandle } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Alert } from '../engine/alert.js';
 import { writeAll } from './fd-writer.js';
+import { mkdirp } from './mkdirp.js';
 import { AlertRenderer, type LineFormat } from './format.js';
 import { QueuedOutput, type QueuedOutputOptions } from './output.js';
 
@@ -45,7 +46,7 @@ export class FileOutput extends QueuedOutput {
 
   async #ensureOpen(): Promise<FileHandle> {
     if (this.#handle === undefined) {
-      await mkdir(dirname(this.path), { recursive: true });
+      await mkdirp(dirname(this.path));
       this.#handle = await open(this.path, 'a', this.#mode);
     }
     return this.#handle;

@@ -7,7 +7,7 @@
 // stream's small write buffer and HTTP/2 window, and never slows anyone else.
 
 import { connect } from 'node:net';
-import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
+import { chmod, lstat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import {
   Server,
@@ -24,6 +24,7 @@ import type { Alert } from '../../engine/alert.js';
 import { internalAlert } from '../../engine/alert.js';
 import { AlertRenderer } from '../format.js';
 import { stderrLogger, type Logger } from '../logger.js';
+import { mkdirp } from '../mkdirp.js';
 import type { OutputStats } from '../output.js';
 import { falcoResponse, lannerAlert, EncodedCache } from './convert.js';
 import { compileFilter, FilterError, type SubscribeFilter } from './filter.js';
@@ -168,7 +169,7 @@ export class GrpcServer {
     let creds: ServerCredentials;
     if (sockPath !== undefined) {
       if (!sockPath.startsWith('/')) throw new ConfigError(`grpc address ${address}: unix socket path must be absolute`);
-      await mkdir(dirname(sockPath), { recursive: true, mode: 0o750 });
+      await mkdirp(dirname(sockPath), 0o750);
       await removeStaleSocket(sockPath);
       creds = ServerCredentials.createInsecure();
     } else {
