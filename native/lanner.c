@@ -554,6 +554,7 @@ struct ln_ring {
 	bool in_cb;
 	bool redrain_armed;
 	napi_ref buf_ref, cb_ref, self_ref;
+	napi_ref obj_ref; /* the parent object's handle: an open reader keeps it alive */
 	napi_async_context actx;
 	uint8_t *buf;
 	size_t cap, used;
@@ -1514,7 +1515,9 @@ static void ring_close(struct ln_ring *r)
 		napi_delete_reference(r->env, r->buf_ref);
 	if (r->self_ref)
 		napi_delete_reference(r->env, r->self_ref);
-	r->cb_ref = r->buf_ref = r->self_ref = NULL;
+	if (r->obj_ref)
+		napi_delete_reference(r->env, r->obj_ref);
+	r->cb_ref = r->buf_ref = r->self_ref = r->obj_ref = NULL;
 	/* inside the callback, napi_make_callback still uses the context: deliver() frees it */
 	if (r->actx && !r->in_cb) {
 		napi_async_destroy(r->env, r->actx);
@@ -1763,6 +1766,7 @@ static napi_value js_ring_open(napi_env env, napi_callback_info info)
 	}
 	napi_create_reference(env, argv[2], 1, &r->buf_ref);
 	napi_create_reference(env, argv[3], 1, &r->cb_ref);
+	napi_create_reference(env, argv[0], 1, &r->obj_ref);
 	napi_create_string_utf8(env, "lanner:ring", NAPI_AUTO_LENGTH, &name);
 	napi_async_init(env, handle, name, &r->actx);
 	r->parent = o;

@@ -1,6 +1,7 @@
 // Kernel tests of BpfObject over bpf/selftest.bpf.c: open/configure/load/attach, maps,
 // errors, close. Run as root: node --test dist/src/native/
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { BPF_NOEXIST, BpfObject, MapType, numPossibleCpus } from './bpf-object.js';
 import { isNativeError } from './native-error.js';
@@ -267,6 +268,40 @@ test('close is idempotent, releases every fd, and later use says the object is c
   assert.equal(ring.closed, true);
   assert.equal(obj.linkCount, 0);
   assert.equal(openFdCount(), fds0, 'no leaked fds');
-  assert.throws(() => obj.load(), /^Error: loading BPF object selftest: object is closed/);
-  assert.throws(() => obj.map('st_kv').get(u32(1)), /object is closed/);
+  expectNativeError(() => obj.load(), 'EBADF', /^loading BPF object selftest: EBADF: object is closed$/);
+  expectNativeError(() => obj.map('st_kv').get(u32(1)), 'EBADF', /object is closed/);
+  expectNativeError(() => ring.drain(), 'EBADF', /^draining ring st_rb: EBADF: consumer is closed$/);
+});
+
+test('a finalizer closes objects (links, readers, fds) that JS dropped without close()', (t) => {
+  if (skip) return t.skip(skip);
+  const mod = (f: string): string => JSON.stringify(new URL(f, import.meta.url).href);
+  const code = `
+    import { BpfObject } from ${mod('./bpf-object.js')};
+    import { openFdCount, selftestObjectPath } from ${mod('./kernel-test-env.js')};
+    const fds0 = openFdCount();
+    (() => {
+      for (let i = 0; i < 3; i++) {
+        const o = BpfObject.open(selftestObjectPath());
+        o.setGlobalU32('filter_tgid', process.pid);
+        o.load();
+        o.attach('ln_st_getppid');
+        o.ringBuffer('st_rb', { onBatch: () => {}, start: false });
+      }
+    })();
+    const mid = openFdCount();
+    for (let i = 0; i < 20 && openFdCount() > fds0; i++) {
+      globalThis.gc();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    console.log(JSON.stringify({ fds0, mid, end: openFdCount() }));
+  `;
+  const r = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', code], {
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  assert.equal(r.status, 0, r.stderr);
+  const { fds0, mid, end } = JSON.parse(r.stdout.trim()) as { fds0: number; mid: number; end: number };
+  assert.ok(mid > fds0, 'objects held fds');
+  assert.equal(end, fds0, 'all fds released by finalizers');
 });

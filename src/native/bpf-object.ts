@@ -21,6 +21,7 @@ import {
   type ObjectHandle,
 } from './addon.js';
 import { RingReader, type BatchCallback, type RingOptions } from './ring-reader.js';
+import { closedError } from './native-error.js';
 
 export interface OpenOptions {
   /** Overrides the object name (prefix of internal maps such as "<name>.rodata"). */
@@ -299,7 +300,7 @@ export class BpfObject {
 
   /** Internal to src/native: the live native handle, or a "closed" error. */
   handle(what: string): ObjectHandle {
-    if (this.#h === undefined) throw new Error(`${what} BPF object ${this.name}: object is closed`);
+    if (this.#h === undefined) throw closedError(`${what} BPF object ${this.name}`, 'object is closed');
     return this.#h;
   }
 

@@ -23,3 +23,11 @@ export function isNativeError(e: unknown): e is NativeError {
     typeof (e as Partial<NativeError>).code === 'string'
   );
 }
+
+/** The error for using a handle after close(): EBADF, like the addon's own. */
+export function closedError(what: string, detail = 'closed'): NativeError {
+  const e = new Error(`${what}: EBADF: ${detail}`) as NativeError;
+  e.errno = 9;
+  e.code = 'EBADF';
+  return e;
+}

@@ -21,8 +21,13 @@
  * wakeups. One turn delivers at most `maxBatchesPerTurn` batches, then yields to the loop
  * and resumes on the next iteration. `drain()` empties the ring synchronously (shutdown,
  * tests). onBatch may call close() (on the consumer or its object).
+ *
+ * Lifetime: a started reader stays alive (like a timer) until stop() or close(), and an
+ * open reader keeps its BpfObject's native handle alive. By default a started reader keeps
+ * the process running; unref() changes that.
  */
 import { addon, type ObjectHandle, type RingHandle, type NativeRingStats } from './addon.js';
+import { closedError } from './native-error.js';
 
 /** Bytes of the per-record header in a batch: u32 length + u32 reserved (0). */
 export const RECORD_HEADER_SIZE = 8;
@@ -90,7 +95,7 @@ export class RingReader {
   }
 
   #handle(what: string): RingHandle {
-    if (this.#h === undefined) throw new Error(`${what} ring ${this.mapName}: consumer is closed`);
+    if (this.#h === undefined) throw closedError(`${what} ring ${this.mapName}`, 'consumer is closed');
     return this.#h;
   }
 
