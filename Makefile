@@ -20,9 +20,9 @@ $(ADDON): $(wildcard native/*.c native/*.h) binding.gyp
 addon: $(ADDON)
 
 # Benchmark and test load generator.
-tools: build/loadgen
-build/loadgen: bench/loadgen.c
-	@mkdir -p build && $(CC) -O2 -Wall -o $@ $<
+tools: bench/.output/loadgen
+bench/.output/loadgen: bench/loadgen.c
+	@mkdir -p bench/.output && $(CC) -O2 -Wall -o $@ $<
 
 ts:
 	@npx tsc -p tsconfig.json

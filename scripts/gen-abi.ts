@@ -1,5 +1,5 @@
 /**
- * Generates src/decode/abi.generated.ts from the BTF of the compiled ABI header
+ * Generates src/capture/abi.generated.ts from the BTF of the compiled ABI header
  * (bpf/.output/abi.bpf.o, built from bpf/abi/abi_btf.c by `make -C bpf`).
  *
  * The offsets come from the compiler, so the TypeScript decoder can never drift from
@@ -129,7 +129,7 @@ const isMain = process.argv[1] !== undefined && import.meta.url === new URL(`fil
 if (isMain) {
   const root = resolve(import.meta.dirname, "..", "..");
   const obj = process.argv[2] ?? resolve(root, "bpf/.output/abi.bpf.o");
-  const out = process.argv[3] ?? resolve(root, "src/decode/abi.generated.ts");
+  const out = process.argv[3] ?? resolve(root, "src/capture/abi.generated.ts");
   writeFileSync(out, generate(obj));
   process.stdout.write(`gen-abi: wrote ${out}\n`);
 }

@@ -23,7 +23,7 @@ const QUICK = process.env["BENCH_QUICK"] === "1";
 const SECONDS = QUICK ? 0.4 : 3;
 const RUNS = QUICK ? 1 : 3;
 const root = packageRoot();
-const LOADGEN = join(root, "build/loadgen");
+const LOADGEN = join(root, "bench/.output/loadgen");
 const LANNER = join(root, "bin/lanner");
 const NCPU = cpus().length;
 const pin = (cpu: number): string[] => (NCPU > 1 ? ["taskset", "-c", String(cpu)] : []);

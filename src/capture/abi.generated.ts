@@ -2,6 +2,31 @@
 // Do not edit: run `make gen`. CI fails when this file drifts from the header.
 /* eslint-disable */
 
+/** enum ln_const */
+export const LN_CONST = {
+  LN_C_ABI_VERSION: 1,
+  LN_C_ARG_RET: 6,
+  LN_C_ARG_NONE: 7,
+  LN_C_F_TRUNC: 1,
+  LN_C_PF_THREAD: 1,
+  LN_C_PF_EXE_MEMFD: 2,
+  LN_C_PF_EXE_UPPER: 4,
+  LN_C_PF_GROUP_DEAD: 8,
+  LN_C_PF_EXE_DELETED: 16,
+  LN_C_MAX_PATH: 4096,
+  LN_C_MAX_ARGV: 4096,
+  LN_C_MAX_SOCKADDR: 128,
+  LN_C_MAX_DATA: 256,
+  LN_C_SCRATCH: 16384,
+  LN_C_MAX_SYSCALL: 512,
+  LN_C_HDR_SIZE: 24,
+  LN_C_TAIL_SIZE: 4,
+  LN_C_SYSCALL_SIZE: 104,
+  LN_C_PROC_SIZE: 152,
+  LN_C_SOCK_TUPLE_SIZE: 48,
+  LN_C_OPEN_HOW_SIZE: 24,
+} as const;
+
 /** enum ln_kind */
 export const LN_KIND = {
   LN_K_SYSCALL: 1,
@@ -37,6 +62,7 @@ export const LN_TAIL_KIND = {
   LN_T_DATA: 10,
   LN_T_ENV: 11,
   LN_T_TTY: 12,
+  LN_T_FDPATH: 13,
 } as const;
 
 /** struct ln_hdr: byte offsets (size, count, signedness in the comment) */
@@ -61,6 +87,20 @@ export const LN_HDR_FIELDS = [
   { name: "cpu", offset: 20, size: 2, count: 1, signed: false },
   { name: "ntails", offset: 22, size: 1, count: 1, signed: false },
   { name: "flags", offset: 23, size: 1, count: 1, signed: false },
+] as const;
+
+/** struct ln_open_how: byte offsets (size, count, signedness in the comment) */
+export const LN_OPEN_HOW = {
+  SIZEOF: 24,
+  FLAGS: 0, // u64
+  MODE: 8, // u64
+  RESOLVE: 16, // u64
+} as const;
+
+export const LN_OPEN_HOW_FIELDS = [
+  { name: "flags", offset: 0, size: 8, count: 1, signed: false },
+  { name: "mode", offset: 8, size: 8, count: 1, signed: false },
+  { name: "resolve", offset: 16, size: 8, count: 1, signed: false },
 ] as const;
 
 /** struct ln_proc: byte offsets (size, count, signedness in the comment) */

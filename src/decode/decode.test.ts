@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { LN_HDR, LN_KIND, LN_SYSCALL, LN_SYSCALL_FIELDS, LN_TAIL_KIND } from "./abi.generated.js";
+import { LN_HDR, LN_KIND, LN_SYSCALL, LN_SYSCALL_FIELDS, LN_TAIL_KIND } from "../capture/abi.generated.js";
 import { resultName, errnoName } from "./errno.js";
 import { decodeRecord, resolvePath } from "./event.js";
 import { cloneFlags, fileMode, openFlags, ptraceRequest, socketDomain, socketType } from "./flags.js";

@@ -3,7 +3,7 @@
  * Strings are decoded here, never on the hot path.
  */
 import { posix } from "node:path";
-import { LN_PROC, LN_SYSCALL, LN_TAIL_KIND } from "./abi.generated.js";
+import { LN_OPEN_HOW, LN_PROC, LN_SYSCALL, LN_TAIL_KIND } from "../capture/abi.generated.js";
 import { KIND_EXEC, KIND_EXIT, KIND_FORK, KIND_SYSCALL, type RecordView } from "./record-view.js";
 import { parseSockaddr, parseTuple, type SockAddr, type SockTuple } from "./sockaddr.js";
 import { syscallName } from "./syscall-params.js";
@@ -26,6 +26,8 @@ export interface SyscallEvent {
   readonly truncated: boolean;
   /** user path strings by argument index (LN_T_PATH) */
   readonly paths: ReadonlyMap<number, string>;
+  /** path of a non-socket fd argument (LN_T_FDPATH), by argument index */
+  readonly fdPaths: ReadonlyMap<number, string>;
   /** directory a relative path of that argument resolves against (LN_T_DIR) */
   readonly dirs: ReadonlyMap<number, string>;
   readonly sockaddrs: ReadonlyMap<number, SockAddr>;
@@ -76,8 +78,7 @@ export interface ProcEvent {
 
 export type DecodedEvent = SyscallEvent | ProcEvent;
 
-/** struct open_how: flags, mode, resolve (u64 each) */
-const OPEN_HOW_SIZE = 24;
+const OPEN_HOW_SIZE = LN_OPEN_HOW.SIZEOF;
 
 const PROC_KINDS: Readonly<Record<number, ProcKind>> = { [KIND_FORK]: "fork", [KIND_EXEC]: "exec", [KIND_EXIT]: "exit" };
 
@@ -103,6 +104,7 @@ function strList(buf: Buffer, start: number, len: number): string[] {
 
 interface TailAcc {
   paths: Map<number, string>;
+  fdPaths: Map<number, string>;
   dirs: Map<number, string>;
   sockaddrs: Map<number, SockAddr>;
   tuple: SockTuple | null;
@@ -117,6 +119,7 @@ interface TailAcc {
 function readTails(v: RecordView, end: number): TailAcc {
   const acc: TailAcc = {
     paths: new Map(),
+    fdPaths: new Map(),
     dirs: new Map(),
     sockaddrs: new Map(),
     tuple: null,
@@ -139,6 +142,9 @@ function readTails(v: RecordView, end: number): TailAcc {
     switch (kind) {
       case LN_TAIL_KIND.LN_T_PATH:
         acc.paths.set(arg, cstr(buf, start, len));
+        break;
+      case LN_TAIL_KIND.LN_T_FDPATH:
+        acc.fdPaths.set(arg, cstr(buf, start, len));
         break;
       case LN_TAIL_KIND.LN_T_DIR:
         acc.dirs.set(arg, cstr(buf, start, len));
@@ -166,9 +172,9 @@ function readTails(v: RecordView, end: number): TailAcc {
       case LN_TAIL_KIND.LN_T_OPEN_HOW:
         if (len >= OPEN_HOW_SIZE)
           acc.openHow = {
-            flags: Number(dv.getBigUint64(start, true)),
-            mode: Number(dv.getBigUint64(start + 8, true)),
-            resolve: Number(dv.getBigUint64(start + 16, true)),
+            flags: Number(dv.getBigUint64(start + LN_OPEN_HOW.FLAGS, true)),
+            mode: Number(dv.getBigUint64(start + LN_OPEN_HOW.MODE, true)),
+            resolve: Number(dv.getBigUint64(start + LN_OPEN_HOW.RESOLVE, true)),
           };
         break;
       case LN_TAIL_KIND.LN_T_DATA:

@@ -3,7 +3,7 @@
  * reader. A RecordView is a flyweight: `at()` points it at one record; getters read the
  * fields on demand with the offsets generated from the ABI header.
  */
-import { LN_HDR, LN_KIND, LN_PROC, LN_SYSCALL } from "./abi.generated.js";
+import { LN_HDR, LN_KIND, LN_PROC, LN_SYSCALL } from "../capture/abi.generated.js";
 
 /** Batch framing written by the addon: u32 record length, u32 zero, record, pad to 8. */
 export const FRAME_HEADER = 8;
@@ -15,6 +15,22 @@ export const KIND_EXIT = LN_KIND.LN_K_EXIT;
 
 const TWO32 = 4294967296;
 
+/**
+ * Walks one batch from the ring reader, pointing `view` at each record in turn and calling
+ * `cb` with it: no allocation per record.
+ */
+export function walkBatch(view: RecordView, batch: Buffer, bytes: number, cb: (view: RecordView) => void): void {
+  view.reset(batch);
+  let off = 0;
+  while (off + FRAME_HEADER <= bytes) {
+    const len = batch.readUInt32LE(off);
+    view.off = off + FRAME_HEADER;
+    view.len = len;
+    cb(view);
+    off += FRAME_HEADER + ((len + 7) & ~7);
+  }
+}
+
 export class RecordView {
   dv: DataView;
   buf: Buffer;
@@ -23,7 +39,7 @@ export class RecordView {
   /** record length as framed by the ring */
   len = 0;
 
-  constructor(buf: Buffer) {
+  constructor(buf: Buffer = Buffer.alloc(0)) {
     this.buf = buf;
     this.dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   }

@@ -1,5 +1,5 @@
 /** Socket addresses from user sockaddr bytes and from kernel socket tuples. */
-import { LN_SOCK_TUPLE } from "./abi.generated.js";
+import { LN_SOCK_TUPLE } from "../capture/abi.generated.js";
 
 export interface SockAddr {
   family: number;

@@ -4,7 +4,9 @@
  * The kernel side sends raw register values plus self-describing tails; this table gives
  * them names and types. Syscalls without an entry still decode (as `syscall_<nr>` args).
  */
-import { X86_64_SYSCALL_NAMES } from "./syscall-names.generated.js";
+import { syscallName, syscallNr } from "../capture/syscalls.js";
+
+export { syscallName, syscallNr };
 
 export type ParamType =
   | "fd" // file descriptor (int), -100 renders AT_FDCWD
@@ -56,20 +58,6 @@ export interface SyscallSpec {
 }
 
 const p = (name: string, type: ParamType, arg: number): ParamSpec => ({ name, type, arg });
-
-const NR_BY_NAME = new Map<string, number>(
-  Object.entries(X86_64_SYSCALL_NAMES).map(([nr, name]) => [name, Number(nr)]),
-);
-
-/** x86_64 number of a syscall name, or undefined. */
-export function syscallNr(name: string): number | undefined {
-  return NR_BY_NAME.get(name);
-}
-
-/** Name of a syscall number (`syscall_<nr>` when unknown). */
-export function syscallName(nr: number): string {
-  return X86_64_SYSCALL_NAMES[nr] ?? `syscall_${nr}`;
-}
 
 type Def = Omit<SyscallSpec, "nr">;
 const DEFS: readonly Def[] = [
@@ -147,7 +135,7 @@ const DEFS: readonly Def[] = [
 function build(): Map<number, SyscallSpec> {
   const m = new Map<number, SyscallSpec>();
   for (const d of DEFS) {
-    const nr = NR_BY_NAME.get(d.name);
+    const nr = syscallNr(d.name);
     if (nr === undefined) throw new Error(`syscall table: no x86_64 number for ${d.name}`);
     m.set(nr, { ...d, nr });
   }
@@ -159,6 +147,3 @@ export const SYSCALL_SPECS: ReadonlyMap<number, SyscallSpec> = build();
 
 /** Names of the syscalls with decoded arguments, in table order. */
 export const SUPPORTED_SYSCALLS: readonly string[] = DEFS.map((d) => d.name);
-
-/** Syscalls that need a sys_enter probe in selected mode (TOCTOU-safe entry reads). */
-export const ENTER_SYSCALLS: readonly string[] = DEFS.filter((d) => d.enter === true).map((d) => d.name);

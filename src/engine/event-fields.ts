@@ -207,6 +207,14 @@ export function eventFields(ev: DecodedEvent, num: number, procs: ProcessTable |
     addSocketFields(out, ev, SERVER_SIDE.has(ev.type) ? "server" : "client");
   }
   if (ev.type === "dup2" || ev.type === "dup3" || ev.type === "dup") out["fd.num"] = ev.ret;
+  // the file behind an fd argument (dup, fchmod, fchown, fchdir, finit_module...)
+  if (spec.fdArg !== undefined && out["fd.name"] === undefined) {
+    const fp = ev.fdPaths.get(spec.fdArg);
+    if (fp !== undefined) {
+      out["fd.name"] = fp;
+      out["fd.type"] = fp.startsWith("/memfd:") ? "memfd" : "file";
+    }
+  }
   return out;
 }
 

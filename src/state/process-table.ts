@@ -4,6 +4,7 @@
  * exited entries go first, then the least recently started; evictions are counted.
  */
 import { readFileSync, readdirSync, readlinkSync } from "node:fs";
+import { LN_CONST } from "../capture/abi.generated.js";
 import type { ProcEvent } from "../decode/event.js";
 
 export interface ProcessInfo {
@@ -161,7 +162,7 @@ export class ProcessTable {
   apply(ev: ProcEvent, nowMs: number): void {
     switch (ev.kind) {
       case "fork": {
-        if (ev.flags & 1) return; // a new thread: same process
+        if (ev.flags & LN_CONST.LN_C_PF_THREAD) return; // a new thread: same process
         const child = ev.childTgid || ev.tgid;
         const parent = this.procs.get(ev.tgid);
         this.insert({
@@ -199,7 +200,7 @@ export class ProcessTable {
         return;
       }
       case "exit": {
-        if (ev.tid !== ev.tgid) return; // a thread exited, the process lives on
+        if ((ev.flags & LN_CONST.LN_C_PF_GROUP_DEAD) === 0) return; // a thread exited, the process lives on
         const p = this.procs.get(ev.tgid);
         if (p) p.exitedAt = nowMs;
         return;

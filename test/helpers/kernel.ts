@@ -10,6 +10,7 @@ import { promisify } from "node:util";
 import { CaptureSession, type CaptureOptions } from "../../src/capture/capture-session.js";
 import { bpfObjectPath, packageRoot } from "../../src/capture/paths.js";
 import { decodeRecord, type DecodedEvent } from "../../src/decode/event.js";
+import { RecordView, walkBatch } from "../../src/decode/record-view.js";
 import { eventFields, type EventFields } from "../../src/engine/event-fields.js";
 import { ProcessTable } from "../../src/state/process-table.js";
 
@@ -44,16 +45,17 @@ export interface Recorded {
  * that are the test's descendants are kept (the test's own process is never traced).
  */
 export async function recordDuring(
-  opts: Omit<CaptureOptions, "onRecord">,
+  opts: Omit<CaptureOptions, "onBatch">,
   fn: () => Promise<void>,
 ): Promise<Recorded> {
   const events: DecodedEvent[] = [];
   const procs = new ProcessTable();
   procs.seed();
   const mine = new Set<number>();
+  const view = new RecordView();
   const session = CaptureSession.start({
     ...opts,
-    onRecord: (v) => {
+    onBatch: (batch, bytes) => walkBatch(view, batch, bytes, (v) => {
       const ev = decodeRecord(v);
       if (!ev) return;
       if (ev.kind !== "syscall") procs.apply(ev, Date.now());
@@ -62,7 +64,7 @@ export async function recordDuring(
       if (ev.kind === "exec" && (ev.ppid === process.pid || mine.has(ev.ppid))) mine.add(ev.tgid);
       if (ev.kind === "fork" && mine.has(ev.tgid)) mine.add(ev.childTgid);
       if (mine.has(ev.tgid)) events.push(ev);
-    },
+    }),
   });
   try {
     await fn();

@@ -4,7 +4,7 @@
 import { parseArgs } from "node:util";
 import { CaptureSession, resolveSyscalls, type CaptureStats } from "../../capture/capture-session.js";
 import { decodeRecord, type ProcEvent } from "../../decode/event.js";
-import { KIND_SYSCALL, type RecordView } from "../../decode/record-view.js";
+import { KIND_SYSCALL, RecordView, walkBatch } from "../../decode/record-view.js";
 import { SUPPORTED_SYSCALLS } from "../../decode/syscall-params.js";
 import { eventFields, type EventFields } from "../../engine/event-fields.js";
 import { ProcessTable } from "../../state/process-table.js";
@@ -213,14 +213,13 @@ export async function captureCommand(argv: string[], io: CliIO): Promise<number>
     if (num >= limit) setImmediate(stop);
   };
 
+  const view = new RecordView();
   try {
     session = CaptureSession.start({
       syscalls: args.types === "all" ? "all" : args.types,
       filterPid: args.pid,
       ringBytes: args.ringMiB << 20,
-      onRecord: (v) => {
-        onRecord(v);
-      },
+      onBatch: (batch, bytes) => walkBatch(view, batch, bytes, onRecord),
     });
   } catch (e) {
     io.stderr(`lanner: ${errorMessage(e)}\n`);

@@ -33,7 +33,7 @@ export async function doctorCommand(argv: string[], io: CliIO): Promise<number> 
     ["all", "all"],
   ] as const) {
     try {
-      const s = CaptureSession.start({ syscalls, onRecord: () => {}, ringBytes: 1 << 20 });
+      const s = CaptureSession.start({ syscalls, onBatch: () => {}, ringBytes: 1 << 20 });
       plans.push({ name, ok: true, detail: s.report });
       s.close();
     } catch (e) {
