@@ -14,6 +14,8 @@
  * ln_st_raw: raw tracepoint without a target (attach explicitly), bumps st_counts[ST_C_RAW].
  * ln_st_bad: autoload off ("?" prefix); dereferences a map lookup without a NULL check, so
  *   loading it fails in the verifier (EACCES) — the load-error test turns it on.
+ * ln_st_xdp, ln_st_cgskb, ln_st_uprobe: autoload off; attach-kind tests turn them on and
+ *   count hits in st_counts[ST_C_XDP / ST_C_CGROUP / ST_C_UPROBE] (uprobe: filter_tgid only).
  * st_kv: a plain hash map for CRUD/iteration tests.
  */
 #include "vmlinux.h"
@@ -24,7 +26,16 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile __u32 filter_tgid = 0;
 const volatile __u64 seq_base = 0; /* added to every seq; lets a test check set-global */
 
-enum { ST_C_GETPPID = 0, ST_C_GENERIC = 1, ST_C_RAW = 2, ST_C_DROPS = 3, ST_C__N = 4 };
+enum {
+	ST_C_GETPPID = 0,
+	ST_C_GENERIC = 1,
+	ST_C_RAW = 2,
+	ST_C_DROPS = 3,
+	ST_C_XDP = 4,
+	ST_C_CGROUP = 5,
+	ST_C_UPROBE = 6,
+	ST_C__N = 8,
+};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -111,4 +122,29 @@ int ln_st_bad(void *ctx)
 	__u32 k = 0;
 	__u64 *v = bpf_map_lookup_elem(&st_kv, &k);
 	return (int)*v; /* no NULL check: the verifier rejects this */
+}
+
+SEC("?xdp")
+int ln_st_xdp(struct xdp_md *ctx)
+{
+	bump(ST_C_XDP);
+	return XDP_PASS;
+}
+
+SEC("?cgroup_skb/egress")
+int ln_st_cgskb(struct __sk_buff *skb)
+{
+	bump(ST_C_CGROUP);
+	return 1; /* allow */
+}
+
+SEC("?uprobe")
+int ln_st_uprobe(void *ctx)
+{
+	__u32 tgid = (__u32)(bpf_get_current_pid_tgid() >> 32);
+
+	if (filter_tgid && tgid != filter_tgid)
+		return 0;
+	bump(ST_C_UPROBE);
+	return 0;
 }

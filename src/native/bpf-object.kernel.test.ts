@@ -2,6 +2,8 @@
 // errors, close. Run as root: node --test dist/src/native/
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { BPF_NOEXIST, BpfObject, MapType, numPossibleCpus } from './bpf-object.js';
 import { isNativeError } from './native-error.js';
@@ -12,6 +14,9 @@ const skip = kernelSkipReason();
 const ST_C_GETPPID = 0;
 const ST_C_GENERIC = 1;
 const ST_C_RAW = 2;
+const ST_C_XDP = 4;
+const ST_C_CGROUP = 5;
+const ST_C_UPROBE = 6;
 
 function u32(n: number): Buffer {
   const b = Buffer.alloc(4);
@@ -74,7 +79,7 @@ test('open lists programs (name, section, type) and maps (type, sizes, max entri
     assert.equal(rb.maxEntries, 1 << 20);
     const counts = obj.map('st_counts');
     assert.equal(counts.typeName, 'percpu_array');
-    assert.deepEqual([counts.keySize, counts.valueSize, counts.maxEntries], [4, 8, 4]);
+    assert.deepEqual([counts.keySize, counts.valueSize, counts.maxEntries], [4, 8, 8]);
     assert.equal(counts.perCpu, true);
     assert.equal(counts.valueBufferSize, 8 * numPossibleCpus());
     const kv = obj.map('st_kv');
@@ -304,4 +309,63 @@ test('a finalizer closes objects (links, readers, fds) that JS dropped without c
   const { fds0, mid, end } = JSON.parse(r.stdout.trim()) as { fds0: number; mid: number; end: number };
   assert.ok(mid > fds0, 'objects held fds');
   assert.equal(end, fds0, 'all fds released by finalizers');
+});
+
+/** Sends one UDP datagram over loopback and waits for it (XDP on lo rx, cgroup egress). */
+async function udpLoopback(): Promise<void> {
+  const rx = createSocket('udp4');
+  const tx = createSocket('udp4');
+  try {
+    await new Promise<void>((r) => rx.bind(0, '127.0.0.1', r));
+    const got = new Promise<void>((r) => rx.once('message', () => r()));
+    tx.send('x', rx.address().port, '127.0.0.1');
+    await got;
+  } finally {
+    rx.close();
+    tx.close();
+  }
+}
+
+function cgroup2Mount(): string | undefined {
+  for (const line of readFileSync('/proc/mounts', 'utf8').split('\n')) {
+    const f = line.split(' ');
+    if (f[2] === 'cgroup2' && f[1] !== undefined) return f[1];
+  }
+  return undefined;
+}
+
+test('attach kinds: xdp (lo), cgroup (cgroup2 root, egress), uprobe (libc getppid)', async (t) => {
+  if (skip) return t.skip(skip);
+  const cg = cgroup2Mount();
+  const obj = openLoaded((o) => {
+    for (const p of ['ln_st_xdp', 'ln_st_cgskb', 'ln_st_uprobe']) o.setAutoload(p, true);
+  });
+  try {
+    const xdp = obj.program('ln_st_xdp').attach({ kind: 'xdp', ifindex: 1 });
+    const cgl = cg === undefined ? undefined : obj.program('ln_st_cgskb').attach({ kind: 'cgroup', path: cg });
+    await udpLoopback();
+    assert.ok(counter(obj, ST_C_XDP) >= 1, 'XDP saw the loopback packet');
+    if (cgl !== undefined) assert.ok(counter(obj, ST_C_CGROUP) >= 1, 'cgroup egress saw it');
+    xdp.close();
+    cgl?.close();
+    const libc = '/lib/x86_64-linux-gnu/libc.so.6';
+    const up = obj.program('ln_st_uprobe').attach({ kind: 'uprobe', binaryPath: libc, funcName: 'getppid', pid: -1 });
+    getppidTimes(100);
+    assert.equal(counter(obj, ST_C_UPROBE), 100);
+    up.close();
+    expectNativeError(
+      () => obj.program('ln_st_uprobe').attach({ kind: 'uprobe', binaryPath: libc, funcName: 'no_such_fn_xyz' }),
+      'ENOENT',
+      /^attaching program ln_st_uprobe to uprobe \/lib\/x86_64-linux-gnu\/libc\.so\.6:no_such_fn_xyz\+0: ENOENT/,
+    );
+    expectNativeError(
+      () => obj.program('ln_st_cgskb').attach({ kind: 'cgroup', path: '/nonexistent-cgroup' }),
+      'ENOENT',
+      /^attaching program ln_st_cgskb to cgroup \/nonexistent-cgroup: ENOENT/,
+    );
+    assert.equal(obj.linkCount, 0);
+    if (cg === undefined) t.diagnostic('no cgroup2 mount: cgroup attach not exercised');
+  } finally {
+    obj.close();
+  }
 });

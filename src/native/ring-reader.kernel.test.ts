@@ -185,13 +185,12 @@ test('closing the reader or the whole object inside the callback is safe', async
   for (const what of ['reader', 'object'] as const) {
     const obj = openAttached();
     let calls = 0;
-    let reader: RingReader | undefined;
-    reader = obj.ringBuffer('st_rb', {
+    const reader: RingReader = obj.ringBuffer('st_rb', {
       batchBytes: 256,
       pollMs: 2,
       onBatch: () => {
         calls++;
-        if (what === 'reader') reader?.close();
+        if (what === 'reader') reader.close();
         else obj.close();
       },
     });
