@@ -14,8 +14,8 @@
  * ln_st_raw: raw tracepoint without a target (attach explicitly), bumps st_counts[ST_C_RAW].
  * ln_st_bad: autoload off ("?" prefix); dereferences a map lookup without a NULL check, so
  *   loading it fails in the verifier (EACCES) — the load-error test turns it on.
- * ln_st_xdp, ln_st_cgskb, ln_st_uprobe: autoload off; attach-kind tests turn them on and
- *   count hits in st_counts[ST_C_XDP / ST_C_CGROUP / ST_C_UPROBE] (uprobe: filter_tgid only).
+ * ln_st_xdp, ln_st_cgskb, ln_st_uprobe, ln_st_tc: autoload off; attach-kind tests turn them on and
+ *   count hits in st_counts[ST_C_XDP / _CGROUP / _UPROBE / _TC] (uprobe: filter_tgid only).
  * st_kv: a plain hash map for CRUD/iteration tests.
  */
 #include "vmlinux.h"
@@ -34,6 +34,7 @@ enum {
 	ST_C_XDP = 4,
 	ST_C_CGROUP = 5,
 	ST_C_UPROBE = 6,
+	ST_C_TC = 7,
 	ST_C__N = 8,
 };
 
@@ -147,4 +148,11 @@ int ln_st_uprobe(void *ctx)
 		return 0;
 	bump(ST_C_UPROBE);
 	return 0;
+}
+
+SEC("?tc")
+int ln_st_tc(struct __sk_buff *skb)
+{
+	bump(ST_C_TC);
+	return 0; /* TC_ACT_OK */
 }

@@ -515,12 +515,16 @@ static napi_value make_str(napi_env env, const char *s)
 
 enum ln_link_kind {
 	LK_LIBBPF = 1, /* a struct bpf_link */
-	LK_TC = 2,     /* reserved: bpf_tc_attach has no link in libbpf 1.1 (hook + opts) */
+	LK_TC = 2,     /* a tc filter: libbpf 1.1 has no tc link, so hook + handle/priority */
 };
 
 struct ln_link {
 	int kind; /* 0 = free slot */
 	struct bpf_link *link;
+	/* LK_TC: where the filter is, to detach it (the clsact qdisc is left in place) */
+	int tc_ifindex;
+	int tc_point;
+	__u32 tc_handle, tc_priority;
 	char *desc;
 };
 
@@ -577,6 +581,13 @@ static void link_destroy(struct ln_link *l)
 {
 	if (l->kind == LK_LIBBPF && l->link)
 		bpf_link__destroy(l->link);
+	if (l->kind == LK_TC) {
+		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = l->tc_ifindex,
+			    .attach_point = (enum bpf_tc_attach_point)l->tc_point);
+		LIBBPF_OPTS(bpf_tc_opts, opts, .handle = l->tc_handle, .priority = l->tc_priority);
+
+		bpf_tc_detach(&hook, &opts); /* fails harmlessly if the device is gone */
+	}
 	free(l->desc);
 	memset(l, 0, sizeof(*l));
 }
@@ -1044,26 +1055,32 @@ static napi_value js_load(napi_env env, napi_callback_info info)
 	return NULL;
 }
 
-static int add_link(struct ln_obj *o, struct bpf_link *link, const char *desc)
+static int add_slot(struct ln_obj *o)
 {
 	size_t i;
 	struct ln_link *nl;
 
 	for (i = 0; i < o->nlinks; i++)
 		if (!o->links[i].kind)
-			break;
-	if (i == o->nlinks) {
-		nl = realloc(o->links, (o->nlinks + 1) * sizeof(*nl));
-		if (!nl)
-			return -ENOMEM;
-		o->links = nl;
-		memset(&o->links[o->nlinks], 0, sizeof(*nl));
-		o->nlinks++;
-	}
+			return (int)i;
+	nl = realloc(o->links, (o->nlinks + 1) * sizeof(*nl));
+	if (!nl)
+		return -ENOMEM;
+	o->links = nl;
+	memset(&o->links[o->nlinks], 0, sizeof(*nl));
+	return (int)o->nlinks++;
+}
+
+static int add_link(struct ln_obj *o, struct bpf_link *link, const char *desc)
+{
+	int i = add_slot(o);
+
+	if (i < 0)
+		return i;
 	o->links[i].kind = LK_LIBBPF;
 	o->links[i].link = link;
 	o->links[i].desc = strdup(desc);
-	return (int)i + 1;
+	return i + 1;
 }
 
 /*
@@ -1076,7 +1093,9 @@ static int add_link(struct ln_obj *o, struct bpf_link *link, const char *desc)
  *   'xdp'         {ifindex}
  *   'cgroup'      {path}            cgroup v2 directory
  *   'uprobe'      {binaryPath, funcName?, offset?, pid?, retprobe?, cookie?}
- * New kinds go here (tc: needs bpf_tc_hook_create/bpf_tc_attach; libbpf 1.1 has no link).
+ *   'tc'          {ifindex, direction: 'ingress'|'egress', priority?, handle?}
+ *                 creates the clsact qdisc if missing (and leaves it on detach)
+ * New kinds go here: parse the spec, set `desc`, produce a link (or a tc-like slot).
  */
 static napi_value js_attach(napi_env env, napi_callback_info info)
 {
@@ -1201,6 +1220,60 @@ static napi_value js_attach(napi_env env, napi_callback_info info)
 		snprintf(desc, sizeof(desc), "attaching program %s to %s %s:%s+%lld", pname,
 			 ret ? "uretprobe" : "uprobe", s1, s2 ? s2 : "", (long long)off);
 		link = bpf_program__attach_uprobe_opts(p, (pid_t)pid, s1, (size_t)off, &uopts);
+	} else if (!strcmp(kind, "tc")) {
+		int64_t ifindex = 0, prio = 0, handle = 0;
+		bool have = false;
+		int slot;
+
+		if (!get_opt_int64_prop(env, argv[2], "ifindex", &ifindex, &have) ||
+		    !get_opt_string_prop(env, argv[2], "direction", &s1) ||
+		    !get_opt_int64_prop(env, argv[2], "priority", &prio, NULL) ||
+		    !get_opt_int64_prop(env, argv[2], "handle", &handle, NULL))
+			goto out;
+		if (!have || ifindex <= 0 || !s1 || (strcmp(s1, "ingress") && strcmp(s1, "egress"))) {
+			throw_type(env, "tc attach needs ifindex > 0 and direction 'ingress' or 'egress'");
+			goto out;
+		}
+		snprintf(desc, sizeof(desc), "attaching tc program %s to ifindex %lld %s", pname,
+			 (long long)ifindex, s1);
+		{
+			LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)ifindex,
+				    .attach_point = s1[0] == 'i' ? BPF_TC_INGRESS : BPF_TC_EGRESS);
+			LIBBPF_OPTS(bpf_tc_opts, topts, .prog_fd = bpf_program__fd(p),
+				    .handle = (__u32)handle, .priority = (__u32)prio);
+
+			err = bpf_tc_hook_create(&hook);
+			if (err && err != -EEXIST) {
+				flush_logs(env);
+				throw_errno(env, err, "%s: creating clsact qdisc", desc);
+				goto out;
+			}
+			err = bpf_tc_attach(&hook, &topts);
+			if (err) {
+				flush_logs(env);
+				throw_errno(env, err, "%s", desc);
+				goto out;
+			}
+			slot = add_slot(o);
+			if (slot < 0) {
+				LIBBPF_OPTS(bpf_tc_opts, dopts, .handle = topts.handle,
+					    .priority = topts.priority);
+				bpf_tc_detach(&hook, &dopts);
+				throw_errno(env, ENOMEM, "%s", desc);
+				goto out;
+			}
+			o->links[slot].kind = LK_TC;
+			o->links[slot].tc_ifindex = (int)ifindex;
+			o->links[slot].tc_point = (int)hook.attach_point;
+			o->links[slot].tc_handle = topts.handle;
+			o->links[slot].tc_priority = topts.priority;
+			o->links[slot].desc = strdup(desc);
+			flush_logs(env);
+			free(kind);
+			free(s1);
+			free(s2);
+			return make_u32(env, (uint32_t)slot + 1);
+		}
 	} else {
 		throw_errd(env, EOPNOTSUPP, "unknown attach kind", "attaching program %s (%s)", pname,
 			   kind);

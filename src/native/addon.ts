@@ -69,6 +69,7 @@ export type NativeAttachSpec =
   | { kind: 'lsm' }
   | { kind: 'xdp'; ifindex: number }
   | { kind: 'cgroup'; path: string }
+  | { kind: 'tc'; ifindex: number; direction: 'ingress' | 'egress'; priority?: number; handle?: number }
   | {
       kind: 'uprobe';
       binaryPath: string;

@@ -1,7 +1,7 @@
 // Kernel tests of BpfObject over bpf/selftest.bpf.c: open/configure/load/attach, maps,
 // errors, close. Run as root: node --test dist/src/native/
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
@@ -17,6 +17,7 @@ const ST_C_RAW = 2;
 const ST_C_XDP = 4;
 const ST_C_CGROUP = 5;
 const ST_C_UPROBE = 6;
+const ST_C_TC = 7;
 
 function u32(n: number): Buffer {
   const b = Buffer.alloc(4);
@@ -334,17 +335,28 @@ function cgroup2Mount(): string | undefined {
   return undefined;
 }
 
-test('attach kinds: xdp (lo), cgroup (cgroup2 root, egress), uprobe (libc getppid)', async (t) => {
+test('attach kinds: xdp and tc (lo), cgroup (cgroup2 root, egress), uprobe (libc getppid)', async (t) => {
   if (skip) return t.skip(skip);
   const cg = cgroup2Mount();
+  // tc attach creates a clsact qdisc on lo and leaves it: remove it if this test made it.
+  const hadClsact = execFileSync('tc', ['qdisc', 'show', 'dev', 'lo'], { encoding: 'utf8' }).includes('clsact');
+  t.after(() => {
+    if (!hadClsact) execFileSync('tc', ['qdisc', 'del', 'dev', 'lo', 'clsact']);
+  });
   const obj = openLoaded((o) => {
-    for (const p of ['ln_st_xdp', 'ln_st_cgskb', 'ln_st_uprobe']) o.setAutoload(p, true);
+    for (const p of ['ln_st_xdp', 'ln_st_cgskb', 'ln_st_uprobe', 'ln_st_tc']) o.setAutoload(p, true);
   });
   try {
     const xdp = obj.program('ln_st_xdp').attach({ kind: 'xdp', ifindex: 1 });
+    const tc = obj.program('ln_st_tc').attach({ kind: 'tc', ifindex: 1, direction: 'ingress' });
     const cgl = cg === undefined ? undefined : obj.program('ln_st_cgskb').attach({ kind: 'cgroup', path: cg });
     await udpLoopback();
     assert.ok(counter(obj, ST_C_XDP) >= 1, 'XDP saw the loopback packet');
+    assert.ok(counter(obj, ST_C_TC) >= 1, 'tc ingress saw it');
+    tc.close();
+    const tcBefore = counter(obj, ST_C_TC);
+    await udpLoopback();
+    assert.equal(counter(obj, ST_C_TC), tcBefore, 'tc filter removed on close');
     if (cgl !== undefined) assert.ok(counter(obj, ST_C_CGROUP) >= 1, 'cgroup egress saw it');
     xdp.close();
     cgl?.close();

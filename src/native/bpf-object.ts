@@ -40,7 +40,8 @@ export interface OpenOptions {
  *  - rawTracepoint: e.g. sys_enter
  *  - trace: tp_btf / fentry / fexit (target from the section)
  *  - lsm, xdp (ifindex), cgroup (cgroup v2 directory), uprobe
- * TC is not supported yet (libbpf 1.1 has no TC link; it needs bpf_tc_hook).
+ *  - tc (ifindex, ingress/egress): a tc filter on a clsact qdisc (created if missing and
+ *    left in place on detach); libbpf 1.1 has no tc link, so the id names the filter.
  */
 export type AttachSpec = NativeAttachSpec;
 
@@ -172,6 +173,8 @@ function describe(prog: string, spec: AttachSpec): string {
       return `program ${prog} on XDP ifindex ${spec.ifindex}`;
     case 'cgroup':
       return `program ${prog} on cgroup ${spec.path}`;
+    case 'tc':
+      return `program ${prog} on tc ifindex ${spec.ifindex} ${spec.direction}`;
     case 'uprobe':
       return `program ${prog} on ${spec.retprobe === true ? 'uretprobe' : 'uprobe'} ${spec.binaryPath}:${spec.funcName ?? ''}+${spec.offset ?? 0}`;
     default:
