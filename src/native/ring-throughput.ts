@@ -1,6 +1,8 @@
 /**
  * Manual throughput check of the native ring path (not a unit test; run as root):
- *   node dist/src/native/ring-throughput.js [seconds=3] [runs=3]
+ *   node dist/src/native/ring-throughput.js [seconds=3] [runs=3] [drain]
+ * With `drain`: the reader is stopped while the loop fills a 64 MiB ring (use ~0.5 s),
+ * then one synchronous drain() is timed: the consumer's ceiling without a producer.
  * A C getppid(2) loop pinned to CPU 0 is traced by bpf/selftest.bpf.c (one 16..31-byte
  * record per call, BPF_RB_NO_WAKEUP, 8 MiB ring); this process (pin it with
  * `taskset -c 1`) consumes with the timer path and walks every record (length + seq check).
@@ -53,7 +55,7 @@ async function traced(bin: string): Promise<void> {
   let reader: RingReader | undefined;
   let records = 0;
   let badSeq = 0;
-  let lastSeq = 0n;
+  let lastSeq = 0;
   const cpu0 = process.cpuUsage();
   const res = await runLoop(bin, (pid) => {
     obj = BpfObject.open(selftestObjectPath());
@@ -67,8 +69,8 @@ async function traced(bin: string): Promise<void> {
         let off = 0;
         for (let i = 0; i < n; i++) {
           const len = batch.readUInt32LE(off);
-          const seq = batch.readBigUInt64LE(off + RECORD_HEADER_SIZE + 8);
-          if (seq !== lastSeq + 1n) badSeq++;
+          const seq = batch.readUInt32LE(off + RECORD_HEADER_SIZE + 8); // low half is enough here
+          if (seq !== lastSeq + 1) badSeq++;
           lastSeq = seq;
           off += RECORD_HEADER_SIZE + ((len + 7) & ~7);
         }
@@ -97,8 +99,51 @@ async function traced(bin: string): Promise<void> {
   );
 }
 
+/** Consumer ceiling: fill a 64 MiB ring with the reader stopped, then time one drain(). */
+async function drainOnly(bin: string): Promise<void> {
+  let obj: BpfObject | undefined;
+  let reader: RingReader | undefined;
+  let records = 0;
+  let sum = 0;
+  await runLoop(bin, (pid) => {
+    obj = BpfObject.open(selftestObjectPath());
+    obj.setGlobalU32('filter_tgid', pid);
+    obj.setMaxEntries('st_rb', 64 << 20);
+    obj.load();
+    obj.attach('ln_st_getppid');
+    reader = obj.ringBuffer('st_rb', {
+      batchBytes: 256 * 1024,
+      start: false,
+      onBatch: (bytes, n, batch) => {
+        let off = 0;
+        for (let i = 0; i < n; i++) {
+          const len = batch.readUInt32LE(off);
+          sum += batch.readUInt32LE(off + RECORD_HEADER_SIZE + 8);
+          off += RECORD_HEADER_SIZE + ((len + 7) & ~7);
+        }
+        records += n;
+      },
+    });
+  });
+  if (obj === undefined || reader === undefined) throw new Error('not started');
+  const t0 = process.hrtime.bigint();
+  const c0 = process.cpuUsage();
+  reader.drain();
+  const ns = Number(process.hrtime.bigint() - t0);
+  const c = process.cpuUsage(c0);
+  obj.close();
+  console.log(
+    `drain():  ${records} records in ${(ns / 1e6).toFixed(1)} ms = ${(records / (ns / 1e9) / 1e6).toFixed(1)} M rec/s, ` +
+      `${(ns / records).toFixed(1)} ns/record (copy + N-API call per batch + JS walk), CPU ${((c.user + c.system) / 1e3).toFixed(0)} ms (checksum ${sum % 7})`,
+  );
+}
+
 async function main(): Promise<void> {
   const bin = loopBinary();
+  if (process.argv[4] === 'drain') {
+    for (let i = 0; i < runs; i++) await drainOnly(bin);
+    return;
+  }
   for (let i = 0; i < runs; i++) {
     const base = await runLoop(bin, () => {});
     console.log(`untraced: loop ${(base.calls / (base.ns / 1e9) / 1e6).toFixed(2)} M getppid/s`);
