@@ -3,7 +3,7 @@
  * `{"time","rule","priority","source","hostname","output","output_fields","tags"}`.
  */
 import type { FieldReader } from "./compiler.js";
-import { formatRfc3339Nano, formatTimeOfDay, jsonStringify, type OutputValue } from "./output.js";
+import { formatRfc3339Nano, formatTimeOfDay, jsonKey, jsonValue, type OutputValue } from "./output.js";
 import type { CompiledRule } from "./ruleset.js";
 
 export interface AlertContext {
@@ -24,8 +24,7 @@ export interface Alert {
 }
 
 export function buildAlert(rule: CompiledRule, ev: FieldReader, evtType: string, ctx: AlertContext): Alert {
-  const fields = rule.output.values(ev, evtType);
-  const outputFields: Record<string, OutputValue> = { "evt.time": ctx.timeNs, ...fields };
+  const outputFields = rule.output.values(ev, evtType, { "evt.time": ctx.timeNs });
   return {
     time: formatRfc3339Nano(ctx.timeNs),
     rule: rule.name,
@@ -40,7 +39,17 @@ export function buildAlert(rule: CompiledRule, ev: FieldReader, evtType: string,
 
 /** One JSON line (no newline); 64-bit integers are written exactly. */
 export function alertToJson(a: Alert): string {
-  return jsonStringify(a);
+  let s =
+    `{"time":"${a.time}","rule":${JSON.stringify(a.rule)},"priority":"${a.priority}",` +
+    `"source":${JSON.stringify(a.source)},"hostname":${JSON.stringify(a.hostname)},` +
+    `"output":${JSON.stringify(a.output)},"output_fields":{`;
+  let first = true;
+  const f = a.output_fields;
+  for (const k in f) {
+    s += `${first ? "" : ","}${jsonKey(k)}:${jsonValue(f[k])}`;
+    first = false;
+  }
+  return `${s}},"tags":${JSON.stringify(a.tags)}}`;
 }
 
 export function alertToText(a: Alert): string {

@@ -212,7 +212,8 @@ class Binder {
     const local = new DiagnosticBag();
     this.ctx.diags = local;
     this.stack.push(name);
-    const b = this.bind(m.expr);
+    // the bound macro is one shared node: the compiler evaluates it once per event
+    const b: BoundExpr = { k: "macro", name, e: this.bind(m.expr) };
     this.stack.pop();
     this.ctx.diags = outer;
     for (const d of local.items) outer.add(d);

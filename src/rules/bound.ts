@@ -37,6 +37,8 @@ export type BoundExpr =
   | { readonly k: "or"; readonly items: readonly BoundExpr[] }
   | { readonly k: "not"; readonly e: BoundExpr }
   | { readonly k: "const"; readonly v: boolean }
+  /** An expanded macro; the same object for every use of the macro. */
+  | { readonly k: "macro"; readonly name: string; readonly e: BoundExpr }
   | BoundCheck;
 
 export interface BoundCheck {

@@ -486,33 +486,174 @@ function combine(k: "and" | "or", ps: Predicate[]): Predicate {
     const [a, b] = ps as [Predicate, Predicate];
     return (ev, t) => a(ev, t) || b(ev, t);
   }
+  if (ps.length === 3) {
+    const [a, b, c] = ps as [Predicate, Predicate, Predicate];
+    return (ev, t) => a(ev, t) || b(ev, t) || c(ev, t);
+  }
   return (ev, t) => {
     for (let i = 0; i < ps.length; i++) if ((ps[i] as Predicate)(ev, t)) return true;
     return false;
   };
 }
 
-/** Compile a bound condition into a predicate. */
-export function compileCondition(e: BoundExpr): Predicate {
+/**
+ * Event counter for macro memoisation: a macro shared by many rules is evaluated once per
+ * event. RuleSet.match and the predicates returned by compileCondition advance it; code
+ * calling predicates from ConditionCompiler directly must call nextEvent() per event.
+ */
+export const evalEpoch = { v: 0 };
+export function nextEvent(): void {
+  evalEpoch.v++;
+}
+
+const TRUE: BoundExpr = { k: "const", v: true };
+const FALSE: BoundExpr = { k: "const", v: false };
+
+function countChecks(e: BoundExpr, limit: number): number {
   switch (e.k) {
-    case "const": {
-      const v = e.v;
-      return () => v;
-    }
-    case "not": {
-      const p = compileCondition(e.e);
-      return (ev, t) => !p(ev, t);
-    }
+    case "const":
+      return 0;
+    case "check":
+      return isTypeCheck(e) ? 0 : 1;
+    case "not":
+    case "macro":
+      return countChecks(e.e, limit);
     case "and":
     case "or": {
-      const items: BoundExpr[] = [];
-      flattenInto(e.k, e, items);
-      // cheap evt.type tests first; conditions have no side effects, so order is free
-      const typeFirst =
-        e.k === "and" ? [...items.filter(isTypeCheck), ...items.filter((x) => !isTypeCheck(x))] : items;
-      return combine(e.k, typeFirst.map(compileCondition));
+      let n = 0;
+      for (const x of e.items) {
+        n += countChecks(x, limit);
+        if (n >= limit) break;
+      }
+      return n;
     }
-    case "check":
-      return compileCheck(e);
   }
+}
+
+/**
+ * Compiles bound conditions, sharing work between the rules of one rule set: each macro
+ * node is compiled once and, when it is worth it, memoised per event; `specialize` folds
+ * `evt.type` checks for a known event type (the per-type predicates of the rule index).
+ */
+export class ConditionCompiler {
+  private readonly macroPreds = new Map<BoundExpr, Predicate>();
+  private readonly specialized = new Map<BoundExpr, Map<string, BoundExpr>>();
+
+  compile(e: BoundExpr): Predicate {
+    switch (e.k) {
+      case "const": {
+        const v = e.v;
+        return () => v;
+      }
+      case "not": {
+        const p = this.compile(e.e);
+        return (ev, t) => !p(ev, t);
+      }
+      case "macro": {
+        let p = this.macroPreds.get(e);
+        if (p === undefined) {
+          const inner = this.compile(e.e);
+          p = countChecks(e.e, 2) >= 2 ? memoise(inner) : inner;
+          this.macroPreds.set(e, p);
+        }
+        return p;
+      }
+      case "and":
+      case "or": {
+        const items: BoundExpr[] = [];
+        flattenInto(e.k, e, items);
+        // cheap evt.type tests first; conditions have no side effects, so order is free
+        const ordered =
+          e.k === "and" ? [...items.filter(isTypeCheck), ...items.filter((x) => !isTypeCheck(x))] : items;
+        return combine(
+          e.k,
+          ordered.map((x) => this.compile(x)),
+        );
+      }
+      case "check":
+        return compileCheck(e);
+    }
+  }
+
+  /** `e` with evt.type checks decided for events of type `t`, simplified. */
+  specialize(e: BoundExpr, t: string): BoundExpr {
+    switch (e.k) {
+      case "const":
+        return e;
+      case "check": {
+        if (!isTypeCheck(e) || e.valField !== undefined || e.modifier !== undefined || e.values === undefined)
+          return e;
+        const has = e.values.includes(t);
+        switch (e.op) {
+          case "=":
+          case "==":
+          case "in":
+          case "intersects":
+            return has ? TRUE : FALSE;
+          case "!=":
+            return has ? FALSE : TRUE;
+          default:
+            return e;
+        }
+      }
+      case "not": {
+        const x = this.specialize(e.e, t);
+        if (x.k === "const") return x.v ? FALSE : TRUE;
+        return x === e.e ? e : { k: "not", e: x };
+      }
+      case "macro": {
+        let m = this.specialized.get(e);
+        if (m === undefined) this.specialized.set(e, (m = new Map()));
+        let r = m.get(t);
+        if (r === undefined) {
+          const x = this.specialize(e.e, t);
+          r = x.k === "const" ? x : x === e.e ? e : { k: "macro", name: e.name, e: x };
+          m.set(t, r);
+        }
+        return r;
+      }
+      case "and":
+      case "or": {
+        const absorbing = e.k === "and" ? false : true;
+        const out: BoundExpr[] = [];
+        let changed = false;
+        for (const x of e.items) {
+          const y = this.specialize(x, t);
+          if (y !== x) changed = true;
+          if (y.k === "const") {
+            if (y.v === absorbing) return y;
+            continue; // neutral element
+          }
+          out.push(y);
+        }
+        if (!changed) return e;
+        if (out.length === 0) return absorbing ? FALSE : TRUE;
+        if (out.length === 1) return out[0] as BoundExpr;
+        return { k: e.k, items: out };
+      }
+    }
+  }
+}
+
+function memoise(p: Predicate): Predicate {
+  let epoch = -1;
+  let value = false;
+  return (ev, t) => {
+    if (epoch === evalEpoch.v) return value;
+    value = p(ev, t);
+    epoch = evalEpoch.v;
+    return value;
+  };
+}
+
+/** Compile a bound condition into a predicate that can be called for any event. */
+export function compileCondition(
+  e: BoundExpr,
+  compiler: ConditionCompiler = new ConditionCompiler(),
+): Predicate {
+  const p = compiler.compile(e);
+  return (ev, t) => {
+    evalEpoch.v++;
+    return p(ev, t);
+  };
 }

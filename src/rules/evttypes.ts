@@ -57,6 +57,8 @@ function analyse(e: BoundExpr): Pair {
   switch (e.k) {
     case "const":
       return e.v ? { t: ALL_TYPES, f: NO_TYPES } : { t: NO_TYPES, f: ALL_TYPES };
+    case "macro":
+      return analyse(e.e);
     case "not": {
       const p = analyse(e.e);
       return { t: p.f, f: p.t };

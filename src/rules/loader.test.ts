@@ -385,3 +385,42 @@ ${rule("R", "evt.type = execve and a")}`,
   });
   assert.deepEqual(msgs(r), ["a.yaml:4:14: error: macro 'a' refers to itself (a -> b -> a)"]);
 });
+
+test("shared macros are evaluated once per event but never reused across events", () => {
+  const r = load(
+    {
+      "a.yaml": `- macro: shell_in_dir
+  condition: proc.name = sh and proc.cwd = /tmp
+${rule("A", "evt.type = execve and shell_in_dir and user.uid = 0")}${rule("B", "evt.type in (execve, openat) and shell_in_dir")}`,
+    },
+    { ruleMatching: "all" },
+  );
+  assert.deepEqual(msgs(r), []);
+  const hit = { "proc.name": "sh", "proc.cwd": "/tmp", "user.uid": 0 };
+  const miss = { "proc.name": "sh", "proc.cwd": "/home", "user.uid": 0 };
+  for (let i = 0; i < 3; i++) {
+    assert.deepEqual(matches(r, hit), ["A", "B"]);
+    assert.deepEqual(matches(r, miss), []);
+    assert.deepEqual(matches(r, hit, "openat"), ["B"]);
+  }
+  const A = r.compiled[0];
+  assert.ok(A);
+  assert.equal(A.condition(new ObjectFieldReader(hit), "execve"), true);
+  assert.equal(A.condition(new ObjectFieldReader(miss), "execve"), false);
+});
+
+test("per-type specialisation decides evt.type checks inside the condition", () => {
+  const r = load(
+    {
+      "a.yaml": rule(
+        "R",
+        "evt.type in (execve, openat) and ((evt.type = execve and proc.name = a) or (evt.type = openat and fd.name = /x))",
+      ),
+    },
+    { ruleMatching: "all" },
+  );
+  assert.deepEqual(matches(r, { "proc.name": "a" }, "execve"), ["R"]);
+  assert.deepEqual(matches(r, { "proc.name": "a" }, "openat"), []);
+  assert.deepEqual(matches(r, { "fd.name": "/x" }, "openat"), ["R"]);
+  assert.deepEqual(matches(r, { "fd.name": "/x" }, "execve"), []);
+});

@@ -1127,6 +1127,7 @@ class Loader {
       tags: r.tags,
       enabled: r.enabled,
       condition: compileCondition(b.bound),
+      bound: b.bound,
       conditionText: exprText(expr),
       output: out.template,
       eventTypes: types,

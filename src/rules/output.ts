@@ -8,7 +8,7 @@ import { fieldExprText } from "./ast.js";
 import { BindContext, bindFieldExpr } from "./binder.js";
 import type { BoundFieldExpr } from "./bound.js";
 import { compileGetter, type FieldReader, type FieldValue, type Getter } from "./compiler.js";
-import type { DiagnosticBag} from "./diagnostics.js";
+import type { DiagnosticBag } from "./diagnostics.js";
 import { type SourceRef } from "./diagnostics.js";
 import { categoryOf } from "./fields.js";
 import { parseFieldExprAt } from "./parser.js";
@@ -26,31 +26,46 @@ export interface OutputTemplate {
   readonly fields: readonly OutputField[];
   /** Render the text output. */
   render(ev: FieldReader, evtType: string): string;
-  /** Typed values for JSON output_fields. */
-  values(ev: FieldReader, evtType: string): Record<string, OutputValue>;
+  /** Typed values for JSON output_fields (added to `into` when given). */
+  values(ev: FieldReader, evtType: string, into?: Record<string, OutputValue>): Record<string, OutputValue>;
 }
 
 export type OutputValue = string | number | bigint | boolean | readonly string[] | null;
 
 const NA = "<NA>";
 
-/** HH:MM:SS.nnnnnnnnn (UTC) for an absolute time in ns. */
-export function formatTimeOfDay(ns: bigint | number): string {
+// Alerts come in time order: the per-second part of the formatted time is cached.
+let todSec = -1n;
+let todPrefix = "";
+let rfcSec = -1n;
+let rfcPrefix = "";
+
+function splitNs(ns: bigint | number): [bigint, string] {
   const n = typeof ns === "bigint" ? ns : BigInt(Math.trunc(ns));
   const sec = n / 1_000_000_000n;
-  const frac = (n % 1_000_000_000n).toString().padStart(9, "0");
-  const d = new Date(Number(sec) * 1000);
-  const p = (x: number) => String(x).padStart(2, "0");
-  return `${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())}.${frac}`;
+  return [sec, (n - sec * 1_000_000_000n).toString().padStart(9, "0")];
+}
+
+/** HH:MM:SS.nnnnnnnnn (UTC) for an absolute time in ns. */
+export function formatTimeOfDay(ns: bigint | number): string {
+  const [sec, frac] = splitNs(ns);
+  if (sec !== todSec) {
+    const d = new Date(Number(sec) * 1000);
+    const p = (x: number) => String(x).padStart(2, "0");
+    todPrefix = `${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())}.`;
+    todSec = sec;
+  }
+  return todPrefix + frac;
 }
 
 /** RFC 3339 UTC with nanoseconds: 2026-01-01T12:00:00.123456789Z */
 export function formatRfc3339Nano(ns: bigint | number): string {
-  const n = typeof ns === "bigint" ? ns : BigInt(Math.trunc(ns));
-  const sec = n / 1_000_000_000n;
-  const frac = (n % 1_000_000_000n).toString().padStart(9, "0");
-  const iso = new Date(Number(sec) * 1000).toISOString(); // ...:SS.000Z
-  return `${iso.slice(0, 19)}.${frac}Z`;
+  const [sec, frac] = splitNs(ns);
+  if (sec !== rfcSec) {
+    rfcPrefix = new Date(Number(sec) * 1000).toISOString().slice(0, 20); // ...:SS.
+    rfcSec = sec;
+  }
+  return `${rfcPrefix}${frac}Z`;
 }
 
 function textOf(v: FieldValue, abstime: boolean): string {
@@ -154,8 +169,8 @@ export function compileOutput(
       for (const p of parts) s += typeof p === "string" ? p : vals[p];
       return s;
     },
-    values(ev, t) {
-      const out: Record<string, OutputValue> = {};
+    values(ev, t, into) {
+      const out: Record<string, OutputValue> = into ?? {};
       for (let k = 0; k < n; k++) {
         const f = fields[k] as OutputField;
         out[f.key] = jsonValueOf(f.get(ev, t), numeric[k] === true);
@@ -164,6 +179,27 @@ export function compileOutput(
     },
   };
   return { ok: true, template };
+}
+
+const keyCache = new Map<string, string>();
+/** JSON text of an object key, memoised (output field names repeat). */
+export function jsonKey(k: string): string {
+  let j = keyCache.get(k);
+  if (j === undefined) {
+    j = JSON.stringify(k);
+    if (keyCache.size < 10_000) keyCache.set(k, j);
+  }
+  return j;
+}
+
+/** JSON for one output value (bigints written as exact integers). */
+export function jsonValue(v: unknown): string {
+  if (typeof v === "string") return JSON.stringify(v);
+  if (typeof v === "number") return Number.isFinite(v) ? String(v) : "null";
+  if (typeof v === "bigint") return v.toString();
+  if (typeof v === "boolean") return v ? "true" : "false";
+  if (v === null || v === undefined) return "null";
+  return jsonStringify(v);
 }
 
 /** JSON text for a value that may contain bigints (written as plain integers). */

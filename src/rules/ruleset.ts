@@ -2,7 +2,8 @@
  * A compiled rule set: rules in load order, indexed by event type (Falco's evttype index),
  * matched with rule_matching `first` (stop at the first matching rule) or `all`.
  */
-import type { FieldReader, Predicate } from "./compiler.js";
+import type { BoundExpr } from "./bound.js";
+import { ConditionCompiler, evalEpoch, type FieldReader, type Predicate } from "./compiler.js";
 import { evtSetHas, isAllTypes, type EvtSet } from "./evttypes.js";
 import type { OutputTemplate } from "./output.js";
 import type { Priority } from "./priority.js";
@@ -16,7 +17,10 @@ export interface CompiledRule {
   readonly source: string;
   readonly tags: readonly string[];
   readonly enabled: boolean;
+  /** Evaluate the condition for one event (standalone use; RuleSet.match is faster). */
   readonly condition: Predicate;
+  /** The checked condition (macros expanded), compiled per event type by RuleSet. */
+  readonly bound: BoundExpr;
   /** Condition text after appends/overrides and exceptions. */
   readonly conditionText: string;
   readonly output: OutputTemplate;
@@ -36,31 +40,52 @@ export interface RuleSetOptions {
   readonly useIndex?: boolean;
 }
 
-const NONE: readonly CompiledRule[] = Object.freeze([]);
+interface Entry {
+  readonly rule: CompiledRule;
+  readonly test: Predicate;
+}
+const NONE: readonly Entry[] = Object.freeze([]);
 
 export class RuleSet {
   /** Enabled rules, in load order. */
   readonly rules: readonly CompiledRule[];
   readonly ruleMatching: RuleMatching;
   private readonly useIndex: boolean;
-  private readonly buckets = new Map<string, readonly CompiledRule[]>();
+  private readonly buckets = new Map<string, readonly Entry[]>();
+  private readonly all: readonly Entry[];
+  private readonly compiler = new ConditionCompiler();
   private readonly out: CompiledRule[] = [];
 
   constructor(rules: readonly CompiledRule[], opts: RuleSetOptions = {}) {
     this.rules = rules.filter((r) => r.enabled);
     this.ruleMatching = opts.ruleMatching ?? "first";
     this.useIndex = opts.useIndex ?? true;
+    this.all = this.rules.map((rule) => ({ rule, test: this.compiler.compile(rule.bound) }));
   }
 
-  /** Rules that can match events of type `evtType`, in load order (memoised). */
-  rulesFor(evtType: string): readonly CompiledRule[] {
+  /**
+   * The index entry for one event type (built on first use): the rules that can match it,
+   * in load order, each compiled with its evt.type checks decided.
+   */
+  private bucket(evtType: string): readonly Entry[] {
     let b = this.buckets.get(evtType);
     if (b === undefined) {
-      const list = this.rules.filter((r) => evtSetHas(r.eventTypes, evtType));
+      const list: Entry[] = [];
+      for (const rule of this.rules) {
+        if (!evtSetHas(rule.eventTypes, evtType)) continue;
+        const s = this.compiler.specialize(rule.bound, evtType);
+        if (s.k === "const" && !s.v) continue;
+        list.push({ rule, test: this.compiler.compile(s) });
+      }
       b = list.length === 0 ? NONE : list;
       this.buckets.set(evtType, b);
     }
     return b;
+  }
+
+  /** Rules that can match events of type `evtType`, in load order. */
+  rulesFor(evtType: string): readonly CompiledRule[] {
+    return this.bucket(evtType).map((e) => e.rule);
   }
 
   /**
@@ -68,32 +93,28 @@ export class RuleSet {
    * nothing matches, at most one rule with rule_matching `first`.
    */
   match(ev: FieldReader, evtType: string): readonly CompiledRule[] {
-    const rules = this.useIndex ? this.rulesFor(evtType) : this.rules;
+    const entries = this.useIndex ? this.bucket(evtType) : this.all;
     const out = this.out;
     out.length = 0;
-    if (this.ruleMatching === "first") {
-      for (let i = 0; i < rules.length; i++) {
-        const r = rules[i] as CompiledRule;
-        if (r.condition(ev, evtType)) {
-          out.push(r);
-          return out;
-        }
+    evalEpoch.v++;
+    const first = this.ruleMatching === "first";
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i] as Entry;
+      if (e.test(ev, evtType)) {
+        out.push(e.rule);
+        if (first) return out;
       }
-      return out;
-    }
-    for (let i = 0; i < rules.length; i++) {
-      const r = rules[i] as CompiledRule;
-      if (r.condition(ev, evtType)) out.push(r);
     }
     return out;
   }
 
   /** First matching rule or undefined. */
   matchFirst(ev: FieldReader, evtType: string): CompiledRule | undefined {
-    const rules = this.useIndex ? this.rulesFor(evtType) : this.rules;
-    for (let i = 0; i < rules.length; i++) {
-      const r = rules[i] as CompiledRule;
-      if (r.condition(ev, evtType)) return r;
+    const entries = this.useIndex ? this.bucket(evtType) : this.all;
+    evalEpoch.v++;
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i] as Entry;
+      if (e.test(ev, evtType)) return e.rule;
     }
     return undefined;
   }
