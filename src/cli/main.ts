@@ -24,6 +24,8 @@ type Command = (argv: string[], io: CliIO) => Promise<number>;
 const COMMANDS: Readonly<Record<string, Command>> = {
   capture: captureCommand,
   doctor: doctorCommand,
+  // loaded lazily: the rules library and the outputs are large and `capture` needs neither
+  run: async (argv, io) => (await import("./commands/run.js")).runCommand(argv, io),
   version: async (_argv, io) => {
     const pkg = createRequire(import.meta.url)("../../../package.json") as { version: string };
     io.stdout(`lanner ${pkg.version}\n`);

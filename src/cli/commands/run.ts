@@ -1,0 +1,271 @@
+/**
+ * `lanner run`: the agent. Capture, enrich, evaluate rules, deliver alerts until
+ * SIGINT/SIGTERM, then flush and exit 0.
+ */
+import { existsSync } from "node:fs";
+import { hostname as osHostname } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { packageRoot } from "../../capture/paths.js";
+import { Agent } from "../../engine/agent.js";
+import { errorMessage } from "../../errors.js";
+import {
+  buildOutputs,
+  MetricsRegistry,
+  parseOutputsConfig,
+  registerOutputMetrics,
+  startMetricsServer,
+  type MetricsServer,
+} from "../../outputs/index.js";
+import { formatDiagnostic, loadRules, parsePriority, readRulesFiles, type RuleMatching } from "../../rules/index.js";
+import { applyOverride, formatProblem, readConfigFile, unknownKeys, type ConfigProblem } from "../config.js";
+import { UsageError, type CliIO } from "../io.js";
+
+export const RUN_HELP = `Usage: lanner run [options]
+
+The agent: captures the node's syscalls, keeps process state, evaluates rules and delivers
+alerts until SIGINT/SIGTERM, then flushes every output and exits 0. Without -r it loads
+Lanner's embedded default ruleset; alerts go to stdout as text.
+
+Options:
+  -r, --rules PATH            rules file or directory (repeatable; replaces the default rules)
+  -c, --config FILE           lanner.yaml (Falco-like keys)
+  -o, --option KEY=VALUE      override any config key (repeatable), e.g. -o json_output=true
+      --json                  alerts as JSON lines on stdout
+      --grpc ADDRESS          serve the gRPC outputs API (unix:///path.sock or host:port)
+      --grpc-tls-cert FILE    server certificate (TCP)
+      --grpc-tls-key FILE     server key (TCP)
+      --grpc-tls-ca FILE      CA that signs accepted client certificates (TCP)
+      --http-output URL       POST Falco-shaped JSON alerts to URL
+      --file-output PATH      append alerts to PATH (reopened on SIGHUP/SIGUSR1)
+      --program-output CMD    feed alerts to CMD's stdin
+      --syslog                send alerts to syslog
+      --metrics ADDRESS       Prometheus text at /metrics and /healthz (host:port)
+      --rule-matching MODE    first (default) or all
+      --node-name NAME        hostname in alerts
+  -h, --help                  this help
+
+Prints 'lanner: ready ...' on stderr once programs are attached.
+`;
+
+export function defaultRulesPath(): string {
+  return join(packageRoot(), "rules", "lanner_rules.yaml");
+}
+
+interface RunArgs {
+  rules: string[];
+  config: string | null;
+  options: string[];
+  json: boolean;
+  grpc: string | null;
+  grpcCert: string | null;
+  grpcKey: string | null;
+  grpcCa: string | null;
+  httpOutput: string | null;
+  fileOutput: string | null;
+  programOutput: string | null;
+  syslog: boolean;
+  metrics: string | null;
+  ruleMatching: string | null;
+  nodeName: string | null;
+}
+
+function parseRunArgs(argv: string[]): RunArgs | "help" {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      rules: { type: "string", short: "r", multiple: true },
+      config: { type: "string", short: "c" },
+      option: { type: "string", short: "o", multiple: true },
+      json: { type: "boolean" },
+      grpc: { type: "string" },
+      "grpc-tls-cert": { type: "string" },
+      "grpc-tls-key": { type: "string" },
+      "grpc-tls-ca": { type: "string" },
+      "http-output": { type: "string" },
+      "file-output": { type: "string" },
+      "program-output": { type: "string" },
+      syslog: { type: "boolean" },
+      metrics: { type: "string" },
+      "rule-matching": { type: "string" },
+      "node-name": { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) return "help";
+  return {
+    rules: values.rules ?? [],
+    config: values.config ?? null,
+    options: values.option ?? [],
+    json: values.json ?? false,
+    grpc: values.grpc ?? null,
+    grpcCert: values["grpc-tls-cert"] ?? null,
+    grpcKey: values["grpc-tls-key"] ?? null,
+    grpcCa: values["grpc-tls-ca"] ?? null,
+    httpOutput: values["http-output"] ?? null,
+    fileOutput: values["file-output"] ?? null,
+    programOutput: values["program-output"] ?? null,
+    syslog: values.syslog ?? false,
+    metrics: values.metrics ?? null,
+    ruleMatching: values["rule-matching"] ?? null,
+    nodeName: values["node-name"] ?? null,
+  };
+}
+
+/** Flags are the last word: written into the raw config as the keys they stand for. */
+function applyFlags(raw: Record<string, unknown>, a: RunArgs): void {
+  const set = (kv: string): void => {
+    applyOverride(raw, kv);
+  };
+  const section = (k: string): Record<string, unknown> => {
+    const v = raw[k];
+    if (v === undefined || v === null || typeof v !== "object" || Array.isArray(v)) raw[k] = {};
+    return raw[k] as Record<string, unknown>;
+  };
+  if (a.rules.length) raw["rules_files"] = a.rules;
+  if (a.json) set("json_output=true");
+  if (a.grpc !== null) {
+    const g = section("grpc");
+    g["enabled"] = true;
+    g["bind_address"] = a.grpc;
+    if (a.grpcCert !== null) g["cert_chain"] = a.grpcCert;
+    if (a.grpcKey !== null) g["private_key"] = a.grpcKey;
+    if (a.grpcCa !== null) g["root_certs"] = a.grpcCa;
+    section("grpc_output")["enabled"] = true;
+  }
+  if (a.httpOutput !== null) Object.assign(section("http_output"), { enabled: true, url: a.httpOutput });
+  if (a.fileOutput !== null) Object.assign(section("file_output"), { enabled: true, filename: a.fileOutput });
+  if (a.programOutput !== null) Object.assign(section("program_output"), { enabled: true, program: a.programOutput });
+  if (a.syslog) section("syslog_output")["enabled"] = true;
+  if (a.metrics !== null) Object.assign(section("metrics"), { enabled: true, listen_address: a.metrics });
+  if (a.ruleMatching !== null) raw["rule_matching"] = a.ruleMatching;
+  if (a.nodeName !== null) raw["node_name"] = a.nodeName;
+}
+
+export async function runCommand(argv: string[], io: CliIO): Promise<number> {
+  const args = parseRunArgs(argv);
+  if (args === "help") {
+    io.stdout(RUN_HELP);
+    return 0;
+  }
+  // ---- configuration: defaults < file < -o < flags
+  const problems: ConfigProblem[] = [];
+  let raw: Record<string, unknown> = {};
+  if (args.config !== null) {
+    const r = readConfigFile(args.config);
+    raw = r.raw;
+    problems.push(...r.problems);
+  }
+  for (const kv of args.options) {
+    const p = applyOverride(raw, kv);
+    if (p) problems.push(p);
+  }
+  applyFlags(raw, args);
+  problems.push(...unknownKeys(raw));
+  const out = parseOutputsConfig(raw);
+  problems.push(...out.diagnostics);
+  const ruleMatching = (raw["rule_matching"] ?? "first") as string;
+  if (ruleMatching !== "first" && ruleMatching !== "all") {
+    problems.push({ severity: "error", key: "rule_matching", message: `expected first or all, got ${JSON.stringify(ruleMatching)}` });
+  }
+  const prioText = raw["priority"];
+  const minPriority = prioText === undefined ? undefined : parsePriority(String(prioText));
+  if (prioText !== undefined && minPriority === undefined) {
+    problems.push({ severity: "error", key: "priority", message: `unknown priority ${JSON.stringify(prioText)}` });
+  }
+  for (const p of problems) io.stderr(`lanner run: ${formatProblem(p)}\n`);
+  if (problems.some((p) => p.severity === "error")) return 1;
+
+  // ---- rules
+  const rf = raw["rules_files"] ?? raw["rules_file"];
+  const rulePaths = Array.isArray(rf) ? rf.map(String) : typeof rf === "string" ? [rf] : [defaultRulesPath()];
+  if (rulePaths.length === 1 && rulePaths[0] === defaultRulesPath() && !existsSync(defaultRulesPath())) {
+    io.stderr(`lanner run: the embedded default rules are missing (${defaultRulesPath()})\n`);
+    return 1;
+  }
+  const read = readRulesFiles(rulePaths);
+  const loaded = loadRules(read.files, {
+    ruleMatching: ruleMatching as RuleMatching,
+    ...(minPriority !== undefined ? { minPriority } : {}),
+  });
+  const diags = [...read.diagnostics, ...loaded.diagnostics];
+  for (const d of diags) io.stderr(`${formatDiagnostic(d)}\n`);
+  if (read.diagnostics.some((d) => d.severity === "error") || loaded.errors > 0) {
+    io.stderr(`lanner run: refusing to start: ${loaded.errors + read.diagnostics.length} error(s) in the rules\n`);
+    return 1;
+  }
+
+  // ---- outputs
+  const hostname = (raw["node_name"] as string | undefined) ?? osHostname();
+  let built;
+  try {
+    built = await buildOutputs(out.config, { hostname, version: { version: "0.1.0" } });
+    await built.start();
+  } catch (e) {
+    io.stderr(`lanner run: starting outputs: ${errorMessage(e)}\n`);
+    return 1;
+  }
+  let metricsServer: MetricsServer | null = null;
+  const metricsCfg = raw["metrics"] as { enabled?: boolean; listen_address?: string } | undefined;
+
+  // ---- the agent
+  let agent: Agent;
+  try {
+    agent = Agent.start({ ruleset: loaded.ruleset, hostname, onAlert: (a) => built.manager.publish(a) });
+  } catch (e) {
+    io.stderr(`lanner run: ${errorMessage(e)}\n`);
+    await built.manager.close(1000);
+    await built.grpcServer?.stop();
+    return 1;
+  }
+  if (metricsCfg?.enabled) {
+    const reg = new MetricsRegistry();
+    registerOutputMetrics(reg, built.manager, built.hub);
+    try {
+      metricsServer = await startMetricsServer({
+        registry: reg,
+        ...(metricsCfg.listen_address !== undefined ? { address: metricsCfg.listen_address } : {}),
+      });
+    } catch (e) {
+      io.stderr(`lanner run: metrics: ${errorMessage(e)}\n`);
+    }
+  }
+  for (const w of agent.rulesMatchingAll) {
+    io.stderr(`lanner run: warning: rule '${w}' can match every event type; it sees only the captured syscalls\n`);
+  }
+  const r = agent.report;
+  io.stderr(
+    `lanner: ready (rules=${loaded.ruleset.rules.length}, syscalls=${agent.syscalls.length}, mode=${r?.mode ?? "?"}` +
+      `${r && r.fallbacks.length ? `, fallbacks=${r.fallbacks.length}` : ""})\n`,
+  );
+
+  // ---- run until a signal
+  let lastDrops = 0;
+  const dropTimer = setInterval(() => {
+    const s = agent.stats().capture;
+    const drops = s.dropRing + s.dropScratch;
+    if (drops > lastDrops) {
+      io.stderr(`lanner: ${drops - lastDrops} events dropped by the kernel (ring buffer full: per CPU [${s.dropRingByCpu.join(",")}])\n`);
+      lastDrops = drops;
+    }
+  }, 1000);
+  const reopen = (): void => {
+    for (const o of built.manager.outputs) (o as { reopen?: () => void }).reopen?.();
+  };
+  process.on("SIGHUP", reopen);
+  process.on("SIGUSR1", reopen);
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", resolve);
+    process.once("SIGTERM", resolve);
+  });
+  process.off("SIGHUP", reopen);
+  process.off("SIGUSR1", reopen);
+  clearInterval(dropTimer);
+  agent.stop();
+  await built.manager.close(3000);
+  await built.grpcServer?.stop();
+  await metricsServer?.close();
+  return 0;
+}

@@ -1,0 +1,215 @@
+/**
+ * The agent's engine: capture → decode → state → rules → alerts.
+ *
+ * The syscall set pushed to the kernel is the union of the event types the enabled rules
+ * can match and what state tracking needs. Per record: the event type is looked up in the
+ * rule index by number; records no rule wants and state does not need are dropped before
+ * decoding; the rest are decoded once, applied to state, and evaluated.
+ */
+import { hostname as osHostname } from "node:os";
+import { CaptureSession, type CaptureReport, type CaptureStats } from "../capture/capture-session.js";
+import { syscallName, syscallNr } from "../capture/syscalls.js";
+import { decodeRecord, type DecodedEvent } from "../decode/event.js";
+import { KIND_EXEC, KIND_EXIT, KIND_FORK, KIND_SYSCALL, RecordView, walkBatch } from "../decode/record-view.js";
+import { SUPPORTED_SYSCALLS } from "../decode/syscall-params.js";
+import { isAllTypes, type CompiledRule, type RuleSet } from "../rules/index.js";
+import { ProcessTable } from "../state/process-table.js";
+import type { Alert, OutputFieldValue, Priority } from "./alert.js";
+import { EventFieldReader, type Enrichers } from "./field-reader.js";
+
+export interface AgentOptions {
+  readonly ruleset: RuleSet;
+  /** called for every alert, synchronously on the event path: must not block */
+  readonly onAlert: (alert: Alert) => void;
+  readonly hostname?: string;
+  readonly enrichers?: Enrichers;
+  readonly ringBytes?: number;
+  /** syscalls to capture besides what rules and state need */
+  readonly extraSyscalls?: readonly string[];
+}
+
+export interface AgentStats {
+  capture: CaptureStats;
+  /** events decoded and applied to state */
+  decoded: number;
+  /** events evaluated against at least one rule */
+  evaluated: number;
+  alerts: number;
+  alertsByRule: Map<string, number>;
+  processes: number;
+}
+
+/** Syscalls state tracking needs whatever the rules say. */
+const STATE_SYSCALLS: readonly string[] = [
+  "execve", "execveat", "clone", "clone3", "fork", "vfork", "chdir", "fchdir",
+  "open", "openat", "openat2", "creat", "close", "dup", "dup2", "dup3", "fcntl",
+  "socket", "socketpair", "connect", "accept", "accept4", "bind", "pipe", "pipe2",
+  "memfd_create", "setuid", "setgid", "setresuid", "setresgid", "setreuid", "setregid",
+];
+
+const LIFECYCLE_TYPES: Readonly<Record<number, string>> = {
+  [KIND_FORK]: "procfork",
+  [KIND_EXEC]: "procexec",
+  [KIND_EXIT]: "procexit",
+};
+
+/** The syscall names the rules can match that this machine can capture. */
+export function syscallsForRules(rules: readonly CompiledRule[]): { names: string[]; matchesAll: string[] } {
+  const names = new Set<string>();
+  const matchesAll: string[] = [];
+  for (const r of rules) {
+    if (!r.enabled) continue;
+    // "every type" or "every type but ...": such rules see the selected syscalls only
+    if (isAllTypes(r.eventTypes) || r.eventTypes.neg) {
+      matchesAll.push(r.name);
+      continue;
+    }
+    for (const t of r.eventTypes.names) if (syscallNr(t) !== undefined) names.add(t);
+  }
+  return { names: [...names], matchesAll };
+}
+
+export class Agent {
+  private session: CaptureSession | null = null;
+  private readonly procs = new ProcessTable();
+  private readonly reader: EventFieldReader;
+  private readonly view = new RecordView();
+  /** per syscall number: 1 = state needs it */
+  private readonly stateNr = new Uint8Array(1024);
+  /** per syscall number: the rules that can match it (index by number, not by name) */
+  private readonly rulesByNr: (readonly CompiledRule[])[] = [];
+  private readonly typeByNr: string[] = [];
+  private num = 0;
+  private decoded = 0;
+  private evaluated = 0;
+  private alerts = 0;
+  private readonly alertsByRule = new Map<string, number>();
+  private purgeTimer: NodeJS.Timeout | null = null;
+  readonly syscalls: readonly string[];
+  readonly rulesMatchingAll: readonly string[];
+
+  private constructor(private readonly opts: AgentOptions) {
+    const { names, matchesAll } = syscallsForRules(opts.ruleset.rules);
+    this.rulesMatchingAll = matchesAll;
+    const all = new Set([...names, ...STATE_SYSCALLS, ...(opts.extraSyscalls ?? [])]);
+    this.syscalls = [...all].filter((n) => syscallNr(n) !== undefined);
+    for (const n of STATE_SYSCALLS) {
+      const nr = syscallNr(n);
+      if (nr !== undefined) this.stateNr[nr] = 1;
+    }
+    for (let nr = 0; nr < 1024; nr++) {
+      const t = syscallName(nr);
+      this.typeByNr[nr] = t;
+      this.rulesByNr[nr] = opts.ruleset.rulesFor(t);
+    }
+    this.reader = new EventFieldReader(this.procs, opts.enrichers ?? {}, 0n, opts.hostname ?? osHostname());
+  }
+
+  /** Seeds state, loads and attaches the kernel programs; throws a LannerError on failure. */
+  static start(opts: AgentOptions): Agent {
+    const a = new Agent(opts);
+    a.procs.seed();
+    a.session = CaptureSession.start({
+      syscalls: a.syscalls.length ? a.syscalls : [...SUPPORTED_SYSCALLS],
+      ...(opts.ringBytes !== undefined ? { ringBytes: opts.ringBytes } : {}),
+      onBatch: (batch, bytes) => walkBatch(a.view, batch, bytes, a.onRecord),
+    });
+    a.reader.bootToWallNs = a.session.bootToWallNs;
+    a.purgeTimer = setInterval(() => a.procs.purge(Date.now()), 5000);
+    a.purgeTimer.unref();
+    return a;
+  }
+
+  get report(): CaptureReport | null {
+    return this.session?.report ?? null;
+  }
+
+  private readonly onRecord = (v: RecordView): void => {
+    const kind = v.kind;
+    let type: string;
+    let rules: readonly CompiledRule[];
+    if (kind === KIND_SYSCALL) {
+      const nr = v.nr & 1023;
+      rules = this.rulesByNr[nr] ?? [];
+      if (rules.length === 0 && this.stateNr[nr] !== 1) return;
+      type = this.typeByNr[nr] ?? "";
+    } else {
+      type = LIFECYCLE_TYPES[kind] ?? "";
+      rules = this.opts.ruleset.rulesFor(type);
+    }
+    const ev = decodeRecord(v);
+    if (!ev) return;
+    this.decoded++;
+    this.num++;
+    this.applyState(ev);
+    if (rules.length === 0) return;
+    this.evaluated++;
+    const reader = this.reader;
+    reader.set(ev, type, this.num);
+    const matched = this.opts.ruleset.match(reader, type);
+    for (let i = 0; i < matched.length; i++) this.raise(matched[i] as CompiledRule, type);
+  };
+
+  private applyState(ev: DecodedEvent): void {
+    if (ev.kind !== "syscall") {
+      this.procs.apply(ev, Date.now());
+      return;
+    }
+    if ((ev.type === "chdir" || ev.type === "fchdir") && ev.ret === 0) {
+      const p = ev.paths.get(0) ?? ev.fdPaths.get(0);
+      if (p !== undefined) this.procs.setCwd(ev.tgid, p.startsWith("/") ? p : `${ev.dirs.get(0) ?? ""}/${p}`);
+    }
+  }
+
+  private raise(rule: CompiledRule, type: string): void {
+    const r = this.reader;
+    const fields = rule.output.values(r, type, { "evt.time": r.wallNs() }) as Record<string, OutputFieldValue>;
+    const alert: Alert = {
+      timeNs: r.wallNs(),
+      rule: rule.name,
+      priority: rule.priority as Priority,
+      source: rule.source,
+      hostname: r.hostname,
+      message: rule.output.render(r, type),
+      outputFields: fields,
+      tags: rule.tags,
+    };
+    this.alerts++;
+    this.alertsByRule.set(rule.name, (this.alertsByRule.get(rule.name) ?? 0) + 1);
+    this.opts.onAlert(alert);
+  }
+
+  stats(): AgentStats {
+    return {
+      capture: this.session?.stats() ?? emptyCaptureStats(),
+      decoded: this.decoded,
+      evaluated: this.evaluated,
+      alerts: this.alerts,
+      alertsByRule: new Map(this.alertsByRule),
+      processes: this.procs.stats().size,
+    };
+  }
+
+  /** Delivers what is pending in the ring, then detaches everything. Idempotent. */
+  stop(): void {
+    if (this.purgeTimer) clearInterval(this.purgeTimer);
+    this.purgeTimer = null;
+    this.session?.close();
+    this.session = null;
+  }
+}
+
+function emptyCaptureStats(): CaptureStats {
+  return {
+    emitted: 0,
+    dropRingByCpu: [],
+    dropRing: 0,
+    dropScratch: 0,
+    truncated: 0,
+    readFailures: 0,
+    enterMisses: 0,
+    wakeups: 0,
+    delivered: 0,
+    batches: 0,
+  };
+}
