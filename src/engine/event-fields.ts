@@ -10,6 +10,7 @@ import * as F from "../decode/flags.js";
 import { AF_INET, AF_INET6, AF_UNIX, formatEndpoint, type SockAddr } from "../decode/sockaddr.js";
 import { SYSCALL_SPECS, type ParamSpec } from "../decode/syscall-params.js";
 import type { ProcessTable } from "../state/process-table.js";
+import { addStateFields } from "../state/state-fields.js";
 
 export type FieldValue = string | number | boolean | null | readonly string[];
 export type EventFields = Record<string, FieldValue>;
@@ -111,10 +112,40 @@ function addSocketFields(out: EventFields, ev: SyscallEvent, role: "client" | "s
   out["fd.name"] = `${formatEndpoint(client)}->${formatEndpoint(server)}`;
 }
 
+/** Falco's one-letter fd types. */
+const FD_TYPECHAR: Readonly<Record<string, string>> = {
+  file: "f",
+  directory: "f",
+  ipv4: "4",
+  ipv6: "6",
+  unix: "u",
+  pipe: "p",
+  memfd: "m",
+  event: "e",
+  signalfd: "s",
+  eventpoll: "l",
+  inotify: "i",
+  timerfd: "t",
+  netlink: "n",
+  bpf: "b",
+  userfaultfd: "u",
+  io_uring: "r",
+};
+
 const SERVER_SIDE = new Set(["accept", "accept4", "bind", "listen", "recvfrom"]);
 
-/** The fields of one event. `num` is the event's sequence number in this capture. */
+/**
+ * The fields of one event. `num` is the event's sequence number in this capture. Apply the
+ * event to the state first (State.apply), then render: process, thread and fd fields come
+ * from the tables (state/state-fields.ts) where the event itself does not carry them.
+ */
 export function eventFields(ev: DecodedEvent, num: number, procs: ProcessTable | null, bootToWallNs: bigint): EventFields {
+  const out = eventOwnFields(ev, num, procs, bootToWallNs);
+  if (procs !== null) addStateFields(out, ev, procs, bootToWallNs);
+  return out;
+}
+
+function eventOwnFields(ev: DecodedEvent, num: number, procs: ProcessTable | null, bootToWallNs: bigint): EventFields {
   const out: EventFields = {};
   out["evt.num"] = num;
   const wall = BigInt(Math.round(ev.ts)) + bootToWallNs;
@@ -207,6 +238,8 @@ export function eventFields(ev: DecodedEvent, num: number, procs: ProcessTable |
     addSocketFields(out, ev, SERVER_SIDE.has(ev.type) ? "server" : "client");
   }
   if (ev.type === "dup2" || ev.type === "dup3" || ev.type === "dup") out["fd.num"] = ev.ret;
+  const ft = out["fd.type"];
+  if (typeof ft === "string") out["fd.typechar"] = FD_TYPECHAR[ft] ?? "o";
   // the file behind an fd argument (dup, fchmod, fchown, fchdir, finit_module...)
   if (spec.fdArg !== undefined && out["fd.name"] === undefined) {
     const fp = ev.fdPaths.get(spec.fdArg);
