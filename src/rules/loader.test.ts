@@ -424,3 +424,30 @@ test("per-type specialisation decides evt.type checks inside the condition", () 
   assert.deepEqual(matches(r, { "fd.name": "/x" }, "openat"), ["R"]);
   assert.deepEqual(matches(r, { "fd.name": "/x" }, "execve"), []);
 });
+
+test("nothing already accepted is lost: broken redefinitions and overrides keep the earlier definition", () => {
+  const r = load({
+    "a.yaml": `- macro: m
+  condition: proc.name = a
+${rule("R", "evt.type = execve and m")}`,
+    "b.yaml": `- macro: m
+  condition: proc.name = (
+- macro: m
+  condition: and
+  override:
+    condition: append
+${rule("R", "evt.type = execve and proc.name = 'oops")}- rule: R
+  condition: and (
+  override:
+    condition: append
+`,
+  });
+  assert.deepEqual(msgs(r), [
+    "b.yaml:2:26: error: macro 'm': expected a value after '=' but found '('",
+    "b.yaml:4:17: error: macro 'm': expected a field, a macro, 'not' or '(' but found end of condition",
+    "b.yaml:9:48: error: rule 'R': unterminated string",
+    "b.yaml:13:19: error: rule 'R': expected a field, a macro, 'not' or '(' but found end of condition",
+  ]);
+  assert.equal(r.errors, 4);
+  assert.deepEqual(matches(r, { "proc.name": "a" }), ["R"]);
+});

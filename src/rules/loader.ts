@@ -120,12 +120,16 @@ interface RuleDef {
   skipIfUnknownFilter: boolean;
   /** Had errors at load time: still checked, never compiled into the rule set. */
   broken: boolean;
+  /** Parsed condition; undefined if it did not parse (reported). */
+  expr: Expr | undefined;
 }
 
 interface MacroDef {
   name: string;
   at: SourceRef;
   condition: SourcedText;
+  /** Parsed condition; undefined if it did not parse (reported). */
+  expr: Expr | undefined;
 }
 
 interface ListDef {
@@ -403,6 +407,14 @@ class FileReader {
     return ok ? { append: false, override: modes } : undefined;
   }
 
+  /** Parse a (possibly appended) condition; errors are reported and give undefined. */
+  private parse(c: SourcedText, what: string): Expr | undefined {
+    const r = parseCondition(c.text, c.src);
+    if (r.ok) return r.expr;
+    this.diags.at(c.src, r.error.offset, "error", `${what}: ${r.error.message}`);
+    return undefined;
+  }
+
   // ---- items
   private engineVersion(p: Pair): void {
     const v = this.valueNode(p);
@@ -512,10 +524,16 @@ class FileReader {
         return;
       }
       const mode = mods.append ? "append" : mods.override?.get("condition");
-      existing.condition = mode === "append" ? joinSourced(existing.condition, cond) : cond;
+      const next = mode === "append" ? joinSourced(existing.condition, cond) : cond;
+      const expr = this.parse(next, `macro '${name}'`);
+      if (expr === undefined && existing.expr !== undefined) return; // keep what was accepted
+      existing.condition = next;
+      existing.expr = expr;
       return;
     }
-    this.loader.macros.set(name, { name, at: this.nodeSrc(m), condition: cond });
+    const expr = this.parse(cond, `macro '${name}'`);
+    if (expr === undefined && existing?.expr !== undefined) return; // keep what was accepted
+    this.loader.macros.set(name, { name, at: this.nodeSrc(m), condition: cond, expr });
   }
 
   private exceptions(p: Pair | undefined, ruleName: string): { list: ExceptionDef[]; ok: boolean } {
@@ -789,11 +807,16 @@ class FileReader {
       }
       const modeOf = (k: string): "append" | "replace" | undefined =>
         mods.append ? (RULE_APPENDABLE.has(k) ? "append" : "replace") : mods.override?.get(k);
-      if (cond !== undefined)
-        existing.condition =
+      if (cond !== undefined) {
+        const next =
           modeOf("condition") === "append" && existing.condition !== undefined
             ? joinSourced(existing.condition, cond)
             : cond;
+        const expr = this.parse(next, `rule '${name}'`);
+        if (expr === undefined && existing.expr !== undefined) return; // keep what was accepted
+        existing.condition = next;
+        existing.expr = expr;
+      }
       if (output !== undefined)
         existing.output =
           modeOf("output") === "append" && existing.output !== undefined
@@ -833,6 +856,9 @@ class FileReader {
       this.error(n.node, `rule '${name}' has no ${missing.map((k) => `'${k}'`).join(", ")}`);
       return;
     }
+    const expr = cond === undefined ? undefined : this.parse(cond, `rule '${name}'`);
+    // a broken redefinition keeps the rule that was already accepted
+    if ((!ok || expr === undefined) && existing !== undefined && !existing.broken) return;
     const pos = this.lc.linePos(n.node.range?.[0] ?? 0);
     const def: RuleDef = {
       name,
@@ -849,7 +875,8 @@ class FileReader {
       exceptions: exceptions ?? [],
       warnEvttypes: warnEvttypes ?? true,
       skipIfUnknownFilter: skipUnknown ?? false,
-      broken: !ok,
+      broken: !ok || expr === undefined,
+      expr,
     };
     this.loader.rules.set(name, def);
   }
@@ -1007,15 +1034,8 @@ class Loader {
   load(files: readonly RulesFileInput[], opts: LoadOptions): LoadResult {
     for (const f of files) new FileReader(f.name, f.text, this.diags, this).load();
 
-    // parse macros once, on their final text
     const macroEntries = new Map<string, MacroEntry>();
-    for (const m of this.macros.values()) {
-      const r = parseCondition(m.condition.text, m.condition.src);
-      if (!r.ok) {
-        this.diags.at(m.condition.src, r.error.offset, "error", `macro '${m.name}': ${r.error.message}`);
-        macroEntries.set(m.name, { name: m.name, expr: undefined });
-      } else macroEntries.set(m.name, { name: m.name, expr: r.expr });
-    }
+    for (const m of this.macros.values()) macroEntries.set(m.name, { name: m.name, expr: m.expr });
     const listEntries = new Map<string, ListEntry>();
     for (const l of this.lists.values()) listEntries.set(l.name, { name: l.name, items: l.items });
     const ctx = new BindContext(macroEntries, listEntries, this.diags);
@@ -1071,12 +1091,8 @@ class Loader {
     }
     const cond = r.condition;
     if (cond === undefined || r.output === undefined) return undefined;
-    const parsed = parseCondition(cond.text, cond.src);
-    if (!parsed.ok) {
-      this.diags.at(cond.src, parsed.error.offset, "error", `rule '${r.name}': ${parsed.error.message}`);
-      return undefined;
-    }
-    let expr: Expr = parsed.expr;
+    if (r.expr === undefined) return undefined; // parse error reported at load
+    let expr: Expr = r.expr;
     let exOk = true;
     const nots: Expr[] = [];
     for (const e of r.exceptions) {

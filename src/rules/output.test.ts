@@ -41,6 +41,7 @@ test("%(field), transformers and adjacent punctuation", () => {
   const t = tpl("(%proc.name) %(proc.name)x %toupper(proc.name), app=%k8s.pod.label[app].");
   assert.equal(t.render(EV, "openat"), "(bash) bashx BASH, app=web.");
   assert.equal(tpl("100% sure %evt.type").render(EV, "execve"), "100% sure execve");
+  assert.equal(tpl("x %container.info y").render(EV, "execve"), "x  y");
 });
 
 test("typed output_fields: numbers as numbers, null for unknown", () => {

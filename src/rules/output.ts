@@ -135,6 +135,11 @@ export function compileOutput(
       }
       end++;
     }
+    if (r.expr.kind === "field" && r.expr.name === "container.info") {
+      // compatibility placeholder: Falco no longer expands it
+      i = end;
+      continue;
+    }
     const b: BoundFieldExpr | undefined = bindFieldExpr(r.expr, ctx);
     if (b === undefined) {
       ok = false;
