@@ -38,6 +38,15 @@ describe("lanner CLI", () => {
     assert.match(unknown.stderr, /^lanner capture: Unknown option '--nope'/);
   });
 
+  test("a bad --filter is a positioned error, exit 2", async () => {
+    const r = await lanner("capture", "--filter", "evt.type = openat and");
+    assert.equal(r.code, 2);
+    assert.equal(r.stderr, "lanner capture: --filter:1:22: error: expected a field, a macro, 'not' or '(' but found end of condition\n");
+    const u = await lanner("capture", "--filter", "proc.nosuchfield = x");
+    assert.equal(u.code, 2);
+    assert.match(u.stderr, /^lanner capture: --filter:1:1: error: .*proc\.nosuchfield/);
+  });
+
   test("every command has --help; unknown commands fail", async () => {
     for (const c of ["capture", "doctor"]) {
       const r = await lanner(c, "--help");
@@ -81,6 +90,38 @@ describe("lanner CLI", () => {
     assert.equal(ev["proc.cmdline"], "true cli-test-arg");
     assert.equal(ev["evt.res"], "SUCCESS");
     assert.match(String(ev["evt.time"]), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/);
+  });
+
+  test("capture --filter selects with the rules language", { skip: skip ?? false }, async () => {
+    const child = spawn(
+      process.execPath,
+      [LANNER, "capture", "-o", "json", "--count", "1", "--filter", "evt.type = openat and fd.name = /etc/hostname and proc.name = cat"],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`not ready: ${stderr}`)), 20000);
+      child.stderr.on("data", (d: Buffer) => {
+        stderr += d.toString();
+        if (stderr.includes("lanner: ready")) {
+          clearTimeout(t);
+          resolve();
+        }
+      });
+    });
+    assert.match(stderr, /syscalls=1,/, "the filter's event types narrow the kernel selection");
+    spawn("/bin/cat", ["/etc/hosts"]); // a look-alike that must not match
+    await new Promise((r) => setTimeout(r, 200));
+    const cat = spawn("/bin/cat", ["/etc/hostname"]);
+    const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+    assert.equal(code, 0, stderr);
+    const lines = stdout.trim().split("\n");
+    assert.equal(lines.length, 1);
+    const ev = JSON.parse(lines[0]!) as Record<string, unknown>;
+    assert.equal(ev["fd.name"], "/etc/hostname");
+    assert.equal(ev["proc.pid"], cat.pid);
   });
 
   test("doctor --json reports probes and both capture modes", { skip: skip ?? false }, async () => {

@@ -26,6 +26,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   doctor: doctorCommand,
   // loaded lazily: the rules library and the outputs are large and `capture` needs neither
   run: async (argv, io) => (await import("./commands/run.js")).runCommand(argv, io),
+  rules: async (argv, io) => (await import("./commands/rules-cli.js")).rulesCli(argv, io),
   version: async (_argv, io) => {
     const pkg = createRequire(import.meta.url)("../../../package.json") as { version: string };
     io.stdout(`lanner ${pkg.version}\n`);

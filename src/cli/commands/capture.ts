@@ -9,6 +9,10 @@ import { SUPPORTED_SYSCALLS } from "../../decode/syscall-params.js";
 import { eventFields, type EventFields } from "../../engine/event-fields.js";
 import { ProcessTable } from "../../state/process-table.js";
 import { errorMessage } from "../../errors.js";
+import { hostname } from "node:os";
+import { syscallNr } from "../../capture/syscalls.js";
+import { EventFieldReader } from "../../engine/field-reader.js";
+import { compileFilter, formatDiagnostic, isAllTypes, type CompiledFilter } from "../../rules/index.js";
 import { UsageError, type CliIO } from "../io.js";
 
 export const CAPTURE_HELP = `Usage: lanner capture [options]
@@ -24,6 +28,8 @@ Options:
       --comm NAME       only processes whose name is NAME
       --duration S      stop after S seconds
       --count N         stop after N events
+      --filter COND     only events matching COND (the rules language, e.g.
+                        "evt.type=openat and fd.name startswith /etc")
       --stats           print capture statistics (kernel drops per CPU, delivered) at the end
       --ring-mib N      ring buffer size in MiB (power of two, default 16)
   -h, --help            this help
@@ -45,6 +51,7 @@ export interface CaptureArgs {
   count: number | null;
   stats: boolean;
   ringMiB: number;
+  filter: string | null;
 }
 
 function positiveInt(flag: string, v: string | undefined): number | null {
@@ -65,6 +72,7 @@ export function parseCaptureArgs(argv: string[]): CaptureArgs | "help" {
       duration: { type: "string" },
       count: { type: "string" },
       stats: { type: "boolean" },
+      filter: { type: "string" },
       "ring-mib": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -108,6 +116,7 @@ export function parseCaptureArgs(argv: string[]): CaptureArgs | "help" {
     count: positiveInt("--count", values.count),
     stats: values.stats ?? false,
     ringMiB,
+    filter: values.filter ?? null,
   };
 }
 
@@ -154,7 +163,28 @@ export async function captureCommand(argv: string[], io: CliIO): Promise<number>
     return 0;
   }
   const procs = new ProcessTable();
+  // --filter: compiled once; its event types narrow what the kernel sends
+  let filter: CompiledFilter | null = null;
+  if (args.filter !== null) {
+    const r = compileFilter(args.filter, { file: "--filter" });
+    if (!r.ok) {
+      for (const d of r.diagnostics) io.stderr(`lanner capture: ${formatDiagnostic(d)}\n`);
+      return 2;
+    }
+    filter = r.filter;
+    if (!isAllTypes(filter.eventTypes) && !filter.eventTypes.neg) {
+      const only = [...filter.eventTypes.names];
+      const sys = only.filter((n) => !LIFECYCLE.has(n) && syscallNr(n) !== undefined);
+      args.types = args.types === "all" ? sys : args.types.filter((t) => sys.includes(t));
+      for (const n of only) if (LIFECYCLE.has(n)) args.lifecycle.add(n);
+      if (args.types.length === 0 && args.lifecycle.size === 0) {
+        io.stderr("lanner capture: --filter matches none of the captured event types\n");
+        return 2;
+      }
+    }
+  }
   procs.seed();
+  const reader = new EventFieldReader(procs, {}, 0n, hostname());
 
   // Fast per-record filter state (numbers only; no allocation for filtered records).
   const wanted = new Uint8Array(1024);
@@ -189,9 +219,16 @@ export async function captureCommand(argv: string[], io: CliIO): Promise<number>
       if (args.pid !== 0 && v.tgid !== args.pid) return;
       if (comm !== null && procs.lookup(v.tgid)?.comm !== comm) return;
       num++;
-      if (args.output !== "none") {
+      if (args.output !== "none" || filter !== null) {
         const ev = decodeRecord(v);
         if (ev && ev.kind === "syscall") {
+          if (filter !== null) {
+            reader.set(ev, ev.type, num);
+            if (!filter.predicate(reader, ev.type)) {
+              num--;
+              return;
+            }
+          }
           if ((ev.type === "chdir" || ev.type === "fchdir") && ev.ret === 0) {
             const p = ev.paths.get(0);
             if (p !== undefined) procs.setCwd(ev.tgid, p.startsWith("/") ? p : `${ev.dirs.get(0) ?? ""}/${p}`);
@@ -207,6 +244,10 @@ export async function captureCommand(argv: string[], io: CliIO): Promise<number>
       if (!args.lifecycle.has(type)) return;
       if (args.pid !== 0 && ev.tgid !== args.pid) return;
       if (comm !== null && ev.comm !== comm) return;
+      if (filter !== null) {
+        reader.set(ev, type, num + 1);
+        if (!filter.predicate(reader, type)) return;
+      }
       num++;
       emit(eventFields(ev, num, procs, session?.bootToWallNs ?? 0n));
     }
@@ -225,6 +266,7 @@ export async function captureCommand(argv: string[], io: CliIO): Promise<number>
     io.stderr(`lanner: ${errorMessage(e)}\n`);
     return 1;
   }
+  reader.bootToWallNs = session.bootToWallNs;
   const flush = (): void => {
     if (lines.length === 0) return;
     const chunk = lines.join("\n") + "\n";
