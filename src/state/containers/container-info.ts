@@ -47,6 +47,10 @@ export interface ContainerInfo {
   /** Host pid of the container's init process, when known. */
   readonly initPid: number | null;
   readonly pod: CriPodRef | null;
+  /** Shares the host's pid / network / ipc namespace (from the OCI spec); null when unknown. */
+  readonly hostPid: boolean | null;
+  readonly hostNetwork: boolean | null;
+  readonly hostIpc: boolean | null;
   /** True for a CRI pod sandbox (the pause container). */
   readonly isSandbox: boolean;
   /**
@@ -71,6 +75,9 @@ export const HOST_CONTAINER: ContainerInfo = Object.freeze({
   startTs: null,
   runtimeNamespace: null,
   initPid: 1,
+  hostPid: true,
+  hostNetwork: true,
+  hostIpc: true,
   pod: null,
   isSandbox: false,
   complete: true,
@@ -181,6 +188,20 @@ export function formatMounts(mounts: readonly ContainerMount[]): string {
     .join(",");
 }
 
+/**
+ * Whether the container shares the host's namespace of a type: the spec lists no namespace of
+ * that type (runc then stays in the runtime's, i.e. the host's) or joins pid 1's. A namespace
+ * joined by another path is the pod sandbox's (CRI omits the namespace for hostNetwork,
+ * hostPID and hostIPC pods instead), so not the host's.
+ */
+export function sharesHostNamespace(spec: OciSpec | null, type: string): boolean | null {
+  if (spec === null || spec.linux === undefined) return null;
+  const ns = (spec.linux.namespaces ?? []).find((n) => n.type === type);
+  if (ns === undefined) return true;
+  if (ns.path === undefined || ns.path === "") return false;
+  return /^\/proc\/1\/ns\//.test(ns.path);
+}
+
 function nonEmpty(v: string | undefined): string | null {
   return v === undefined || v === "" ? null : v;
 }
@@ -195,6 +216,9 @@ export function partialContainer(fullId: string, type: ContainerType): Container
     type,
     privileged: null,
     initPid: null,
+    hostPid: null,
+    hostNetwork: null,
+    hostIpc: null,
     complete: false,
   };
 }
@@ -239,6 +263,9 @@ export function containerFromContainerd(rec: ContainerdRecord, extras: RecordExt
     startTs: extras.startedAtNs ?? rec.createdAtNs,
     runtimeNamespace: rec.namespace,
     initPid: extras.initPid ?? null,
+    hostPid: sharesHostNamespace(rec.spec, "pid"),
+    hostNetwork: sharesHostNamespace(rec.spec, "network"),
+    hostIpc: sharesHostNamespace(rec.spec, "ipc"),
     pod,
     isSandbox,
     complete: true,

@@ -17,6 +17,8 @@ import { KubeApiStandin } from "../../../test/helpers/kube-apiserver-standin.js"
 import { ContainerStore } from "../containers/container-store.js";
 import { K8sApiWatcher } from "./k8s-api-watcher.js";
 import { K8sMetadata, ownerOfKind, type PodMeta } from "./k8s-metadata.js";
+import { UserResolver } from "../users/user-resolver.js";
+import { createStateEnrichers } from "./state-enrichers.js";
 
 const avail = await containerdAvailable();
 if (!avail.ok) console.log(`# skipping k8s metadata kernel tests: ${avail.reason}`);
@@ -130,6 +132,38 @@ describe(
       assert.equal(m.ip, "10.1.2.3");
       assert.equal(store.byPid(process.pid)?.id, "host");
       assert.equal(withApi.forContainer(store.byPid(process.pid)!), null, "host has no pod");
+    });
+
+    it("serves container.*, k8s.* and user fields to the engine", async () => {
+      const e = createStateEnrichers({ containers: store, k8s: withApi, users: new UserResolver() });
+      const id = e.containerId({ tgid: app.pid });
+      assert.equal(id, app.id.slice(0, 12));
+      assert.equal(e.containerId({ tgid: process.pid }), "host");
+      const f = (name: string, arg?: string) => e.containerField(id, name, arg);
+      assert.equal(f("container.name"), "nginx");
+      assert.equal(f("container.full_id"), app.id);
+      assert.equal(f("container.image.repository"), "docker.io/library/busybox");
+      assert.equal(f("container.type"), "containerd");
+      assert.equal(f("container.privileged"), false);
+      assert.equal(f("container.mount.dest", "/proc*"), "/proc");
+      assert.equal(f("container.host_network"), false);
+      assert.equal(f("container.host_pid"), false);
+      assert.equal(f("container.label", "io.kubernetes.container.name"), "nginx");
+      assert.equal(f("k8s.pod.name"), "web-7d9f8-abcde");
+      assert.equal(f("k8s.ns.name"), "shop");
+      assert.equal(f("k8s.pod.uid"), pod.spec.uid);
+      assert.equal(f("k8s.pod.sandbox_id"), pod.sandbox.id.slice(0, 12));
+      assert.equal(f("k8s.pod.label", "version"), "v2");
+      assert.ok((f("k8s.pod.labels") as string[]).includes("app:web"));
+      assert.equal(f("k8s.ns.label", "team"), "payments");
+      assert.equal(await until("deployment", () => f("k8s.deployment.name")), "web");
+      assert.equal(f("k8smeta.deployment.name"), "web");
+      assert.equal(f("proc.name"), undefined, "not a field served here");
+      assert.equal(e.containerField("host", "container.name", undefined), "host");
+      assert.equal(e.containerField("host", "k8s.pod.name", undefined), null);
+      assert.equal(e.userName(0, app.pid), "root");
+      assert.equal(e.userName(4321, app.pid), "lanner-app", "the container's passwd");
+      assert.equal(e.userName(4321, process.pid), null, "not the host's");
     });
 
     it("an API outage keeps lookups working with runtime-derived fields; the watch recovers", async () => {

@@ -1,0 +1,24 @@
+export {
+  K8sApiWatcher,
+  type ApiPod,
+  type K8sApiStats,
+  type K8sApiWatcherOptions,
+  type OwnerRef,
+} from "./k8s-api-watcher.js";
+export {
+  formatLabels,
+  K8sMetadata,
+  ownerOfKind,
+  podLabelsFromSandbox,
+  type K8sMetadataOptions,
+  type PodMeta,
+} from "./k8s-metadata.js";
+export { inClusterEndpoint, KubeClient, kubeconfigEndpoint, type KubeEndpoint } from "./kube-client.js";
+export {
+  containerFieldValue,
+  createStateEnrichers,
+  STATE_FIELD_NAMES,
+  type StateEnrichers,
+  type StateEnrichersOptions,
+  type StateFieldValue,
+} from "./state-enrichers.js";
