@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import type { ClientDuplexStream } from '@grpc/grpc-js';
 import type { Alert } from '../../src/engine/alert.js';
 import { FileOutput } from '../../src/outputs/file-output.js';
-import { AlertRenderer, alertJson } from '../../src/outputs/format.js';
+import { alertJson } from '../../src/outputs/format.js';
 import { AlertHub } from '../../src/outputs/grpc/hub.js';
 import { GrpcServer } from '../../src/outputs/grpc/server.js';
 import type { QueuedOutput } from '../../src/outputs/output.js';
@@ -28,30 +28,32 @@ function report(name: string, value: number | string, unit = ''): void {
   console.log(`${name.padEnd(44)} ${typeof value === 'number' ? value.toFixed(value < 100 ? 2 : 0) : value} ${unit}`);
 }
 
-function alerts(n: number): Alert[] {
-  const out: Alert[] = [];
-  for (let i = 0; i < n; i++) out.push(makeAlert({ fields: { 'proc.name': 'bash', 'proc.pid': i, 'fd.name': `/etc/shadow${i}`, 'proc.tty': null } }));
-  return out;
+/** A fresh alert (built per call, as the engine would, so nothing is retained or cached). */
+function gen(i: number): Alert {
+  return makeAlert({ fields: { 'proc.name': 'bash', 'proc.pid': i, 'fd.name': `/etc/shadow${i}`, 'proc.tty': null } });
 }
 
-/** Publish in slices so the output worker runs between them (as the event loop would). */
-async function pump(publish: (a: Alert) => void, list: Alert[], slice = 1000, drain?: () => boolean): Promise<void> {
-  for (let i = 0; i < list.length; i += slice) {
-    for (let j = i; j < Math.min(i + slice, list.length); j++) publish(list[j]!);
+/**
+ * Publish n fresh alerts in slices so the output worker runs between them (as the event loop
+ * would); `ready` paces the producer (false = wait 1 ms).
+ */
+async function pump(publish: (a: Alert) => void, n: number, slice = 1000, ready?: () => boolean): Promise<void> {
+  for (let i = 0; i < n; i += slice) {
+    for (let j = i; j < Math.min(i + slice, n); j++) publish(gen(j));
     await new Promise((r) => setImmediate(r));
-    if (drain) while (!drain()) await new Promise((r) => setTimeout(r, 1));
+    if (ready) while (!ready()) await new Promise((r) => setTimeout(r, 1));
   }
 }
 
-async function throughputQueued(name: string, out: QueuedOutput, list: Alert[]): Promise<number> {
+async function throughputQueued(name: string, out: QueuedOutput, n: number): Promise<number> {
   const t0 = process.hrtime.bigint();
-  await pump((a) => out.enqueue(a), list, 1000, () => out.stats().queueDepth < 5000);
+  await pump((a) => out.enqueue(a), n, 1000, () => out.stats().queueDepth < 5000);
   await out.flush(60_000);
   const s = Number(process.hrtime.bigint() - t0) / 1e9;
   const st = out.stats();
-  report(`${name} alerts/s`, list.length / s);
+  report(`${name} alerts/s`, n / s);
   if (st.dropped || st.failed) report(`${name} dropped/failed`, `${st.dropped}/${st.failed}`);
-  return list.length / s;
+  return n / s;
 }
 
 function subscriberProcess(address: string, k: number): { child: ChildProcess; counts: () => number[]; ready: Promise<void> } {
@@ -76,25 +78,25 @@ function subscriberProcess(address: string, k: number): { child: ChildProcess; c
 
 async function main(): Promise<void> {
   console.log(`outputs bench (${QUICK ? 'quick' : 'full'}): ${N} alerts, node ${process.version}`);
-  const list = alerts(N);
   const tmp = tempDir('lanner-bench-');
 
-  // 1. Baseline: rendering JSON only.
+  // 1. Baseline: building and rendering JSON only (after a warm-up, so the JIT is not measured).
+  for (let i = 0; i < 20_000; i++) alertJson(gen(i));
   {
     const t0 = process.hrtime.bigint();
     let bytes = 0;
-    for (const a of list) bytes += alertJson(a).length;
+    for (let i = 0; i < N; i++) bytes += alertJson(gen(i)).length;
     const s = Number(process.hrtime.bigint() - t0) / 1e9;
-    report('render JSON only (baseline) alerts/s', N / s);
+    report('build + render JSON only (baseline) alerts/s', N / s);
     report('JSON alert size bytes', bytes / N);
   }
-  const base = results['render JSON only (baseline) alerts/s'] as number;
+  const base = results['build + render JSON only (baseline) alerts/s'] as number;
 
   // 2. stdout (/dev/null), JSON.
   {
     const fd = openSync('/dev/null', 'w');
-    const out = new StdoutOutput({ fd, format: 'json', renderer: new AlertRenderer(), queueCapacity: 20_000 });
-    const r = await throughputQueued('stdout(/dev/null) json', out, list);
+    const out = new StdoutOutput({ fd, format: 'json', queueCapacity: 20_000 });
+    const r = await throughputQueued('stdout(/dev/null) json', out, N);
     report('stdout(/dev/null) vs render-only ratio', r / base);
     await out.close();
     closeSync(fd);
@@ -102,9 +104,9 @@ async function main(): Promise<void> {
 
   // 3. file, JSON lines.
   {
-    const out = new FileOutput({ path: join(tmp.path, 'events.json'), queueCapacity: 20_000, renderer: new AlertRenderer() });
+    const out = new FileOutput({ path: join(tmp.path, 'events.json'), queueCapacity: 20_000 });
     await out.open();
-    const r = await throughputQueued('file json', out, list);
+    const r = await throughputQueued('file json', out, N);
     report('file vs render-only ratio', r / base);
     await out.close();
   }
@@ -119,9 +121,8 @@ async function main(): Promise<void> {
     await sp.ready;
     await hub.waitForSubscribers((n) => n === 10, 10_000);
     const M = Math.min(N, QUICK ? 10_000 : 50_000);
-    const part = list.slice(0, M);
     const t0 = process.hrtime.bigint();
-    await pump((a) => hub.publish(a), part, 500, () => hub.stats().perSubscriber.every((p) => p.queueDepth < 10_000));
+    await pump((a) => hub.publish(a), M, 500, () => hub.stats().perSubscriber.every((p) => p.queueDepth < 10_000));
     await waitFor(() => sp.counts().every((c) => c >= M), 120_000, 'subscribers');
     const s = Number(process.hrtime.bigint() - t0) / 1e9;
     report('grpc 10 subscribers alerts/s (each)', M / s);
@@ -193,7 +194,7 @@ async function main(): Promise<void> {
     const liveStats = (): { queueDepth: number; dropped: number } =>
       hub.stats().perSubscriber.find((p) => `#${p.id}` !== stalledName) ?? { queueDepth: 0, dropped: 0 };
     // Paced by the live subscriber only: the stalled one must not matter.
-    await pump((a) => hub.publish(a), list, 500, () => liveStats().queueDepth < 500);
+    await pump((a) => hub.publish(a), N, 500, () => liveStats().queueDepth < 500);
     await waitFor(() => (live.counts()[0] ?? 0) >= N - liveStats().dropped, 120_000, 'live subscriber');
     const s = Number(process.hrtime.bigint() - t0) / 1e9;
     clearInterval(sampler);
@@ -202,6 +203,7 @@ async function main(): Promise<void> {
     report('stalled-subscriber run: live alerts/s', N / s);
     report('stalled-subscriber run: RSS before MB', rss0 / 1e6);
     report('stalled-subscriber run: peak RSS MB', peak / 1e6);
+    report('stalled-subscriber run: RSS growth MB', (peak - rss0) / 1e6);
     report('stalled-subscriber run: stalled drops', st.perSubscriber.find((p) => p.id === stalledId)?.dropped ?? -1);
     report('stalled-subscriber run: live drops', liveStats().dropped);
     report('stalled-subscriber run: stalled queue depth', Math.max(...st.perSubscriber.map((p) => p.queueDepth)));

@@ -300,12 +300,16 @@ export async function buildOutputs(
   deps: { hostname: string; version: VersionInfo; logger?: Logger; stdoutFd?: number },
 ): Promise<BuiltOutputs> {
   const logger = deps.logger ?? stderrLogger;
-  const renderer = new AlertRenderer({
-    timeFormatIso8601: config.timeFormatIso8601,
-    jsonIncludeOutput: config.jsonIncludeOutput,
-    jsonIncludeOutputFields: config.jsonIncludeOutputFields,
-    jsonIncludeTags: config.jsonIncludeTags,
-  });
+  const lineOutputs = [config.stdout, config.file, config.program, config.syslog, config.http, config.grpc].filter((o) => o.enabled).length;
+  const renderer = new AlertRenderer(
+    {
+      timeFormatIso8601: config.timeFormatIso8601,
+      jsonIncludeOutput: config.jsonIncludeOutput,
+      jsonIncludeOutputFields: config.jsonIncludeOutputFields,
+      jsonIncludeTags: config.jsonIncludeTags,
+    },
+    lineOutputs > 1,
+  );
   const format: LineFormat = config.jsonOutput ? 'json' : 'text';
   const q = { queueCapacity: config.queueCapacity, dropPolicy: config.dropPolicy, logger, renderer };
   const outputs: Output[] = [];

@@ -31,7 +31,7 @@ export class FileOutput extends QueuedOutput {
   reopens = 0;
 
   constructor(opts: FileOutputOptions, name = 'file') {
-    super(name, opts);
+    super(name, { batchMax: 1024, ...opts });
     this.path = opts.path;
     this.#format = opts.format ?? 'json';
     this.#mode = opts.mode ?? 0o640;

@@ -41,7 +41,7 @@ describe('alert rendering', () => {
   });
 
   it('caches renderings per alert', () => {
-    const r = new AlertRenderer({ timeFormatIso8601: true });
+    const r = new AlertRenderer({ timeFormatIso8601: true }, true);
     const a = makeAlert();
     assert.equal(r.json(a), r.json(a));
     assert.ok(r.json(a).includes(JSON.stringify(r.text(a))));

@@ -94,19 +94,28 @@ export function alertJson(alert: Alert, opts: FormatOptions = {}, textLine?: str
 }
 
 /**
- * Renders and caches per alert, so every output of the same options shares one string.
- * The cache is weak: alerts are released with their last reference.
+ * Renders alerts with fixed options. With `cache` (worth it when several outputs share one
+ * renderer) each alert is rendered once per format; the cache is weak, so alerts are released
+ * with their last reference. Without it (one output) rendering is direct: a WeakMap entry per
+ * alert costs more than rendering once.
  */
 export class AlertRenderer {
   readonly options: FormatOptions;
-  readonly #text = new WeakMap<Alert, string>();
-  readonly #json = new WeakMap<Alert, string>();
+  readonly cached: boolean;
+  readonly #text: WeakMap<Alert, string> | undefined;
+  readonly #json: WeakMap<Alert, string> | undefined;
 
-  constructor(options: FormatOptions = {}) {
+  constructor(options: FormatOptions = {}, cache = false) {
     this.options = options;
+    this.cached = cache;
+    if (cache) {
+      this.#text = new WeakMap();
+      this.#json = new WeakMap();
+    }
   }
 
   text(alert: Alert): string {
+    if (this.#text === undefined) return alertTextLine(alert, this.options);
     let s = this.#text.get(alert);
     if (s === undefined) {
       s = alertTextLine(alert, this.options);
@@ -116,6 +125,7 @@ export class AlertRenderer {
   }
 
   json(alert: Alert): string {
+    if (this.#json === undefined) return alertJson(alert, this.options);
     let s = this.#json.get(alert);
     if (s === undefined) {
       s = alertJson(alert, this.options, this.text(alert));

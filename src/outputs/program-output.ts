@@ -23,7 +23,7 @@ export class ProgramOutput extends QueuedOutput {
   readonly #renderer: AlertRenderer;
 
   constructor(opts: ProgramOutputOptions, name = 'program') {
-    super(name, opts);
+    super(name, { batchMax: 1024, ...opts });
     this.#format = opts.format ?? 'json';
     this.#renderer = opts.renderer ?? new AlertRenderer();
     this.#feeder = new ChildFeeder({

@@ -21,7 +21,7 @@ export class StdoutOutput extends QueuedOutput {
   readonly #renderer: AlertRenderer;
 
   constructor(opts: StdoutOutputOptions = {}, name = 'stdout') {
-    super(name, opts);
+    super(name, { batchMax: 1024, ...opts });
     this.#fd = opts.fd ?? 1;
     this.#format = opts.format ?? 'text';
     this.#renderer = opts.renderer ?? new AlertRenderer();

@@ -67,7 +67,7 @@ export class SyslogOutput extends QueuedOutput {
   readonly #renderer: AlertRenderer;
 
   constructor(opts: SyslogOutputOptions = {}, name = 'syslog') {
-    super(name, opts);
+    super(name, { batchMax: 1024, ...opts });
     const facility = SYSLOG_FACILITIES[opts.facility ?? 'user'];
     if (facility === undefined) throw new Error(`syslog output: unknown facility ${JSON.stringify(opts.facility)}`);
     this.#facility = facility;
