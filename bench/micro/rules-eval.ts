@@ -12,12 +12,13 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { alertToJson, buildAlert } from "../../src/rules/alert.js";
 import type { FieldReader, FieldValue } from "../../src/rules/compiler.js";
-import { fieldByName, resolveField } from "../../src/rules/fields.js";
+import { resolveField } from "../../src/rules/fields.js";
 import { loadRules, type LoadResult } from "../../src/rules/loader.js";
-import type { CompiledRule } from "../../src/rules/ruleset.js";
+import { RuleSet, type CompiledRule } from "../../src/rules/ruleset.js";
 
 const QUICK = process.env["BENCH_QUICK"] === "1";
-const N = QUICK ? 200_000 : 3_000_000;
+const N = QUICK ? 200_000 : 2_000_000;
+const REPS = 3;
 const compat = (n: string) =>
   fileURLToPath(new URL(`../../../../shared/compat/falco-rules/${n}`, import.meta.url));
 
@@ -234,28 +235,27 @@ function mix(evs: Ev[]): Ev[] {
   return out;
 }
 
+/** Events/s over N events, best of REPS runs (the machine is shared; the best run is the least disturbed). */
 function run(r: LoadResult, stream: Ev[], useIndex: boolean): { rate: number; matches: number } {
-  const rs = useIndex
-    ? r.ruleset
-    : new (
-        r.ruleset.constructor as typeof r.ruleset.constructor &
-          (new (rules: readonly CompiledRule[], o: object) => typeof r.ruleset)
-      )(r.ruleset.rules, { useIndex: false });
-  let matches = 0;
+  const rs = useIndex ? r.ruleset : new RuleSet(r.ruleset.rules, { useIndex: false });
   const L = stream.length;
-  // warm-up
+  let matches = 0;
   for (let i = 0; i < Math.min(N / 10, 50_000); i++) {
     const e = stream[i % L] as Ev;
-    matches += rs.match(e.reader, e.type).length;
+    matches += rs.match(e.reader, e.type).length; // warm-up
   }
-  matches = 0;
-  const t0 = process.hrtime.bigint();
-  for (let i = 0; i < N; i++) {
-    const e = stream[i % L] as Ev;
-    matches += rs.match(e.reader, e.type).length;
+  let best = 0;
+  for (let rep = 0; rep < REPS; rep++) {
+    matches = 0;
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < N; i++) {
+      const e = stream[i % L] as Ev;
+      matches += rs.match(e.reader, e.type).length;
+    }
+    const s = Number(process.hrtime.bigint() - t0) / 1e9;
+    best = Math.max(best, N / s);
   }
-  const s = Number(process.hrtime.bigint() - t0) / 1e9;
-  return { rate: N / s, matches };
+  return { rate: best, matches };
 }
 
 function fmt(n: number): string {
@@ -322,7 +322,6 @@ function main(): void {
     `outputs (${pairs.length} distinct alerts): text render ${fmt(textRate)} alerts/s, full JSON alert (render + output_fields + serialise) ${fmt(jsonRate)} alerts/s`,
   );
   if (bytes === 0) console.log("");
-  void fieldByName;
 }
 
 main();

@@ -322,6 +322,7 @@ function compileCheck(c: BoundCheck): Predicate {
       return (ev, t) => {
         const v = get(ev, t);
         if (typeof v === "number") return test(v);
+        if (v === null || v === undefined) return false;
         return anyOf(v, (x) => {
           const n = numberOf(x);
           return n !== null && test(n);
@@ -414,6 +415,7 @@ function compileCheck(c: BoundCheck): Predicate {
       return (ev, t) => {
         const v = get(ev, t);
         if (typeof v === "string") return test(v);
+        if (v === null || v === undefined) return false;
         return anyOf(v, (x) => {
           const s = asString(x);
           return s !== null && test(s);
