@@ -2,14 +2,14 @@
 
 /** Falco's priorities, most severe first; the index is the syslog severity and the wire number. */
 export const PRIORITIES = [
-  'Emergency',
-  'Alert',
-  'Critical',
-  'Error',
-  'Warning',
-  'Notice',
-  'Informational',
-  'Debug',
+  "Emergency",
+  "Alert",
+  "Critical",
+  "Error",
+  "Warning",
+  "Notice",
+  "Informational",
+  "Debug",
 ] as const;
 
 export type Priority = (typeof PRIORITIES)[number];
@@ -25,7 +25,7 @@ export function priorityLevel(p: Priority): number {
  */
 export function parsePriority(name: string): Priority | undefined {
   const n = name.trim().toLowerCase();
-  if (n === 'info') return 'Informational';
+  if (n === "info") return "Informational";
   for (const p of PRIORITIES) if (p.toLowerCase() === n) return p;
   return undefined;
 }
@@ -48,7 +48,7 @@ export interface Alert {
   readonly tags: readonly string[];
 }
 
-export const INTERNAL_SOURCE = 'internal';
+export const INTERNAL_SOURCE = "internal";
 
 /** Current wall-clock time in ns since the epoch (ms precision plus a monotonic sub-ms part). */
 export function nowNs(): bigint {
@@ -69,7 +69,7 @@ export function internalAlert(args: {
   return {
     timeNs: args.timeNs ?? nowNs(),
     rule: args.rule,
-    priority: args.priority ?? 'Debug',
+    priority: args.priority ?? "Debug",
     source: INTERNAL_SOURCE,
     hostname: args.hostname,
     message: args.message,

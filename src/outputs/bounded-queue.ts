@@ -5,7 +5,7 @@
  * `drop-newest`: a full queue rejects the incoming item (what is queued is kept in order).
  * `drop-oldest`: a full queue evicts its head to make room (the freshest items are kept).
  */
-export type DropPolicy = 'drop-newest' | 'drop-oldest';
+export type DropPolicy = "drop-newest" | "drop-oldest";
 
 export class BoundedQueue<T> {
   readonly capacity: number;
@@ -16,7 +16,7 @@ export class BoundedQueue<T> {
   /** Items lost to overflow since creation. */
   dropped = 0;
 
-  constructor(capacity: number, policy: DropPolicy = 'drop-newest') {
+  constructor(capacity: number, policy: DropPolicy = "drop-newest") {
     if (!Number.isInteger(capacity) || capacity < 1) {
       throw new RangeError(`queue capacity must be a positive integer, got ${capacity}`);
     }
@@ -33,7 +33,7 @@ export class BoundedQueue<T> {
   push(item: T): boolean {
     if (this.#size === this.capacity) {
       this.dropped++;
-      if (this.policy === 'drop-newest') return false;
+      if (this.policy === "drop-newest") return false;
       this.#buf[this.#head] = item; // overwrite the oldest, advance head
       this.#head = (this.#head + 1) % this.capacity;
       return false;

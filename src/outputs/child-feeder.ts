@@ -1,9 +1,9 @@
 // A long-lived child process fed on stdin, respawned with exponential backoff when it dies.
 // Shared by the program output (`sh -c CMD`) and the syslog output (util-linux `logger`).
 
-import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import type { Logger } from './logger.js';
-import { errorMessage, sleep } from './output.js';
+import { spawn, type ChildProcess, type StdioOptions } from "node:child_process";
+import type { Logger } from "./logger.js";
+import { errorMessage, sleep } from "./output.js";
 
 export interface ChildFeederOptions {
   readonly name: string;
@@ -16,7 +16,7 @@ export interface ChildFeederOptions {
   /** A child that lived this long resets the backoff (default 10 s). */
   readonly stableAfterMs?: number;
   /** stdout/stderr of the child (default inherit both). */
-  readonly stdio?: readonly ['inherit' | 'ignore' | 'pipe', 'inherit' | 'ignore' | 'pipe'];
+  readonly stdio?: readonly ["inherit" | "ignore" | "pipe", "inherit" | "ignore" | "pipe"];
   /** Called with each line the child prints on a piped stderr. */
   readonly onStderrLine?: (line: string) => void;
 }
@@ -50,7 +50,7 @@ export class ChildFeeder {
       try {
         await new Promise<void>((resolve, reject) => {
           const stdin = child.stdin;
-          if (stdin === null || stdin.destroyed) return reject(new Error('child stdin closed'));
+          if (stdin === null || stdin.destroyed) return reject(new Error("child stdin closed"));
           stdin.write(buf, (err) => (err ? reject(err) : resolve()));
         });
         return;
@@ -81,7 +81,7 @@ export class ChildFeeder {
 
   async #live(): Promise<ChildProcess> {
     for (;;) {
-      if (this.#closing) throw new Error('output closed');
+      if (this.#closing) throw new Error("output closed");
       const c = this.#child;
       if (c !== undefined && c.exitCode === null && c.signalCode === null) return c;
       const wait = this.#nextSpawnAt - Date.now();
@@ -95,29 +95,29 @@ export class ChildFeeder {
 
   #spawn(): void {
     const o = this.#opts;
-    const [out, err] = o.stdio ?? ['inherit', 'inherit'];
-    const stdio: StdioOptions = ['pipe', out, err];
+    const [out, err] = o.stdio ?? ["inherit", "inherit"];
+    const stdio: StdioOptions = ["pipe", out, err];
     const child = spawn(o.command, [...o.args], { stdio });
     this.spawns++;
     this.#spawnedAt = Date.now();
     this.#child = child;
-    child.stdin?.on('error', () => {}); // EPIPE surfaces through the write callback
-    child.on('error', (e) => o.logger('error', `${o.name}: starting ${o.command}: ${errorMessage(e)}`));
-    if (err === 'pipe' && child.stderr) {
-      let pending = '';
-      child.stderr.setEncoding('utf8');
-      child.stderr.on('data', (chunk: string) => {
+    child.stdin?.on("error", () => {}); // EPIPE surfaces through the write callback
+    child.on("error", (e) => o.logger("error", `${o.name}: starting ${o.command}: ${errorMessage(e)}`));
+    if (err === "pipe" && child.stderr) {
+      let pending = "";
+      child.stderr.setEncoding("utf8");
+      child.stderr.on("data", (chunk: string) => {
         pending += chunk;
         let i;
-        while ((i = pending.indexOf('\n')) >= 0) {
+        while ((i = pending.indexOf("\n")) >= 0) {
           const line = pending.slice(0, i);
           pending = pending.slice(i + 1);
           if (o.onStderrLine) o.onStderrLine(line);
-          else o.logger('warn', `${o.name}: ${line}`);
+          else o.logger("warn", `${o.name}: ${line}`);
         }
       });
     }
-    child.on('exit', (code, signal) => {
+    child.on("exit", (code, signal) => {
       if (this.#child !== child) return; // stopped on purpose
       this.#child = undefined;
       if (this.#closing) return;
@@ -126,8 +126,8 @@ export class ChildFeeder {
       if (lived >= (o.stableAfterMs ?? 10_000)) this.#backoffMs = o.backoffMinMs ?? 100;
       this.#nextSpawnAt = Date.now() + this.#backoffMs;
       o.logger(
-        'warn',
-        `${o.name}: child ${child.pid ?? '?'} exited (${signal ?? `code ${code ?? '?'}`}) after ${lived} ms; respawning in ${this.#backoffMs} ms`,
+        "warn",
+        `${o.name}: child ${child.pid ?? "?"} exited (${signal ?? `code ${code ?? "?"}`}) after ${lived} ms; respawning in ${this.#backoffMs} ms`,
       );
       this.#backoffMs = Math.min(this.#backoffMs * 2, o.backoffMaxMs ?? 30_000);
     });
@@ -137,7 +137,7 @@ export class ChildFeeder {
     if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
     return new Promise((resolve) => {
       const t = setTimeout(() => resolve(false), ms);
-      child.once('exit', () => {
+      child.once("exit", () => {
         clearTimeout(t);
         resolve(true);
       });
@@ -147,9 +147,9 @@ export class ChildFeeder {
   async #stop(child: ChildProcess, deadlineMs: number): Promise<void> {
     child.stdin?.end();
     if (await this.#waitExit(child, deadlineMs)) return;
-    child.kill('SIGTERM');
+    child.kill("SIGTERM");
     if (await this.#waitExit(child, 500)) return;
-    child.kill('SIGKILL');
+    child.kill("SIGKILL");
     await this.#waitExit(child, 500);
   }
 }

@@ -2,8 +2,8 @@
 // libuv thread pool (one at a time per caller), partial writes are completed, and EAGAIN from
 // a non-blocking pipe is retried after a short pause.
 
-import { write } from 'node:fs';
-import { sleep } from './output.js';
+import { write } from "node:fs";
+import { sleep } from "./output.js";
 
 function writeOnce(fd: number, buf: Buffer, offset: number): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -19,7 +19,7 @@ export async function writeAll(fd: number, buf: Buffer): Promise<void> {
       off += await writeOnce(fd, buf, off);
       pause = 1;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+      if ((err as NodeJS.ErrnoException).code !== "EAGAIN") throw err;
       await sleep(pause);
       pause = Math.min(pause * 2, 100);
     }

@@ -3,13 +3,13 @@
 // rename-then-signal works: lines written before the reopen land in the renamed file, lines
 // after it in the new one, none twice and none lost.
 
-import { open, type FileHandle } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import type { Alert } from '../engine/alert.js';
-import { writeAll } from './fd-writer.js';
-import { mkdirp } from './mkdirp.js';
-import { AlertRenderer, type LineFormat } from './format.js';
-import { QueuedOutput, type QueuedOutputOptions } from './output.js';
+import { open, type FileHandle } from "node:fs/promises";
+import { dirname } from "node:path";
+import type { Alert } from "../engine/alert.js";
+import { writeAll } from "./fd-writer.js";
+import { mkdirp } from "./mkdirp.js";
+import { AlertRenderer, type LineFormat } from "./format.js";
+import { QueuedOutput, type QueuedOutputOptions } from "./output.js";
 
 export interface FileOutputOptions extends QueuedOutputOptions {
   readonly path: string;
@@ -20,7 +20,7 @@ export interface FileOutputOptions extends QueuedOutputOptions {
 }
 
 export class FileOutput extends QueuedOutput {
-  readonly kind = 'file';
+  readonly kind = "file";
   readonly path: string;
   readonly #format: LineFormat;
   readonly #mode: number;
@@ -30,10 +30,10 @@ export class FileOutput extends QueuedOutput {
   #lock: Promise<unknown> = Promise.resolve();
   reopens = 0;
 
-  constructor(opts: FileOutputOptions, name = 'file') {
+  constructor(opts: FileOutputOptions, name = "file") {
     super(name, { batchMax: 1024, ...opts });
     this.path = opts.path;
-    this.#format = opts.format ?? 'json';
+    this.#format = opts.format ?? "json";
     this.#mode = opts.mode ?? 0o640;
     this.#renderer = opts.renderer ?? new AlertRenderer();
   }
@@ -47,7 +47,7 @@ export class FileOutput extends QueuedOutput {
   async #ensureOpen(): Promise<FileHandle> {
     if (this.#handle === undefined) {
       await mkdirp(dirname(this.path));
-      this.#handle = await open(this.path, 'a', this.#mode);
+      this.#handle = await open(this.path, "a", this.#mode);
     }
     return this.#handle;
   }
@@ -60,7 +60,7 @@ export class FileOutput extends QueuedOutput {
   }
 
   protected deliverBatch(alerts: Alert[]): Promise<void> {
-    let s = '';
+    let s = "";
     for (const a of alerts) s += `${this.#renderer.line(a, this.#format)}\n`;
     const buf = Buffer.from(s);
     return this.#serialize(async () => {

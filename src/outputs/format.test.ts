@@ -1,25 +1,33 @@
-import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
-import { parsePriority, priorityLevel } from '../engine/alert.js';
-import { AlertRenderer, alertJson, alertTextLine, formatRfc3339Nano } from './format.js';
-import { makeAlert } from './test-helpers.js';
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { parsePriority, priorityLevel } from "../engine/alert.js";
+import { AlertRenderer, alertJson, alertTextLine, formatRfc3339Nano } from "./format.js";
+import { makeAlert } from "./test-helpers.js";
 
-describe('alert rendering', () => {
-  it('formats RFC 3339 UTC time with nanoseconds', () => {
-    assert.equal(formatRfc3339Nano(1_767_268_800_123_456_789n), '2026-01-01T12:00:00.123456789Z');
-    assert.equal(formatRfc3339Nano(1_000_000_007n), '1970-01-01T00:00:01.000000007Z');
-    assert.equal(formatRfc3339Nano(0n), '1970-01-01T00:00:00.000000000Z');
+describe("alert rendering", () => {
+  it("formats RFC 3339 UTC time with nanoseconds", () => {
+    assert.equal(formatRfc3339Nano(1_767_268_800_123_456_789n), "2026-01-01T12:00:00.123456789Z");
+    assert.equal(formatRfc3339Nano(1_000_000_007n), "1970-01-01T00:00:01.000000007Z");
+    assert.equal(formatRfc3339Nano(0n), "1970-01-01T00:00:00.000000000Z");
   });
 
-  it('renders the JSON shape of PRODUCT.md, typed fields, null for unknown', () => {
+  it("renders the JSON shape of PRODUCT.md, typed fields, null for unknown", () => {
     const a = makeAlert({
       timeNs: 1_767_268_800_123_456_789n,
       rule: 'Terminal "shell"',
-      priority: 'Warning',
-      hostname: 'node-1',
-      message: 'A shell user=root',
-      fields: { 'evt.time': 1_767_268_800_123_456_789n, 'proc.name': 'sh', 'proc.pid': 42, 'fd.num': -1.5, 'proc.tty': null, ok: true, inf: Infinity },
-      tags: ['shell', 'T1059'],
+      priority: "Warning",
+      hostname: "node-1",
+      message: "A shell user=root",
+      fields: {
+        "evt.time": 1_767_268_800_123_456_789n,
+        "proc.name": "sh",
+        "proc.pid": 42,
+        "fd.num": -1.5,
+        "proc.tty": null,
+        ok: true,
+        inf: Infinity,
+      },
+      tags: ["shell", "T1059"],
     });
     const line = alertJson(a, { timeFormatIso8601: true });
     assert.equal(
@@ -30,28 +38,30 @@ describe('alert rendering', () => {
         '"tags":["shell","T1059"]}',
     );
     const parsed = JSON.parse(line) as Record<string, unknown>;
-    assert.equal((parsed['output_fields'] as Record<string, unknown>)['proc.pid'], 42);
+    assert.equal((parsed["output_fields"] as Record<string, unknown>)["proc.pid"], 42);
   });
 
-  it('renders the text line like Falco, and honours the include options', () => {
-    const a = makeAlert({ priority: 'Informational', message: 'hello' });
+  it("renders the text line like Falco, and honours the include options", () => {
+    const a = makeAlert({ priority: "Informational", message: "hello" });
     assert.match(alertTextLine(a), /^\d\d:\d\d:\d\d\.\d{9}: Informational hello$/);
-    const j = JSON.parse(alertJson(a, { jsonIncludeOutput: false, jsonIncludeTags: false, jsonIncludeOutputFields: false })) as object;
-    assert.deepEqual(Object.keys(j), ['time', 'rule', 'priority', 'source', 'hostname']);
+    const j = JSON.parse(
+      alertJson(a, { jsonIncludeOutput: false, jsonIncludeTags: false, jsonIncludeOutputFields: false }),
+    ) as object;
+    assert.deepEqual(Object.keys(j), ["time", "rule", "priority", "source", "hostname"]);
   });
 
-  it('caches renderings per alert', () => {
+  it("caches renderings per alert", () => {
     const r = new AlertRenderer({ timeFormatIso8601: true }, true);
     const a = makeAlert();
     assert.equal(r.json(a), r.json(a));
     assert.ok(r.json(a).includes(JSON.stringify(r.text(a))));
   });
 
-  it('parses priorities case-insensitively', () => {
-    assert.equal(parsePriority('WARNING'), 'Warning');
-    assert.equal(parsePriority('info'), 'Informational');
-    assert.equal(parsePriority('nope'), undefined);
-    assert.equal(priorityLevel('Emergency'), 0);
-    assert.equal(priorityLevel('Debug'), 7);
+  it("parses priorities case-insensitively", () => {
+    assert.equal(parsePriority("WARNING"), "Warning");
+    assert.equal(parsePriority("info"), "Informational");
+    assert.equal(parsePriority("nope"), undefined);
+    assert.equal(priorityLevel("Emergency"), 0);
+    assert.equal(priorityLevel("Debug"), 7);
   });
 });

@@ -1,12 +1,12 @@
 // Alert rendering: Falco's JSON shape and text line. Pure functions plus a caching renderer,
 // so that N outputs of the same format render an alert once.
 
-import type { Alert, OutputFieldValue } from '../engine/alert.js';
+import type { Alert, OutputFieldValue } from "../engine/alert.js";
 
 const NS_PER_S = 1_000_000_000n;
 
 function pad(n: number, width: number): string {
-  return String(n).padStart(width, '0');
+  return String(n).padStart(width, "0");
 }
 
 /** `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ` (RFC 3339, UTC, nanoseconds). */
@@ -46,24 +46,24 @@ export function alertTextLine(alert: Alert, opts: FormatOptions = {}): string {
 /** JSON literal of a field value: numbers as numbers, bigint as integer digits, unknown as null. */
 export function jsonFieldValue(v: OutputFieldValue): string {
   switch (typeof v) {
-    case 'string':
+    case "string":
       return JSON.stringify(v);
-    case 'number':
-      return Number.isFinite(v) ? String(v) : 'null';
-    case 'bigint':
+    case "number":
+      return Number.isFinite(v) ? String(v) : "null";
+    case "bigint":
       return v.toString();
-    case 'boolean':
-      return v ? 'true' : 'false';
+    case "boolean":
+      return v ? "true" : "false";
     default:
-      return 'null';
+      return "null";
   }
 }
 
 /** Field value as text (gRPC string map, text rendering): unknown is `<NA>`. */
 export function textFieldValue(v: OutputFieldValue): string {
-  if (v === null) return '<NA>';
-  if (typeof v === 'string') return v;
-  if (typeof v === 'number' && !Number.isFinite(v)) return '<NA>';
+  if (v === null) return "<NA>";
+  if (typeof v === "string") return v;
+  if (typeof v === "number" && !Number.isFinite(v)) return "<NA>";
   return String(v);
 }
 
@@ -82,13 +82,13 @@ export function alertJson(alert: Alert, opts: FormatOptions = {}, textLine?: str
     s += ',"output_fields":{';
     let first = true;
     for (const k of Object.keys(alert.outputFields)) {
-      s += `${first ? '' : ','}${JSON.stringify(k)}:${jsonFieldValue(alert.outputFields[k] ?? null)}`;
+      s += `${first ? "" : ","}${JSON.stringify(k)}:${jsonFieldValue(alert.outputFields[k] ?? null)}`;
       first = false;
     }
-    s += '}';
+    s += "}";
   }
   if (opts.jsonIncludeTags !== false) {
-    s += `,"tags":[${alert.tags.map((t) => JSON.stringify(t)).join(',')}]`;
+    s += `,"tags":[${alert.tags.map((t) => JSON.stringify(t)).join(",")}]`;
   }
   return `${s}}`;
 }
@@ -136,8 +136,8 @@ export class AlertRenderer {
 
   /** `json` or `text` line, without newline. */
   line(alert: Alert, format: LineFormat): string {
-    return format === 'json' ? this.json(alert) : this.text(alert);
+    return format === "json" ? this.json(alert) : this.text(alert);
   }
 }
 
-export type LineFormat = 'json' | 'text';
+export type LineFormat = "json" | "text";

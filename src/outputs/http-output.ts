@@ -4,11 +4,11 @@
 // endpoint costs at most (maxRetries + 1) * timeoutMs plus backoff per alert; meanwhile the
 // queue absorbs new alerts and drops (counted) when full. Optional mTLS and custom headers.
 
-import http from 'node:http';
-import https from 'node:https';
-import type { Alert } from '../engine/alert.js';
-import { AlertRenderer, type LineFormat } from './format.js';
-import { QueuedOutput, sleep, type QueuedOutputOptions } from './output.js';
+import http from "node:http";
+import https from "node:https";
+import type { Alert } from "../engine/alert.js";
+import { AlertRenderer, type LineFormat } from "./format.js";
+import { QueuedOutput, sleep, type QueuedOutputOptions } from "./output.js";
 
 export interface HttpOutputOptions extends QueuedOutputOptions {
   readonly url: string;
@@ -34,7 +34,7 @@ export interface HttpOutputOptions extends QueuedOutputOptions {
 export class HttpStatusError extends Error {
   readonly status: number;
   constructor(status: number, body: string) {
-    super(`HTTP ${status}${body ? `: ${body.slice(0, 200)}` : ''}`);
+    super(`HTTP ${status}${body ? `: ${body.slice(0, 200)}` : ""}`);
     this.status = status;
   }
 }
@@ -45,7 +45,7 @@ function retryable(err: unknown): boolean {
 }
 
 export class HttpOutput extends QueuedOutput {
-  readonly kind = 'http';
+  readonly kind = "http";
   readonly url: URL;
   readonly #opts: HttpOutputOptions;
   readonly #agent: http.Agent;
@@ -55,17 +55,17 @@ export class HttpOutput extends QueuedOutput {
   /** Attempts that failed and were retried. */
   retries = 0;
 
-  constructor(opts: HttpOutputOptions, name = 'http') {
+  constructor(opts: HttpOutputOptions, name = "http") {
     super(name, { ...opts, batchMax: 1 });
     this.url = new URL(opts.url);
-    if (this.url.protocol !== 'http:' && this.url.protocol !== 'https:') {
+    if (this.url.protocol !== "http:" && this.url.protocol !== "https:") {
       throw new Error(`http output: url must be http:// or https://, got ${opts.url}`);
     }
     this.#opts = opts;
-    this.#format = opts.format ?? 'json';
+    this.#format = opts.format ?? "json";
     this.#renderer = opts.renderer ?? new AlertRenderer();
     this.#agent =
-      this.url.protocol === 'https:'
+      this.url.protocol === "https:"
         ? new https.Agent({
             keepAlive: true,
             maxSockets: 1,
@@ -100,37 +100,37 @@ export class HttpOutput extends QueuedOutput {
 
   #post(body: Buffer): Promise<void> {
     const timeoutMs = this.#opts.timeoutMs ?? 5000;
-    const mod = this.url.protocol === 'https:' ? https : http;
+    const mod = this.url.protocol === "https:" ? https : http;
     return new Promise<void>((resolve, reject) => {
       const req = mod.request(this.url, {
-        method: 'POST',
+        method: "POST",
         agent: this.#agent,
         signal: this.#abort.signal,
         headers: {
-          'Content-Type': this.#format === 'json' ? 'application/json' : 'text/plain',
-          'Content-Length': body.length,
-          'User-Agent': this.#opts.userAgent ?? 'lanner',
+          "Content-Type": this.#format === "json" ? "application/json" : "text/plain",
+          "Content-Length": body.length,
+          "User-Agent": this.#opts.userAgent ?? "lanner",
           ...this.#opts.headers,
         },
       });
       const timer = setTimeout(() => req.destroy(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
-      req.on('error', (err) => {
+      req.on("error", (err) => {
         clearTimeout(timer);
         reject(err);
       });
-      req.on('response', (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => {
+      req.on("response", (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (c: string) => {
           if (text.length < 1024) text += c;
         });
-        res.on('end', () => {
+        res.on("end", () => {
           clearTimeout(timer);
           const status = res.statusCode ?? 0;
           if (status >= 200 && status < 300) resolve();
           else reject(new HttpStatusError(status, text.trim()));
         });
-        res.on('error', (err) => {
+        res.on("error", (err) => {
           clearTimeout(timer);
           reject(err);
         });

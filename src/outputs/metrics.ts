@@ -2,11 +2,11 @@
 // counters (outputs, the gRPC hub) at scrape time. Renders the Prometheus text format 0.0.4
 // and a plain-object snapshot.
 
-import type { AlertHub } from './grpc/hub.js';
-import type { OutputManager } from './output-manager.js';
+import type { AlertHub } from "./grpc/hub.js";
+import type { OutputManager } from "./output-manager.js";
 
 export type Labels = Readonly<Record<string, string>>;
-export type MetricType = 'counter' | 'gauge';
+export type MetricType = "counter" | "gauge";
 
 export interface Sample {
   readonly name: string;
@@ -24,17 +24,17 @@ export interface Family {
 const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 
 function labelKey(labels: Labels | undefined): string {
-  if (labels === undefined) return '';
+  if (labels === undefined) return "";
   const keys = Object.keys(labels).sort();
-  if (keys.length === 0) return '';
-  const esc = (v: string): string => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
-  return `{${keys.map((k) => `${k}="${esc(labels[k] ?? '')}"`).join(',')}}`;
+  if (keys.length === 0) return "";
+  const esc = (v: string): string => v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
+  return `{${keys.map((k) => `${k}="${esc(labels[k] ?? "")}"`).join(",")}}`;
 }
 
 function fmt(v: number): string {
-  if (Number.isNaN(v)) return 'NaN';
-  if (v === Infinity) return '+Inf';
-  if (v === -Infinity) return '-Inf';
+  if (Number.isNaN(v)) return "NaN";
+  if (v === Infinity) return "+Inf";
+  if (v === -Infinity) return "-Inf";
   return String(v);
 }
 
@@ -63,14 +63,18 @@ class Metric {
       name: this.name,
       help: this.help,
       type: this.type,
-      samples: [...this.values.values()].map((s) => ({ name: this.name, ...(s.labels ? { labels: s.labels } : {}), value: s.value })),
+      samples: [...this.values.values()].map((s) => ({
+        name: this.name,
+        ...(s.labels ? { labels: s.labels } : {}),
+        value: s.value,
+      })),
     };
   }
 }
 
 export class Counter extends Metric {
   inc(n = 1, labels?: Labels): void {
-    if (n < 0) throw new RangeError('counters only go up');
+    if (n < 0) throw new RangeError("counters only go up");
     this.slot(labels).value += n;
   }
   get(labels?: Labels): number {
@@ -92,11 +96,11 @@ export class MetricsRegistry {
   readonly #collectors: (() => readonly Family[])[] = [];
 
   counter(name: string, help: string): Counter {
-    return this.#get(name, () => new Counter(name, help, 'counter')) as Counter;
+    return this.#get(name, () => new Counter(name, help, "counter")) as Counter;
   }
 
   gauge(name: string, help: string): Gauge {
-    return this.#get(name, () => new Gauge(name, help, 'gauge')) as Gauge;
+    return this.#get(name, () => new Gauge(name, help, "gauge")) as Gauge;
   }
 
   /** A collector runs at every scrape and returns whole families. */
@@ -112,9 +116,9 @@ export class MetricsRegistry {
 
   /** Prometheus text exposition format 0.0.4. */
   render(): string {
-    let s = '';
+    let s = "";
     for (const f of this.families()) {
-      s += `# HELP ${f.name} ${f.help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}\n# TYPE ${f.name} ${f.type}\n`;
+      s += `# HELP ${f.name} ${f.help.replace(/\\/g, "\\\\").replace(/\n/g, "\\n")}\n# TYPE ${f.name} ${f.type}\n`;
       for (const x of f.samples) s += `${x.name}${labelKey(x.labels)} ${fmt(x.value)}\n`;
     }
     return s;
@@ -141,27 +145,67 @@ export class MetricsRegistry {
 export function registerOutputMetrics(reg: MetricsRegistry, manager: OutputManager, hub?: AlertHub): void {
   reg.collect(() => {
     const st = manager.stats();
-    const per = (name: string, help: string, type: MetricType, pick: (o: (typeof st.outputs)[number]) => number): Family => ({
+    const per = (
+      name: string,
+      help: string,
+      type: MetricType,
+      pick: (o: (typeof st.outputs)[number]) => number,
+    ): Family => ({
       name,
       help,
       type,
       samples: st.outputs.map((o) => ({ name, labels: { output: o.name, kind: o.kind }, value: pick(o) })),
     });
     const fams: Family[] = [
-      { name: 'lanner_alerts_published_total', help: 'Alerts handed to the outputs.', type: 'counter', samples: [{ name: 'lanner_alerts_published_total', value: st.published }] },
-      { name: 'lanner_internal_alerts_total', help: 'Internal alerts (drops, failures) emitted by the outputs layer.', type: 'counter', samples: [{ name: 'lanner_internal_alerts_total', value: st.internalAlerts }] },
-      per('lanner_output_delivered_total', 'Alerts delivered per output.', 'counter', (o) => o.delivered),
-      per('lanner_output_failed_total', 'Alerts an output gave up on after retries.', 'counter', (o) => o.failed),
-      per('lanner_output_dropped_total', 'Alerts dropped because an output queue was full.', 'counter', (o) => o.dropped),
-      per('lanner_output_queue_depth', 'Alerts waiting in an output queue.', 'gauge', (o) => o.queueDepth),
-      per('lanner_output_queue_capacity', 'Capacity of an output queue.', 'gauge', (o) => o.queueCapacity),
+      {
+        name: "lanner_alerts_published_total",
+        help: "Alerts handed to the outputs.",
+        type: "counter",
+        samples: [{ name: "lanner_alerts_published_total", value: st.published }],
+      },
+      {
+        name: "lanner_internal_alerts_total",
+        help: "Internal alerts (drops, failures) emitted by the outputs layer.",
+        type: "counter",
+        samples: [{ name: "lanner_internal_alerts_total", value: st.internalAlerts }],
+      },
+      per("lanner_output_delivered_total", "Alerts delivered per output.", "counter", (o) => o.delivered),
+      per(
+        "lanner_output_failed_total",
+        "Alerts an output gave up on after retries.",
+        "counter",
+        (o) => o.failed,
+      ),
+      per(
+        "lanner_output_dropped_total",
+        "Alerts dropped because an output queue was full.",
+        "counter",
+        (o) => o.dropped,
+      ),
+      per("lanner_output_queue_depth", "Alerts waiting in an output queue.", "gauge", (o) => o.queueDepth),
+      per("lanner_output_queue_capacity", "Capacity of an output queue.", "gauge", (o) => o.queueCapacity),
     ];
     if (hub !== undefined) {
       const h = hub.stats();
       fams.push(
-        { name: 'lanner_grpc_subscribers', help: 'Connected gRPC subscribers.', type: 'gauge', samples: [{ name: 'lanner_grpc_subscribers', value: h.subscribers }] },
-        { name: 'lanner_grpc_subscriber_dropped_total', help: 'Alerts dropped by gRPC subscriber queues, all subscribers.', type: 'counter', samples: [{ name: 'lanner_grpc_subscriber_dropped_total', value: h.subscriberDrops }] },
-        { name: 'lanner_grpc_ring_depth', help: 'Recent alerts retained for falco.outputs.service/get.', type: 'gauge', samples: [{ name: 'lanner_grpc_ring_depth', value: h.ringDepth }] },
+        {
+          name: "lanner_grpc_subscribers",
+          help: "Connected gRPC subscribers.",
+          type: "gauge",
+          samples: [{ name: "lanner_grpc_subscribers", value: h.subscribers }],
+        },
+        {
+          name: "lanner_grpc_subscriber_dropped_total",
+          help: "Alerts dropped by gRPC subscriber queues, all subscribers.",
+          type: "counter",
+          samples: [{ name: "lanner_grpc_subscriber_dropped_total", value: h.subscriberDrops }],
+        },
+        {
+          name: "lanner_grpc_ring_depth",
+          help: "Recent alerts retained for falco.outputs.service/get.",
+          type: "gauge",
+          samples: [{ name: "lanner_grpc_ring_depth", value: h.ringDepth }],
+        },
       );
     }
     return fams;

@@ -1,28 +1,28 @@
-import assert from 'node:assert/strict';
-import { openSync, readFileSync, closeSync } from 'node:fs';
-import { join } from 'node:path';
-import { describe, it } from 'node:test';
-import type { Alert } from '../engine/alert.js';
-import { BoundedQueue } from './bounded-queue.js';
-import { FileOutput } from './file-output.js';
-import { QueuedOutput } from './output.js';
-import { OUTPUT_DROP_RULE, OutputManager } from './output-manager.js';
-import { StdoutOutput } from './stdout-output.js';
-import { makeAlert, tempDir } from './test-helpers.js';
+import assert from "node:assert/strict";
+import { openSync, readFileSync, closeSync } from "node:fs";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import type { Alert } from "../engine/alert.js";
+import { BoundedQueue } from "./bounded-queue.js";
+import { FileOutput } from "./file-output.js";
+import { QueuedOutput } from "./output.js";
+import { OUTPUT_DROP_RULE, OutputManager } from "./output-manager.js";
+import { StdoutOutput } from "./stdout-output.js";
+import { makeAlert, tempDir } from "./test-helpers.js";
 
 /** An output whose channel never completes: the worst case for the others. */
 class BlockedOutput extends QueuedOutput {
-  readonly kind = 'blocked';
+  readonly kind = "blocked";
   protected deliverBatch(): Promise<void> {
     return new Promise(() => {});
   }
   protected async release(): Promise<void> {}
 }
 
-describe('bounded queue', () => {
-  it('drops newest or oldest when full, counting', () => {
-    const n = new BoundedQueue<number>(3, 'drop-newest');
-    const o = new BoundedQueue<number>(3, 'drop-oldest');
+describe("bounded queue", () => {
+  it("drops newest or oldest when full, counting", () => {
+    const n = new BoundedQueue<number>(3, "drop-newest");
+    const o = new BoundedQueue<number>(3, "drop-oldest");
     for (let i = 0; i < 5; i++) {
       n.push(i);
       o.push(i);
@@ -36,13 +36,17 @@ describe('bounded queue', () => {
   });
 });
 
-describe('output manager', () => {
-  it('a blocked output never delays the others; its drops become an internal alert', async () => {
+describe("output manager", () => {
+  it("a blocked output never delays the others; its drops become an internal alert", async () => {
     const tmp = tempDir();
-    const path = join(tmp.path, 'a.json');
-    const blocked = new BlockedOutput('stuck', { queueCapacity: 10, logger: () => {} });
+    const path = join(tmp.path, "a.json");
+    const blocked = new BlockedOutput("stuck", { queueCapacity: 10, logger: () => {} });
     const file = new FileOutput({ path, logger: () => {} });
-    const m = new OutputManager([blocked, file], { hostname: 'node-1', logger: () => {}, reportIntervalMs: 0 });
+    const m = new OutputManager([blocked, file], {
+      hostname: "node-1",
+      logger: () => {},
+      reportIntervalMs: 0,
+    });
     const t0 = process.hrtime.bigint();
     for (let i = 0; i < 500; i++) m.publish(makeAlert({ fields: { i } }));
     const publishNs = process.hrtime.bigint() - t0;
@@ -58,15 +62,15 @@ describe('output manager', () => {
     assert.equal(internal.length, 1);
     const a = internal[0] as Alert;
     assert.equal(a.rule, OUTPUT_DROP_RULE);
-    assert.equal(a.source, 'internal');
-    assert.equal(a.outputFields['output'], 'stuck');
-    assert.equal(a.outputFields['n_drops'], 490);
+    assert.equal(a.source, "internal");
+    assert.equal(a.outputFields["output"], "stuck");
+    assert.equal(a.outputFields["n_drops"], 490);
     await file.flush(3000);
-    const lines = readFileSync(path, 'utf8').trim().split('\n');
+    const lines = readFileSync(path, "utf8").trim().split("\n");
     assert.equal(lines.length, 501);
     assert.match(lines[500]!, /"source":"internal"/);
     const metrics = m.metrics();
-    assert.equal(metrics['lanner_alerts_published_total'], 501);
+    assert.equal(metrics["lanner_alerts_published_total"], 501);
     assert.equal(metrics['lanner_output_delivered_total{output="file",kind="file"}'], 501);
     assert.equal(metrics['lanner_output_dropped_total{output="stuck",kind="blocked"}'], 490);
     // flush() reports the blocked output; close() still returns within its deadline.
@@ -77,20 +81,20 @@ describe('output manager', () => {
     tmp.cleanup();
   });
 
-  it('stdout output writes lines to its fd; reopen reaches file outputs', async () => {
+  it("stdout output writes lines to its fd; reopen reaches file outputs", async () => {
     const tmp = tempDir();
-    const p = join(tmp.path, 'stdout.txt');
-    const fd = openSync(p, 'w');
-    const s = new StdoutOutput({ fd, format: 'json' });
-    const f = new FileOutput({ path: join(tmp.path, 'f.json') });
-    const m = new OutputManager([s, f], { hostname: 'h', internalAlerts: false });
-    m.publish(makeAlert({ rule: 'to stdout' }));
+    const p = join(tmp.path, "stdout.txt");
+    const fd = openSync(p, "w");
+    const s = new StdoutOutput({ fd, format: "json" });
+    const f = new FileOutput({ path: join(tmp.path, "f.json") });
+    const m = new OutputManager([s, f], { hostname: "h", internalAlerts: false });
+    m.publish(makeAlert({ rule: "to stdout" }));
     await m.reopen();
     assert.equal(f.reopens, 1);
     assert.equal(await m.flush(2000), true);
     await m.close();
     closeSync(fd);
-    assert.match(readFileSync(p, 'utf8'), /^\{"time":"[^"]+","rule":"to stdout".*\}\n$/);
+    assert.match(readFileSync(p, "utf8"), /^\{"time":"[^"]+","rule":"to stdout".*\}\n$/);
     tmp.cleanup();
   });
 });

@@ -3,13 +3,13 @@
 // delivery failures are reported as internal alerts (source `internal`), at most one per
 // output per interval (Falco's drop alert is rate-limited the same way).
 
-import type { Alert } from '../engine/alert.js';
-import { internalAlert } from '../engine/alert.js';
-import { stderrLogger, type Logger } from './logger.js';
-import type { Output, OutputStats } from './output.js';
+import type { Alert } from "../engine/alert.js";
+import { internalAlert } from "../engine/alert.js";
+import { stderrLogger, type Logger } from "./logger.js";
+import type { Output, OutputStats } from "./output.js";
 
-export const OUTPUT_DROP_RULE = 'Lanner internal: output dropped alerts';
-export const OUTPUT_FAILURE_RULE = 'Lanner internal: output delivery failed';
+export const OUTPUT_DROP_RULE = "Lanner internal: output dropped alerts";
+export const OUTPUT_FAILURE_RULE = "Lanner internal: output delivery failed";
 
 export interface OutputManagerOptions {
   readonly hostname: string;
@@ -67,13 +67,17 @@ export class OutputManager {
       try {
         o.enqueue(alert);
       } catch (err) {
-        this.#logger('error', `output ${o.name}: enqueue: ${String(err)}`);
+        this.#logger("error", `output ${o.name}: enqueue: ${String(err)}`);
       }
     }
   }
 
   stats(): OutputManagerStats {
-    return { published: this.#published, internalAlerts: this.#internal, outputs: this.#outputs.map((o) => o.stats()) };
+    return {
+      published: this.#published,
+      internalAlerts: this.#internal,
+      outputs: this.#outputs.map((o) => o.stats()),
+    };
   }
 
   /** Counters as a plain object, Prometheus-style names with an `output` label. */
@@ -101,7 +105,7 @@ export class OutputManager {
   checkCounters(now = Date.now()): Alert[] {
     const out: Alert[] = [];
     for (const o of this.#outputs) {
-      if (o.kind === 'grpc') continue;
+      if (o.kind === "grpc") continue;
       const seen = this.#seen.get(o);
       if (seen === undefined) continue;
       if (now - seen.lastReport < (this.#opts.reportIntervalMs ?? 30_000)) continue;
@@ -126,7 +130,7 @@ export class OutputManager {
           ? internalAlert({
               rule: OUTPUT_DROP_RULE,
               hostname: this.#opts.hostname,
-              message: `${dropped} alerts dropped by output ${o.name} (queue of ${s.queueCapacity} full)${failed > 0 ? `, ${failed} failed` : ''}`,
+              message: `${dropped} alerts dropped by output ${o.name} (queue of ${s.queueCapacity} full)${failed > 0 ? `, ${failed} failed` : ""}`,
               outputFields: fields,
             })
           : internalAlert({
@@ -135,7 +139,7 @@ export class OutputManager {
               message: `${failed} alerts could not be delivered by output ${o.name}`,
               outputFields: fields,
             });
-      this.#logger('warn', a.message);
+      this.#logger("warn", a.message);
       out.push(a);
     }
     for (const a of out) {
@@ -152,7 +156,7 @@ export class OutputManager {
         try {
           await o.reopen?.();
         } catch (err) {
-          this.#logger('error', `output ${o.name}: reopen: ${String(err)}`);
+          this.#logger("error", `output ${o.name}: reopen: ${String(err)}`);
         }
       }),
     );
@@ -171,8 +175,15 @@ export class OutputManager {
     const start = Date.now();
     const flushed = await this.flush(deadlineMs);
     this.#closed = true;
-    if (!flushed) this.#logger('warn', `outputs: flush deadline of ${deadlineMs} ms passed with alerts still queued`);
+    if (!flushed)
+      this.#logger("warn", `outputs: flush deadline of ${deadlineMs} ms passed with alerts still queued`);
     const left = Math.max(100, deadlineMs - (Date.now() - start));
-    await Promise.all(this.#outputs.map((o) => o.close(left).catch((err: unknown) => this.#logger('error', `output ${o.name}: close: ${String(err)}`))));
+    await Promise.all(
+      this.#outputs.map((o) =>
+        o
+          .close(left)
+          .catch((err: unknown) => this.#logger("error", `output ${o.name}: close: ${String(err)}`)),
+      ),
+    );
   }
 }

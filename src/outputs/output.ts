@@ -2,9 +2,9 @@
 // front of one asynchronous worker, so a slow or broken channel never delays the caller
 // (the event path) or any other output.
 
-import type { Alert } from '../engine/alert.js';
-import { BoundedQueue, type DropPolicy } from './bounded-queue.js';
-import { stderrLogger, type Logger } from './logger.js';
+import type { Alert } from "../engine/alert.js";
+import { BoundedQueue, type DropPolicy } from "./bounded-queue.js";
+import { stderrLogger, type Logger } from "./logger.js";
 
 export interface OutputStats {
   readonly name: string;
@@ -65,7 +65,7 @@ export abstract class QueuedOutput implements Output {
     this.logger = opts.logger ?? stderrLogger;
     this.#queue = new BoundedQueue<Alert>(
       opts.queueCapacity ?? DEFAULT_OUTPUT_QUEUE_CAPACITY,
-      opts.dropPolicy ?? 'drop-newest',
+      opts.dropPolicy ?? "drop-newest",
     );
     this.#batchMax = opts.batchMax ?? 256;
   }
@@ -130,7 +130,7 @@ export abstract class QueuedOutput implements Output {
       const left = this.#queue.length;
       this.#queue.dropped += left;
       this.#queue.clear();
-      this.logger('warn', `output ${this.name}: closing with ${left} undelivered alerts (flush deadline)`);
+      this.logger("warn", `output ${this.name}: closing with ${left} undelivered alerts (flush deadline)`);
     }
     await this.release();
   }
@@ -146,10 +146,10 @@ export abstract class QueuedOutput implements Output {
       this.#suppressedErrors++;
       return;
     }
-    const more = this.#suppressedErrors > 0 ? ` (${this.#suppressedErrors} similar errors suppressed)` : '';
+    const more = this.#suppressedErrors > 0 ? ` (${this.#suppressedErrors} similar errors suppressed)` : "";
     this.#lastErrorLog = now;
     this.#suppressedErrors = 0;
-    this.logger('error', `output ${this.name}: ${what}: ${errorMessage(err)}${more}`);
+    this.logger("error", `output ${this.name}: ${what}: ${errorMessage(err)}${more}`);
   }
 
   async #pump(): Promise<void> {
@@ -190,9 +190,9 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     const t = setTimeout(done, ms);
     function done(): void {
       clearTimeout(t);
-      signal?.removeEventListener('abort', done);
+      signal?.removeEventListener("abort", done);
       resolve();
     }
-    signal?.addEventListener('abort', done, { once: true });
+    signal?.addEventListener("abort", done, { once: true });
   });
 }

@@ -2,10 +2,10 @@
 // Falco's program_output with keep_alive. A child that dies is respawned with exponential
 // backoff (100 ms doubling to 30 s; reset once a child lived 10 s); reopen() restarts it.
 
-import type { Alert } from '../engine/alert.js';
-import { ChildFeeder } from './child-feeder.js';
-import { AlertRenderer, type LineFormat } from './format.js';
-import { QueuedOutput, type QueuedOutputOptions } from './output.js';
+import type { Alert } from "../engine/alert.js";
+import { ChildFeeder } from "./child-feeder.js";
+import { AlertRenderer, type LineFormat } from "./format.js";
+import { QueuedOutput, type QueuedOutputOptions } from "./output.js";
 
 export interface ProgramOutputOptions extends QueuedOutputOptions {
   /** Shell command, run as `sh -c CMD`. */
@@ -17,19 +17,19 @@ export interface ProgramOutputOptions extends QueuedOutputOptions {
 }
 
 export class ProgramOutput extends QueuedOutput {
-  readonly kind = 'program';
+  readonly kind = "program";
   readonly #feeder: ChildFeeder;
   readonly #format: LineFormat;
   readonly #renderer: AlertRenderer;
 
-  constructor(opts: ProgramOutputOptions, name = 'program') {
+  constructor(opts: ProgramOutputOptions, name = "program") {
     super(name, { batchMax: 1024, ...opts });
-    this.#format = opts.format ?? 'json';
+    this.#format = opts.format ?? "json";
     this.#renderer = opts.renderer ?? new AlertRenderer();
     this.#feeder = new ChildFeeder({
       name: `output ${name}`,
-      command: 'sh',
-      args: ['-c', opts.command],
+      command: "sh",
+      args: ["-c", opts.command],
       logger: this.logger,
       ...(opts.backoffMinMs !== undefined ? { backoffMinMs: opts.backoffMinMs } : {}),
       ...(opts.backoffMaxMs !== undefined ? { backoffMaxMs: opts.backoffMaxMs } : {}),
@@ -42,7 +42,7 @@ export class ProgramOutput extends QueuedOutput {
   }
 
   protected async deliverBatch(alerts: Alert[]): Promise<void> {
-    let s = '';
+    let s = "";
     for (const a of alerts) s += `${this.#renderer.line(a, this.#format)}\n`;
     await this.#feeder.write(Buffer.from(s));
   }

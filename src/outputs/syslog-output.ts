@@ -7,11 +7,11 @@
 // Priority mapping: syslog severity = Falco priority number (Emergency 0 ... Debug 7);
 // PRI = facility * 8 + severity.
 
-import type { Alert } from '../engine/alert.js';
-import { priorityLevel } from '../engine/alert.js';
-import { ChildFeeder } from './child-feeder.js';
-import { AlertRenderer, type LineFormat } from './format.js';
-import { QueuedOutput, type QueuedOutputOptions } from './output.js';
+import type { Alert } from "../engine/alert.js";
+import { priorityLevel } from "../engine/alert.js";
+import { ChildFeeder } from "./child-feeder.js";
+import { AlertRenderer, type LineFormat } from "./format.js";
+import { QueuedOutput, type QueuedOutputOptions } from "./output.js";
 
 export const SYSLOG_FACILITIES: Readonly<Record<string, number>> = {
   kern: 0,
@@ -40,7 +40,7 @@ export interface SyslogOutputOptions extends QueuedOutputOptions {
   /** Unix datagram socket path (default /dev/log). */
   readonly socket?: string;
   /** `rfc5424` (default) or `rfc3164`. */
-  readonly protocol?: 'rfc5424' | 'rfc3164';
+  readonly protocol?: "rfc5424" | "rfc3164";
   /** Facility name from SYSLOG_FACILITIES (default `user`, like syslog(3)). */
   readonly facility?: string;
   /** APP-NAME / TAG (default `lanner`). */
@@ -60,47 +60,48 @@ export function syslogPri(alert: Alert, facility: number): number {
 }
 
 export class SyslogOutput extends QueuedOutput {
-  readonly kind = 'syslog';
+  readonly kind = "syslog";
   readonly #feeder: ChildFeeder;
   readonly #facility: number;
   readonly #format: LineFormat;
   readonly #renderer: AlertRenderer;
 
-  constructor(opts: SyslogOutputOptions = {}, name = 'syslog') {
+  constructor(opts: SyslogOutputOptions = {}, name = "syslog") {
     super(name, { batchMax: 1024, ...opts });
-    const facility = SYSLOG_FACILITIES[opts.facility ?? 'user'];
-    if (facility === undefined) throw new Error(`syslog output: unknown facility ${JSON.stringify(opts.facility)}`);
+    const facility = SYSLOG_FACILITIES[opts.facility ?? "user"];
+    if (facility === undefined)
+      throw new Error(`syslog output: unknown facility ${JSON.stringify(opts.facility)}`);
     this.#facility = facility;
-    this.#format = opts.format ?? 'text';
+    this.#format = opts.format ?? "text";
     this.#renderer = opts.renderer ?? new AlertRenderer();
-    const protocol = opts.protocol ?? 'rfc5424';
+    const protocol = opts.protocol ?? "rfc5424";
     const args = [
-      '--prio-prefix',
-      '-u',
-      opts.socket ?? '/dev/log',
-      '--socket-errors=on',
-      '-t',
-      opts.tag ?? 'lanner',
-      '--size',
+      "--prio-prefix",
+      "-u",
+      opts.socket ?? "/dev/log",
+      "--socket-errors=on",
+      "-t",
+      opts.tag ?? "lanner",
+      "--size",
       String(opts.maxMessageBytes ?? 8192),
-      protocol === 'rfc5424' ? '--rfc5424=notq' : '--rfc3164',
+      protocol === "rfc5424" ? "--rfc5424=notq" : "--rfc3164",
       `--id=${process.pid}`,
     ];
     this.#feeder = new ChildFeeder({
       name: `output ${name}`,
-      command: opts.loggerPath ?? 'logger',
+      command: opts.loggerPath ?? "logger",
       args,
       logger: this.logger,
-      stdio: ['ignore', 'pipe'],
+      stdio: ["ignore", "pipe"],
       ...(opts.backoffMinMs !== undefined ? { backoffMinMs: opts.backoffMinMs } : {}),
     });
   }
 
   protected async deliverBatch(alerts: Alert[]): Promise<void> {
-    let s = '';
+    let s = "";
     for (const a of alerts) {
       // One datagram per line: newlines inside the message would split it.
-      const body = this.#renderer.line(a, this.#format).replace(/[\r\n]+/g, ' ');
+      const body = this.#renderer.line(a, this.#format).replace(/[\r\n]+/g, " ");
       s += `<${syslogPri(a, this.#facility)}>${body}\n`;
     }
     await this.#feeder.write(Buffer.from(s));

@@ -1,47 +1,54 @@
 // Shared by the outputs tests and benchmarks: alert fixtures, temp dirs, throwaway TLS
 // material, and gRPC clients generated from our .proto at run time.
 
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { credentials, loadPackageDefinition, type ChannelCredentials, type Client, type GrpcObject, type ServiceClientConstructor } from '@grpc/grpc-js';
-import type { Alert, OutputFieldValue, Priority } from '../engine/alert.js';
-import { loadPackageDefinition as loadDefs } from './grpc/proto.js';
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  credentials,
+  loadPackageDefinition,
+  type ChannelCredentials,
+  type Client,
+  type GrpcObject,
+  type ServiceClientConstructor,
+} from "@grpc/grpc-js";
+import type { Alert, OutputFieldValue, Priority } from "../engine/alert.js";
+import { loadPackageDefinition as loadDefs } from "./grpc/proto.js";
 
 let seq = 0;
 
 export function makeAlert(over: Partial<Alert> & { fields?: Record<string, OutputFieldValue> } = {}): Alert {
   seq++;
-  const priority: Priority = over.priority ?? 'Warning';
+  const priority: Priority = over.priority ?? "Warning";
   return {
     timeNs: over.timeNs ?? 1_767_268_800_123_456_789n + BigInt(seq),
-    rule: over.rule ?? 'Terminal shell in container',
+    rule: over.rule ?? "Terminal shell in container",
     priority,
-    source: over.source ?? 'syscall',
-    hostname: over.hostname ?? 'node-1',
+    source: over.source ?? "syscall",
+    hostname: over.hostname ?? "node-1",
     message:
       over.message ?? `A shell was spawned (seq=${seq}) user=root process=bash container_id=3ad7b26ded6d`,
     outputFields: over.outputFields ??
       over.fields ?? {
-        'evt.time': 1_767_268_800_123_456_789n,
-        'proc.name': 'bash',
-        'proc.pid': 4242,
-        'user.name': 'root',
-        'container.id': '3ad7b26ded6d',
-        'proc.tty': null,
+        "evt.time": 1_767_268_800_123_456_789n,
+        "proc.name": "bash",
+        "proc.pid": 4242,
+        "user.name": "root",
+        "container.id": "3ad7b26ded6d",
+        "proc.tty": null,
         seq,
       },
-    tags: over.tags ?? ['container', 'shell', 'mitre_execution'],
+    tags: over.tags ?? ["container", "shell", "mitre_execution"],
   };
 }
 
-export function tempDir(prefix = 'lanner-outputs-'): { path: string; cleanup: () => void } {
+export function tempDir(prefix = "lanner-outputs-"): { path: string; cleanup: () => void } {
   const path = mkdtempSync(join(tmpdir(), prefix));
   return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
 }
 
-export async function waitFor(pred: () => boolean, timeoutMs = 3000, what = 'condition'): Promise<void> {
+export async function waitFor(pred: () => boolean, timeoutMs = 3000, what = "condition"): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!pred()) {
     if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
@@ -59,37 +66,69 @@ export interface TlsFixture {
   /** A client certificate signed by a different CA. */
   rogueCert: Buffer;
   rogueKey: Buffer;
-  paths: Record<'ca' | 'serverCert' | 'serverKey' | 'clientCert' | 'clientKey' | 'rogueCert' | 'rogueKey', string>;
+  paths: Record<
+    "ca" | "serverCert" | "serverKey" | "clientCert" | "clientKey" | "rogueCert" | "rogueKey",
+    string
+  >;
   cleanup: () => void;
 }
 
 /** A throwaway CA, a server cert (localhost, 127.0.0.1) and client certs, made with the openssl CLI. */
 export function makeTlsFixture(): TlsFixture {
-  const { path: dir, cleanup } = tempDir('lanner-tls-');
+  const { path: dir, cleanup } = tempDir("lanner-tls-");
   const ossl = (...args: string[]): void => {
-    execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+    execFileSync("openssl", args, { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
   };
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  const ca = (name: string): void => ossl('req', '-x509', ...ec, '-keyout', `${name}.key`, '-out', `${name}.crt`, '-subj', `/CN=${name}`, '-days', '2');
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+  const ca = (name: string): void =>
+    ossl(
+      "req",
+      "-x509",
+      ...ec,
+      "-keyout",
+      `${name}.key`,
+      "-out",
+      `${name}.crt`,
+      "-subj",
+      `/CN=${name}`,
+      "-days",
+      "2",
+    );
   const leaf = (name: string, caName: string, ext: string): void => {
     writeFileSync(join(dir, `${name}.ext`), ext);
-    ossl('req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`);
-    ossl('x509', '-req', '-in', `${name}.csr`, '-CA', `${caName}.crt`, '-CAkey', `${caName}.key`, '-CAcreateserial', '-out', `${name}.crt`, '-days', '2', '-extfile', `${name}.ext`);
+    ossl("req", ...ec, "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${name}`);
+    ossl(
+      "x509",
+      "-req",
+      "-in",
+      `${name}.csr`,
+      "-CA",
+      `${caName}.crt`,
+      "-CAkey",
+      `${caName}.key`,
+      "-CAcreateserial",
+      "-out",
+      `${name}.crt`,
+      "-days",
+      "2",
+      "-extfile",
+      `${name}.ext`,
+    );
   };
-  ca('ca');
-  ca('rogue-ca');
-  leaf('server', 'ca', 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
-  leaf('client', 'ca', 'extendedKeyUsage=clientAuth\n');
-  leaf('rogue', 'rogue-ca', 'extendedKeyUsage=clientAuth\n');
+  ca("ca");
+  ca("rogue-ca");
+  leaf("server", "ca", "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n");
+  leaf("client", "ca", "extendedKeyUsage=clientAuth\n");
+  leaf("rogue", "rogue-ca", "extendedKeyUsage=clientAuth\n");
   const p = (f: string): string => join(dir, f);
   const paths = {
-    ca: p('ca.crt'),
-    serverCert: p('server.crt'),
-    serverKey: p('server.key'),
-    clientCert: p('client.crt'),
-    clientKey: p('client.key'),
-    rogueCert: p('rogue.crt'),
-    rogueKey: p('rogue.key'),
+    ca: p("ca.crt"),
+    serverCert: p("server.crt"),
+    serverKey: p("server.key"),
+    clientCert: p("client.crt"),
+    clientKey: p("client.key"),
+    rogueCert: p("rogue.crt"),
+    rogueKey: p("rogue.key"),
   };
   return {
     dir,
@@ -114,18 +153,23 @@ export interface Clients {
 
 function ctor(root: GrpcObject, path: string): ServiceClientConstructor {
   let o: unknown = root;
-  for (const part of path.split('.')) o = (o as Record<string, unknown>)[part];
+  for (const part of path.split(".")) o = (o as Record<string, unknown>)[part];
   return o as ServiceClientConstructor;
 }
 
 /** Clients generated from proto/ at run time. */
-export function makeClients(address: string, creds: ChannelCredentials = credentials.createInsecure(), options: Record<string, string | number> = {}): Clients {
+export function makeClients(
+  address: string,
+  creds: ChannelCredentials = credentials.createInsecure(),
+  options: Record<string, string | number> = {},
+): Clients {
   const root = loadPackageDefinition(loadDefs());
   const mk = (path: string): Client & Record<string, (...args: unknown[]) => unknown> =>
-    new (ctor(root, path))(address, creds, options) as Client & Record<string, (...args: unknown[]) => unknown>;
-  const outputs = mk('falco.outputs.service');
-  const version = mk('falco.version.service');
-  const lanner = mk('lanner.v1.Alerts');
+    new (ctor(root, path))(address, creds, options) as Client &
+      Record<string, (...args: unknown[]) => unknown>;
+  const outputs = mk("falco.outputs.service");
+  const version = mk("falco.version.service");
+  const lanner = mk("lanner.v1.Alerts");
   return {
     outputs,
     version,

@@ -1,10 +1,10 @@
 // Alert -> wire messages: Falco's falco.outputs.response and Lanner's lanner.v1.Alert.
 // Each alert is encoded once per message type (weak cache), however many subscribers get it.
 
-import type { MethodDefinition } from '@grpc/grpc-js';
-import type { Alert, OutputFieldValue } from '../../engine/alert.js';
-import { priorityLevel } from '../../engine/alert.js';
-import { textFieldValue, type AlertRenderer } from '../format.js';
+import type { MethodDefinition } from "@grpc/grpc-js";
+import type { Alert, OutputFieldValue } from "../../engine/alert.js";
+import { priorityLevel } from "../../engine/alert.js";
+import { textFieldValue, type AlertRenderer } from "../format.js";
 
 const NS = 1_000_000_000n;
 
@@ -16,11 +16,11 @@ export function timestamp(timeNs: bigint): { seconds: string; nanos: number } {
 /** falco.schema.source numbers; unknown (plugin) sources are PLUGIN. */
 export function falcoSourceNumber(source: string): number {
   switch (source) {
-    case 'syscall':
+    case "syscall":
       return 0;
-    case 'k8s_audit':
+    case "k8s_audit":
       return 1;
-    case 'internal':
+    case "internal":
       return 2;
     default:
       return 3;
@@ -48,13 +48,13 @@ const INT64_MAX = 2n ** 63n - 1n;
 
 export function fieldValue(v: OutputFieldValue): Record<string, unknown> {
   switch (typeof v) {
-    case 'string':
+    case "string":
       return { string_value: v };
-    case 'boolean':
+    case "boolean":
       return { bool_value: v };
-    case 'bigint':
+    case "bigint":
       return v >= INT64_MIN && v <= INT64_MAX ? { int_value: v.toString() } : { string_value: v.toString() };
-    case 'number':
+    case "number":
       if (Number.isSafeInteger(v)) return { int_value: String(v) };
       return Number.isFinite(v) ? { double_value: v } : { null_value: true };
     default:

@@ -1,18 +1,18 @@
 // The gRPC fan-out as an Output: enqueue() publishes to the hub (per-subscriber queues do the
 // buffering), so the OutputManager treats it like any other channel.
 
-import type { Alert } from '../../engine/alert.js';
-import type { Output, OutputStats } from '../output.js';
-import type { AlertHub } from './hub.js';
-import type { GrpcServer } from './server.js';
+import type { Alert } from "../../engine/alert.js";
+import type { Output, OutputStats } from "../output.js";
+import type { AlertHub } from "./hub.js";
+import type { GrpcServer } from "./server.js";
 
 export class GrpcOutput implements Output {
-  readonly kind = 'grpc';
+  readonly kind = "grpc";
   readonly name: string;
   readonly hub: AlertHub;
   readonly server: GrpcServer | undefined;
 
-  constructor(hub: AlertHub, server?: GrpcServer, name = 'grpc') {
+  constructor(hub: AlertHub, server?: GrpcServer, name = "grpc") {
     this.hub = hub;
     this.server = server;
     this.name = name;

@@ -2,8 +2,8 @@
 // bounded queue, and a bounded ring keeps recent alerts for `get`. publish() is O(subscribers)
 // pushes into ring buffers: it never waits on a consumer and never allocates per subscriber.
 
-import type { Alert } from '../../engine/alert.js';
-import { BoundedQueue, type DropPolicy } from '../bounded-queue.js';
+import type { Alert } from "../../engine/alert.js";
+import { BoundedQueue, type DropPolicy } from "../bounded-queue.js";
 
 export type AlertFilter = (alert: Alert) => boolean;
 
@@ -113,9 +113,9 @@ export class AlertHub {
   #changeWaiters: (() => void)[] = [];
 
   constructor(opts: AlertHubOptions = {}) {
-    this.#ring = new BoundedQueue<Alert>(opts.ringSize ?? 1000, 'drop-oldest');
+    this.#ring = new BoundedQueue<Alert>(opts.ringSize ?? 1000, "drop-oldest");
     this.subscriberQueueSize = opts.subscriberQueueSize ?? 1000;
-    this.#policy = opts.subscriberDropPolicy ?? 'drop-oldest';
+    this.#policy = opts.subscriberDropPolicy ?? "drop-oldest";
   }
 
   publish(alert: Alert): void {

@@ -3,22 +3,23 @@
 // whose request deserializers never throw: a malformed request becomes a MalformedRequest
 // value the handler answers with INVALID_ARGUMENT and a log line.
 
-import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
-import { loadSync, type PackageDefinition } from '@grpc/proto-loader';
+import { existsSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { MethodDefinition, ServiceDefinition } from "@grpc/grpc-js";
+import { loadSync, type PackageDefinition } from "@grpc/proto-loader";
 
-export const PROTO_FILES = ['falco/outputs.proto', 'falco/version.proto', 'lanner/v1/lanner.proto'] as const;
+export const PROTO_FILES = ["falco/outputs.proto", "falco/version.proto", "lanner/v1/lanner.proto"] as const;
 
 /** Find the proto/ directory by walking up from this module (works from src/ and dist/src/). */
 export function findProtoDir(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
-    const candidate = join(dir, 'proto');
-    if (existsSync(join(candidate, 'falco', 'outputs.proto'))) return candidate;
-    const up = resolve(dir, '..');
-    if (up === dir) throw new Error('locating proto/falco/outputs.proto above ' + fileURLToPath(import.meta.url));
+    const candidate = join(dir, "proto");
+    if (existsSync(join(candidate, "falco", "outputs.proto"))) return candidate;
+    const up = resolve(dir, "..");
+    if (up === dir)
+      throw new Error("locating proto/falco/outputs.proto above " + fileURLToPath(import.meta.url));
     dir = up;
   }
 }
@@ -50,7 +51,8 @@ export function loadPackageDefinition(protoDir = findProtoDir()): PackageDefinit
 }
 
 function wrapService(def: unknown, name: string): ServiceDefinition {
-  if (def === undefined || typeof def !== 'object' || def === null) throw new Error(`service ${name} missing from proto`);
+  if (def === undefined || typeof def !== "object" || def === null)
+    throw new Error(`service ${name} missing from proto`);
   const out: Record<string, MethodDefinition<unknown, unknown>> = {};
   for (const [method, m] of Object.entries(def as Record<string, MethodDefinition<unknown, unknown>>)) {
     const ser = m.responseSerialize;
@@ -73,9 +75,9 @@ function wrapService(def: unknown, name: string): ServiceDefinition {
 export function loadServices(protoDir?: string): LannerServices {
   const pd = loadPackageDefinition(protoDir);
   return {
-    outputs: wrapService(pd['falco.outputs.service'], 'falco.outputs.service'),
-    version: wrapService(pd['falco.version.service'], 'falco.version.service'),
-    lanner: wrapService(pd['lanner.v1.Alerts'], 'lanner.v1.Alerts'),
+    outputs: wrapService(pd["falco.outputs.service"], "falco.outputs.service"),
+    version: wrapService(pd["falco.version.service"], "falco.version.service"),
+    lanner: wrapService(pd["lanner.v1.Alerts"], "lanner.v1.Alerts"),
     packageDefinition: pd,
   };
 }

@@ -6,9 +6,9 @@
 // writer stops and resumes on 'drain', so a stalled client holds at most its queue plus the
 // stream's small write buffer and HTTP/2 window, and never slows anyone else.
 
-import { connect } from 'node:net';
-import { chmod, lstat, unlink } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { connect } from "node:net";
+import { chmod, lstat, unlink } from "node:fs/promises";
+import { dirname } from "node:path";
 import {
   Server,
   ServerCredentials,
@@ -19,20 +19,20 @@ import {
   type ServerUnaryCall,
   type ServerWritableStream,
   type MethodDefinition,
-} from '@grpc/grpc-js';
-import type { Alert } from '../../engine/alert.js';
-import { internalAlert } from '../../engine/alert.js';
-import { AlertRenderer } from '../format.js';
-import { stderrLogger, type Logger } from '../logger.js';
-import { mkdirp } from '../mkdirp.js';
-import type { OutputStats } from '../output.js';
-import { falcoResponse, lannerAlert, EncodedCache } from './convert.js';
-import { compileFilter, FilterError, type SubscribeFilter } from './filter.js';
-import type { AlertHub, Subscriber } from './hub.js';
-import { loadServices, MalformedRequest, type LannerServices } from './proto.js';
+} from "@grpc/grpc-js";
+import type { Alert } from "../../engine/alert.js";
+import { internalAlert } from "../../engine/alert.js";
+import { AlertRenderer } from "../format.js";
+import { stderrLogger, type Logger } from "../logger.js";
+import { mkdirp } from "../mkdirp.js";
+import type { OutputStats } from "../output.js";
+import { falcoResponse, lannerAlert, EncodedCache } from "./convert.js";
+import { compileFilter, FilterError, type SubscribeFilter } from "./filter.js";
+import type { AlertHub, Subscriber } from "./hub.js";
+import { loadServices, MalformedRequest, type LannerServices } from "./proto.js";
 
-export const DEFAULT_GRPC_ADDRESS = 'unix:///run/lanner/lanner.sock';
-export const SUBSCRIBER_DROP_RULE = 'Lanner internal: gRPC subscriber dropped alerts';
+export const DEFAULT_GRPC_ADDRESS = "unix:///run/lanner/lanner.sock";
+export const SUBSCRIBER_DROP_RULE = "Lanner internal: gRPC subscriber dropped alerts";
 
 export interface GrpcTlsOptions {
   /** PEM server certificate chain. */
@@ -74,34 +74,40 @@ export interface GrpcServerOptions {
 }
 
 export class ConfigError extends Error {
-  readonly code = 'CONFIG';
+  readonly code = "CONFIG";
 }
 
 /** `unix:///run/x.sock` -> `/run/x.sock`; undefined for TCP addresses. */
 export function unixSocketPath(address: string): string | undefined {
-  if (address.startsWith('unix://')) return address.slice('unix://'.length);
-  if (address.startsWith('unix:')) return address.slice('unix:'.length);
+  if (address.startsWith("unix://")) return address.slice("unix://".length);
+  if (address.startsWith("unix:")) return address.slice("unix:".length);
   return undefined;
 }
 
-export function parseVersion(v: string): { major: number; minor: number; patch: number; prerelease: string; build: string } {
+export function parseVersion(v: string): {
+  major: number;
+  minor: number;
+  patch: number;
+  prerelease: string;
+  build: string;
+} {
   const m = /^v?(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?(?:\+([0-9A-Za-z.-]+))?$/.exec(v.trim());
-  if (!m) return { major: 0, minor: 0, patch: 0, prerelease: '', build: '' };
+  if (!m) return { major: 0, minor: 0, patch: 0, prerelease: "", build: "" };
   return {
     major: Number(m[1]),
     minor: Number(m[2]),
     patch: Number(m[3]),
-    prerelease: m[4] ?? '',
-    build: m[5] ?? '',
+    prerelease: m[4] ?? "",
+    build: m[5] ?? "",
   };
 }
 
 type AnyStream = ServerWritableStream<unknown, Buffer> | ServerDuplexStream<unknown, Buffer>;
 
 function describe(call: { getPeer(): string; metadata: Metadata }, method: string): string {
-  const session = call.metadata.get('session_id')[0];
-  const request = call.metadata.get('request_id')[0];
-  let s = `${method} from ${call.getPeer() || 'unix socket'}`;
+  const session = call.metadata.get("session_id")[0];
+  const request = call.metadata.get("request_id")[0];
+  let s = `${method} from ${call.getPeer() || "unix socket"}`;
   if (session !== undefined) s += ` session_id=${String(session)}`;
   if (request !== undefined) s += ` request_id=${String(request)}`;
   return s;
@@ -127,22 +133,23 @@ export class GrpcServer {
     this.#logger = opts.logger ?? stderrLogger;
     this.#renderer = opts.renderer ?? new AlertRenderer();
     this.#services = loadServices(opts.protoDir);
-    const falcoGet = this.#services.outputs['get'] as MethodDefinition<unknown, unknown>;
-    const lannerSub = this.#services.lanner['Subscribe'] as MethodDefinition<unknown, unknown>;
+    const falcoGet = this.#services.outputs["get"] as MethodDefinition<unknown, unknown>;
+    const lannerSub = this.#services.lanner["Subscribe"] as MethodDefinition<unknown, unknown>;
     this.#falcoCache = new EncodedCache(falcoGet, (a) => falcoResponse(a, this.#renderer));
     this.#lannerCache = new EncodedCache(lannerSub, (a) => lannerAlert(a, this.#renderer));
     this.#server = new Server({
-      'grpc.max_receive_message_length': opts.maxReceiveMessageBytes ?? 64 * 1024,
-      'grpc.max_send_message_length': opts.maxSendMessageBytes ?? 4 * 1024 * 1024,
-      'grpc.keepalive_time_ms': 30_000,
-      'grpc.keepalive_timeout_ms': 10_000,
+      "grpc.max_receive_message_length": opts.maxReceiveMessageBytes ?? 64 * 1024,
+      "grpc.max_send_message_length": opts.maxSendMessageBytes ?? 4 * 1024 * 1024,
+      "grpc.keepalive_time_ms": 30_000,
+      "grpc.keepalive_timeout_ms": 10_000,
     });
     this.#server.addService(this.#services.outputs, {
       sub: (call: ServerDuplexStream<unknown, Buffer>) => this.#sub(call),
       get: (call: ServerWritableStream<unknown, Buffer>) => this.#get(call),
     });
     this.#server.addService(this.#services.version, {
-      version: (call: ServerUnaryCall<unknown, unknown>, cb: sendUnaryData<unknown>) => this.#version(call, cb),
+      version: (call: ServerUnaryCall<unknown, unknown>, cb: sendUnaryData<unknown>) =>
+        this.#version(call, cb),
     });
     this.#server.addService(this.#services.lanner, {
       Subscribe: (call: ServerWritableStream<unknown, Buffer>) => this.#subscribe(call),
@@ -168,7 +175,8 @@ export class GrpcServer {
     const sockPath = unixSocketPath(address);
     let creds: ServerCredentials;
     if (sockPath !== undefined) {
-      if (!sockPath.startsWith('/')) throw new ConfigError(`grpc address ${address}: unix socket path must be absolute`);
+      if (!sockPath.startsWith("/"))
+        throw new ConfigError(`grpc address ${address}: unix socket path must be absolute`);
       await mkdirp(dirname(sockPath), 0o750);
       await removeStaleSocket(sockPath);
       creds = ServerCredentials.createInsecure();
@@ -186,7 +194,9 @@ export class GrpcServer {
       );
     }
     const port = await new Promise<number>((resolve, reject) => {
-      this.#server.bindAsync(address, creds, (err, p) => (err ? reject(new Error(`binding gRPC ${address}: ${err.message}`)) : resolve(p)));
+      this.#server.bindAsync(address, creds, (err, p) =>
+        err ? reject(new Error(`binding gRPC ${address}: ${err.message}`)) : resolve(p),
+      );
     });
     if (sockPath !== undefined) {
       this.#socketPath = sockPath;
@@ -213,28 +223,39 @@ export class GrpcServer {
     if (this.#socketPath !== undefined) await unlink(this.#socketPath).catch(() => {});
   }
 
-  #refuse(call: AnyStream | ServerUnaryCall<unknown, unknown>, method: string, code: Status, details: string): { code: Status; details: string } {
+  #refuse(
+    call: AnyStream | ServerUnaryCall<unknown, unknown>,
+    method: string,
+    code: Status,
+    details: string,
+  ): { code: Status; details: string } {
     this.malformedRequests++;
-    this.#logger('warn', `grpc: ${describe(call, method)}: ${details}`);
+    this.#logger("warn", `grpc: ${describe(call, method)}: ${details}`);
     return { code, details };
   }
 
   #sub(call: ServerDuplexStream<unknown, Buffer>): void {
-    const method = 'falco.outputs.service/sub';
-    call.on('data', (req: unknown) => {
+    const method = "falco.outputs.service/sub";
+    call.on("data", (req: unknown) => {
       if (req instanceof MalformedRequest) {
-        call.emit('error', this.#refuse(call, method, Status.INVALID_ARGUMENT, `malformed request: ${req.error.message}`));
+        call.emit(
+          "error",
+          this.#refuse(call, method, Status.INVALID_ARGUMENT, `malformed request: ${req.error.message}`),
+        );
       }
     });
-    call.on('error', () => {}); // a reset stream is reported via 'cancelled'
+    call.on("error", () => {}); // a reset stream is reported via 'cancelled'
     this.#stream(call, method, undefined, this.#falcoCache);
   }
 
   #subscribe(call: ServerWritableStream<unknown, Buffer>): void {
-    const method = 'lanner.v1.Alerts/Subscribe';
+    const method = "lanner.v1.Alerts/Subscribe";
     const req = call.request;
     if (req instanceof MalformedRequest) {
-      call.emit('error', this.#refuse(call, method, Status.INVALID_ARGUMENT, `malformed request: ${req.error.message}`));
+      call.emit(
+        "error",
+        this.#refuse(call, method, Status.INVALID_ARGUMENT, `malformed request: ${req.error.message}`),
+      );
       return;
     }
     let filter;
@@ -242,23 +263,31 @@ export class GrpcServer {
       filter = compileFilter((req ?? {}) as SubscribeFilter);
     } catch (err) {
       if (!(err instanceof FilterError)) throw err;
-      call.emit('error', this.#refuse(call, method, Status.INVALID_ARGUMENT, `invalid filter: ${err.message}`));
+      call.emit(
+        "error",
+        this.#refuse(call, method, Status.INVALID_ARGUMENT, `invalid filter: ${err.message}`),
+      );
       return;
     }
     this.#stream(call, method, filter, this.#lannerCache);
   }
 
-  #stream(call: AnyStream, method: string, filter: ((a: Alert) => boolean) | undefined, cache: EncodedCache): void {
+  #stream(
+    call: AnyStream,
+    method: string,
+    filter: ((a: Alert) => boolean) | undefined,
+    cache: EncodedCache,
+  ): void {
     const max = this.#opts.maxSubscribers ?? 64;
     if (this.#opts.hub.subscriberCount >= max) {
-      this.#logger('warn', `grpc: ${describe(call, method)}: refused, ${max} subscribers already`);
-      call.emit('error', { code: Status.RESOURCE_EXHAUSTED, details: `too many subscribers (limit ${max})` });
+      this.#logger("warn", `grpc: ${describe(call, method)}: refused, ${max} subscribers already`);
+      call.emit("error", { code: Status.RESOURCE_EXHAUSTED, details: `too many subscribers (limit ${max})` });
       return;
     }
     const hub = this.#opts.hub;
     const sub = hub.subscribe({ name: `${method} ${call.getPeer()}`, ...(filter ? { filter } : {}) });
     this.#streams.add(call);
-    this.#logger('debug', `grpc: ${describe(call, method)}: subscribed (#${sub.id})`);
+    this.#logger("debug", `grpc: ${describe(call, method)}: subscribed (#${sub.id})`);
     const interval = this.#opts.dropReportIntervalMs ?? 1000;
     let reported = 0;
     let lastReport = 0;
@@ -268,6 +297,7 @@ export class GrpcServer {
 
     const pump = (): void => {
       if (done || waitingDrain) return;
+      if (call.writableEnded || call.destroyed) return; // stop() ended it; 'finish' unsubscribes
       for (;;) {
         let msg: Buffer;
         const pendingDrops = sub.dropped - reported;
@@ -278,10 +308,13 @@ export class GrpcServer {
           msg = cache.get(this.#dropAlert(sub, pendingDrops));
         } else {
           if (pendingDrops > 0 && reportTimer === undefined) {
-            reportTimer = setTimeout(() => {
-              reportTimer = undefined;
-              pump();
-            }, interval - (now - lastReport));
+            reportTimer = setTimeout(
+              () => {
+                reportTimer = undefined;
+                pump();
+              },
+              interval - (now - lastReport),
+            );
           }
           const a = sub.next();
           if (a === undefined) return;
@@ -289,7 +322,7 @@ export class GrpcServer {
         }
         if (!call.write(msg)) {
           waitingDrain = true;
-          call.once('drain', () => {
+          call.once("drain", () => {
             waitingDrain = false;
             pump();
           });
@@ -303,18 +336,21 @@ export class GrpcServer {
       clearTimeout(reportTimer);
       hub.unsubscribe(sub);
       this.#streams.delete(call);
-      this.#logger('debug', `grpc: ${describe(call, method)}: ${why} (#${sub.id}, ${sub.taken} sent, ${sub.dropped} dropped)`);
+      this.#logger(
+        "debug",
+        `grpc: ${describe(call, method)}: ${why} (#${sub.id}, ${sub.taken} sent, ${sub.dropped} dropped)`,
+      );
     };
-    call.on('cancelled', () => finish('cancelled'));
-    call.on('close', () => finish('closed'));
-    call.on('finish', () => finish('ended'));
+    call.on("cancelled", () => finish("cancelled"));
+    call.on("close", () => finish("closed"));
+    call.on("finish", () => finish("ended"));
     sub.onAlert(pump);
   }
 
   #dropAlert(sub: Subscriber, n: number): Alert {
     return internalAlert({
       rule: SUBSCRIBER_DROP_RULE,
-      priority: 'Debug',
+      priority: "Debug",
       hostname: this.#opts.hostname,
       message: `${n} alerts dropped: this gRPC subscriber's queue (${sub.queueCapacity}) overflowed`,
       outputFields: { n_drops: n, n_drops_total: sub.dropped, queue_capacity: sub.queueCapacity },
@@ -322,22 +358,30 @@ export class GrpcServer {
   }
 
   #get(call: ServerWritableStream<unknown, Buffer>): void {
-    const method = 'falco.outputs.service/get';
+    const method = "falco.outputs.service/get";
     if (call.request instanceof MalformedRequest) {
-      call.emit('error', this.#refuse(call, method, Status.INVALID_ARGUMENT, `malformed request: ${call.request.error.message}`));
+      call.emit(
+        "error",
+        this.#refuse(
+          call,
+          method,
+          Status.INVALID_ARGUMENT,
+          `malformed request: ${call.request.error.message}`,
+        ),
+      );
       return;
     }
     const alerts = this.#opts.hub.recent();
     let i = 0;
     let cancelled = false;
-    call.on('cancelled', () => {
+    call.on("cancelled", () => {
       cancelled = true;
     });
     const pump = (): void => {
       while (!cancelled && i < alerts.length) {
         const msg = this.#falcoCache.get(alerts[i++] as Alert);
         if (!call.write(msg)) {
-          call.once('drain', pump);
+          call.once("drain", pump);
           return;
         }
       }
@@ -348,12 +392,19 @@ export class GrpcServer {
 
   #version(call: ServerUnaryCall<unknown, unknown>, cb: sendUnaryData<unknown>): void {
     if (call.request instanceof MalformedRequest) {
-      cb(this.#refuse(call, 'falco.version.service/version', Status.INVALID_ARGUMENT, `malformed request: ${call.request.error.message}`));
+      cb(
+        this.#refuse(
+          call,
+          "falco.version.service/version",
+          Status.INVALID_ARGUMENT,
+          `malformed request: ${call.request.error.message}`,
+        ),
+      );
       return;
     }
     const v = this.#opts.version;
     const p = parseVersion(v.version);
-    const e = parseVersion(v.engineVersion ?? '0.0.0');
+    const e = parseVersion(v.engineVersion ?? "0.0.0");
     cb(null, {
       version: v.version,
       major: p.major,
@@ -364,14 +415,21 @@ export class GrpcServer {
       engine_major: e.major,
       engine_minor: e.minor,
       engine_patch: e.patch,
-      engine_version: v.engineVersion ?? '',
-      engine_fields_checksum: v.engineFieldsChecksum ?? '',
+      engine_version: v.engineVersion ?? "",
+      engine_fields_checksum: v.engineFieldsChecksum ?? "",
     });
   }
 
   #health(call: ServerUnaryCall<unknown, unknown>, cb: sendUnaryData<unknown>): void {
     if (call.request instanceof MalformedRequest) {
-      cb(this.#refuse(call, 'lanner.v1.Alerts/Health', Status.INVALID_ARGUMENT, `malformed request: ${call.request.error.message}`));
+      cb(
+        this.#refuse(
+          call,
+          "lanner.v1.Alerts/Health",
+          Status.INVALID_ARGUMENT,
+          `malformed request: ${call.request.error.message}`,
+        ),
+      );
       return;
     }
     const hs = this.#opts.hub.stats();
@@ -405,11 +463,11 @@ async function removeStaleSocket(path: string): Promise<void> {
   if (!st.isSocket()) throw new ConfigError(`grpc socket path ${path} exists and is not a socket`);
   const live = await new Promise<boolean>((resolve) => {
     const s = connect(path);
-    s.once('connect', () => {
+    s.once("connect", () => {
       s.destroy();
       resolve(true);
     });
-    s.once('error', () => resolve(false));
+    s.once("error", () => resolve(false));
   });
   if (live) throw new ConfigError(`grpc socket ${path} is in use by another process`);
   await unlink(path);
