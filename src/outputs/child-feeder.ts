@@ -102,7 +102,11 @@ export class ChildFeeder {
     this.#spawnedAt = Date.now();
     this.#child = child;
     child.stdin?.on("error", () => {}); // EPIPE surfaces through the write callback
-    child.on("error", (e) => o.logger("error", `${o.name}: starting ${o.command}: ${errorMessage(e)}`));
+    child.on("error", (e) => {
+      o.logger("error", `${o.name}: starting ${o.command}: ${errorMessage(e)}`);
+      // A spawn failure (ENOENT, EACCES) may never emit 'exit': schedule the retry here.
+      if (this.#child === child && child.pid === undefined) this.#died(child, null, null);
+    });
     if (err === "pipe" && child.stderr) {
       let pending = "";
       child.stderr.setEncoding("utf8");
@@ -117,20 +121,23 @@ export class ChildFeeder {
         }
       });
     }
-    child.on("exit", (code, signal) => {
-      if (this.#child !== child) return; // stopped on purpose
-      this.#child = undefined;
-      if (this.#closing) return;
-      this.deaths++;
-      const lived = Date.now() - this.#spawnedAt;
-      if (lived >= (o.stableAfterMs ?? 10_000)) this.#backoffMs = o.backoffMinMs ?? 100;
-      this.#nextSpawnAt = Date.now() + this.#backoffMs;
-      o.logger(
-        "warn",
-        `${o.name}: child ${child.pid ?? "?"} exited (${signal ?? `code ${code ?? "?"}`}) after ${lived} ms; respawning in ${this.#backoffMs} ms`,
-      );
-      this.#backoffMs = Math.min(this.#backoffMs * 2, o.backoffMaxMs ?? 30_000);
-    });
+    child.on("exit", (code, signal) => this.#died(child, code, signal));
+  }
+
+  #died(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    const o = this.#opts;
+    if (this.#child !== child) return; // stopped on purpose, or already handled
+    this.#child = undefined;
+    if (this.#closing) return;
+    this.deaths++;
+    const lived = Date.now() - this.#spawnedAt;
+    if (lived >= (o.stableAfterMs ?? 10_000)) this.#backoffMs = o.backoffMinMs ?? 100;
+    this.#nextSpawnAt = Date.now() + this.#backoffMs;
+    o.logger(
+      "warn",
+      `${o.name}: child ${child.pid ?? "?"} exited (${signal ?? `code ${code ?? "?"}`}) after ${lived} ms; respawning in ${this.#backoffMs} ms`,
+    );
+    this.#backoffMs = Math.min(this.#backoffMs * 2, o.backoffMaxMs ?? 30_000);
   }
 
   #waitExit(child: ChildProcess, ms: number): Promise<boolean> {

@@ -78,6 +78,25 @@ describe("syslog output", () => {
     );
   }
 
+  it("fails (counted) and retries with backoff when logger cannot start", async () => {
+    const logs: string[] = [];
+    const o = new SyslogOutput({
+      loggerPath: "/nonexistent/logger",
+      backoffMinMs: 10,
+      logger: (_l, m) => logs.push(m),
+    });
+    o.enqueue(makeAlert());
+    await o.flush(2000);
+    o.enqueue(makeAlert());
+    await o.flush(2000);
+    assert.equal(o.stats().failed, 2);
+    assert.ok(
+      logs.some((l) => /starting \/nonexistent\/logger: .*ENOENT/.test(l)),
+      logs.join("\n"),
+    );
+    await o.close(200);
+  });
+
   it("keeps retrying while the socket is missing, then delivers", { skip }, async () => {
     const tmp = tempDir();
     const sock = join(tmp.path, "late.sock");

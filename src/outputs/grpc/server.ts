@@ -177,7 +177,16 @@ export class GrpcServer {
     if (sockPath !== undefined) {
       if (!sockPath.startsWith("/"))
         throw new ConfigError(`grpc address ${address}: unix socket path must be absolute`);
-      await mkdirp(dirname(sockPath), 0o750);
+      try {
+        await mkdirp(dirname(sockPath), 0o750);
+      } catch (err) {
+        throw new ConfigError(
+          `creating gRPC socket directory ${dirname(sockPath)}: ${(err as Error).message}`,
+          {
+            cause: err,
+          },
+        );
+      }
       await removeStaleSocket(sockPath);
       creds = ServerCredentials.createInsecure();
     } else {
