@@ -125,6 +125,10 @@ export function resolveSyscalls(names: readonly string[]): number[] {
 export class CaptureSession {
   private obj: BpfObject | null;
   private readonly links: BpfLink[] = [];
+  /** per-syscall tracepoint links (selected mode), so a reload can detach them */
+  private readonly syscallLinks = new Map<string, BpfLink[]>();
+  /** the syscall names currently selected (empty in "all") */
+  private selection: string[] = [];
   private reader: RingReader | null = null;
   private readonly batch: Buffer;
   private readonly onBatchCb: (batch: Buffer, bytes: number, records: number) => void;
@@ -273,16 +277,9 @@ export class CaptureSession {
           attached.push({ what: `${enterProg} -> raw_syscalls/sys_enter`, how });
         }
       } else {
-        for (const n of tpNames) {
-          const tp = tracepointName(n);
-          if (ENTER_SYSCALLS.includes(n)) {
-            session.links.push(obj.attachTracepoint("ln_enter_tp", "syscalls", `sys_enter_${tp}`));
-            attached.push({ what: `ln_enter_tp -> syscalls/sys_enter_${tp}`, how: "tracepoint" });
-          }
-          session.links.push(obj.attachTracepoint("ln_exit_tp", "syscalls", `sys_exit_${tp}`));
-          attached.push({ what: `ln_exit_tp -> syscalls/sys_exit_${tp}`, how: "tracepoint" });
-        }
+        for (const n of tpNames) session.attachSyscall(n, attached);
       }
+      session.selection = selectedNames;
       session.reader = obj.openRing("ln_events", session.batch, (bytes, records) => session.onBatch(bytes, records), { pollMs });
       return session;
     } catch (e) {
@@ -290,6 +287,65 @@ export class CaptureSession {
       if (e instanceof LannerError) throw e;
       throw new LannerError("ECAPTURE", `starting capture from ${path}: ${errorMessage(e)}`, { cause: e });
     }
+  }
+
+  /** Attaches the per-syscall tracepoints of one syscall (selected mode). */
+  private attachSyscall(n: string, attached: AttachDecision[]): void {
+    const obj = this.obj;
+    if (!obj) return;
+    const tp = tracepointName(n);
+    const links: BpfLink[] = [];
+    try {
+      if (ENTER_SYSCALLS.includes(n)) {
+        links.push(obj.attachTracepoint("ln_enter_tp", "syscalls", `sys_enter_${tp}`));
+        attached.push({ what: `ln_enter_tp -> syscalls/sys_enter_${tp}`, how: "tracepoint" });
+      }
+      links.push(obj.attachTracepoint("ln_exit_tp", "syscalls", `sys_exit_${tp}`));
+      attached.push({ what: `ln_exit_tp -> syscalls/sys_exit_${tp}`, how: "tracepoint" });
+    } catch (e) {
+      for (const l of links) l.close();
+      throw e;
+    }
+    this.syscallLinks.set(n, links);
+  }
+
+  private setInterest(nr: number, on: boolean): void {
+    const obj = this.obj;
+    if (!obj) return;
+    const key = Buffer.alloc(4);
+    key.writeUInt32LE(nr);
+    const val = Buffer.alloc(obj.mapInfo("ln_interest").valueSize);
+    val[0] = on ? 1 : 0;
+    obj.mapUpdate("ln_interest", key, val);
+  }
+
+  /**
+   * Changes the syscall selection of a running session (rules reload): attaches what is new,
+   * detaches what is gone, updates the kernel's interest map. Unknown names throw before
+   * anything changes. In `all` mode only the interest map changes.
+   */
+  select(names: readonly string[]): { added: string[]; removed: string[] } {
+    const want = [...new Set(names)];
+    if (want.includes("execveat") && !want.includes("execve")) want.push("execve");
+    resolveSyscalls(want); // throws on unknown names before anything changes
+    const before = new Set(this.selection);
+    const added = want.filter((n) => !before.has(n));
+    const removed = [...before].filter((n) => !want.includes(n));
+    const attached = this.report.attached as AttachDecision[];
+    for (const n of added) {
+      if (this.report.mode === "selected") {
+        if (!tracepointExists("syscalls", `sys_exit_${tracepointName(n)}`)) continue;
+        this.attachSyscall(n, attached);
+      }
+      this.setInterest(syscallNr(n) ?? 0, true);
+    }
+    for (const n of removed) {
+      this.setInterest(syscallNr(n) ?? 0, false);
+      for (const l of this.syscallLinks.get(n) ?? []) l.close();
+      this.syscallLinks.delete(n);
+    }
+    this.selection = want;
+    return { added, removed };
   }
 
   private onBatch(bytes: number, records: number): void {
@@ -353,6 +409,8 @@ export class CaptureSession {
     this.reader?.close();
     this.reader = null;
     for (const l of this.links.splice(0)) l.close();
+    for (const ls of this.syscallLinks.values()) for (const l of ls) l.close();
+    this.syscallLinks.clear();
     this.obj.close();
     this.obj = null;
   }

@@ -24,6 +24,7 @@ export const ENGINE_CONFIG_KEYS = [
   "node_name",
   "capture",
   "log_level",
+  "syscall_event_drops",
 ] as const;
 
 const KNOWN = new Set<string>([...ENGINE_CONFIG_KEYS, ...OUTPUT_CONFIG_KEYS]);

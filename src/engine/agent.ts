@@ -37,6 +37,8 @@ export interface AgentStats {
   alerts: number;
   alertsByRule: Map<string, number>;
   processes: number;
+  /** wall-clock now minus the time of the last event read (0 before the first) */
+  lagSeconds: number;
 }
 
 /** Syscalls state tracking needs whatever the rules say. */
@@ -77,32 +79,60 @@ export class Agent {
   /** per syscall number: 1 = state needs it */
   private readonly stateNr = new Uint8Array(1024);
   /** per syscall number: the rules that can match it (index by number, not by name) */
-  private readonly rulesByNr: (readonly CompiledRule[])[] = [];
+  private rulesByNr: (readonly CompiledRule[])[] = [];
   private readonly typeByNr: string[] = [];
   private num = 0;
+  private lastTs = 0;
   private decoded = 0;
   private evaluated = 0;
   private alerts = 0;
   private readonly alertsByRule = new Map<string, number>();
   private purgeTimer: NodeJS.Timeout | null = null;
-  readonly syscalls: readonly string[];
-  readonly rulesMatchingAll: readonly string[];
+  syscalls: readonly string[] = [];
+  rulesMatchingAll: readonly string[] = [];
+  private ruleset: RuleSet;
 
   private constructor(private readonly opts: AgentOptions) {
-    const { names, matchesAll } = syscallsForRules(opts.ruleset.rules);
-    this.rulesMatchingAll = matchesAll;
-    const all = new Set([...names, ...STATE_SYSCALLS, ...(opts.extraSyscalls ?? [])]);
-    this.syscalls = [...all].filter((n) => syscallNr(n) !== undefined);
+    this.ruleset = opts.ruleset;
     for (const n of STATE_SYSCALLS) {
       const nr = syscallNr(n);
       if (nr !== undefined) this.stateNr[nr] = 1;
     }
-    for (let nr = 0; nr < 1024; nr++) {
-      const t = syscallName(nr);
-      this.typeByNr[nr] = t;
-      this.rulesByNr[nr] = opts.ruleset.rulesFor(t);
-    }
+    for (let nr = 0; nr < 1024; nr++) this.typeByNr[nr] = syscallName(nr);
+    this.index(opts.ruleset);
     this.reader = new EventFieldReader(this.procs, opts.enrichers ?? {}, 0n, opts.hostname ?? osHostname());
+  }
+
+  /** Computes the syscall set and the by-number rule index of a rule set. */
+  private index(ruleset: RuleSet): void {
+    const { names, matchesAll } = syscallsForRules(ruleset.rules);
+    const all = new Set([...names, ...STATE_SYSCALLS, ...(this.opts.extraSyscalls ?? [])]);
+    const rulesByNr: (readonly CompiledRule[])[] = [];
+    for (let nr = 0; nr < 1024; nr++) rulesByNr[nr] = ruleset.rulesFor(this.typeByNr[nr] ?? "");
+    // swap only when everything is computed: the event path sees the old or the new rules
+    this.rulesMatchingAll = matchesAll;
+    this.syscalls = [...all].filter((n) => syscallNr(n) !== undefined);
+    this.rulesByNr = rulesByNr;
+    this.ruleset = ruleset;
+  }
+
+  /**
+   * Replaces the rules of a running agent (reload). The kernel selection is widened or
+   * narrowed to the new rules' syscalls; events already in the ring are evaluated by the
+   * rules in force when they are read, so nothing in flight is lost.
+   */
+  setRuleset(ruleset: RuleSet): { added: string[]; removed: string[] } {
+    const prev = { syscalls: this.syscalls, rulesByNr: this.rulesByNr, ruleset: this.ruleset, all: this.rulesMatchingAll };
+    this.index(ruleset);
+    try {
+      return this.session?.select(this.syscalls) ?? { added: [], removed: [] };
+    } catch (e) {
+      this.syscalls = prev.syscalls;
+      this.rulesByNr = prev.rulesByNr;
+      this.ruleset = prev.ruleset;
+      this.rulesMatchingAll = prev.all;
+      throw e;
+    }
   }
 
   /** Seeds state, loads and attaches the kernel programs; throws a LannerError on failure. */
@@ -135,10 +165,11 @@ export class Agent {
       type = this.typeByNr[nr] ?? "";
     } else {
       type = LIFECYCLE_TYPES[kind] ?? "";
-      rules = this.opts.ruleset.rulesFor(type);
+      rules = this.ruleset.rulesFor(type);
     }
     const ev = decodeRecord(v);
     if (!ev) return;
+    this.lastTs = ev.ts;
     this.decoded++;
     this.num++;
     this.applyState(ev);
@@ -146,7 +177,7 @@ export class Agent {
     this.evaluated++;
     const reader = this.reader;
     reader.set(ev, type, this.num);
-    const matched = this.opts.ruleset.match(reader, type);
+    const matched = this.ruleset.match(reader, type);
     for (let i = 0; i < matched.length; i++) this.raise(matched[i] as CompiledRule, type);
   };
 
@@ -179,6 +210,15 @@ export class Agent {
     this.opts.onAlert(alert);
   }
 
+  get ruleCount(): number {
+    return this.ruleset.rules.length;
+  }
+
+  /** Priority of a rule of the current rule set (for metrics labels). */
+  priorityOf(rule: string): string {
+    return this.ruleset.rules.find((r) => r.name === rule)?.priority ?? "";
+  }
+
   stats(): AgentStats {
     return {
       capture: this.session?.stats() ?? emptyCaptureStats(),
@@ -187,6 +227,7 @@ export class Agent {
       alerts: this.alerts,
       alertsByRule: new Map(this.alertsByRule),
       processes: this.procs.stats().size,
+      lagSeconds: this.lastTs === 0 ? 0 : Math.max(0, Date.now() / 1e3 - Number(BigInt(Math.round(this.lastTs)) + this.reader.bootToWallNs) / 1e9),
     };
   }
 

@@ -2,7 +2,7 @@
  * `lanner run`: the agent. Capture, enrich, evaluate rules, deliver alerts until
  * SIGINT/SIGTERM, then flush and exit 0.
  */
-import { existsSync } from "node:fs";
+import { existsSync, watch } from "node:fs";
 import { hostname as osHostname } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -11,13 +11,23 @@ import { Agent } from "../../engine/agent.js";
 import { errorMessage } from "../../errors.js";
 import {
   buildOutputs,
+  internalAlert,
   MetricsRegistry,
   parseOutputsConfig,
   registerOutputMetrics,
   startMetricsServer,
   type MetricsServer,
 } from "../../outputs/index.js";
-import { formatDiagnostic, loadRules, parsePriority, readRulesFiles, type RuleMatching } from "../../rules/index.js";
+import {
+  formatDiagnostic,
+  loadRules,
+  parsePriority,
+  readRulesFiles,
+  type LoadOptions,
+  type LoadResult,
+  type RuleMatching,
+} from "../../rules/index.js";
+import { engineFamilies } from "../../engine/engine-metrics.js";
 import { applyOverride, formatProblem, readConfigFile, unknownKeys, type ConfigProblem } from "../config.js";
 import { UsageError, type CliIO } from "../io.js";
 
@@ -47,6 +57,9 @@ Options:
 
 Prints 'lanner: ready ...' on stderr once programs are attached.
 `;
+
+/** The internal alert for kernel drops (Falco names its own `Falco internal: syscall event drop`). */
+export const DROP_RULE = "Lanner internal: syscall event drop";
 
 export function defaultRulesPath(): string {
   return join(packageRoot(), "rules", "lanner_rules.yaml");
@@ -144,6 +157,47 @@ function applyFlags(raw: Record<string, unknown>, a: RunArgs): void {
   if (a.nodeName !== null) raw["node_name"] = a.nodeName;
 }
 
+/** Loads rules files; prints every diagnostic; null when any is an error. */
+function loadRuleFiles(paths: readonly string[], opts: LoadOptions, io: CliIO): LoadResult | null {
+  const read = readRulesFiles(paths);
+  const loaded = loadRules(read.files, opts);
+  for (const d of [...read.diagnostics, ...loaded.diagnostics]) io.stderr(`${formatDiagnostic(d)}\n`);
+  if (read.diagnostics.some((d) => d.severity === "error") || loaded.errors > 0) return null;
+  return loaded;
+}
+
+/** Falco-like `syscall_event_drops`: when to say that the kernel dropped events. */
+interface DropPolicy {
+  threshold: number;
+  actions: Set<string>;
+  /** tokens per second and bucket size for the alert/log actions */
+  rate: number;
+  maxBurst: number;
+}
+
+function readDropPolicy(raw: Record<string, unknown>, problems: ConfigProblem[]): DropPolicy {
+  const d = (raw["syscall_event_drops"] ?? {}) as Record<string, unknown>;
+  const num = (k: string, dflt: number, min: number, max: number): number => {
+    const v = d[k];
+    if (v === undefined) return dflt;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min || n > max) {
+      problems.push({ severity: "error", key: `syscall_event_drops.${k}`, message: `expected a number in ${min}..${max}, got ${JSON.stringify(v)}` });
+      return dflt;
+    }
+    return n;
+  };
+  const actions = new Set<string>();
+  const a = d["actions"] ?? ["log", "alert"];
+  for (const x of Array.isArray(a) ? a : [a]) {
+    const name = String(x);
+    if (!["ignore", "log", "alert", "exit"].includes(name)) {
+      problems.push({ severity: "error", key: "syscall_event_drops.actions", message: `unknown action ${JSON.stringify(name)} (ignore, log, alert, exit)` });
+    } else actions.add(name);
+  }
+  return { threshold: num("threshold", 0.1, 0, 1), actions, rate: num("rate", 1 / 30, 0, 1000), maxBurst: num("max_burst", 1, 1, 1000) };
+}
+
 export async function runCommand(argv: string[], io: CliIO): Promise<number> {
   const args = parseRunArgs(argv);
   if (args === "help") {
@@ -175,6 +229,15 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
   if (prioText !== undefined && minPriority === undefined) {
     problems.push({ severity: "error", key: "priority", message: `unknown priority ${JSON.stringify(prioText)}` });
   }
+  const dropPolicy = readDropPolicy(raw, problems);
+  const cap = (raw["capture"] ?? {}) as Record<string, unknown>;
+  let ringBytes: number | undefined;
+  if (cap["ring_mib"] !== undefined) {
+    const n = Number(cap["ring_mib"]);
+    if (!Number.isInteger(n) || n < 1 || n > 1024 || (n & (n - 1)) !== 0) {
+      problems.push({ severity: "error", key: "capture.ring_mib", message: `expected a power of two in 1..1024, got ${JSON.stringify(cap["ring_mib"])}` });
+    } else ringBytes = n << 20;
+  }
   for (const p of problems) io.stderr(`lanner run: ${formatProblem(p)}\n`);
   if (problems.some((p) => p.severity === "error")) return 1;
 
@@ -185,15 +248,10 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
     io.stderr(`lanner run: the embedded default rules are missing (${defaultRulesPath()})\n`);
     return 1;
   }
-  const read = readRulesFiles(rulePaths);
-  const loaded = loadRules(read.files, {
-    ruleMatching: ruleMatching as RuleMatching,
-    ...(minPriority !== undefined ? { minPriority } : {}),
-  });
-  const diags = [...read.diagnostics, ...loaded.diagnostics];
-  for (const d of diags) io.stderr(`${formatDiagnostic(d)}\n`);
-  if (read.diagnostics.some((d) => d.severity === "error") || loaded.errors > 0) {
-    io.stderr(`lanner run: refusing to start: ${loaded.errors + read.diagnostics.length} error(s) in the rules\n`);
+  const loadOpts = { ruleMatching: ruleMatching as RuleMatching, ...(minPriority !== undefined ? { minPriority } : {}) };
+  const loaded = loadRuleFiles(rulePaths, loadOpts, io);
+  if (loaded === null) {
+    io.stderr("lanner run: refusing to start: errors in the rules\n");
     return 1;
   }
 
@@ -213,7 +271,12 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
   // ---- the agent
   let agent: Agent;
   try {
-    agent = Agent.start({ ruleset: loaded.ruleset, hostname, onAlert: (a) => built.manager.publish(a) });
+    agent = Agent.start({
+      ruleset: loaded.ruleset,
+      hostname,
+      onAlert: (a) => built.manager.publish(a),
+      ...(ringBytes !== undefined ? { ringBytes } : {}),
+    });
   } catch (e) {
     io.stderr(`lanner run: ${errorMessage(e)}\n`);
     await built.manager.close(1000);
@@ -223,6 +286,7 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
   if (metricsCfg?.enabled) {
     const reg = new MetricsRegistry();
     registerOutputMetrics(reg, built.manager, built.hub);
+    reg.collect(() => engineFamilies(agent));
     try {
       metricsServer = await startMetricsServer({
         registry: reg,
@@ -242,30 +306,107 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
   );
 
   // ---- run until a signal
-  let lastDrops = 0;
+  // Drops: checked every second; over the threshold, the actions run, rate-limited by a
+  // token bucket (as Falco's syscall_event_drops). Drops are never silent: every window
+  // with drops is at least logged.
+  let last = agent.stats().capture;
+  let lastByCpu = [...last.dropRingByCpu];
+  let tokens = dropPolicy.maxBurst;
+  let exitRequested = false;
   const dropTimer = setInterval(() => {
+    tokens = Math.min(dropPolicy.maxBurst, tokens + dropPolicy.rate);
     const s = agent.stats().capture;
-    const drops = s.dropRing + s.dropScratch;
-    if (drops > lastDrops) {
-      io.stderr(`lanner: ${drops - lastDrops} events dropped by the kernel (ring buffer full: per CPU [${s.dropRingByCpu.join(",")}])\n`);
-      lastDrops = drops;
+    const nDrops = s.dropRing + s.dropScratch - (last.dropRing + last.dropScratch);
+    const nEvts = s.delivered - last.delivered + nDrops;
+    const byCpu = s.dropRingByCpu.map((v, i) => v - (lastByCpu[i] ?? 0));
+    last = s;
+    lastByCpu = [...s.dropRingByCpu];
+    if (nDrops <= 0 || dropPolicy.actions.has("ignore")) return;
+    const ratio = nEvts > 0 ? nDrops / nEvts : 1;
+    if (ratio < dropPolicy.threshold) {
+      io.stderr(`lanner: ${nDrops} events dropped by the kernel (ring buffer full: per CPU [${byCpu.join(",")}])\n`);
+      return;
+    }
+    if (tokens < 1) return;
+    tokens -= 1;
+    if (dropPolicy.actions.has("log")) {
+      io.stderr(`lanner: syscall event drop: ${nDrops} of ${nEvts} events in the last second (per CPU [${byCpu.join(",")}])\n`);
+    }
+    if (dropPolicy.actions.has("alert")) {
+      built.manager.publish(
+        internalAlert({
+          rule: DROP_RULE,
+          message: `Lanner internal: syscall event drop. ${nDrops} system calls dropped in last second.`,
+          hostname,
+          priority: "Debug",
+          outputFields: {
+            n_evts: nEvts,
+            n_drops: nDrops,
+            n_drops_buffer_total: s.dropRing,
+            n_drops_scratch: s.dropScratch,
+            n_drops_pct: Math.round(ratio * 10000) / 100,
+            ...Object.fromEntries(byCpu.map((v, i) => [`n_drops_cpu_${i}`, v])),
+          },
+        }),
+      );
+    }
+    if (dropPolicy.actions.has("exit")) {
+      io.stderr("lanner: exiting: syscall_event_drops.actions has exit\n");
+      exitRequested = true;
+      process.kill(process.pid, "SIGTERM");
     }
   }, 1000);
+
+  // Rules reload on SIGHUP and when a rules file changes: atomic; a broken file keeps the
+  // rules in force running and says why.
+  const reload = (why: string): void => {
+    const next = loadRuleFiles(rulePaths, loadOpts, io);
+    if (next === null) {
+      io.stderr(`lanner: reload (${why}) failed: keeping the ${agent.ruleCount} rules in force\n`);
+      return;
+    }
+    try {
+      const r = agent.setRuleset(next.ruleset);
+      io.stderr(
+        `lanner: rules reloaded (${why}): ${next.ruleset.rules.length} rules` +
+          `${r.added.length ? `, +syscalls ${r.added.join(",")}` : ""}${r.removed.length ? `, -syscalls ${r.removed.join(",")}` : ""}\n`,
+      );
+    } catch (e) {
+      io.stderr(`lanner: reload (${why}) failed: ${errorMessage(e)}; keeping the rules in force\n`);
+    }
+  };
+  let reloadTimer: NodeJS.Timeout | null = null;
+  const watchers = rulePaths.map((p) => {
+    try {
+      return watch(p, () => {
+        if (reloadTimer) clearTimeout(reloadTimer);
+        reloadTimer = setTimeout(() => reload(`${p} changed`), 200);
+      });
+    } catch {
+      return null;
+    }
+  });
   const reopen = (): void => {
     for (const o of built.manager.outputs) (o as { reopen?: () => void }).reopen?.();
   };
-  process.on("SIGHUP", reopen);
+  const onHup = (): void => {
+    reopen();
+    reload("SIGHUP");
+  };
+  process.on("SIGHUP", onHup);
   process.on("SIGUSR1", reopen);
   await new Promise<void>((resolve) => {
     process.once("SIGINT", resolve);
     process.once("SIGTERM", resolve);
   });
-  process.off("SIGHUP", reopen);
+  process.off("SIGHUP", onHup);
+  for (const w of watchers) w?.close();
+  if (reloadTimer) clearTimeout(reloadTimer);
   process.off("SIGUSR1", reopen);
   clearInterval(dropTimer);
   agent.stop();
   await built.manager.close(3000);
   await built.grpcServer?.stop();
   await metricsServer?.close();
-  return 0;
+  return exitRequested ? 1 : 0;
 }
