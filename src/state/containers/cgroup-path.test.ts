@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
+  cgroupDirFromSpec,
   containerFromCgroupPath,
   containerFromProcCgroup,
   parseProcCgroup,
@@ -110,5 +111,27 @@ describe("shortContainerId", () => {
   it("keeps 12 characters", () => {
     assert.equal(shortContainerId(ID), ID.slice(0, 12));
     assert.equal(shortContainerId("abc"), "abc");
+  });
+});
+
+describe("cgroupDirFromSpec", () => {
+  it("cgroupfs paths as they are", () => {
+    assert.equal(cgroupDirFromSpec(`/kubepods/besteffort/pod1/${ID}`), `/kubepods/besteffort/pod1/${ID}`);
+    assert.equal(cgroupDirFromSpec(`/k8s.io/${ID}`), `/k8s.io/${ID}`);
+  });
+  it("systemd slice:prefix:name", () => {
+    const d = cgroupDirFromSpec(`kubepods-besteffort-pod12.slice:cri-containerd:${ID}`);
+    assert.equal(
+      d,
+      `/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod12.slice/cri-containerd-${ID}.scope`,
+    );
+    assert.deepEqual(containerFromCgroupPath(d ?? ""), { fullId: ID, type: "containerd" });
+    assert.equal(cgroupDirFromSpec(`system.slice:docker:${ID}`), `/system.slice/docker-${ID}.scope`);
+  });
+  it("absent or odd", () => {
+    assert.equal(cgroupDirFromSpec(undefined), null);
+    assert.equal(cgroupDirFromSpec(""), null);
+    assert.equal(cgroupDirFromSpec("a:b"), null);
+    assert.equal(cgroupDirFromSpec("notaslice:p:n"), null);
   });
 });

@@ -151,3 +151,30 @@ export function unifiedPathFromProcCgroup(text: string): string | null {
 export function shortContainerId(fullId: string): string {
   return fullId.length > 12 ? fullId.slice(0, 12) : fullId;
 }
+
+/**
+ * The cgroup directory (relative to the cgroup root) an OCI spec's linux.cgroupsPath names:
+ * a path for the cgroupfs driver (`/kubepods/besteffort/pod<uid>/<id>`, `/k8s.io/<id>`), or
+ * systemd's `slice:prefix:name` (`kubepods-besteffort-pod<uid>.slice:cri-containerd:<id>` ->
+ * `/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod<uid>.slice/cri-containerd-<id>.scope`).
+ * Null when absent or not understood.
+ */
+export function cgroupDirFromSpec(cgroupsPath: string | undefined): string | null {
+  if (cgroupsPath === undefined || cgroupsPath === "") return null;
+  if (cgroupsPath.startsWith("/")) return cgroupsPath;
+  const parts = cgroupsPath.split(":");
+  if (parts.length !== 3) return null;
+  const [slice, prefix, name] = parts as [string, string, string];
+  if (name === "") return null;
+  let dir = "";
+  if (slice !== "" && slice !== "-.slice") {
+    if (!slice.endsWith(".slice")) return null;
+    // systemd nests a-b-c.slice under a.slice/a-b.slice/.
+    const words = slice.slice(0, -".slice".length).split("-");
+    for (let i = 1; i <= words.length; i++) dir += `/${words.slice(0, i).join("-")}.slice`;
+  } else {
+    dir = "/system.slice";
+  }
+  const unit = name.endsWith(".slice") ? name : `${prefix === "" ? "" : `${prefix}-`}${name}.scope`;
+  return `${dir}/${unit}`;
+}

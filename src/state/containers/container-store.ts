@@ -19,6 +19,7 @@
 import { readFileSync } from "node:fs";
 import { CgroupResolver, type CgroupResolverOptions } from "./cgroup-resolver.js";
 import {
+  cgroupDirFromSpec,
   containerFromCgroupPath,
   containerFromProcCgroup,
   unifiedPathFromProcCgroup,
@@ -222,6 +223,10 @@ export class ContainerStore {
     this.counters.cgroupMisses++;
     const path = this.resolver.resolve(k);
     if (path !== undefined) return this.learnCgroup(k, path);
+    // A container the runtime announced whose cgroup was not mapped yet (its first event):
+    // one stat per such container finds it without waiting for a walk.
+    const pending = this.probePendingCgroups(k);
+    if (pending !== undefined) return pending;
     this.unresolvedCgroups.add(k);
     if (this.resolver.canRescan() && !this.closed) void this.rescanCgroups();
     return undefined;
@@ -336,6 +341,25 @@ export class ContainerStore {
     }
   }
 
+  /** Containers whose cgroup directory is expected but not mapped yet: full id -> v2 path. */
+  private readonly pendingCgroups = new Map<string, { path: string; since: number }>();
+
+  private probePendingCgroups(k: number): ContainerInfo | undefined {
+    const now = Date.now();
+    for (const [id, p] of this.pendingCgroups) {
+      if (now - p.since > 60_000 || this.records.peek(id) === undefined) {
+        this.pendingCgroups.delete(id);
+        continue;
+      }
+      const ino = this.resolver.learnPath(p.path);
+      if (ino === null) continue; // not created yet
+      this.pendingCgroups.delete(id);
+      this.byCgroup.set(ino, id);
+      if (ino === k) return this.recordFor(id, "containerd");
+    }
+    return undefined;
+  }
+
   /** Maps a container's init pid and its cgroup (one procfs read and one stat). */
   private learnPid(fullId: string, pid: number): void {
     if (pid <= 0) return;
@@ -349,7 +373,10 @@ export class ContainerStore {
     const path = unifiedPathFromProcCgroup(text);
     if (path === null) return;
     const ino = this.resolver.learnPath(path);
-    if (ino !== null) this.byCgroup.set(ino, fullId);
+    if (ino !== null) {
+      this.byCgroup.set(ino, fullId);
+      this.pendingCgroups.delete(fullId);
+    }
   }
 
   private noteProblem(err: unknown, what: string): void {
@@ -447,6 +474,15 @@ export class ContainerStore {
       } catch (err) {
         this.noteProblem(err, "containerd-image");
       }
+    }
+    const cgPath = cgroupDirFromSpec(rec.spec?.linux?.cgroupsPath);
+    if (
+      cgPath !== null &&
+      state.pid === null &&
+      !this.pendingCgroups.has(rec.id) &&
+      this.pendingCgroups.size < 256
+    ) {
+      this.pendingCgroups.set(rec.id, { path: cgPath, since: Date.now() });
     }
     const info = containerFromContainerd(rec, {
       type,
