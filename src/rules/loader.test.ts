@@ -451,3 +451,20 @@ ${rule("R", "evt.type = execve and proc.name = 'oops")}- rule: R
   assert.equal(r.errors, 4);
   assert.deepEqual(matches(r, { "proc.name": "a" }), ["R"]);
 });
+
+test("exception fields may use arguments and transformers", () => {
+  const r = load({
+    "a.yaml": rule(
+      "R",
+      "evt.type = execve",
+      `  exceptions:
+    - name: anc
+      fields: [proc.aname[2], tolower(proc.name)]
+      values: [[sshd, bash]]
+`,
+    ),
+  });
+  assert.deepEqual(msgs(r), []);
+  assert.deepEqual(matches(r, { "proc.aname[2]": "sshd", "proc.name": "BASH" }), []);
+  assert.deepEqual(matches(r, { "proc.aname[2]": "cron", "proc.name": "BASH" }), ["R"]);
+});

@@ -26,7 +26,7 @@ import {
 import type {
   CheckNode,
   Expr,
-  FieldNode,
+  FieldExpr,
   ListNode,
   Modifier,
   Operator,
@@ -39,7 +39,7 @@ import { compileCondition } from "./compiler.js";
 import { DiagnosticBag, type Diagnostic, type SourceRef } from "./diagnostics.js";
 import { eventTypesOf, evtSetToString, isAllTypes, type EvtSet } from "./evttypes.js";
 import { compileOutput } from "./output.js";
-import { parseCondition } from "./parser.js";
+import { parseCondition, parseFieldExprAt } from "./parser.js";
 import { parsePriority, priorityLevel, type Priority } from "./priority.js";
 import { RuleSet, type CompiledRule, type RuleSetOptions } from "./ruleset.js";
 import { joinSourced, offsetSource, scalarSource, type SourcedText } from "./yaml-source.js";
@@ -884,7 +884,10 @@ class FileReader {
 
 // ------------------------------------------------------------------ exceptions -> AST
 
-function fieldNodeOf(s: StringNode): FieldNode {
+/** An exception's field: a field name (`proc.aname[2]`) or a transformer (`tolower(proc.name)`). */
+function fieldNodeOf(s: StringNode): FieldExpr {
+  const r = parseFieldExprAt(s.value, 0, s.src);
+  if (r.ok && s.value.slice(r.end).trim() === "") return r.expr;
   const m = /^([^[\]]+)(?:\[(.*)\])?$/.exec(s.value);
   const name = m?.[1] ?? s.value;
   const arg = m?.[2];
