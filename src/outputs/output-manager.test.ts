@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { openSync, readFileSync, closeSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { closeSync, constants as fsConstants, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import type { Alert } from "../engine/alert.js";
@@ -95,6 +96,35 @@ describe("output manager", () => {
     await m.close();
     closeSync(fd);
     assert.match(readFileSync(p, "utf8"), /^\{"time":"[^"]+","rule":"to stdout".*\}\n$/);
+    tmp.cleanup();
+  });
+
+  it("stdout to a pipe nobody reads never stalls the event loop; overflow is dropped and counted", async () => {
+    const tmp = tempDir();
+    const fifo = join(tmp.path, "fifo");
+    execFileSync("mkfifo", [fifo]);
+    // Hold the read end open without ever reading it.
+    const rfd = openSync(fifo, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+    const wfd = openSync(fifo, "w");
+    const out = new StdoutOutput({ fd: wfd, format: "json", queueCapacity: 1000, logger: () => {} });
+    for (let i = 0; i < 5000; i++) out.enqueue(makeAlert({ message: "x".repeat(200) }));
+    // The pipe (64 KiB) fills; the event loop keeps running timers on time.
+    const lags: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const t = Date.now();
+      await new Promise((r) => setTimeout(r, 10));
+      lags.push(Date.now() - t - 10);
+    }
+    assert.ok(Math.max(...lags) < 200, `event loop lag ${lags.join(",")}`);
+    const st = out.stats();
+    assert.equal(st.dropped, 4000);
+    assert.ok(st.delivered < 1000, `delivered ${st.delivered}`);
+    // The reader goes away: the blocked write fails (EPIPE) and the output stays usable.
+    closeSync(rfd);
+    await out.flush(3000);
+    assert.ok(out.stats().failed > 0);
+    await out.close(200);
+    closeSync(wfd);
     tmp.cleanup();
   });
 });
