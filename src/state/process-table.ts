@@ -1,153 +1,233 @@
 /**
- * The process table: one entry per live process (thread group), seeded from /proc at start
- * and kept current from the kernel's fork/exec/exit records. Bounded: when full, the oldest
- * exited entries go first, then the least recently started; evictions are counted.
+ * The process table: one entry per process (thread group), seeded from /proc at start and
+ * kept current from the kernel's fork/exec/exit records; it owns the thread table and each
+ * process's fd table. Lookups are Map gets; ancestry walks `ppid` links without allocating.
+ *
+ * Exited processes stay for a grace period (late events of the process and of its children
+ * still find them), then are purged; children of a purged process are re-parented from
+ * /proc, as the kernel re-parented them. Bounded: when full, the oldest exited entry goes
+ * first, else the oldest inserted; evictions are counted. Nothing here throws on the event
+ * path: unreadable /proc entries are counted.
  */
-import { readFileSync, readdirSync, readlinkSync } from "node:fs";
 import { LN_CONST } from "../capture/abi.generated.js";
 import type { ProcEvent } from "../decode/event.js";
+import { FdTable } from "./fd-table.js";
+import { ProcReader, type ProcSnapshot } from "./proc-seed.js";
+import { ThreadInfo, ThreadTable } from "./thread-table.js";
 
-export interface ProcessInfo {
-  pid: number;
-  ppid: number;
+const PF_THREAD = LN_CONST.LN_C_PF_THREAD;
+const PF_GROUP_DEAD = LN_CONST.LN_C_PF_GROUP_DEAD;
+/** exe flags a process keeps until its next exec */
+const EXE_FLAGS = LN_CONST.LN_C_PF_EXE_MEMFD | LN_CONST.LN_C_PF_EXE_UPPER | LN_CONST.LN_C_PF_EXE_DELETED;
+const NO_ARGV: readonly string[] = [];
+
+/** One process. Fixed shape; mutated in place by exec and by syscalls (cwd). */
+export class ProcessInfo {
+  /** the process's tid in its own pid namespace */
+  vpid = 0;
   /** proc.name: the comm (task name, 15 chars) */
-  comm: string;
-  /** proc.exepath: absolute path of the executable */
-  exepath: string;
-  /** argv[0..] as executed */
-  argv: readonly string[];
-  cwd: string;
-  uid: number;
-  gid: number;
-  loginuid: number;
+  comm = "";
+  /** argv as executed; proc.exe is argv[0] */
+  argv: readonly string[] = NO_ARGV;
+  /** proc.exepath: absolute path of the executable, from the root of the process */
+  exepath = "";
+  cwd = "";
+  uid = 0;
+  gid = 0;
+  loginuid = 0xffffffff;
+  /** session id (host pid namespace) */
+  sid = 0;
+  /** process group id in the process's pid namespace (0 when its leader is outside it) */
+  vpgid = 0;
+  /** controlling terminal, major << 20 | minor; 0 = none */
+  tty = 0;
   /** boot-time ns when the process started (0 when unknown) */
-  startNs: bigint;
-  cgroupId: bigint;
-  /** set when the exit record arrived; purged after the grace period */
-  exitedAt: number;
+  startNs = 0n;
+  cgroupId = 0n;
+  pidns = 0n;
+  netns = 0n;
+  mntns = 0n;
+  /** LN_PF_EXE_MEMFD | LN_PF_EXE_UPPER | LN_PF_EXE_DELETED of the current image */
+  exeFlags = 0;
+  nthreads = 1;
+  /** set (ms) when the last thread exited; purged after the grace period */
+  exitedAt = 0;
+
+  constructor(
+    readonly pid: number,
+    public ppid: number,
+    /** open fds; shared with threads, and with processes cloned with CLONE_FILES */
+    public fds: FdTable,
+  ) {}
+
+  /** proc.exe: argv[0] as given */
+  get exe(): string {
+    return this.argv[0] ?? "";
+  }
+  get isExeFromMemfd(): boolean {
+    return (this.exeFlags & LN_CONST.LN_C_PF_EXE_MEMFD) !== 0;
+  }
+  get isExeUpperLayer(): boolean {
+    return (this.exeFlags & LN_CONST.LN_C_PF_EXE_UPPER) !== 0;
+  }
 }
 
 export interface ProcessTableOptions {
   maxEntries?: number;
+  maxThreads?: number;
   /** how long (ms) an exited process stays for late events */
   exitGraceMs?: number;
   /** /proc root (tests) */
   procRoot?: string;
+  /** read fds from /proc when seeding a process (default true) */
+  seedFds?: boolean;
 }
 
 export interface ProcessTableStats {
   size: number;
+  threads: number;
   evictions: number;
+  threadEvictions: number;
+  /** processes that vanished (or were unreadable) while /proc was read */
   seedErrors: number;
   purged: number;
+  /** processes read from /proc on first sight (started before attach, or missed) */
+  lazyReads: number;
 }
 
+/** How long a pid that could not be read from /proc is not retried (ms). */
+const MISS_TTL_MS = 2000;
+const MAX_MISSES = 4096;
+
 export class ProcessTable {
+  readonly threads: ThreadTable;
+  readonly reader: ProcReader;
   private readonly procs = new Map<number, ProcessInfo>();
+  /** exited processes in exit order (purge and eviction take from the head) */
+  private exited: ProcessInfo[] = [];
+  private exitedHead = 0;
+  private readonly misses = new Map<number, number>();
   private readonly max: number;
   private readonly grace: number;
-  private readonly procRoot: string;
+  private readonly seedFds: boolean;
   private evictions = 0;
   private seedErrors = 0;
   private purged = 0;
+  private lazyReads = 0;
 
   constructor(opts: ProcessTableOptions = {}) {
     this.max = opts.maxEntries ?? 65536;
     this.grace = opts.exitGraceMs ?? 5000;
-    this.procRoot = opts.procRoot ?? "/proc";
+    this.seedFds = opts.seedFds ?? true;
+    this.reader = new ProcReader(opts.procRoot ?? "/proc");
+    this.threads = new ThreadTable(opts.maxThreads ?? 131072);
   }
 
   get(pid: number): ProcessInfo | undefined {
     return this.procs.get(pid);
   }
 
+  get size(): number {
+    return this.procs.size;
+  }
+
+  /** Every entry, exited ones included (not for the event path). */
+  values(): IterableIterator<ProcessInfo> {
+    return this.procs.values();
+  }
+
   /** Looks a pid up, reading /proc once for processes that started before we did. */
   lookup(pid: number): ProcessInfo | undefined {
-    return this.procs.get(pid) ?? this.readProc(pid);
+    const p = this.procs.get(pid);
+    if (p !== undefined || pid <= 0) return p;
+    return this.readLazily(pid);
+  }
+
+  /** The n-th ancestor (1 = parent), or undefined past the known chain. No allocation. */
+  ancestor(p: ProcessInfo, n: number): ProcessInfo | undefined {
+    let cur: ProcessInfo | undefined = p;
+    for (let i = 0; i < n && cur !== undefined; i++) {
+      const ppid: number = cur.ppid;
+      if (ppid <= 0 || ppid === cur.pid) return undefined;
+      cur = this.lookup(ppid);
+    }
+    return cur;
   }
 
   stats(): ProcessTableStats {
-    return { size: this.procs.size, evictions: this.evictions, seedErrors: this.seedErrors, purged: this.purged };
+    const t = this.threads.stats();
+    return {
+      size: this.procs.size,
+      threads: t.size,
+      evictions: this.evictions,
+      threadEvictions: t.evictions,
+      seedErrors: this.seedErrors,
+      purged: this.purged,
+      lazyReads: this.lazyReads,
+    };
   }
 
   /** Reads every live process from /proc. Vanishing processes are counted, never fatal. */
-  seed(): void {
-    let names: string[];
-    try {
-      names = readdirSync(this.procRoot);
-    } catch {
-      this.seedErrors++;
-      return;
+  seed(): number {
+    let n = 0;
+    for (const pid of this.reader.listPids()) {
+      if (this.procs.has(pid)) continue;
+      if (this.readProc(pid) !== undefined) n++;
     }
-    for (const n of names) {
-      const pid = Number(n);
-      if (Number.isInteger(pid) && pid > 0 && !this.procs.has(pid)) this.readProc(pid);
-    }
+    this.reader.clearNetCache();
+    return n;
   }
 
+  private readLazily(pid: number): ProcessInfo | undefined {
+    const missed = this.misses.get(pid);
+    const now = Date.now();
+    if (missed !== undefined && now - missed < MISS_TTL_MS) return undefined;
+    const p = this.readProc(pid);
+    if (p === undefined) {
+      if (this.misses.size >= MAX_MISSES) this.misses.clear();
+      this.misses.set(pid, now);
+      return undefined;
+    }
+    this.misses.delete(pid);
+    this.lazyReads++;
+    return p;
+  }
+
+  /** Reads one process (and its threads and fds) from /proc into the table. */
   private readProc(pid: number): ProcessInfo | undefined {
-    const dir = `${this.procRoot}/${pid}`;
-    try {
-      const status = readFileSync(`${dir}/status`, "latin1");
-      const field = (k: string): string => {
-        const m = new RegExp(`^${k}:\\s*(.*)$`, "m").exec(status);
-        return m?.[1] ?? "";
-      };
-      const cmdline = readFileSync(`${dir}/cmdline`);
-      const argv = cmdline.length ? cmdline.toString("utf8").replace(/\0$/, "").split("\0") : [];
-      let exepath = "";
-      let cwd = "";
-      try {
-        exepath = readlinkSync(`${dir}/exe`);
-      } catch {
-        // kernel threads have no exe
-      }
-      try {
-        cwd = readlinkSync(`${dir}/cwd`);
-      } catch {
-        // permission or race
-      }
-      let loginuid = 0xffffffff;
-      try {
-        loginuid = Number(readFileSync(`${dir}/loginuid`, "latin1").trim());
-      } catch {
-        // no audit
-      }
-      const uids = field("Uid").split(/\s+/);
-      const gids = field("Gid").split(/\s+/);
-      const info: ProcessInfo = {
-        pid,
-        ppid: Number(field("PPid")) || 0,
-        comm: field("Name"),
-        exepath,
-        argv,
-        cwd,
-        uid: Number(uids[1] ?? 0),
-        gid: Number(gids[1] ?? 0),
-        loginuid,
-        startNs: 0n,
-        cgroupId: 0n,
-        exitedAt: 0,
-      };
-      this.insert(info);
-      return info;
-    } catch {
+    const s = this.reader.readProcess(pid);
+    if (s === null) {
       this.seedErrors++;
       return undefined;
     }
+    const fds = (this.seedFds ? this.reader.readFds(pid) : null) ?? new FdTable();
+    const p = new ProcessInfo(pid, s.ppid, fds);
+    fromSnapshot(p, s);
+    this.insert(p);
+    this.threads.set(new ThreadInfo(pid, pid, s.vpid, s.capEffective, s.capPermitted));
+    if (s.nthreads > 1) {
+      for (const tid of this.reader.listTids(pid)) {
+        if (tid === pid) continue;
+        const t = this.reader.readThread(pid, tid);
+        if (t !== null) this.threads.set(new ThreadInfo(tid, pid, t.vtid, t.capEffective, t.capPermitted));
+      }
+    }
+    return p;
   }
 
-  private insert(info: ProcessInfo): void {
-    if (!this.procs.has(info.pid) && this.procs.size >= this.max) this.evictOne();
-    this.procs.set(info.pid, info);
+  private insert(p: ProcessInfo): void {
+    if (this.procs.size >= this.max && !this.procs.has(p.pid)) this.evictOne();
+    this.procs.set(p.pid, p);
   }
 
   private evictOne(): void {
-    // Prefer an exited process; else the oldest insertion (Map keeps insertion order).
-    for (const [pid, p] of this.procs) {
-      if (p.exitedAt !== 0) {
-        this.procs.delete(pid);
+    // The oldest exited process first; else the oldest insertion (Map keeps insertion order).
+    while (this.exitedHead < this.exited.length) {
+      const e = this.exited[this.exitedHead++]!;
+      if (this.procs.get(e.pid) === e) {
+        this.procs.delete(e.pid);
         this.evictions++;
+        this.compactExited();
         return;
       }
     }
@@ -158,54 +238,92 @@ export class ProcessTable {
     }
   }
 
+  private compactExited(): void {
+    if (this.exitedHead > 1024 && this.exitedHead * 2 > this.exited.length) {
+      this.exited = this.exited.slice(this.exitedHead);
+      this.exitedHead = 0;
+    }
+  }
+
   /** Applies a lifecycle record from the kernel. */
   apply(ev: ProcEvent, nowMs: number): void {
     switch (ev.kind) {
-      case "fork": {
-        if (ev.flags & LN_CONST.LN_C_PF_THREAD) return; // a new thread: same process
-        const child = ev.childTgid || ev.tgid;
-        const parent = this.procs.get(ev.tgid);
-        this.insert({
-          pid: child,
-          ppid: ev.tgid,
-          comm: ev.comm,
-          exepath: parent?.exepath ?? "",
-          argv: parent?.argv ?? [],
-          cwd: parent?.cwd ?? "",
-          uid: ev.euid,
-          gid: ev.egid,
-          loginuid: ev.loginuid,
-          startNs: ev.startNs,
-          cgroupId: ev.cgroupId,
-          exitedAt: 0,
-        });
+      case "fork":
+        this.onFork(ev);
         return;
-      }
-      case "exec": {
-        const prev = this.procs.get(ev.tgid);
-        this.insert({
-          pid: ev.tgid,
-          ppid: ev.ppid,
-          comm: ev.comm,
-          exepath: ev.exe ?? prev?.exepath ?? "",
-          argv: ev.argv ?? prev?.argv ?? [],
-          cwd: ev.cwd ?? prev?.cwd ?? "",
-          uid: ev.euid,
-          gid: ev.egid,
-          loginuid: ev.loginuid,
-          startNs: ev.startNs,
-          cgroupId: ev.cgroupId,
-          exitedAt: 0,
-        });
+      case "exec":
+        this.onExec(ev);
         return;
-      }
-      case "exit": {
-        if ((ev.flags & LN_CONST.LN_C_PF_GROUP_DEAD) === 0) return; // a thread exited, the process lives on
-        const p = this.procs.get(ev.tgid);
-        if (p) p.exitedAt = nowMs;
+      case "exit":
+        this.onExit(ev, nowMs);
         return;
+    }
+  }
+
+  private onFork(ev: ProcEvent): void {
+    const childTid = ev.exitCode || ev.childTgid;
+    if (ev.flags & PF_THREAD) {
+      // a new thread of an existing process: same fds, its own tid and capabilities
+      const p = this.lookup(ev.childTgid || ev.tgid);
+      if (p !== undefined && this.threads.get(childTid) === undefined) p.nthreads++;
+      this.threads.set(
+        new ThreadInfo(childTid, ev.childTgid || ev.tgid, ev.vtid, ev.capEffective, ev.capPermitted),
+      );
+      return;
+    }
+    const child = ev.childTgid || childTid;
+    // The forking process's table is copied (the header names the forker; ppid is the real
+    // parent, which differs for CLONE_PARENT). CLONE_FILES sharing is fixed up from the
+    // clone syscall record, which follows.
+    const forker = this.lookup(ev.tgid);
+    const p = new ProcessInfo(child, ev.ppid || ev.tgid, forker ? forker.fds.copy() : new FdTable());
+    if (forker !== undefined) {
+      p.argv = forker.argv;
+      p.exepath = forker.exepath;
+      p.cwd = forker.cwd;
+      p.exeFlags = forker.exeFlags;
+    }
+    fromRecord(p, ev);
+    p.nthreads = 1;
+    this.insert(p);
+    this.misses.delete(child);
+    this.threads.set(new ThreadInfo(childTid, child, ev.vtid, ev.capEffective, ev.capPermitted));
+  }
+
+  private onExec(ev: ProcEvent): void {
+    let p = this.procs.get(ev.tgid);
+    let fresh = false;
+    if (p === undefined || p.exitedAt !== 0) {
+      // Unknown: read it now (the /proc view is already post-exec: no close-on-exec pass).
+      p = this.readLazily(ev.tgid);
+      fresh = true;
+      if (p === undefined) {
+        p = new ProcessInfo(ev.tgid, ev.ppid, new FdTable());
+        this.insert(p);
       }
     }
+    if (!fresh) p.fds.closeOnExec();
+    p.ppid = ev.ppid;
+    fromRecord(p, ev);
+    if (ev.argv !== null) p.argv = ev.argv;
+    if (ev.exe !== null) p.exepath = ev.exe;
+    if (ev.cwd !== null) p.cwd = ev.cwd;
+    p.exeFlags = ev.flags & EXE_FLAGS;
+    // A non-leader thread that exec'd took over the leader's tid; the others are killed
+    // (their exit records follow).
+    const oldTid = ev.exitCode;
+    if (oldTid !== 0 && oldTid !== ev.tgid) this.threads.delete(oldTid);
+    this.threads.set(new ThreadInfo(ev.tgid, ev.tgid, ev.vtid, ev.capEffective, ev.capPermitted));
+  }
+
+  private onExit(ev: ProcEvent, nowMs: number): void {
+    const p = this.procs.get(ev.tgid);
+    if (this.threads.delete(ev.tid) && p !== undefined && p.nthreads > 1) p.nthreads--;
+    if ((ev.flags & PF_GROUP_DEAD) === 0) return; // a thread exited, the process lives on
+    if (p === undefined || p.exitedAt !== 0) return;
+    p.exitedAt = nowMs || 1;
+    p.nthreads = 0;
+    this.exited.push(p);
   }
 
   /** Updates the cwd after a successful chdir/fchdir. */
@@ -214,16 +332,65 @@ export class ProcessTable {
     if (p) p.cwd = cwd;
   }
 
-  /** Drops processes that exited more than the grace period ago. */
+  /**
+   * Drops processes that exited more than the grace period ago, and re-parents their
+   * surviving children from /proc. Returns how many were dropped.
+   */
   purge(nowMs: number): number {
     let n = 0;
-    for (const [pid, p] of this.procs) {
-      if (p.exitedAt !== 0 && nowMs - p.exitedAt > this.grace) {
-        this.procs.delete(pid);
-        n++;
+    let gone: Set<number> | null = null;
+    while (this.exitedHead < this.exited.length) {
+      const e = this.exited[this.exitedHead]!;
+      if (nowMs - e.exitedAt <= this.grace) break;
+      this.exitedHead++;
+      if (this.procs.get(e.pid) !== e) continue; // evicted, or the pid was reused
+      this.procs.delete(e.pid);
+      (gone ??= new Set()).add(e.pid);
+      n++;
+    }
+    this.compactExited();
+    if (gone !== null) {
+      for (const p of this.procs.values()) {
+        if (p.exitedAt === 0 && gone.has(p.ppid)) {
+          const s = this.reader.readProcess(p.pid);
+          if (s !== null) p.ppid = s.ppid;
+        }
       }
     }
     this.purged += n;
     return n;
   }
+}
+
+function fromSnapshot(p: ProcessInfo, s: ProcSnapshot): void {
+  p.vpid = s.vpid;
+  p.comm = s.comm;
+  p.argv = s.argv;
+  p.exepath = s.exepath;
+  p.exeFlags = s.exeFlags;
+  p.cwd = s.cwd;
+  p.uid = s.euid;
+  p.gid = s.egid;
+  p.loginuid = s.loginuid;
+  p.sid = s.sid;
+  p.vpgid = s.vpgid;
+  p.tty = s.tty;
+  p.startNs = s.startNs;
+  p.nthreads = s.nthreads;
+}
+
+function fromRecord(p: ProcessInfo, ev: ProcEvent): void {
+  p.vpid = ev.vpid;
+  p.comm = ev.comm;
+  p.uid = ev.euid;
+  p.gid = ev.egid;
+  p.loginuid = ev.loginuid;
+  p.sid = ev.sid;
+  p.vpgid = ev.vpgid;
+  p.tty = ev.tty;
+  if (ev.startNs !== 0n) p.startNs = ev.startNs;
+  p.cgroupId = ev.cgroupId;
+  p.pidns = ev.pidns;
+  p.netns = ev.netns;
+  p.mntns = ev.mntns;
 }

@@ -1,0 +1,494 @@
+/**
+ * The state facade: processes, threads and fds behind every event, in one object.
+ *
+ *   const state = new State();
+ *   session = CaptureSession.start(...);  state.seed();   // attach first, then read /proc
+ *   onRecord: state.apply(decodeRecord(v))  (or state.applyRecord(v) when not decoding)
+ *   render:   state.procs.lookup(ev.tgid), state.threads.get(ev.tid), proc.fds.get(fd)
+ *   every second: state.purge(Date.now())
+ *
+ * Apply first, then render: a close is applied lazily (the fd disappears when the next
+ * event is applied), so the close event itself still sees what it closed.
+ *
+ * Syscalls that change state: open/openat/openat2/creat, socket, socketpair, connect,
+ * accept/accept4, bind, listen, dup/dup2/dup3, fcntl (F_DUPFD, F_DUPFD_CLOEXEC, F_SETFD),
+ * pipe/pipe2, memfd_create, eventfd*, epoll_create*, signalfd*, timerfd_create,
+ * inotify_init*, pidfd_open, userfaultfd, io_uring_setup, bpf, close, close_range,
+ * chdir/fchdir, clone/clone3 (CLONE_FILES), capset. Everything else costs one array load.
+ */
+import { LN_CONST } from "../capture/abi.generated.js";
+import { decodeRecord, resolvePath, type DecodedEvent, type SyscallEvent } from "../decode/event.js";
+import { KIND_SYSCALL, type RecordView } from "../decode/record-view.js";
+import { AF_UNIX } from "../decode/sockaddr.js";
+import { syscallNr } from "../decode/syscall-params.js";
+import type { FdTable } from "./fd-table.js";
+import {
+  FdInfo,
+  ROLE_CLIENT,
+  ROLE_NONE,
+  ROLE_SERVER,
+  l4protoName,
+  socketFd,
+  socketTypeOf,
+  type FdType,
+} from "./fd-table.js";
+import {
+  ProcessTable,
+  type ProcessInfo,
+  type ProcessTableOptions,
+  type ProcessTableStats,
+} from "./process-table.js";
+import type { ThreadInfo } from "./thread-table.js";
+
+export type StateOptions = ProcessTableOptions;
+
+export interface StateStats extends ProcessTableStats {
+  /** fds across all fd tables (shared tables counted once per process) */
+  fds: number;
+  /** syscall records that changed state */
+  updates: number;
+  /** state-changing records about a process we could not find or read */
+  unknownProcess: number;
+}
+
+const O_DIRECTORY = 0o200000;
+const O_CLOEXEC = 0o2000000;
+const CLONE_FILES = 0x400;
+const CLONE_THREAD = 0x10000;
+const EINPROGRESS = -115;
+const EBADF = -9;
+const F_DUPFD = 0;
+const F_SETFD = 2;
+const F_DUPFD_CLOEXEC = 1030;
+const CLOSE_RANGE_CLOEXEC = 4;
+/** bpf(2) commands that return a new fd */
+const BPF_FD_CMDS = new Set([0, 5, 7, 13, 14, 15, 16, 18, 28, 29, 34]);
+
+const enum Op {
+  None = 0,
+  Open,
+  Creat,
+  Openat2,
+  Socket,
+  Socketpair,
+  Connect,
+  Accept,
+  Bind,
+  Listen,
+  Dup,
+  Fcntl,
+  Pipe,
+  Memfd,
+  Anon,
+  Close,
+  CloseRange,
+  Chdir,
+  Clone,
+  Clone3,
+  Capset,
+  Bpf,
+}
+
+/** What each syscall number does to the state (0 = nothing). */
+const OPS = new Uint8Array(LN_CONST.LN_C_MAX_SYSCALL);
+/** fd type and the argument holding its flags, for syscalls that make anonymous fds */
+const ANON_TYPE = new Map<number, { type: FdType; flagsArg: number; always: boolean }>();
+
+function op(name: string, o: Op): void {
+  const nr = syscallNr(name);
+  if (nr !== undefined && nr < OPS.length) OPS[nr] = o;
+}
+function anon(name: string, type: FdType, flagsArg: number, always = false): void {
+  const nr = syscallNr(name);
+  if (nr === undefined) return;
+  op(name, Op.Anon);
+  ANON_TYPE.set(nr, { type, flagsArg, always });
+}
+for (const n of ["open", "openat"]) op(n, Op.Open);
+op("creat", Op.Creat);
+op("openat2", Op.Openat2);
+op("socket", Op.Socket);
+op("socketpair", Op.Socketpair);
+op("connect", Op.Connect);
+op("accept", Op.Accept);
+op("accept4", Op.Accept);
+op("bind", Op.Bind);
+op("listen", Op.Listen);
+for (const n of ["dup", "dup2", "dup3"]) op(n, Op.Dup);
+op("fcntl", Op.Fcntl);
+op("pipe", Op.Pipe);
+op("pipe2", Op.Pipe);
+op("memfd_create", Op.Memfd);
+op("close", Op.Close);
+op("close_range", Op.CloseRange);
+op("chdir", Op.Chdir);
+op("fchdir", Op.Chdir);
+op("clone", Op.Clone);
+op("clone3", Op.Clone3);
+op("capset", Op.Capset);
+op("bpf", Op.Bpf);
+anon("eventfd", "event", -1);
+anon("eventfd2", "event", 1);
+anon("epoll_create", "eventpoll", -1);
+anon("epoll_create1", "eventpoll", 0);
+anon("signalfd", "signalfd", -1);
+anon("signalfd4", "signalfd", 3);
+anon("timerfd_create", "timerfd", 1);
+anon("inotify_init", "inotify", -1);
+anon("inotify_init1", "inotify", 0);
+anon("pidfd_open", "pidfd", -1, true);
+anon("userfaultfd", "userfaultfd", 0);
+anon("io_uring_setup", "io_uring", -1, true);
+
+const NR_CONNECT = syscallNr("connect") ?? -1;
+const NR_DUP3 = syscallNr("dup3") ?? -1;
+const NR_ACCEPT4 = syscallNr("accept4") ?? -1;
+const NR_PIPE2 = syscallNr("pipe2") ?? -1;
+const NR_OPEN = syscallNr("open") ?? -1;
+
+const i32 = (v: bigint | undefined): number => Number(BigInt.asIntN(32, v ?? 0n));
+const u32 = (v: bigint | undefined): number => Number(BigInt.asUintN(32, v ?? 0n));
+
+/** An fd named by a kernel FDPATH tail (dup, fchmod...): files and memfds; pseudo files are "/" */
+function fdFromPath(path: string, cloexec: boolean): FdInfo {
+  if (path.startsWith("/memfd:")) return new FdInfo("memfd", path.slice(1), cloexec);
+  if (path === "/") return new FdInfo("unknown", "", cloexec);
+  return new FdInfo("file", path, cloexec);
+}
+
+export class State {
+  readonly procs: ProcessTable;
+  private pendingTable: FdTable | null = null;
+  private pendingFd = -1;
+  private updates = 0;
+  private unknownProcess = 0;
+
+  constructor(opts: StateOptions = {}) {
+    this.procs = new ProcessTable(opts);
+  }
+
+  get threads(): ProcessTable["threads"] {
+    return this.procs.threads;
+  }
+
+  /** Reads every process, thread and fd from /proc. Call after attaching. */
+  seed(): number {
+    return this.procs.seed();
+  }
+
+  /** The process of `pid` (read from /proc on first sight). */
+  process(pid: number): ProcessInfo | undefined {
+    return this.procs.lookup(pid);
+  }
+
+  thread(tid: number): ThreadInfo | undefined {
+    return this.procs.threads.get(tid);
+  }
+
+  fd(pid: number, fd: number): FdInfo | undefined {
+    return this.procs.lookup(pid)?.fds.get(fd);
+  }
+
+  /** Purges processes that exited more than the grace period ago. */
+  purge(nowMs: number): number {
+    this.flushClose();
+    return this.procs.purge(nowMs);
+  }
+
+  stats(): StateStats {
+    let fds = 0;
+    // counted on demand (stats are not on the event path)
+    for (const p of this.procs.values()) fds += p.fds.size;
+    return { ...this.procs.stats(), fds, updates: this.updates, unknownProcess: this.unknownProcess };
+  }
+
+  /**
+   * Applies a record straight from the ring, decoding only records that change state:
+   * for the rest this is one array load.
+   */
+  applyRecord(v: RecordView, nowMs = 0): void {
+    if (this.pendingTable !== null) this.flushClose();
+    if (v.kind === KIND_SYSCALL) {
+      const nr = v.nr;
+      if (nr >= OPS.length || OPS[nr] === Op.None) return;
+      const ret = v.ret;
+      if (ret < 0 && !(nr === NR_CONNECT && ret === EINPROGRESS)) return;
+    }
+    const ev = decodeRecord(v);
+    if (ev !== null) this.apply(ev, nowMs || Date.now());
+  }
+
+  /** Applies one decoded event. Never throws. */
+  apply(ev: DecodedEvent, nowMs = 0): void {
+    if (this.pendingTable !== null) this.flushClose();
+    if (ev.kind !== "syscall") {
+      this.procs.apply(ev, nowMs || Date.now());
+      return;
+    }
+    const o = ev.nr < OPS.length ? (OPS[ev.nr] as Op) : Op.None;
+    if (o === Op.None) return;
+    if (ev.ret < 0 && !(o === Op.Connect && ev.ret === EINPROGRESS)) {
+      if (o === Op.Close && ev.ret !== EBADF) this.closeFd(ev); // close releases the fd on EINTR/EIO too
+      return;
+    }
+    const p = this.procs.lookup(ev.tgid);
+    if (p === undefined) {
+      this.unknownProcess++;
+      return;
+    }
+    this.updates++;
+    const fds = p.fds;
+    switch (o) {
+      case Op.Open: {
+        const pathArg = ev.nr === NR_OPEN ? 0 : 1;
+        const flags = u32(ev.args[pathArg + 1]);
+        this.openFile(fds, ev, pathArg, flags);
+        return;
+      }
+      case Op.Creat:
+        this.openFile(fds, ev, 0, 0); // O_CREAT|O_WRONLY|O_TRUNC: never close-on-exec
+        return;
+      case Op.Openat2:
+        this.openFile(fds, ev, 1, ev.openHow?.flags ?? 0);
+        return;
+      case Op.Socket: {
+        const type = u32(ev.args[1]);
+        const ft = socketTypeOf(u32(ev.args[0]));
+        const l4 = ft === "ipv4" || ft === "ipv6" ? l4protoName(type, u32(ev.args[2])) : "";
+        fds.set(ev.ret, new FdInfo(ft, "", (type & O_CLOEXEC) !== 0, l4));
+        return;
+      }
+      case Op.Socketpair: {
+        if (ev.fds === null) return;
+        const type = u32(ev.args[1]);
+        const ft = socketTypeOf(u32(ev.args[0]));
+        const cloexec = (type & O_CLOEXEC) !== 0;
+        fds.set(ev.fds[0], new FdInfo(ft, "", cloexec));
+        fds.set(ev.fds[1], new FdInfo(ft, "", cloexec));
+        return;
+      }
+      case Op.Connect: {
+        const fd = i32(ev.args[0]);
+        const prev = fds.get(fd);
+        const sa = ev.sockaddrs.get(1);
+        const t = ev.tuple;
+        if (t !== null && t.family !== AF_UNIX) {
+          let info = socketFd(t, ROLE_CLIENT, prev?.cloexec ?? false);
+          if (!info.connected && sa !== undefined && sa.addr !== "") {
+            // EINPROGRESS before the kernel filled the peer in: take it from the sockaddr
+            info = new FdInfo(
+              info.type,
+              `${t.local.addr}:${t.local.port}->${sa.addr}:${sa.port}`,
+              info.cloexec,
+              info.l4proto,
+              ROLE_CLIENT,
+              t.local.addr,
+              t.local.port,
+              sa.addr,
+              sa.port,
+              true,
+            );
+          }
+          fds.set(fd, info);
+        } else if (sa !== undefined) {
+          const type = socketTypeOf(sa.family);
+          if (type === "unix")
+            fds.set(
+              fd,
+              new FdInfo("unix", sa.addr, prev?.cloexec ?? false, "", ROLE_CLIENT, "", 0, "", 0, true),
+            );
+          else
+            fds.set(
+              fd,
+              new FdInfo(
+                type,
+                `:0->${sa.addr}:${sa.port}`,
+                prev?.cloexec ?? false,
+                prev?.l4proto ?? "",
+                ROLE_CLIENT,
+                "",
+                0,
+                sa.addr,
+                sa.port,
+                true,
+              ),
+            );
+        }
+        return;
+      }
+      case Op.Accept: {
+        const t = ev.tuple;
+        const cloexec = ev.nr === NR_ACCEPT4 && (u32(ev.args[3]) & O_CLOEXEC) !== 0;
+        const listener = fds.get(i32(ev.args[0]));
+        if (t !== null)
+          fds.set(
+            ev.ret,
+            socketFd(t, ROLE_SERVER, cloexec, t.family === AF_UNIX ? (listener?.name ?? "") : ""),
+          );
+        else if (listener !== undefined)
+          fds.set(ev.ret, new FdInfo(listener.type, listener.name, cloexec, listener.l4proto, ROLE_SERVER));
+        return;
+      }
+      case Op.Bind: {
+        const fd = i32(ev.args[0]);
+        const prev = fds.get(fd);
+        const t = ev.tuple;
+        const sa = ev.sockaddrs.get(1);
+        if (t !== null && t.family !== AF_UNIX) fds.set(fd, socketFd(t, ROLE_NONE, prev?.cloexec ?? false));
+        else if (sa !== undefined && sa.family === AF_UNIX)
+          fds.set(fd, new FdInfo("unix", sa.addr, prev?.cloexec ?? false));
+        return;
+      }
+      case Op.Listen: {
+        const fd = i32(ev.args[0]);
+        const prev = fds.get(fd);
+        const t = ev.tuple;
+        if (t !== null && t.family !== AF_UNIX) fds.set(fd, socketFd(t, ROLE_SERVER, prev?.cloexec ?? false));
+        else if (prev !== undefined && prev.role !== ROLE_SERVER)
+          fds.set(
+            fd,
+            new FdInfo(
+              prev.type,
+              prev.name,
+              prev.cloexec,
+              prev.l4proto,
+              ROLE_SERVER,
+              prev.lip,
+              prev.lport,
+              prev.rip,
+              prev.rport,
+              prev.connected,
+            ),
+          );
+        return;
+      }
+      case Op.Dup: {
+        const cloexec = ev.nr === NR_DUP3 && (u32(ev.args[2]) & O_CLOEXEC) !== 0;
+        this.dupFd(fds, ev, i32(ev.args[0]), cloexec);
+        return;
+      }
+      case Op.Fcntl: {
+        const fd = i32(ev.args[0]);
+        const cmd = u32(ev.args[1]);
+        if (cmd === F_DUPFD || cmd === F_DUPFD_CLOEXEC) this.dupFd(fds, ev, fd, cmd === F_DUPFD_CLOEXEC);
+        else if (cmd === F_SETFD) {
+          const prev = fds.get(fd);
+          if (prev !== undefined) fds.set(fd, prev.withCloexec((u32(ev.args[2]) & 1) !== 0));
+        }
+        return;
+      }
+      case Op.Pipe: {
+        if (ev.fds === null) return;
+        const cloexec = ev.nr === NR_PIPE2 && (u32(ev.args[1]) & O_CLOEXEC) !== 0;
+        const info = new FdInfo("pipe", "", cloexec);
+        fds.set(ev.fds[0], info);
+        fds.set(ev.fds[1], info);
+        return;
+      }
+      case Op.Memfd:
+        fds.set(ev.ret, new FdInfo("memfd", `memfd:${ev.paths.get(0) ?? ""}`, (u32(ev.args[1]) & 1) !== 0));
+        return;
+      case Op.Anon: {
+        const a = ANON_TYPE.get(ev.nr);
+        if (a === undefined) return;
+        const cloexec = a.always || (a.flagsArg >= 0 && (u32(ev.args[a.flagsArg]) & O_CLOEXEC) !== 0);
+        fds.set(ev.ret, new FdInfo(a.type, "", cloexec));
+        return;
+      }
+      case Op.Bpf:
+        if (ev.ret > 0 && BPF_FD_CMDS.has(u32(ev.args[0]))) fds.set(ev.ret, new FdInfo("bpf", "", true));
+        return;
+      case Op.Close:
+        this.closeFd(ev);
+        return;
+      case Op.CloseRange: {
+        const first = u32(ev.args[0]);
+        const last = u32(ev.args[1]);
+        const flags = u32(ev.args[2]);
+        for (const [fd, info] of fds.fds) {
+          if (fd < first || fd > last) continue;
+          if (flags & CLOSE_RANGE_CLOEXEC) fds.set(fd, info.withCloexec(true));
+          else fds.delete(fd);
+        }
+        return;
+      }
+      case Op.Chdir: {
+        let cwd = ev.cwd;
+        if (cwd === null) {
+          const path = ev.paths.get(0);
+          if (path !== undefined) cwd = resolvePath(path, ev.dirs.get(0) ?? p.cwd);
+          else {
+            const d = fds.get(i32(ev.args[0]));
+            if (d !== undefined && d.name.startsWith("/")) cwd = d.name;
+          }
+        }
+        if (cwd !== null) p.cwd = cwd;
+        return;
+      }
+      case Op.Clone:
+      case Op.Clone3: {
+        if (ev.ret <= 0) return;
+        let flags = 0;
+        if (o === Op.Clone) flags = u32(ev.args[0]);
+        else if (ev.data !== null && ev.data.length >= 4) flags = ev.data.readUInt32LE(0);
+        if ((flags & CLONE_FILES) !== 0 && (flags & CLONE_THREAD) === 0) {
+          const child = this.procs.get(ev.ret);
+          if (child !== undefined) child.fds = fds; // one table, as in the kernel
+        }
+        return;
+      }
+      case Op.Capset: {
+        const d = ev.data;
+        if (d === null || d.length < 24) return;
+        const t = this.procs.threads.get(ev.tid);
+        if (t === undefined) return;
+        t.capEffective = BigInt(d.readUInt32LE(0)) | (BigInt(d.readUInt32LE(12)) << 32n);
+        t.capPermitted = BigInt(d.readUInt32LE(4)) | (BigInt(d.readUInt32LE(16)) << 32n);
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  private openFile(fds: FdTable, ev: SyscallEvent, pathArg: number, flags: number): void {
+    const path = ev.paths.get(pathArg);
+    const name = path === undefined ? "" : resolvePath(path, ev.dirs.get(pathArg));
+    fds.set(
+      ev.ret,
+      new FdInfo((flags & O_DIRECTORY) !== 0 ? "directory" : "file", name, (flags & O_CLOEXEC) !== 0),
+    );
+  }
+
+  private dupFd(fds: FdTable, ev: SyscallEvent, oldFd: number, cloexec: boolean): void {
+    const newFd = ev.ret;
+    const old = fds.get(oldFd);
+    if (old !== undefined) {
+      fds.set(newFd, old.withCloexec(cloexec));
+      return;
+    }
+    // not in the table: the kernel named the new fd (LN_T_TUPLE or LN_T_FDPATH, arg RET)
+    if (ev.tuple !== null)
+      fds.set(newFd, socketFd(ev.tuple, ev.tuple.remote.port !== 0 ? ROLE_CLIENT : ROLE_NONE, cloexec));
+    else {
+      const fp = ev.fdPaths.get(LN_CONST.LN_C_ARG_RET);
+      if (fp !== undefined) fds.set(newFd, fdFromPath(fp, cloexec));
+    }
+  }
+
+  /** Deferred: the fd disappears when the next event is applied. */
+  private closeFd(ev: SyscallEvent): void {
+    const p = this.procs.get(ev.tgid);
+    if (p === undefined) return;
+    this.pendingTable = p.fds;
+    this.pendingFd = i32(ev.args[0]);
+  }
+
+  private flushClose(): void {
+    const t = this.pendingTable;
+    if (t === null) return;
+    t.delete(this.pendingFd);
+    this.pendingTable = null;
+    this.pendingFd = -1;
+  }
+}
