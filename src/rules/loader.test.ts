@@ -459,7 +459,9 @@ test("exception fields may use arguments and transformers", () => {
       "evt.type = execve",
       `  exceptions:
     - name: anc
-      fields: [proc.aname[2], tolower(proc.name)]
+      fields:
+        - proc.aname[2]
+        - tolower(proc.name)
       values: [[sshd, bash]]
 `,
     ),
