@@ -7,7 +7,7 @@ import { decodeRecord, type ProcEvent } from "../../decode/event.js";
 import { KIND_SYSCALL, RecordView, walkBatch } from "../../decode/record-view.js";
 import { SUPPORTED_SYSCALLS } from "../../decode/syscall-params.js";
 import { eventFields, type EventFields } from "../../engine/event-fields.js";
-import { ProcessTable } from "../../state/process-table.js";
+import { State } from "../../state/state.js";
 import { errorMessage } from "../../errors.js";
 import { hostname } from "node:os";
 import { syscallNr } from "../../capture/syscalls.js";
@@ -162,7 +162,9 @@ export async function captureCommand(argv: string[], io: CliIO): Promise<number>
     io.stdout(CAPTURE_HELP);
     return 0;
   }
-  const procs = new ProcessTable();
+  // processes, threads and fds behind every event; seeded from /proc once attached
+  const state = new State();
+  const procs = state.procs;
   // --filter: compiled once; its event types narrow what the kernel sends
   let filter: CompiledFilter | null = null;
   if (args.filter !== null) {
@@ -183,7 +185,6 @@ export async function captureCommand(argv: string[], io: CliIO): Promise<number>
       }
     }
   }
-  procs.seed();
   const reader = new EventFieldReader(procs, {}, 0n, hostname());
 
   // Fast per-record filter state (numbers only; no allocation for filtered records).
@@ -215,13 +216,20 @@ export async function captureCommand(argv: string[], io: CliIO): Promise<number>
   const onRecord = (v: RecordView): void => {
     if (num >= limit) return;
     if (v.kind === KIND_SYSCALL) {
-      if (wanted[v.nr] !== 1) return;
-      if (args.pid !== 0 && v.tgid !== args.pid) return;
-      if (comm !== null && procs.lookup(v.tgid)?.comm !== comm) return;
+      if (
+        wanted[v.nr] !== 1 ||
+        (args.pid !== 0 && v.tgid !== args.pid) ||
+        (comm !== null && procs.lookup(v.tgid)?.comm !== comm)
+      ) {
+        state.applyRecord(v);
+        return;
+      }
       num++;
-      if (args.output !== "none" || filter !== null) {
+      if (args.output === "none" && filter === null) state.applyRecord(v);
+      else {
         const ev = decodeRecord(v);
         if (ev && ev.kind === "syscall") {
+          state.apply(ev);
           if (filter !== null) {
             reader.set(ev, ev.type, num);
             if (!filter.predicate(reader, ev.type)) {
@@ -229,17 +237,13 @@ export async function captureCommand(argv: string[], io: CliIO): Promise<number>
               return;
             }
           }
-          if ((ev.type === "chdir" || ev.type === "fchdir") && ev.ret === 0) {
-            const p = ev.paths.get(0);
-            if (p !== undefined) procs.setCwd(ev.tgid, p.startsWith("/") ? p : `${ev.dirs.get(0) ?? ""}/${p}`);
-          }
           emit(eventFields(ev, num, procs, session?.bootToWallNs ?? 0n));
         }
       }
     } else {
       const ev = decodeRecord(v) as ProcEvent | null;
       if (!ev) return;
-      procs.apply(ev, Date.now());
+      state.apply(ev);
       const type = ev.kind === "fork" ? "procfork" : ev.kind === "exec" ? "procexec" : "procexit";
       if (!args.lifecycle.has(type)) return;
       if (args.pid !== 0 && ev.tgid !== args.pid) return;
@@ -267,6 +271,8 @@ export async function captureCommand(argv: string[], io: CliIO): Promise<number>
     return 1;
   }
   reader.bootToWallNs = session.bootToWallNs;
+  state.seed();
+  const purgeTimer = setInterval(() => state.purge(Date.now()), 1000);
   const flush = (): void => {
     if (lines.length === 0) return;
     const chunk = lines.join("\n") + "\n";
@@ -304,6 +310,7 @@ export async function captureCommand(argv: string[], io: CliIO): Promise<number>
   if (durTimer) clearTimeout(durTimer);
   clearInterval(dropTimer);
   clearInterval(flushTimer);
+  clearInterval(purgeTimer);
   process.off("SIGINT", onSignal);
   process.off("SIGTERM", onSignal);
   session.drain();
@@ -311,5 +318,12 @@ export async function captureCommand(argv: string[], io: CliIO): Promise<number>
   session.close();
   flush();
   if (args.stats || stats.dropRing + stats.dropScratch > lastDrops) io.stderr(formatStats(stats, outputDropped, printed));
+  if (args.stats) {
+    const st = state.stats();
+    io.stderr(
+      `lanner: state processes=${st.size} threads=${st.threads} fds=${st.fds} evictions=${st.evictions} ` +
+        `thread_evictions=${st.threadEvictions} purged=${st.purged} seed_errors=${st.seedErrors} lazy_reads=${st.lazyReads}\n`,
+    );
+  }
   return 0;
 }
