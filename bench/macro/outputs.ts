@@ -147,8 +147,13 @@ async function main(): Promise<void> {
     await hub.waitForSubscribers((n) => n === 10, 10_000);
     const M = Math.min(N, QUICK ? 10_000 : 50_000);
     const t0 = process.hrtime.bigint();
+    let publishNs = 0n;
     await pump(
-      (a) => hub.publish(a),
+      (a) => {
+        const p0 = process.hrtime.bigint();
+        hub.publish(a);
+        publishNs += process.hrtime.bigint() - p0;
+      },
       M,
       500,
       () => hub.stats().perSubscriber.every((p) => p.queueDepth < 10_000),
@@ -158,6 +163,7 @@ async function main(): Promise<void> {
     report("grpc 10 subscribers alerts/s (each)", M / s);
     report("grpc 10 subscribers messages/s (total)", (10 * M) / s);
     report("grpc 10 subscribers drops", hub.stats().subscriberDrops);
+    report("grpc 10 subscribers publish() cost ns/alert", Number(publishNs) / M);
     sp.child.kill("SIGKILL");
     await server.stop(500);
   }

@@ -353,7 +353,17 @@ export class GrpcServer {
     call.on("cancelled", () => finish("cancelled"));
     call.on("close", () => finish("closed"));
     call.on("finish", () => finish("ended"));
-    sub.onAlert(pump);
+    // Write from a later turn of the event loop: publish() only queues, so the engine's batch
+    // is never held up by encoding or HTTP/2 framing, and one wake-up serves many alerts.
+    let scheduled = false;
+    sub.onAlert(() => {
+      if (scheduled || waitingDrain) return;
+      scheduled = true;
+      setImmediate(() => {
+        scheduled = false;
+        pump();
+      });
+    });
   }
 
   #dropAlert(sub: Subscriber, n: number): Alert {
