@@ -184,8 +184,7 @@ function stringLiteralTest(op: string, lit: string): Test<string> {
     case "regex": {
       const r = compileRe2(lit);
       if (!r.ok) return () => false;
-      const re = r.re;
-      return (s) => re.test(s);
+      return r.test;
     }
     case "bcontains": {
       const b = hexBytes(lit);

@@ -82,7 +82,15 @@ test("regex: RE2 syntax, full match", () => {
     condError("proc.name regex 'a(?=b)'"),
     "17: regex lookaround assertions are not supported by RE2",
   );
-  assert.equal(condError("proc.name regex '(a'"), "17: invalid regex: /^(?:(a)$/: Unterminated group");
+  assert.equal(condError("proc.name regex '(a'"), "17: invalid regex: missing ): ^(?:(a)$");
+  // RE2-only syntax is accepted and evaluated by RE2
+  assert.equal(ev("proc.name regex '(?U)b.*'", P), true);
+  assert.equal(ev("proc.name regex 'b(?i)ASH'", P), true);
+  assert.equal(ev("proc.name regex '\\pL+'", { "proc.name": "bäsh" }), true);
+  // a pattern that backtracks exponentially in JS runs in linear time on RE2
+  const t0 = performance.now();
+  assert.equal(ev("proc.name regex '(a+)+b'", { "proc.name": "a".repeat(60) + "!" }), false);
+  assert.ok(performance.now() - t0 < 1000);
 });
 
 test("in and intersects on strings; lists of lists; empty list", () => {
