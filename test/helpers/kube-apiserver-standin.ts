@@ -9,7 +9,7 @@
  *     server sends it;
  *   - fieldSelector spec.nodeName=NODE and metadata.name=NAME; labelSelector is not supported.
  * stop()/start() simulate outages (same port; open watches are cut), hang() makes it accept
- * requests and never answer, compact() drops the history so resumed watches get 410.
+ * requests and never answer, garbage() answers bodies that are not JSON, compact() drops the history so resumed watches get 410.
  */
 import { randomUUID } from "node:crypto";
 import { writeFileSync } from "node:fs";
@@ -63,6 +63,7 @@ export class KubeApiStandin {
   private readonly namespaces = new Map<string, Obj>();
   private readonly others = new Map<string, Obj>();
   private hanging = false;
+  private garbling = false;
   port = 0;
   /** Every request path seen (with query), for assertions. */
   readonly requests: string[] = [];
@@ -99,6 +100,11 @@ export class KubeApiStandin {
   /** Accept requests but never answer them (true), or answer again (false). */
   hang(on: boolean): void {
     this.hanging = on;
+  }
+
+  /** Answer every request with 200 and a body that is not JSON (true), or normally (false). */
+  garbage(on: boolean): void {
+    this.garbling = on;
   }
 
   /** Drops the watch history: a watch resumed from an older version gets 410 Gone. */
@@ -260,6 +266,11 @@ export class KubeApiStandin {
   private handle(req: IncomingMessage, res: ServerResponse): void {
     this.requests.push(req.url ?? "");
     if (this.hanging) return; // never answer
+    if (this.garbling) {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end("{this is not json\n");
+      return;
+    }
     const url = new URL(req.url ?? "/", "http://standin");
     if (req.method !== "GET")
       return this.status(res, 405, "MethodNotAllowed", "the stand-in only serves GET");

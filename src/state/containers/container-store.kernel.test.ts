@@ -3,6 +3,7 @@
  * printed reason otherwise). Containers are CRI-shaped (see test/helpers/containerd.ts).
  */
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { statSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -93,6 +94,19 @@ describe("ContainerStore with containerd", { skip }, () => {
     assert.equal(c.complete, true);
     assert.ok(c.startTs !== null && c.startTs > 1_600_000_000_000_000_000n);
     assert.match(formatMounts(c.mounts), /\/tmp:\/hosttmp:bind:false:rprivate/);
+  });
+
+  // Regression: the spec's Any was sent without its type URL (protobufjs names the field
+  // type_url, not typeUrl), so `ctr containers info` failed with "type with url : not found".
+  it("helper containers are well-formed for containerd's own tools", () => {
+    const info = JSON.parse(
+      execFileSync("ctr", ["-n", "k8s.io", "containers", "info", app.id], { encoding: "utf8" }),
+    ) as {
+      Image: string;
+      Spec: { annotations: Record<string, string> };
+    };
+    assert.equal(info.Image, "docker.io/library/busybox:1.36");
+    assert.equal(info.Spec.annotations["io.kubernetes.cri.container-name"], "nginx");
   });
 
   it("knows the sandbox and its pod labels", () => {

@@ -434,7 +434,7 @@ export class ContainerStore {
           : hint === "podman"
             ? "needs the Podman REST API client; not implemented"
             : "needs the Docker Engine API client; not implemented (containers in containerd's moby namespace are found)";
-      this.noteProblem(new NotSupportedError(feature, provider), "runtime");
+      this.noteProblem(new NotSupportedError(feature, provider), `runtime-${hint}`);
       return this.records.peek(fullId);
     }
     if (this.client !== null) this.counters.notFound++;

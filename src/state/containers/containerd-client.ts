@@ -189,7 +189,10 @@ function asStringMap(v: unknown): Record<string, string> {
 /** Parses the spec Any; throws StateError(EMALFORMED) for a spec that is present but bad. */
 export function parseSpecAny(any: unknown): OciSpec | null {
   if (any === null || typeof any !== "object") return null;
-  const a = any as { typeUrl?: unknown; value?: unknown };
+  // google.protobuf.Any comes from protobufjs's bundled descriptor, whose field keeps its
+  // proto name (type_url) whatever keepCase says; accept both spellings.
+  const raw = any as { type_url?: unknown; typeUrl?: unknown; value?: unknown };
+  const a = { typeUrl: raw.type_url ?? raw.typeUrl, value: raw.value };
   if (!(a.value instanceof Uint8Array) || a.value.length === 0) return null;
   if (typeof a.typeUrl === "string" && a.typeUrl !== "" && a.typeUrl !== SPEC_TYPE_URL) {
     throw new StateError("EMALFORMED", `container spec has type ${a.typeUrl}`);
@@ -410,7 +413,7 @@ export class ContainerdClient {
           labels: c.labels,
           image: c.image,
           runtime: { name: c.runtimeName },
-          spec: { typeUrl: SPEC_TYPE_URL, value: Buffer.from(JSON.stringify(c.spec)) },
+          spec: { type_url: SPEC_TYPE_URL, value: Buffer.from(JSON.stringify(c.spec)) },
         },
       },
       namespace,

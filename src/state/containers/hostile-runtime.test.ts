@@ -24,6 +24,18 @@ mkdirSync(join(procRoot, String(HOST_PID)), { recursive: true });
 mkdirSync(join(procRoot, String(CONTAINER_PID)), { recursive: true });
 writeFileSync(join(procRoot, String(HOST_PID), "cgroup"), "0::/user.slice\n");
 writeFileSync(join(procRoot, String(CONTAINER_PID), "cgroup"), `4:memory:/k8s.io/${ID}\n0::/k8s.io/${ID}\n`);
+const CRIO_PID = 300;
+const DOCKER_PID = 400;
+mkdirSync(join(procRoot, String(CRIO_PID)), { recursive: true });
+mkdirSync(join(procRoot, String(DOCKER_PID)), { recursive: true });
+writeFileSync(
+  join(procRoot, String(CRIO_PID), "cgroup"),
+  `0::/kubepods.slice/kubepods-pod1.slice/crio-${ID}.scope\n`,
+);
+writeFileSync(
+  join(procRoot, String(DOCKER_PID), "cgroup"),
+  `0::/system.slice/docker-${"d".repeat(64)}.scope\n`,
+);
 
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -142,7 +154,7 @@ describe("malformed runtime replies", () => {
             id: ID,
             labels: { "io.kubernetes.container.name": "x" },
             spec: {
-              typeUrl: "types.containerd.io/opencontainers/runtime-spec/1/Spec",
+              type_url: "types.containerd.io/opencontainers/runtime-spec/1/Spec",
               value: Buffer.from("{not json"),
             },
           },
@@ -162,7 +174,7 @@ describe("malformed runtime replies", () => {
         const env = (topic: string, value: Buffer) => ({
           namespace: "k8s.io",
           topic,
-          event: { typeUrl: "containerd.events.X", value },
+          event: { type_url: "containerd.events.X", value },
         });
         call.write(env("/tasks/start", Buffer.from([0x0a, 0x7f, 0x41])));
         call.write(env("/tasks/exit", Buffer.from([0x18, 0xff])));
@@ -233,5 +245,46 @@ describe("malformed runtime replies", () => {
     const c = new ContainerdClient({ address: join(dir, "absent.sock"), timeoutMs: 100 });
     c.close();
     await assert.rejects(c.listContainers("k8s.io"), /closed/);
+  });
+});
+
+describe("runtimes without a client (CRI-O, Docker, Podman)", () => {
+  it("identify containers from cgroups and report the missing metadata once as NotSupported", async () => {
+    const logs: string[] = [];
+    const store = new ContainerStore({
+      containerd: false,
+      procRoot,
+      cgroup: { root: null },
+      refetchMs: 0,
+      logger: (m) => logs.push(m),
+    });
+    try {
+      for (let i = 0; i < 3; i++) {
+        const c = store.byPid(CRIO_PID);
+        assert.equal(c?.type, "cri-o");
+        assert.equal(c?.id, ID.slice(0, 12));
+        assert.equal(c?.complete, false);
+        store.forgetPid(CRIO_PID);
+        await sleep(10);
+      }
+      const d = store.byPid(DOCKER_PID);
+      assert.equal(d?.type, "docker");
+      assert.equal(d?.fullId, "d".repeat(64));
+      await sleep(20);
+      assert.ok(store.stats().notSupported >= 4);
+      assert.equal(
+        logs.filter((l) => /CRI-O container metadata: not supported/.test(l)).length,
+        1,
+        logs.join("\n"),
+      );
+      assert.equal(
+        logs.filter((l) => /Docker container metadata: not supported/.test(l)).length,
+        1,
+        logs.join("\n"),
+      );
+      assert.equal(new Set(logs).size, logs.length);
+    } finally {
+      await store.close();
+    }
   });
 });

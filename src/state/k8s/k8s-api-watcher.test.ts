@@ -169,6 +169,35 @@ describe("K8sApiWatcher with a hanging or absent API server", () => {
     await api.stop();
   });
 
+  it("malformed replies: logged once, counted, retried; recovers", async () => {
+    const api = new KubeApiStandin();
+    await api.start();
+    api.addNamespace("shop");
+    api.garbage(true);
+    const logs: string[] = [];
+    const w = new K8sApiWatcher({
+      nodeName: "n",
+      kubeconfig: api.writeKubeconfig(join(dir, "kubeconfig-garbage")),
+      requestTimeoutMs: 300,
+      minBackoffMs: 30,
+      maxBackoffMs: 60,
+      logger: (m) => logs.push(m),
+    });
+    w.start();
+    assert.equal(await w.whenSynced(500), false);
+    assert.ok(w.stats().errors >= 4, `errors counted: ${w.stats().errors}`);
+    assert.ok(logs.length >= 1 && logs.length <= 2, logs.join("\n"));
+    assert.ok(
+      logs.every((l) => /not JSON/.test(l)),
+      logs.join("\n"),
+    );
+    api.garbage(false);
+    assert.equal(await w.whenSynced(3000), true);
+    assert.deepEqual(w.namespaceLabels("shop"), { "kubernetes.io/metadata.name": "shop" });
+    await w.close();
+    await api.stop();
+  });
+
   it("absent server: refused connections are retried with backoff, never fatal", async () => {
     const api = new KubeApiStandin();
     await api.start();
