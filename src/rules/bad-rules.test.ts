@@ -164,6 +164,12 @@ test("missing keys, bad priority, bad output field, unknown keys", () => {
   ]);
 });
 
+test("unsafe <NA> comparison is a warning", () => {
+  assert.deepEqual(diags("na.yaml", RULE("evt.type = execve and proc.pname != <NA>")), [
+    "na.yaml:3:50: warning: comparing 'proc.pname' with <NA> never matches: unknown values make comparisons false; use 'proc.pname exists'",
+  ]);
+});
+
 test("one pass reports every problem across files, in file order", () => {
   const r = loadRules([
     { name: "a.yaml", text: RULE("evt.type = execve and proc.nme = x") },

@@ -394,6 +394,15 @@ class Binder {
     const cat = categoryOf(lhs.type);
     for (const it of items) {
       const v = it.value;
+      if (v === "<NA>" && (op === "=" || op === "==" || op === "!=")) {
+        this.ctx.diags.at(
+          it.src,
+          it.start,
+          "warning",
+          `comparing '${lhs.text}' with <NA> never matches: unknown values make comparisons false; use '${lhs.text} exists'`,
+        );
+        if (cat !== "string") continue;
+      }
       if (cat === "number") {
         if (parseNumberLiteral(v) === undefined) {
           this.err(it, it.start, `'${v}' is not a number (field '${lhs.text}' is ${lhs.type})`);

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { condError, evalCond as ev } from "./test-helpers.js";
+import { compileFilter } from "./filter.js";
+import { condError, evalCond, evalCond as ev } from "./test-helpers.js";
 
 const P = {
   "proc.name": "bash",
@@ -126,6 +127,12 @@ test("exists, and unknown values make every comparison false", () => {
   ]) {
     assert.equal(ev(c, {}), false, c);
   }
+});
+
+test("comparing with <NA> warns (unsafe NA check)", () => {
+  const r = compileFilter("proc.pname = <NA> and fd.num != <NA>");
+  assert.ok(r.ok);
+  assert.equal(evalCond("proc.pname != <NA>", {}), false);
 });
 
 test("bool fields", () => {
