@@ -387,7 +387,7 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
     }
   });
   const reopen = (): void => {
-    for (const o of built.manager.outputs) (o as { reopen?: () => void }).reopen?.();
+    built.manager.reopen().catch((e: unknown) => io.stderr(`lanner: reopening outputs: ${errorMessage(e)}\n`));
   };
   const onHup = (): void => {
     reopen();
