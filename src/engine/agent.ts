@@ -24,6 +24,8 @@ export interface AgentOptions {
   readonly hostname?: string;
   readonly enrichers?: Enrichers;
   readonly ringBytes?: number;
+  /** ring drain period (ms): the bound on alert latency added by batching; default 5 */
+  readonly pollMs?: number;
   /** syscalls to capture besides what rules and state need */
   readonly extraSyscalls?: readonly string[];
 }
@@ -142,6 +144,7 @@ export class Agent {
     a.session = CaptureSession.start({
       syscalls: a.syscalls.length ? a.syscalls : [...SUPPORTED_SYSCALLS],
       ...(opts.ringBytes !== undefined ? { ringBytes: opts.ringBytes } : {}),
+      pollMs: opts.pollMs ?? 5,
       onBatch: (batch, bytes) => walkBatch(a.view, batch, bytes, a.onRecord),
     });
     a.reader.bootToWallNs = a.session.bootToWallNs;

@@ -238,6 +238,13 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
       problems.push({ severity: "error", key: "capture.ring_mib", message: `expected a power of two in 1..1024, got ${JSON.stringify(cap["ring_mib"])}` });
     } else ringBytes = n << 20;
   }
+  let pollMs: number | undefined;
+  if (cap["poll_ms"] !== undefined) {
+    const n = Number(cap["poll_ms"]);
+    if (!Number.isInteger(n) || n < 1 || n > 1000) {
+      problems.push({ severity: "error", key: "capture.poll_ms", message: `expected an integer in 1..1000, got ${JSON.stringify(cap["poll_ms"])}` });
+    } else pollMs = n;
+  }
   for (const p of problems) io.stderr(`lanner run: ${formatProblem(p)}\n`);
   if (problems.some((p) => p.severity === "error")) return 1;
 
@@ -276,6 +283,7 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
       hostname,
       onAlert: (a) => built.manager.publish(a),
       ...(ringBytes !== undefined ? { ringBytes } : {}),
+      ...(pollMs !== undefined ? { pollMs } : {}),
     });
   } catch (e) {
     io.stderr(`lanner run: ${errorMessage(e)}\n`);
