@@ -41,6 +41,13 @@ test("not is handled soundly", () => {
   assert.equal(types("evt.type in (open, execve) and not evt.type = open"), "{execve}");
 });
 
+test("the never_true idiom (evt.num = 0) matches nothing", () => {
+  assert.equal(types("evt.num = 0"), "{}");
+  assert.equal(types("proc.name = x and evt.num = 0"), "{}");
+  assert.equal(types("not evt.num = 0"), "all");
+  assert.equal(types("evt.type = open or evt.num = 0"), "{open}");
+});
+
 test("macros are expanded", () => {
   const macros = {
     spawned_process: "evt.type in (execve, execveat)",

@@ -84,6 +84,16 @@ function analyse(e: BoundExpr): Pair {
       return { t, f };
     }
     case "check": {
+      // `evt.num = 0` (the never_true idiom) matches no event: numbering starts at 1
+      if (
+        e.lhs.kind === "field" &&
+        e.lhs.field.def.name === "evt.num" &&
+        (e.op === "=" || e.op === "==") &&
+        e.valField === undefined &&
+        e.values?.every((v) => Number(v) === 0) === true
+      ) {
+        return { t: NO_TYPES, f: ALL_TYPES };
+      }
       if (e.lhs.kind !== "field" || e.lhs.field.def.name !== "evt.type" || e.valField !== undefined) {
         return { t: ALL_TYPES, f: ALL_TYPES };
       }
