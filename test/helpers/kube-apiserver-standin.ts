@@ -97,7 +97,7 @@ export class KubeApiStandin {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
-  /** Accept requests but never answer them (true), or answer again (false). */
+  /** Accept requests but never answer them, and go silent on open watches (true); or answer again (false). */
   hang(on: boolean): void {
     this.hanging = on;
   }
@@ -240,6 +240,8 @@ export class KubeApiStandin {
       const dropped = this.history.shift();
       if (dropped !== undefined) this.oldestRv = dropped.rv;
     }
+    // A hanging server also goes silent on the watches it has open.
+    if (this.hanging) return;
     for (const w of this.watchers)
       if (w.collection === collection && w.filter(obj)) this.send(w.res, { type, object: obj });
   }

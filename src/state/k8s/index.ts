@@ -1,4 +1,5 @@
 export {
+  defaultNodeName,
   K8sApiWatcher,
   type ApiPod,
   type K8sApiStats,

@@ -169,6 +169,38 @@ describe("K8sApiWatcher with a hanging or absent API server", () => {
     await api.stop();
   });
 
+  it("a watch that goes silent is cut after watchIdleMs and resumed from its version", async () => {
+    const api = new KubeApiStandin();
+    await api.start();
+    api.addNamespace("shop");
+    const logs: string[] = [];
+    const w = new K8sApiWatcher({
+      nodeName: "n",
+      kubeconfig: api.writeKubeconfig(join(dir, "kubeconfig-silent")),
+      requestTimeoutMs: 200,
+      watchIdleMs: 300,
+      minBackoffMs: 30,
+      maxBackoffMs: 60,
+      logger: (m) => logs.push(m),
+    });
+    w.start();
+    assert.equal(await w.whenSynced(3000), true);
+    api.hang(true);
+    api.addPod({ name: "missed", namespace: "shop", nodeName: "n" });
+    await new Promise((r) => setTimeout(r, 700));
+    assert.equal(w.podByName("shop", "missed"), undefined);
+    assert.ok(
+      logs.some((l) => /no data within 300 ms|no answer within/.test(l)),
+      logs.join("\n"),
+    );
+    const listsBefore = w.stats().lists;
+    api.hang(false);
+    await until("missed pod after the server answers again", () => w.podByName("shop", "missed"), 3000);
+    assert.equal(w.stats().lists, listsBefore, "resumed by watch from its resourceVersion, no re-list");
+    await w.close();
+    await api.stop();
+  });
+
   it("malformed replies: logged once, counted, retried; recovers", async () => {
     const api = new KubeApiStandin();
     await api.start();

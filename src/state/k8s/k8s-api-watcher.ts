@@ -11,6 +11,7 @@
  *   per-request timeouts (list, get) and an inactivity timeout (watch).
  * - Problems are logged once per kind and counted; none is fatal.
  */
+import { hostname } from "node:os";
 import {
   inClusterEndpoint,
   KubeClient,
@@ -20,6 +21,15 @@ import {
 } from "./kube-client.js";
 import { LogOnce, stderrLogger, type Logger } from "../containers/log-once.js";
 import { LruMap } from "../containers/lru.js";
+
+/**
+ * This node's name as Kubernetes knows it: NODE_NAME (set from spec.nodeName through the
+ * downward API in the agent's DaemonSet), else the host name.
+ */
+export function defaultNodeName(env: NodeJS.ProcessEnv = process.env): string {
+  const n = env["NODE_NAME"];
+  return n !== undefined && n !== "" ? n : hostname();
+}
 
 export interface K8sApiWatcherOptions {
   /** This node's name (pods are watched with spec.nodeName=NODE). */
