@@ -225,9 +225,13 @@ export class ContainerStore {
     if (path !== undefined) return this.learnCgroup(k, path);
     // A container the runtime announced whose cgroup was not mapped yet (its first event):
     // one stat per such container finds it without waiting for a walk.
-    const pending = this.probePendingCgroups(k);
-    if (pending !== undefined) return pending;
-    this.unresolvedCgroups.add(k);
+    // (Only on the first miss of an id until the next walk: a flood of events from one
+    // unknown cgroup costs one probe, not one per event.)
+    if (!this.unresolvedCgroups.has(k)) {
+      const pending = this.probePendingCgroups(k);
+      if (pending !== undefined) return pending;
+    }
+    if (this.unresolvedCgroups.size < 4096) this.unresolvedCgroups.add(k);
     if (this.resolver.canRescan() && !this.closed) void this.rescanCgroups();
     return undefined;
   }
