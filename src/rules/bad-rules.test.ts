@@ -26,6 +26,12 @@ test("YAML syntax error", () => {
   ]);
 });
 
+test("hostile YAML nesting is a diagnostic", () => {
+  const d = diags("deep.yaml", "- rule: " + "[".repeat(100_000) + "]".repeat(100_000) + "\n");
+  assert.equal(d.length, 1);
+  assert.match(d[0] ?? "", /^deep\.yaml:1:\d+: error: invalid YAML: nested too deeply$/);
+});
+
 test("not a list of items", () => {
   assert.deepEqual(diags("m.yaml", "rule: x\n"), [
     "m.yaml:1:1: error: a rules file must be a YAML sequence of rule, macro and list items",

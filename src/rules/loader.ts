@@ -188,6 +188,11 @@ function compareVersions(a: string, b: string): number {
   return 0;
 }
 
+function yamlMessage(m: string): string {
+  if (m.includes("Maximum call stack size exceeded")) return "nested too deeply";
+  return m.split("\n")[0]?.replace(/ at line \d+, column \d+:?$/, "") ?? m;
+}
+
 // ------------------------------------------------------------------ per-file reader
 
 class FileReader {
@@ -220,14 +225,16 @@ class FileReader {
     try {
       docs = parseAllDocuments(this.text, { lineCounter: this.lc, prettyErrors: false, uniqueKeys: true });
     } catch (e) {
-      this.diags.at(this.srcAt(0), 0, "error", `invalid YAML: ${(e as Error).message}`);
+      this.diags.at(this.srcAt(0), 0, "error", `invalid YAML: ${yamlMessage((e as Error).message)}`);
       return;
     }
     const list = Array.isArray(docs) ? docs : [];
     let bad = false;
     for (const doc of list) {
       for (const err of doc.errors) {
-        const msg = err.message.split("\n")[0]?.replace(/ at line \d+, column \d+:?$/, "") ?? err.message;
+        const msg = yamlMessage(err.message);
+        // a stack overflow inside the YAML parser repeats on every level: report it once
+        if (bad && msg === "nested too deeply") continue;
         this.diags.at(this.srcAt(err.pos[0]), 0, "error", `invalid YAML: ${msg}`);
         bad = true;
       }
