@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { test } from "node:test";
 import { formatDiagnostic } from "./diagnostics.js";
 import { loadRules } from "./loader.js";
-import { compatPath } from "./test-helpers.js";
+import { compatPath } from "./testutil.js";
 
 const FILES = ["falco_rules.yaml", "falco-incubating_rules.yaml", "falco-sandbox_rules.yaml"];
 const present = FILES.every((f) => existsSync(compatPath(f)));

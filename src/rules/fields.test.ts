@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { test } from "node:test";
 import { renderFieldsMarkdown } from "./field-docs.js";
 import { FIELD_CLASSES, FIELDS, fieldByName, resolveField } from "./fields.js";
-import { repoPath } from "./test-helpers.js";
+import { repoPath } from "./testutil.js";
 
 test("docs/fields.md is up to date (regenerate: node dist/src/rules/field-docs.js --write)", () => {
   const path = repoPath("docs/fields.md");

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { compileFilter } from "./filter.js";
-import { condError, evalCond, evalCond as ev } from "./test-helpers.js";
+import { condError, evalCond, evalCond as ev } from "./testutil.js";
 
 const P = {
   "proc.name": "bash",
