@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { FieldValue } from "./compiler.js";
 import { formatDiagnostic } from "./diagnostics.js";
+import { compileFilter } from "./filter.js";
 import { loadRules, type LoadOptions, type LoadResult } from "./loader.js";
 import { ObjectFieldReader } from "./object-reader.js";
 
@@ -469,4 +470,13 @@ test("exception fields may use arguments and transformers", () => {
   assert.deepEqual(msgs(r), []);
   assert.deepEqual(matches(r, { "proc.aname[2]": "sshd", "proc.name": "BASH" }), []);
   assert.deepEqual(matches(r, { "proc.aname[2]": "cron", "proc.name": "BASH" }), ["R"]);
+});
+
+test("a filter can use the macros and lists of loaded rules", () => {
+  const r = load({
+    "a.yaml": "- list: shells\n  items: [sh, bash]\n- macro: shell\n  condition: proc.name in (shells)\n",
+  });
+  const f = compileFilter("evt.type = execve and shell", { macros: r.macros, lists: r.lists });
+  assert.ok(f.ok);
+  assert.equal(f.filter.predicate(new ObjectFieldReader({ "proc.name": "bash" }), "execve"), true);
 });

@@ -88,6 +88,9 @@ export interface LoadResult {
   readonly ruleset: RuleSet;
   readonly macroCount: number;
   readonly listCount: number;
+  /** Final macros and lists, e.g. for compileFilter(text, { macros, lists }). */
+  readonly macros: ReadonlyMap<string, MacroEntry>;
+  readonly lists: ReadonlyMap<string, ListEntry>;
 }
 
 // ------------------------------------------------------------------ definitions
@@ -1086,6 +1089,8 @@ class Loader {
       ruleset,
       macroCount: this.macros.size,
       listCount: this.lists.size,
+      macros: macroEntries,
+      lists: listEntries,
     };
   }
 
