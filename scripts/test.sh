@@ -20,7 +20,7 @@ run npx depcruise src --config .dependency-cruiser.cjs --output-type err
 
 step "generated code drift"
 run node dist/scripts/gen-abi.js >/dev/null
-run node dist/scripts/gen-docs.js >/dev/null
+run node dist/src/rules/field-docs.js --write >/dev/null
 if ! git diff --exit-code --stat -- src/capture/abi.generated.ts docs/fields.md; then
   echo "FAILED: generated files differ from the committed ones (run 'make gen' and commit)"
   fail=1
@@ -28,6 +28,10 @@ fi
 
 if [ "$(id -u)" != 0 ]; then
   echo "NOTE: not root: kernel tests will skip (each prints its reason)"
+else
+  # tracefs/bpffs mounts (setup.sh) and containerd for the container tests
+  bash scripts/setup.sh
+  bash scripts/containerd.sh || echo "NOTE: containerd did not start: container tests will skip with a reason"
 fi
 
 step "benchmark smoke run"

@@ -28,6 +28,9 @@ import {
   type RuleMatching,
 } from "../../rules/index.js";
 import { engineFamilies } from "../../engine/engine-metrics.js";
+import { ContainerStore } from "../../state/containers/index.js";
+import { createStateEnrichers, K8sApiWatcher, K8sMetadata } from "../../state/k8s/index.js";
+import { UserResolver } from "../../state/users/index.js";
 import { applyOverride, formatProblem, readConfigFile, unknownKeys, type ConfigProblem } from "../config.js";
 import { UsageError, type CliIO } from "../io.js";
 
@@ -52,7 +55,9 @@ Options:
       --syslog                send alerts to syslog
       --metrics ADDRESS       Prometheus text at /metrics and /healthz (host:port)
       --rule-matching MODE    first (default) or all
-      --node-name NAME        hostname in alerts
+      --node-name NAME        node name (alerts' hostname; pods are watched with spec.nodeName)
+      --kubeconfig FILE       read pod metadata from this cluster's API server (in a pod,
+                              the service account is used without this flag)
   -h, --help                  this help
 
 Prints 'lanner: ready ...' on stderr once programs are attached.
@@ -81,6 +86,7 @@ interface RunArgs {
   metrics: string | null;
   ruleMatching: string | null;
   nodeName: string | null;
+  kubeconfig: string | null;
 }
 
 function parseRunArgs(argv: string[]): RunArgs | "help" {
@@ -102,6 +108,7 @@ function parseRunArgs(argv: string[]): RunArgs | "help" {
       metrics: { type: "string" },
       "rule-matching": { type: "string" },
       "node-name": { type: "string" },
+      kubeconfig: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -124,6 +131,7 @@ function parseRunArgs(argv: string[]): RunArgs | "help" {
     metrics: values.metrics ?? null,
     ruleMatching: values["rule-matching"] ?? null,
     nodeName: values["node-name"] ?? null,
+    kubeconfig: values.kubeconfig ?? null,
   };
 }
 
@@ -275,18 +283,38 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
   let metricsServer: MetricsServer | null = null;
   const metricsCfg = raw["metrics"] as { enabled?: boolean; listen_address?: string } | undefined;
 
+  // ---- state beyond processes: containers (runtime API + event stream), pods, users
+  const containers = new ContainerStore({});
+  containers.start();
+  const inCluster = process.env["KUBERNETES_SERVICE_HOST"] !== undefined;
+  const api =
+    args.kubeconfig !== null || inCluster
+      ? new K8sApiWatcher({ nodeName: hostname, ...(args.kubeconfig !== null ? { kubeconfig: args.kubeconfig } : {}) })
+      : undefined;
+  api?.start();
+  const k8s = new K8sMetadata({ containers, ...(api !== undefined ? { api } : {}) });
+  const users = new UserResolver();
+  const enrichers = createStateEnrichers({ containers, k8s, users });
+  const closeState = async (): Promise<void> => {
+    k8s.close();
+    await api?.close();
+    await containers.close();
+  };
+
   // ---- the agent
   let agent: Agent;
   try {
     agent = Agent.start({
       ruleset: loaded.ruleset,
       hostname,
+      enrichers,
       onAlert: (a) => built.manager.publish(a),
       ...(ringBytes !== undefined ? { ringBytes } : {}),
       ...(pollMs !== undefined ? { pollMs } : {}),
     });
   } catch (e) {
     io.stderr(`lanner run: ${errorMessage(e)}\n`);
+    await closeState();
     await built.manager.close(1000);
     await built.grpcServer?.stop();
     return 1;
@@ -413,6 +441,7 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
   process.off("SIGUSR1", reopen);
   clearInterval(dropTimer);
   agent.stop();
+  await closeState();
   await built.manager.close(3000);
   await built.grpcServer?.stop();
   await metricsServer?.close();
