@@ -33,7 +33,7 @@ gen: bpf ts
 	@npx tsc -p tsconfig.json
 
 run: build
-	@bin/lanner capture
+	@bin/lanner run
 
 check: lint format-check deps-check
 
