@@ -3,7 +3,11 @@
  */
 import { parseArgs } from "node:util";
 import { CaptureSession, resolveSyscalls, type CaptureStats } from "../../capture/capture-session.js";
-import { decodeRecord, type ProcEvent } from "../../decode/event.js";
+import { decodeRecord, type DecodedEvent, type ProcEvent } from "../../decode/event.js";
+import { addStateFields } from "../../engine/state-fields.js";
+import { ContainerStore } from "../../state/containers/index.js";
+import { createStateEnrichers, K8sMetadata } from "../../state/k8s/index.js";
+import { UserResolver } from "../../state/users/index.js";
 import { KIND_SYSCALL, RecordView, walkBatch } from "../../decode/record-view.js";
 import { SUPPORTED_SYSCALLS } from "../../decode/syscall-params.js";
 import { eventFields, type EventFields } from "../../engine/event-fields.js";
@@ -185,7 +189,12 @@ export async function captureCommand(argv: string[], io: CliIO): Promise<number>
       }
     }
   }
-  const reader = new EventFieldReader(procs, {}, 0n, hostname());
+  // containers (runtime API + its event stream), pods (CRI labels) and users
+  const containers = new ContainerStore({});
+  containers.start();
+  const k8s = new K8sMetadata({ containers });
+  const enrichers = createStateEnrichers({ containers, k8s, users: new UserResolver() });
+  const reader = new EventFieldReader(procs, enrichers, 0n, hostname());
 
   // Fast per-record filter state (numbers only; no allocation for filtered records).
   const wanted = new Uint8Array(1024);
@@ -208,8 +217,9 @@ export async function captureCommand(argv: string[], io: CliIO): Promise<number>
     }
   };
 
-  const emit = (fields: EventFields): void => {
+  const emit = (fields: EventFields, ev: DecodedEvent): void => {
     if (args.output === "none") return;
+    addStateFields(fields, ev, enrichers);
     lines.push(args.output === "json" ? JSON.stringify(fields) : formatText(fields));
   };
 
@@ -225,11 +235,10 @@ export async function captureCommand(argv: string[], io: CliIO): Promise<number>
         return;
       }
       num++;
-      if (args.output === "none" && filter === null) state.applyRecord(v);
-      else {
+      state.applyRecord(v);
+      if (args.output !== "none" || filter !== null) {
         const ev = decodeRecord(v);
         if (ev && ev.kind === "syscall") {
-          state.apply(ev);
           if (filter !== null) {
             reader.set(ev, ev.type, num);
             if (!filter.predicate(reader, ev.type)) {
@@ -237,7 +246,7 @@ export async function captureCommand(argv: string[], io: CliIO): Promise<number>
               return;
             }
           }
-          emit(eventFields(ev, num, procs, session?.bootToWallNs ?? 0n));
+          emit(eventFields(ev, num, procs, session?.bootToWallNs ?? 0n), ev);
         }
       }
     } else {
@@ -253,7 +262,7 @@ export async function captureCommand(argv: string[], io: CliIO): Promise<number>
         if (!filter.predicate(reader, type)) return;
       }
       num++;
-      emit(eventFields(ev, num, procs, session?.bootToWallNs ?? 0n));
+      emit(eventFields(ev, num, procs, session?.bootToWallNs ?? 0n), ev);
     }
     if (num >= limit) setImmediate(stop);
   };
@@ -268,6 +277,8 @@ export async function captureCommand(argv: string[], io: CliIO): Promise<number>
     });
   } catch (e) {
     io.stderr(`lanner: ${errorMessage(e)}\n`);
+    k8s.close();
+    await containers.close();
     return 1;
   }
   reader.bootToWallNs = session.bootToWallNs;
@@ -317,6 +328,8 @@ export async function captureCommand(argv: string[], io: CliIO): Promise<number>
   const stats = session.stats();
   session.close();
   flush();
+  k8s.close();
+  await containers.close();
   if (args.stats || stats.dropRing + stats.dropScratch > lastDrops) io.stderr(formatStats(stats, outputDropped, printed));
   if (args.stats) {
     const st = state.stats();

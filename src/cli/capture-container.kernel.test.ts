@@ -1,0 +1,93 @@
+/**
+ * Containers behind events: real containerd containers with the CRI labels the kubelet
+ * sets. An exec inside a container carries its container and pod fields from the
+ * container's very first process on; host processes carry container.id = host.
+ */
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { after, before, describe, test } from "node:test";
+import { containerdAvailable, TestContainers } from "../../test/helpers/containerd.js";
+import { kernelSkipReason } from "../../test/helpers/kernel.js";
+import { LANNER } from "../../test/helpers/agent.js";
+
+type Ev = Record<string, unknown>;
+
+const kernelSkip = kernelSkipReason();
+const avail = await containerdAvailable();
+const skip = kernelSkip ?? (avail.ok ? null : avail.reason);
+if (skip) console.log(`# SKIP container capture tests: ${skip}`);
+
+describe("capture in containers", { skip: skip ?? false }, () => {
+  let tc: TestContainers;
+  before(() => {
+    tc = new TestContainers();
+  });
+  after(async () => {
+    await tc.cleanup();
+  });
+
+  test("the first process of a container and an exec in it carry container and pod fields; host is host", async () => {
+    const child = spawn(process.execPath, [LANNER, "capture", "-o", "json", "-t", "execve"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const events: Ev[] = [];
+    let buf = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => {
+      buf += d.toString();
+      const lines = buf.split("\n");
+      buf = lines.pop() ?? "";
+      for (const l of lines) if (l.startsWith("{")) events.push(JSON.parse(l) as Ev);
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`not ready: ${stderr}`)), 30000);
+        child.stderr.on("data", (d: Buffer) => {
+          stderr += d.toString();
+          if (stderr.includes("lanner: ready")) {
+            clearTimeout(t);
+            resolve();
+          }
+        });
+      });
+      const pod = await tc.startPod({ name: "web-7d4b9", namespace: "shop", labels: { app: "web", tier: "front" } });
+      const c = await tc.start({
+        name: "nginx",
+        pod,
+        image: "docker.io/library/nginx:1.27",
+        command: ["/bin/sh", "-c", "exec sleep 60"],
+      });
+      await tc.exec(c, ["/bin/ls", "/"]);
+      const host = spawn("/bin/true", ["host-marker"]);
+      const deadline = Date.now() + 10000;
+      const find = (pred: (e: Ev) => boolean): Ev | undefined => events.find(pred);
+      while (Date.now() < deadline) {
+        if (find((e) => e["proc.name"] === "ls" && e["container.id"] !== "host") && find((e) => e["proc.pid"] === host.pid)) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const first = find((e) => e["proc.pid"] === c.pid && e["evt.type"] === "execve");
+      assert.ok(first, `the container's first process (pid ${c.pid}) exec is captured`);
+      const ls = find((e) => e["proc.name"] === "ls" && e["container.id"] !== "host");
+      assert.ok(ls, "the exec inside the container is captured");
+      for (const e of [first, ls]) {
+        assert.equal(e["container.id"], c.id.slice(0, 12));
+        assert.equal(e["container.full_id"], c.id);
+        assert.equal(e["container.name"], "nginx");
+        assert.equal(e["container.image"], "docker.io/library/nginx:1.27");
+        assert.equal(e["container.image.repository"], "docker.io/library/nginx");
+        assert.equal(e["container.image.tag"], "1.27");
+        assert.equal(e["k8s.pod.name"], "web-7d4b9");
+        assert.equal(e["k8s.ns.name"], "shop");
+        assert.equal(e["k8s.pod.uid"], pod.spec.uid);
+        assert.equal(e["user.uid"], 0);
+        assert.match(String(e["k8s.pod.labels"]), /app:web/);
+      }
+      const h = find((e) => e["proc.pid"] === host.pid);
+      assert.ok(h, "the host exec is captured");
+      assert.equal(h["container.id"], "host");
+    } finally {
+      child.kill("SIGINT");
+      await new Promise((r) => child.on("exit", r));
+    }
+  });
+});
