@@ -50,9 +50,10 @@ async function run(name: string, ...args: string[]): Promise<Run> {
     syscalls: SUPPORTED_SYSCALLS,
     onBatch: (batch, bytes) =>
       walkBatch(view, batch, bytes, (v) => {
+        // as lanner capture does: the raw record updates the state, the decoded event is rendered
+        state.applyRecord(v);
         const ev = decodeRecord(v);
         if (!ev) return;
-        state.apply(ev);
         if (ev.kind === "exec" && (ev.ppid === process.pid || mine.has(ev.ppid))) mine.add(ev.tgid);
         if (ev.kind === "fork" && mine.has(ev.tgid)) mine.add(ev.childTgid);
         if (!mine.has(ev.tgid)) return;

@@ -11,7 +11,24 @@ import { after, describe, test } from "node:test";
 import { capabilityNames } from "./capabilities.js";
 import { addStateFields } from "./state-fields.js";
 import { State } from "./state.js";
-import { exec, exit, fork, PF_EXE_MEMFD, PF_EXE_UPPER, syscall, tcp4, threadFork } from "./test-events.js";
+import {
+  BatchWriter,
+  cstrBytes,
+  exec,
+  exit,
+  fork,
+  PF_EXE_MEMFD,
+  PF_EXE_UPPER,
+  sockaddr4Bytes,
+  syscall,
+  tcp4,
+  tcp4Bytes,
+  threadFork,
+} from "./test-events.js";
+import { LN_TAIL_KIND } from "../capture/abi.generated.js";
+import { decodeRecord } from "../decode/event.js";
+import { RecordView, walkBatch } from "../decode/record-view.js";
+import { syscallNr } from "../decode/syscall-params.js";
 import type { DecodedEvent } from "../decode/event.js";
 
 const emptyProc = mkdtempSync(join(tmpdir(), "lanner-noproc-"));
@@ -297,5 +314,86 @@ describe("fd table", () => {
     s.apply(exit(999));
     assert.equal(s.stats().unknownProcess, 2);
     assert.equal(s.process(999), undefined);
+  });
+});
+
+describe("raw records", () => {
+  test("applyRecord (straight from the ring batch) builds the same tables as apply(decodeRecord)", () => {
+    const T = LN_TAIL_KIND;
+    const nr = (n: string): number => syscallNr(n)!;
+    const w = new BatchWriter(1 << 16);
+    const fds4 = Buffer.alloc(8);
+    fds4.writeInt32LE(7, 0);
+    fds4.writeInt32LE(8, 4);
+    const capData = Buffer.alloc(24);
+    capData.writeUInt32LE(1 << 21, 0);
+    capData.writeUInt32LE((1 << 21) | 1, 4);
+    w.syscall(
+      300,
+      nr("openat"),
+      3,
+      [-100, 0, 0o2000000],
+      [
+        [T.LN_T_PATH, 1, cstrBytes("data/x.json")],
+        [T.LN_T_DIR, 1, cstrBytes("/srv")],
+      ],
+    );
+    w.syscall(300, nr("openat"), 4, [-100, 0, 0o200000], [[T.LN_T_PATH, 1, cstrBytes("/etc//ssl/")]]);
+    w.syscall(300, nr("socket"), 5, [2, 1 | 0o2000000, 0], []);
+    w.syscall(
+      300,
+      nr("connect"),
+      -115,
+      [5],
+      [
+        [T.LN_T_SOCKADDR, 1, sockaddr4Bytes([10, 1, 2, 3], 443)],
+        [T.LN_T_TUPLE, 0, tcp4Bytes([10, 0, 0, 9], 40001, [10, 1, 2, 3], 443)],
+      ],
+    );
+    w.syscall(300, nr("dup2"), 1, [5, 1], []);
+    w.syscall(300, nr("close"), 0, [3], []);
+    w.syscall(300, nr("pipe2"), 0, [0, 0o2000000], [[T.LN_T_FDS, 0, fds4]]);
+    w.syscall(300, nr("fcntl"), 9, [4, 1030, 0], []);
+    w.syscall(
+      300,
+      nr("chdir"),
+      0,
+      [0],
+      [
+        [T.LN_T_PATH, 0, cstrBytes("sub")],
+        [T.LN_T_CWD, 7, cstrBytes("/root/sub")],
+      ],
+    );
+    w.syscall(300, nr("memfd_create"), 10, [0, 1], [[T.LN_T_PATH, 0, cstrBytes("blob")]]);
+    w.syscall(300, nr("capset"), 0, [0, 0], [[T.LN_T_DATA, 1, capData]]);
+    w.syscall(300, nr("getpid"), 300, [], []);
+    const raw = newState();
+    const decoded = newState();
+    family(raw);
+    family(decoded);
+    const v = new RecordView();
+    walkBatch(v, w.buf, w.off, (r) => {
+      raw.applyRecord(r);
+      const ev = decodeRecord(r);
+      if (ev) decoded.apply(ev);
+    });
+    const dump = (s: State): unknown => ({
+      fds: [...s.process(300)!.fds.fds].sort((a, b) => a[0] - b[0]),
+      cwd: s.process(300)!.cwd,
+      caps: [s.thread(300)!.capEffective, s.thread(300)!.capPermitted],
+    });
+    assert.deepEqual(dump(raw), dump(decoded));
+    assert.equal(raw.fd(300, 1)?.name, "10.0.0.9:40001->10.1.2.3:443");
+    assert.equal(
+      raw.fd(300, 4)?.name,
+      "/etc/ssl/",
+      "normalised as decode/ resolvePath does (trailing slash kept)",
+    );
+    assert.equal(raw.fd(300, 9)?.cloexec, true);
+    assert.equal(raw.fd(300, 3), undefined);
+    assert.equal(raw.fd(300, 7)?.type, "pipe");
+    assert.equal(raw.fd(300, 10)?.name, "memfd:blob");
+    assert.equal(raw.process(300)?.cwd, "/root/sub");
+    assert.equal(capabilityNames(raw.thread(300)!.capPermitted), "CAP_CHOWN CAP_SYS_ADMIN");
   });
 });

@@ -3,7 +3,7 @@
  *
  *   const state = new State();
  *   session = CaptureSession.start(...);  state.seed();   // attach first, then read /proc
- *   onRecord: state.apply(decodeRecord(v))  (or state.applyRecord(v) when not decoding)
+ *   onRecord: state.applyRecord(v)  (raw record: no decoding)  or  state.apply(decodedEvent)
  *   render:   state.procs.lookup(ev.tgid), state.threads.get(ev.tid), proc.fds.get(fd)
  *   every second: state.purge(Date.now())
  *
@@ -17,7 +17,7 @@
  * chdir/fchdir, clone/clone3 (CLONE_FILES), capset. Everything else costs one array load.
  */
 import { LN_CONST } from "../capture/abi.generated.js";
-import { decodeRecord, resolvePath, type DecodedEvent, type SyscallEvent } from "../decode/event.js";
+import { decodeRecord, resolvePath, type DecodedEvent } from "../decode/event.js";
 import { KIND_SYSCALL, type RecordView } from "../decode/record-view.js";
 import { AF_UNIX } from "../decode/sockaddr.js";
 import { syscallNr } from "../decode/syscall-params.js";
@@ -38,6 +38,7 @@ import {
   type ProcessTableOptions,
   type ProcessTableStats,
 } from "./process-table.js";
+import { EventSource, ViewSource, type SyscallSource } from "./syscall-source.js";
 import type { ThreadInfo } from "./thread-table.js";
 
 export type StateOptions = ProcessTableOptions;
@@ -140,14 +141,13 @@ anon("pidfd_open", "pidfd", -1, true);
 anon("userfaultfd", "userfaultfd", 0);
 anon("io_uring_setup", "io_uring", -1, true);
 
-const NR_CONNECT = syscallNr("connect") ?? -1;
 const NR_DUP3 = syscallNr("dup3") ?? -1;
 const NR_ACCEPT4 = syscallNr("accept4") ?? -1;
 const NR_PIPE2 = syscallNr("pipe2") ?? -1;
 const NR_OPEN = syscallNr("open") ?? -1;
 
-const i32 = (v: bigint | undefined): number => Number(BigInt.asIntN(32, v ?? 0n));
-const u32 = (v: bigint | undefined): number => Number(BigInt.asUintN(32, v ?? 0n));
+/** "//", "/./", "/../" or a trailing "/" or "/.": the path needs normalising */
+const NEEDS_NORMALIZE = /\/\/|\/\.\.?(?:\/|$)|.\/$/;
 
 /** An fd named by a kernel FDPATH tail (dup, fchmod...): files and memfds; pseudo files are "/" */
 function fdFromPath(path: string, cloexec: boolean): FdInfo {
@@ -158,6 +158,8 @@ function fdFromPath(path: string, cloexec: boolean): FdInfo {
 
 export class State {
   readonly procs: ProcessTable;
+  private readonly viewSrc = new ViewSource();
+  private readonly eventSrc = new EventSource();
   private pendingTable: FdTable | null = null;
   private pendingFd = -1;
   private updates = 0;
@@ -203,19 +205,20 @@ export class State {
   }
 
   /**
-   * Applies a record straight from the ring, decoding only records that change state:
-   * for the rest this is one array load.
+   * Applies a record straight from the ring. Syscalls that change nothing cost one array
+   * load; the others read only the registers and tails they need (no decodeRecord).
+   * Lifecycle records are decoded (they are rare).
    */
   applyRecord(v: RecordView, nowMs = 0): void {
     if (this.pendingTable !== null) this.flushClose();
-    if (v.kind === KIND_SYSCALL) {
-      const nr = v.nr;
-      if (nr >= OPS.length || OPS[nr] === Op.None) return;
-      const ret = v.ret;
-      if (ret < 0 && !(nr === NR_CONNECT && ret === EINPROGRESS)) return;
+    if (v.kind !== KIND_SYSCALL) {
+      const ev = decodeRecord(v);
+      if (ev !== null && ev.kind !== "syscall") this.procs.apply(ev, nowMs || Date.now());
+      return;
     }
-    const ev = decodeRecord(v);
-    if (ev !== null) this.apply(ev, nowMs || Date.now());
+    const nr = v.nr;
+    if (nr >= OPS.length || OPS[nr] === Op.None) return;
+    this.applySyscall(this.viewSrc.set(v), OPS[nr] as Op);
   }
 
   /** Applies one decoded event. Never throws. */
@@ -227,8 +230,13 @@ export class State {
     }
     const o = ev.nr < OPS.length ? (OPS[ev.nr] as Op) : Op.None;
     if (o === Op.None) return;
-    if (ev.ret < 0 && !(o === Op.Connect && ev.ret === EINPROGRESS)) {
-      if (o === Op.Close && ev.ret !== EBADF) this.closeFd(ev); // close releases the fd on EINTR/EIO too
+    this.applySyscall(this.eventSrc.set(ev), o);
+  }
+
+  private applySyscall(ev: SyscallSource, o: Op): void {
+    const ret = ev.ret;
+    if (ret < 0 && !(o === Op.Connect && ret === EINPROGRESS)) {
+      if (o === Op.Close && ret !== EBADF) this.closeFd(ev); // close releases the fd on EINTR/EIO too
       return;
     }
     const p = this.procs.lookup(ev.tgid);
@@ -241,45 +249,47 @@ export class State {
     switch (o) {
       case Op.Open: {
         const pathArg = ev.nr === NR_OPEN ? 0 : 1;
-        const flags = u32(ev.args[pathArg + 1]);
-        this.openFile(fds, ev, pathArg, flags);
+        this.openFile(fds, ev, pathArg, ev.argUint(pathArg + 1));
         return;
       }
       case Op.Creat:
         this.openFile(fds, ev, 0, 0); // O_CREAT|O_WRONLY|O_TRUNC: never close-on-exec
         return;
       case Op.Openat2:
-        this.openFile(fds, ev, 1, ev.openHow?.flags ?? 0);
+        this.openFile(fds, ev, 1, ev.openHowFlags());
         return;
       case Op.Socket: {
-        const type = u32(ev.args[1]);
-        const ft = socketTypeOf(u32(ev.args[0]));
-        const l4 = ft === "ipv4" || ft === "ipv6" ? l4protoName(type, u32(ev.args[2])) : "";
-        fds.set(ev.ret, new FdInfo(ft, "", (type & O_CLOEXEC) !== 0, l4));
+        const type = ev.argUint(1);
+        const ft = socketTypeOf(ev.argUint(0));
+        const l4 = ft === "ipv4" || ft === "ipv6" ? l4protoName(type, ev.argUint(2)) : "";
+        fds.set(ret, new FdInfo(ft, "", (type & O_CLOEXEC) !== 0, l4));
         return;
       }
       case Op.Socketpair: {
-        if (ev.fds === null) return;
-        const type = u32(ev.args[1]);
-        const ft = socketTypeOf(u32(ev.args[0]));
-        const cloexec = (type & O_CLOEXEC) !== 0;
-        fds.set(ev.fds[0], new FdInfo(ft, "", cloexec));
-        fds.set(ev.fds[1], new FdInfo(ft, "", cloexec));
+        const a = ev.fd0();
+        const b = ev.fd1();
+        if (a < 0 || b < 0) return;
+        const type = ev.argUint(1);
+        const info = new FdInfo(socketTypeOf(ev.argUint(0)), "", (type & O_CLOEXEC) !== 0);
+        fds.set(a, info);
+        fds.set(b, info);
         return;
       }
       case Op.Connect: {
-        const fd = i32(ev.args[0]);
+        const fd = ev.argInt(0);
         const prev = fds.get(fd);
-        const sa = ev.sockaddrs.get(1);
-        const t = ev.tuple;
+        const cloexec = prev?.cloexec ?? false;
+        const sa = ev.sockaddr(1);
+        const t = ev.tuple();
         if (t !== null && t.family !== AF_UNIX) {
-          let info = socketFd(t, ROLE_CLIENT, prev?.cloexec ?? false);
+          let info = socketFd(t, ROLE_CLIENT, cloexec);
           if (!info.connected && sa !== undefined && sa.addr !== "") {
             // EINPROGRESS before the kernel filled the peer in: take it from the sockaddr
+            const name = `${t.local.addr}:${t.local.port}->${sa.addr}:${sa.port}`;
             info = new FdInfo(
               info.type,
-              `${t.local.addr}:${t.local.port}->${sa.addr}:${sa.port}`,
-              info.cloexec,
+              name,
+              cloexec,
               info.l4proto,
               ROLE_CLIENT,
               t.local.addr,
@@ -293,17 +303,15 @@ export class State {
         } else if (sa !== undefined) {
           const type = socketTypeOf(sa.family);
           if (type === "unix")
-            fds.set(
-              fd,
-              new FdInfo("unix", sa.addr, prev?.cloexec ?? false, "", ROLE_CLIENT, "", 0, "", 0, true),
-            );
-          else
+            fds.set(fd, new FdInfo("unix", sa.addr, cloexec, "", ROLE_CLIENT, "", 0, "", 0, true));
+          else {
+            const name = `:0->${sa.addr}:${sa.port}`;
             fds.set(
               fd,
               new FdInfo(
                 type,
-                `:0->${sa.addr}:${sa.port}`,
-                prev?.cloexec ?? false,
+                name,
+                cloexec,
                 prev?.l4proto ?? "",
                 ROLE_CLIENT,
                 "",
@@ -313,36 +321,35 @@ export class State {
                 true,
               ),
             );
+          }
         }
         return;
       }
       case Op.Accept: {
-        const t = ev.tuple;
-        const cloexec = ev.nr === NR_ACCEPT4 && (u32(ev.args[3]) & O_CLOEXEC) !== 0;
-        const listener = fds.get(i32(ev.args[0]));
+        const t = ev.tuple();
+        const cloexec = ev.nr === NR_ACCEPT4 && (ev.argUint(3) & O_CLOEXEC) !== 0;
+        const listener = fds.get(ev.argInt(0));
         if (t !== null)
-          fds.set(
-            ev.ret,
-            socketFd(t, ROLE_SERVER, cloexec, t.family === AF_UNIX ? (listener?.name ?? "") : ""),
-          );
+          fds.set(ret, socketFd(t, ROLE_SERVER, cloexec, t.family === AF_UNIX ? (listener?.name ?? "") : ""));
         else if (listener !== undefined)
-          fds.set(ev.ret, new FdInfo(listener.type, listener.name, cloexec, listener.l4proto, ROLE_SERVER));
+          fds.set(ret, new FdInfo(listener.type, listener.name, cloexec, listener.l4proto, ROLE_SERVER));
         return;
       }
       case Op.Bind: {
-        const fd = i32(ev.args[0]);
-        const prev = fds.get(fd);
-        const t = ev.tuple;
-        const sa = ev.sockaddrs.get(1);
-        if (t !== null && t.family !== AF_UNIX) fds.set(fd, socketFd(t, ROLE_NONE, prev?.cloexec ?? false));
-        else if (sa !== undefined && sa.family === AF_UNIX)
-          fds.set(fd, new FdInfo("unix", sa.addr, prev?.cloexec ?? false));
+        const fd = ev.argInt(0);
+        const cloexec = fds.get(fd)?.cloexec ?? false;
+        const t = ev.tuple();
+        if (t !== null && t.family !== AF_UNIX) fds.set(fd, socketFd(t, ROLE_NONE, cloexec));
+        else {
+          const sa = ev.sockaddr(1);
+          if (sa !== undefined && sa.family === AF_UNIX) fds.set(fd, new FdInfo("unix", sa.addr, cloexec));
+        }
         return;
       }
       case Op.Listen: {
-        const fd = i32(ev.args[0]);
+        const fd = ev.argInt(0);
         const prev = fds.get(fd);
-        const t = ev.tuple;
+        const t = ev.tuple();
         if (t !== null && t.family !== AF_UNIX) fds.set(fd, socketFd(t, ROLE_SERVER, prev?.cloexec ?? false));
         else if (prev !== undefined && prev.role !== ROLE_SERVER)
           fds.set(
@@ -363,62 +370,64 @@ export class State {
         return;
       }
       case Op.Dup: {
-        const cloexec = ev.nr === NR_DUP3 && (u32(ev.args[2]) & O_CLOEXEC) !== 0;
-        this.dupFd(fds, ev, i32(ev.args[0]), cloexec);
+        const cloexec = ev.nr === NR_DUP3 && (ev.argUint(2) & O_CLOEXEC) !== 0;
+        this.dupFd(fds, ev, ev.argInt(0), cloexec);
         return;
       }
       case Op.Fcntl: {
-        const fd = i32(ev.args[0]);
-        const cmd = u32(ev.args[1]);
+        const fd = ev.argInt(0);
+        const cmd = ev.argUint(1);
         if (cmd === F_DUPFD || cmd === F_DUPFD_CLOEXEC) this.dupFd(fds, ev, fd, cmd === F_DUPFD_CLOEXEC);
         else if (cmd === F_SETFD) {
           const prev = fds.get(fd);
-          if (prev !== undefined) fds.set(fd, prev.withCloexec((u32(ev.args[2]) & 1) !== 0));
+          if (prev !== undefined) fds.set(fd, prev.withCloexec((ev.argUint(2) & 1) !== 0));
         }
         return;
       }
       case Op.Pipe: {
-        if (ev.fds === null) return;
-        const cloexec = ev.nr === NR_PIPE2 && (u32(ev.args[1]) & O_CLOEXEC) !== 0;
+        const a = ev.fd0();
+        const b = ev.fd1();
+        if (a < 0 || b < 0) return;
+        const cloexec = ev.nr === NR_PIPE2 && (ev.argUint(1) & O_CLOEXEC) !== 0;
         const info = new FdInfo("pipe", "", cloexec);
-        fds.set(ev.fds[0], info);
-        fds.set(ev.fds[1], info);
+        fds.set(a, info);
+        fds.set(b, info);
         return;
       }
       case Op.Memfd:
-        fds.set(ev.ret, new FdInfo("memfd", `memfd:${ev.paths.get(0) ?? ""}`, (u32(ev.args[1]) & 1) !== 0));
+        fds.set(ret, new FdInfo("memfd", `memfd:${ev.path(0) ?? ""}`, (ev.argUint(1) & 1) !== 0));
         return;
       case Op.Anon: {
         const a = ANON_TYPE.get(ev.nr);
         if (a === undefined) return;
-        const cloexec = a.always || (a.flagsArg >= 0 && (u32(ev.args[a.flagsArg]) & O_CLOEXEC) !== 0);
-        fds.set(ev.ret, new FdInfo(a.type, "", cloexec));
+        const cloexec = a.always || (a.flagsArg >= 0 && (ev.argUint(a.flagsArg) & O_CLOEXEC) !== 0);
+        fds.set(ret, new FdInfo(a.type, "", cloexec));
         return;
       }
       case Op.Bpf:
-        if (ev.ret > 0 && BPF_FD_CMDS.has(u32(ev.args[0]))) fds.set(ev.ret, new FdInfo("bpf", "", true));
+        if (ret > 0 && BPF_FD_CMDS.has(ev.argUint(0))) fds.set(ret, new FdInfo("bpf", "", true));
         return;
       case Op.Close:
         this.closeFd(ev);
         return;
       case Op.CloseRange: {
-        const first = u32(ev.args[0]);
-        const last = u32(ev.args[1]);
-        const flags = u32(ev.args[2]);
+        const first = ev.argUint(0);
+        const last = ev.argUint(1);
+        const cloexecOnly = (ev.argUint(2) & CLOSE_RANGE_CLOEXEC) !== 0;
         for (const [fd, info] of fds.fds) {
           if (fd < first || fd > last) continue;
-          if (flags & CLOSE_RANGE_CLOEXEC) fds.set(fd, info.withCloexec(true));
+          if (cloexecOnly) fds.set(fd, info.withCloexec(true));
           else fds.delete(fd);
         }
         return;
       }
       case Op.Chdir: {
-        let cwd = ev.cwd;
+        let cwd = ev.cwd();
         if (cwd === null) {
-          const path = ev.paths.get(0);
-          if (path !== undefined) cwd = resolvePath(path, ev.dirs.get(0) ?? p.cwd);
+          const path = ev.path(0);
+          if (path !== undefined) cwd = resolvePath(path, ev.dir(0) ?? p.cwd);
           else {
-            const d = fds.get(i32(ev.args[0]));
+            const d = fds.get(ev.argInt(0));
             if (d !== undefined && d.name.startsWith("/")) cwd = d.name;
           }
         }
@@ -427,23 +436,23 @@ export class State {
       }
       case Op.Clone:
       case Op.Clone3: {
-        if (ev.ret <= 0) return;
-        let flags = 0;
-        if (o === Op.Clone) flags = u32(ev.args[0]);
-        else if (ev.data !== null && ev.data.length >= 4) flags = ev.data.readUInt32LE(0);
-        if ((flags & CLONE_FILES) !== 0 && (flags & CLONE_THREAD) === 0) {
-          const child = this.procs.get(ev.ret);
+        if (ret <= 0) return;
+        const flags = o === Op.Clone ? ev.argUint(0) : ev.dataU32(0);
+        if (flags !== -1 && (flags & CLONE_FILES) !== 0 && (flags & CLONE_THREAD) === 0) {
+          const child = this.procs.get(ret);
           if (child !== undefined) child.fds = fds; // one table, as in the kernel
         }
         return;
       }
       case Op.Capset: {
-        const d = ev.data;
-        if (d === null || d.length < 24) return;
         const t = this.procs.threads.get(ev.tid);
-        if (t === undefined) return;
-        t.capEffective = BigInt(d.readUInt32LE(0)) | (BigInt(d.readUInt32LE(12)) << 32n);
-        t.capPermitted = BigInt(d.readUInt32LE(4)) | (BigInt(d.readUInt32LE(16)) << 32n);
+        const e0 = ev.dataU32(0);
+        const e1 = ev.dataU32(12);
+        const p0 = ev.dataU32(4);
+        const p1 = ev.dataU32(16);
+        if (t === undefined || e0 < 0 || e1 < 0 || p0 < 0 || p1 < 0) return;
+        t.capEffective = BigInt(e0) | (BigInt(e1) << 32n);
+        t.capPermitted = BigInt(p0) | (BigInt(p1) << 32n);
         return;
       }
       default:
@@ -451,16 +460,21 @@ export class State {
     }
   }
 
-  private openFile(fds: FdTable, ev: SyscallEvent, pathArg: number, flags: number): void {
-    const path = ev.paths.get(pathArg);
-    const name = path === undefined ? "" : resolvePath(path, ev.dirs.get(pathArg));
+  private openFile(fds: FdTable, ev: SyscallSource, pathArg: number, flags: number): void {
+    const path = ev.path(pathArg);
+    let name = "";
+    if (path !== undefined) {
+      // normalising costs more than the rest of the update: only when the path needs it
+      name =
+        path.charCodeAt(0) === 47 && !NEEDS_NORMALIZE.test(path) ? path : resolvePath(path, ev.dir(pathArg));
+    }
     fds.set(
       ev.ret,
       new FdInfo((flags & O_DIRECTORY) !== 0 ? "directory" : "file", name, (flags & O_CLOEXEC) !== 0),
     );
   }
 
-  private dupFd(fds: FdTable, ev: SyscallEvent, oldFd: number, cloexec: boolean): void {
+  private dupFd(fds: FdTable, ev: SyscallSource, oldFd: number, cloexec: boolean): void {
     const newFd = ev.ret;
     const old = fds.get(oldFd);
     if (old !== undefined) {
@@ -468,20 +482,20 @@ export class State {
       return;
     }
     // not in the table: the kernel named the new fd (LN_T_TUPLE or LN_T_FDPATH, arg RET)
-    if (ev.tuple !== null)
-      fds.set(newFd, socketFd(ev.tuple, ev.tuple.remote.port !== 0 ? ROLE_CLIENT : ROLE_NONE, cloexec));
+    const t = ev.tuple();
+    if (t !== null) fds.set(newFd, socketFd(t, t.remote.port !== 0 ? ROLE_CLIENT : ROLE_NONE, cloexec));
     else {
-      const fp = ev.fdPaths.get(LN_CONST.LN_C_ARG_RET);
+      const fp = ev.fdPath(LN_CONST.LN_C_ARG_RET);
       if (fp !== undefined) fds.set(newFd, fdFromPath(fp, cloexec));
     }
   }
 
   /** Deferred: the fd disappears when the next event is applied. */
-  private closeFd(ev: SyscallEvent): void {
+  private closeFd(ev: SyscallSource): void {
     const p = this.procs.get(ev.tgid);
     if (p === undefined) return;
     this.pendingTable = p.fds;
-    this.pendingFd = i32(ev.args[0]);
+    this.pendingFd = ev.argInt(0);
   }
 
   private flushClose(): void {

@@ -2,7 +2,8 @@
  * Synthetic decoded events for state tests and benchmarks: the shapes decodeRecord()
  * produces, with defaults for everything a test does not care about.
  */
-import { LN_CONST } from "../capture/abi.generated.js";
+import { LN_CONST, LN_HDR, LN_KIND, LN_SOCK_TUPLE, LN_SYSCALL } from "../capture/abi.generated.js";
+import { FRAME_HEADER } from "../decode/record-view.js";
 import type { ProcEvent, SyscallEvent } from "../decode/event.js";
 import type { SockAddr, SockTuple } from "../decode/sockaddr.js";
 import { syscallNr } from "../decode/syscall-params.js";
@@ -149,4 +150,76 @@ export function tcp4(lip: string, lport: number, rip: string, rport: number): So
     local: { family: 2, addr: lip, port: lport },
     remote: { family: 2, addr: rip, port: rport },
   };
+}
+
+/** Writes raw records in the batch framing the addon produces. */
+export class BatchWriter {
+  readonly buf: Buffer;
+  off = 0;
+  count = 0;
+  constructor(bytes: number) {
+    this.buf = Buffer.alloc(bytes);
+  }
+  syscall(
+    pid: number,
+    nr: number,
+    ret: number,
+    args: number[],
+    tails: [kind: number, arg: number, data: Buffer][],
+  ): void {
+    const b = this.buf;
+    let size = LN_SYSCALL.SIZEOF;
+    for (const t of tails) size += 4 + t[2].length;
+    const rec = this.off + FRAME_HEADER;
+    b.writeUInt32LE(size, this.off);
+    b.writeUInt32LE(0, this.off + 4);
+    b.writeBigUInt64LE(BigInt(1e12 + this.count * 1000), rec + LN_HDR.TS);
+    b.writeUInt32LE(pid, rec + LN_HDR.TGID);
+    b.writeUInt32LE(pid, rec + LN_HDR.TID);
+    b.writeUInt16LE(LN_KIND.LN_K_SYSCALL, rec + LN_HDR.KIND);
+    b.writeUInt16LE(size, rec + LN_HDR.SIZE);
+    b.writeUInt16LE(0, rec + LN_HDR.CPU);
+    b.writeUInt8(tails.length, rec + LN_HDR.NTAILS);
+    b.writeUInt8(0, rec + LN_HDR.FLAGS);
+    b.writeUInt32LE(nr, rec + LN_SYSCALL.NR);
+    b.writeBigInt64LE(BigInt(ret), rec + LN_SYSCALL.RET);
+    for (let i = 0; i < 6; i++)
+      b.writeBigUInt64LE(BigInt.asUintN(64, BigInt(args[i] ?? 0)), rec + LN_SYSCALL.ARGS + i * 8);
+    b.writeBigUInt64LE(BigInt(5000 + (pid % 100)), rec + LN_SYSCALL.CGROUP_ID);
+    let o = rec + LN_SYSCALL.SIZEOF;
+    for (const [kind, arg, data] of tails) {
+      b.writeUInt16LE(data.length, o);
+      b.writeUInt8(kind, o + 2);
+      b.writeUInt8(arg, o + 3);
+      data.copy(b, o + 4);
+      o += 4 + data.length;
+    }
+    this.off += FRAME_HEADER + ((size + 7) & ~7);
+    this.count++;
+  }
+}
+
+/** NUL-terminated string bytes, as path tails carry them. */
+export const cstrBytes = (s: string): Buffer => Buffer.from(`${s}\0`);
+
+/** A `struct ln_sock_tuple` of an IPv4 TCP socket. */
+export function tcp4Bytes(lip: number[], lport: number, rip: number[], rport: number): Buffer {
+  const t = Buffer.alloc(LN_SOCK_TUPLE.SIZEOF);
+  t.writeUInt16LE(2, LN_SOCK_TUPLE.FAMILY);
+  t.writeUInt16LE(1, LN_SOCK_TUPLE.TYPE);
+  t.writeUInt16LE(lport, LN_SOCK_TUPLE.LPORT);
+  t.writeUInt16LE(rport, LN_SOCK_TUPLE.RPORT);
+  t.set(lip, LN_SOCK_TUPLE.LADDR);
+  t.set(rip, LN_SOCK_TUPLE.RADDR);
+  t.writeUInt16LE(6, LN_SOCK_TUPLE.PROTOCOL);
+  return t;
+}
+
+/** A user `struct sockaddr_in`. */
+export function sockaddr4Bytes(ip: number[], port: number): Buffer {
+  const s = Buffer.alloc(16);
+  s.writeUInt16LE(2, 0);
+  s.writeUInt16BE(port, 2);
+  s.set(ip, 4);
+  return s;
 }
