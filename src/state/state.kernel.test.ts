@@ -61,7 +61,7 @@ async function run(name: string, ...args: string[]): Promise<Run> {
         seen.push({
           ev,
           f: eventFields(ev, 0, state.procs, session.bootToWallNs),
-          fds: p ? [...p.fds.fds.keys()].sort((a, b) => a - b) : [],
+          fds: p ? p.fds.numbers() : [],
         });
       }),
   });

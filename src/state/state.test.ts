@@ -257,7 +257,7 @@ describe("fd table", () => {
     assert.equal(s.fd(300, 14)?.name, "memfd:m");
     assert.equal(s.fd(300, 8)?.type, "pipe");
     s.apply(exec(300, "/usr/bin/env", ["env"], { ppid: 200 }));
-    const left = [...s.process(300)!.fds.fds.keys()].sort((a, b) => a - b);
+    const left = s.process(300)!.fds.numbers();
     assert.deepEqual(left, [4, 6, 10, 11, 15]);
     assert.equal(s.fd(300, 6)?.name, "/a", "F_DUPFD copies without close-on-exec");
   });
@@ -318,6 +318,39 @@ describe("fd table", () => {
 });
 
 describe("raw records", () => {
+  test("an fd closed and reopened: the entry is reused only for the same path and flags", () => {
+    const T = LN_TAIL_KIND;
+    const nr = (n: string): number => syscallNr(n)!;
+    const w = new BatchWriter(1 << 14);
+    const open = (path: string, flags: number): void =>
+      w.syscall(300, nr("openat"), 3, [-100, 0, flags], [[T.LN_T_PATH, 1, cstrBytes(path)]]);
+    const close = (): void => w.syscall(300, nr("close"), 0, [3], []);
+    const s = newState();
+    family(s);
+    const seen: (string | boolean | undefined)[][] = [];
+    const v = new RecordView();
+    open("/etc/hostname", 0);
+    close();
+    open("/etc/hostname", 0); // reused
+    close();
+    open("/etc/hostnamX", 0); // same length, other bytes
+    close();
+    open("/etc/hostnamX", 0o2000000); // other flags
+    close();
+    open("/etc/héllo", 0); // non-ASCII: slow path, same result
+    walkBatch(v, w.buf, w.off, (r) => {
+      s.applyRecord(r);
+      if (r.nr === nr("openat")) seen.push([s.fd(300, 3)?.name, s.fd(300, 3)?.cloexec]);
+    });
+    assert.deepEqual(seen, [
+      ["/etc/hostname", false],
+      ["/etc/hostname", false],
+      ["/etc/hostnamX", false],
+      ["/etc/hostnamX", true],
+      ["/etc/héllo", false],
+    ]);
+  });
+
   test("applyRecord (straight from the ring batch) builds the same tables as apply(decodeRecord)", () => {
     const T = LN_TAIL_KIND;
     const nr = (n: string): number => syscallNr(n)!;
@@ -378,7 +411,7 @@ describe("raw records", () => {
       if (ev) decoded.apply(ev);
     });
     const dump = (s: State): unknown => ({
-      fds: [...s.process(300)!.fds.fds].sort((a, b) => a[0] - b[0]),
+      fds: s.process(300)!.fds.entries(),
       cwd: s.process(300)!.cwd,
       caps: [s.thread(300)!.capEffective, s.thread(300)!.capPermitted],
     });

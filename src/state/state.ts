@@ -146,8 +146,15 @@ const NR_ACCEPT4 = syscallNr("accept4") ?? -1;
 const NR_PIPE2 = syscallNr("pipe2") ?? -1;
 const NR_OPEN = syscallNr("open") ?? -1;
 
-/** "//", "/./", "/../" or a trailing "/" or "/.": the path needs normalising */
-const NEEDS_NORMALIZE = /\/\/|\/\.\.?(?:\/|$)|.\/$/;
+/** An absolute path with no "//", "/." (covers "/./" and "/../") or trailing "/": already normal. */
+function isPlainAbsolute(p: string): boolean {
+  return (
+    p.charCodeAt(0) === 47 &&
+    !p.includes("//") &&
+    !p.includes("/.") &&
+    (p.length === 1 || p.charCodeAt(p.length - 1) !== 47)
+  );
+}
 
 /** An fd named by a kernel FDPATH tail (dup, fchmod...): files and memfds; pseudo files are "/" */
 function fdFromPath(path: string, cloexec: boolean): FdInfo {
@@ -161,6 +168,10 @@ export class State {
   private readonly viewSrc = new ViewSource();
   private readonly eventSrc = new EventSource();
   private pendingTable: FdTable | null = null;
+  /** the file entry closed last, with its table and number (see openFile) */
+  private lastClosed: FdInfo | null = null;
+  private lastClosedTable: FdTable | null = null;
+  private lastClosedFd = -1;
   private pendingFd = -1;
   private updates = 0;
   private unknownProcess = 0;
@@ -414,7 +425,7 @@ export class State {
         const first = ev.argUint(0);
         const last = ev.argUint(1);
         const cloexecOnly = (ev.argUint(2) & CLOSE_RANGE_CLOEXEC) !== 0;
-        for (const [fd, info] of fds.fds) {
+        for (const [fd, info] of fds.entries()) {
           if (fd < first || fd > last) continue;
           if (cloexecOnly) fds.set(fd, info.withCloexec(true));
           else fds.delete(fd);
@@ -461,17 +472,30 @@ export class State {
   }
 
   private openFile(fds: FdTable, ev: SyscallSource, pathArg: number, flags: number): void {
+    const type = (flags & O_DIRECTORY) !== 0 ? "directory" : "file";
+    const cloexec = (flags & O_CLOEXEC) !== 0;
+    const fd = ev.ret;
+    // A file closed and opened again under the same number (the commonest open/close loop):
+    // the entry just closed is reused when the path bytes match: no string, no object.
+    const last = this.lastClosed;
+    if (
+      last !== null &&
+      this.lastClosedFd === fd &&
+      this.lastClosedTable === fds &&
+      last.type === type &&
+      last.cloexec === cloexec &&
+      ev.pathIs(pathArg, last.name)
+    ) {
+      fds.set(fd, last);
+      return;
+    }
     const path = ev.path(pathArg);
     let name = "";
     if (path !== undefined) {
       // normalising costs more than the rest of the update: only when the path needs it
-      name =
-        path.charCodeAt(0) === 47 && !NEEDS_NORMALIZE.test(path) ? path : resolvePath(path, ev.dir(pathArg));
+      name = isPlainAbsolute(path) ? path : resolvePath(path, ev.dir(pathArg));
     }
-    fds.set(
-      ev.ret,
-      new FdInfo((flags & O_DIRECTORY) !== 0 ? "directory" : "file", name, (flags & O_CLOEXEC) !== 0),
-    );
+    fds.set(fd, new FdInfo(type, name, cloexec));
   }
 
   private dupFd(fds: FdTable, ev: SyscallSource, oldFd: number, cloexec: boolean): void {
@@ -501,7 +525,14 @@ export class State {
   private flushClose(): void {
     const t = this.pendingTable;
     if (t === null) return;
-    t.delete(this.pendingFd);
+    const fd = this.pendingFd;
+    const info = t.get(fd);
+    if (info !== undefined && (info.type === "file" || info.type === "directory")) {
+      this.lastClosed = info;
+      this.lastClosedTable = t;
+      this.lastClosedFd = fd;
+    }
+    t.delete(fd);
     this.pendingTable = null;
     this.pendingFd = -1;
   }

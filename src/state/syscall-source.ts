@@ -18,6 +18,8 @@ export interface SyscallSource {
   argUint(i: number): number;
   /** LN_T_PATH of argument `arg` */
   path(arg: number): string | undefined;
+  /** True when LN_T_PATH of `arg` is exactly `s` (compared without making a string). */
+  pathIs(arg: number, s: string): boolean;
   /** LN_T_DIR of argument `arg` */
   dir(arg: number): string | undefined;
   /** LN_T_FDPATH of argument `arg` (LN_ARG_RET for a returned fd) */
@@ -103,6 +105,19 @@ export class ViewSource implements SyscallSource {
   path(arg: number): string | undefined {
     return this.str(LN_TAIL_KIND.LN_T_PATH, arg);
   }
+  pathIs(arg: number, s: string): boolean {
+    const o = this.find(LN_TAIL_KIND.LN_T_PATH, arg);
+    if (o < 0) return false;
+    const buf = this.view.buf;
+    let len = this.tlen;
+    if (len > 0 && buf[o + len - 1] === 0) len--;
+    if (len !== s.length) return false;
+    for (let i = 0; i < len; i++) {
+      const b = buf[o + i] as number;
+      if (b >= 0x80 || b !== s.charCodeAt(i)) return false; // non-ASCII: take the slow path
+    }
+    return true;
+  }
   dir(arg: number): string | undefined {
     return this.str(LN_TAIL_KIND.LN_T_DIR, arg);
   }
@@ -169,6 +184,9 @@ export class EventSource implements SyscallSource {
   }
   path(arg: number): string | undefined {
     return this.ev.paths.get(arg);
+  }
+  pathIs(arg: number, s: string): boolean {
+    return this.ev.paths.get(arg) === s;
   }
   dir(arg: number): string | undefined {
     return this.ev.dirs.get(arg);
