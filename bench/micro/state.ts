@@ -341,7 +341,8 @@ async function captureCpu(): Promise<Record<string, unknown> | string> {
     }
   }
   // the least disturbed run of each (other jobs share these CPUs: interference only adds)
-  const m = (k: string, f: string): number => +Math.min(...((out[k] as Record<string, number[]>)[f] ?? [])).toFixed(1);
+  const m = (k: string, f: string): number =>
+    +Math.min(...((out[k] as Record<string, number[]>)[f] ?? [])).toFixed(1);
   return {
     loop: "openclose",
     per_event_ns: {

@@ -85,6 +85,29 @@ export function addStateFields(
   }
   const type = out["fd.type"];
   if (typeof type === "string") setIfAbsent(out, "fd.typechar", fdTypeChar(type as FdInfo["type"]) ?? "o");
+  addNetFields(out);
+}
+
+/**
+ * The "either end" fields, from the client and server addresses however they were found:
+ * fd.ip and fd.net list both (a rule matches when either does), fd.cnet/fd.snet/fd.lnet/
+ * fd.rnet are the one address a network is tested against.
+ */
+function addNetFields(out: Out): void {
+  const cip = out["fd.cip"];
+  const sip = out["fd.sip"];
+  if (typeof cip !== "string" && typeof sip !== "string") return;
+  const both: string[] = [];
+  if (typeof cip === "string") both.push(cip);
+  if (typeof sip === "string" && sip !== cip) both.push(sip);
+  setIfAbsent(out, "fd.ip", both);
+  setIfAbsent(out, "fd.net", both);
+  if (typeof cip === "string") setIfAbsent(out, "fd.cnet", cip);
+  if (typeof sip === "string") setIfAbsent(out, "fd.snet", sip);
+  const lip = out["fd.lip"];
+  const rip = out["fd.rip"];
+  if (typeof lip === "string") setIfAbsent(out, "fd.lnet", lip);
+  if (typeof rip === "string") setIfAbsent(out, "fd.rnet", rip);
 }
 
 /** fd.* of one table entry, where the event did not already say. */

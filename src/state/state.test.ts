@@ -216,6 +216,10 @@ describe("fd table", () => {
     assert.equal(f["fd.lport"], 40000);
     assert.equal(f["fd.l4proto"], "tcp");
     assert.equal(f["fd.connected"], true);
+    assert.deepEqual(f["fd.ip"], ["127.0.0.1", "10.0.0.9"]);
+    assert.deepEqual(f["fd.net"], ["127.0.0.1", "10.0.0.9"]);
+    assert.equal(f["fd.snet"], "10.0.0.9");
+    assert.equal(f["fd.cnet"], "127.0.0.1");
   });
 
   test("accept: the server side; listen marks the listener", () => {
