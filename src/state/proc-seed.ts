@@ -4,7 +4,7 @@
  * returns null (the caller counts it), never throws. Socket fds are named from the
  * /proc/PID/net tables of the fd owner's network namespace (read once per namespace).
  */
-import { readFileSync, readdirSync, readlinkSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, readlinkSync } from "node:fs";
 import { LN_CONST } from "../capture/abi.generated.js";
 import { AF_INET6, parseSockaddr } from "../decode/sockaddr.js";
 import { parseCapMask } from "./capabilities.js";
@@ -155,6 +155,11 @@ export class ProcReader {
       if (c >= 48 && c <= 57) out.push(Number(n));
     }
     return out;
+  }
+
+  /** Whether /proc/PID exists (the process, or its zombie, is still there). */
+  exists(pid: number): boolean {
+    return existsSync(`${this.root}/${pid}`);
   }
 
   /** Threads of `pid` (including its main thread), or [] when it is gone. */

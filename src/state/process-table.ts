@@ -81,6 +81,8 @@ export interface ProcessTableOptions {
   procRoot?: string;
   /** read fds from /proc when seeding a process (default true) */
   seedFds?: boolean;
+  /** how often (ms) purge() checks /proc for processes whose exit record was lost; 0 = never */
+  sweepMs?: number;
 }
 
 export interface ProcessTableStats {
@@ -93,6 +95,8 @@ export interface ProcessTableStats {
   purged: number;
   /** processes read from /proc on first sight (started before attach, or missed) */
   lazyReads: number;
+  /** processes found gone from /proc without an exit record (lost records) */
+  swept: number;
 }
 
 /** How long a pid that could not be read from /proc is not retried (ms). */
@@ -114,11 +118,15 @@ export class ProcessTable {
   private seedErrors = 0;
   private purged = 0;
   private lazyReads = 0;
+  private swept = 0;
+  private lastSweepMs = 0;
+  private readonly sweepMs: number;
 
   constructor(opts: ProcessTableOptions = {}) {
     this.max = opts.maxEntries ?? 65536;
     this.grace = opts.exitGraceMs ?? 5000;
     this.seedFds = opts.seedFds ?? true;
+    this.sweepMs = opts.sweepMs ?? 60_000;
     this.reader = new ProcReader(opts.procRoot ?? "/proc");
     this.threads = new ThreadTable(opts.maxThreads ?? 131072);
   }
@@ -164,6 +172,7 @@ export class ProcessTable {
       seedErrors: this.seedErrors,
       purged: this.purged,
       lazyReads: this.lazyReads,
+      swept: this.swept,
     };
   }
 
@@ -349,7 +358,9 @@ export class ProcessTable {
       n++;
     }
     this.compactExited();
+    this.sweep(nowMs);
     if (gone !== null) {
+      this.threads.deleteOfProcesses(gone);
       for (const p of this.procs.values()) {
         if (p.exitedAt === 0 && gone.has(p.ppid)) {
           const s = this.reader.readProcess(p.pid);
@@ -359,6 +370,23 @@ export class ProcessTable {
     }
     this.purged += n;
     return n;
+  }
+
+  /**
+   * Every `sweepMs`, live entries whose /proc/PID is gone are marked exited (their exit
+   * record was lost to a full ring), so the normal purge drops them. Counted.
+   */
+  private sweep(nowMs: number): void {
+    if (this.lastSweepMs === 0) this.lastSweepMs = nowMs;
+    if (this.sweepMs <= 0 || nowMs - this.lastSweepMs < this.sweepMs) return;
+    this.lastSweepMs = nowMs;
+    for (const p of this.procs.values()) {
+      if (p.exitedAt === 0 && !this.reader.exists(p.pid)) {
+        p.exitedAt = nowMs;
+        this.exited.push(p);
+        this.swept++;
+      }
+    }
   }
 }
 

@@ -140,6 +140,19 @@ describe("process table", () => {
     assert.equal(s.process(200)?.exitedAt, 0);
   });
 
+  test("lost exit records: a sweep finds processes gone from /proc; purge drops them and their threads", () => {
+    const s = new State({ procRoot: emptyProc, exitGraceMs: 1000, sweepMs: 60_000 });
+    family(s);
+    s.apply(threadFork(300, 301));
+    assert.equal(s.purge(1_000), 0, "first purge: starts the sweep clock");
+    assert.equal(s.purge(61_000), 0, "sweep: all three are gone from this /proc, marked exited");
+    assert.equal(s.stats().swept, 3);
+    assert.equal(s.process(300)?.exitedAt, 61_000);
+    assert.equal(s.purge(62_001), 3);
+    assert.equal(s.thread(301), undefined, "threads of purged processes go too");
+    assert.equal(s.stats().threads, 0);
+  });
+
   test("size limit: exited processes are evicted first, then the oldest; counted", () => {
     const s = newState({ maxEntries: 3 });
     s.apply(exec(1, "/a", ["a"]));

@@ -54,6 +54,18 @@ export class ThreadTable {
     return this.threads.delete(tid);
   }
 
+  /** Drops the threads of the given processes (purged: their exit records were lost or passed). */
+  deleteOfProcesses(pids: ReadonlySet<number>): number {
+    let n = 0;
+    for (const [tid, t] of this.threads) {
+      if (pids.has(t.pid)) {
+        this.threads.delete(tid);
+        n++;
+      }
+    }
+    return n;
+  }
+
   stats(): ThreadTableStats {
     return { size: this.threads.size, evictions: this.evictions };
   }
