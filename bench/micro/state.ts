@@ -7,9 +7,12 @@
  *      ring's batch framing (an openat/close/connect/fchmodat/setuid mix over the 10 000
  *      processes, with a realistic locality and with none, see pidAt):
  *        decode            walkBatch + decodeRecord                     (capture printing)
- *        decode+state      ... + State.apply + process/thread/fd lookup
+ *        decode+state      State.applyRecord + decodeRecord + process/thread/fd lookups
  *        applyRecord       walkBatch + State.applyRecord                (capture -o none)
- *      Target: decode+state <= 1.20 x decode (local pattern; checked outside quick mode).
+ *      (decode+state / decode is reported as a strict proxy: it is not the target)
+ *   4. the target (issue 3): with a real capture of an open/close loop (every record changes
+ *      state), total CPU per event with the state <= 1.20 x without (checked outside quick
+ *      mode, when root).
  *
  *   node dist/bench/micro/state.js          (BENCH_QUICK=1: a few seconds)
  */
@@ -272,7 +275,6 @@ function measure(pattern: "local" | "uniform"): PatternResult {
 }
 const local = measure("local");
 const uniform = measure("uniform");
-const ratio = local.state_over_decode;
 
 // --- 4. the capture benchmark's CPU per event (root + make build): real records ----------
 /**
@@ -385,7 +387,9 @@ console.log(JSON.stringify(result, null, 2));
 if (sink === -1) console.log(sink);
 state = new State({ procRoot: noProc });
 rmSync(noProc, { recursive: true, force: true });
-if (!QUICK && ratio > TARGET) {
-  console.error(`state: decode+state is ${ratio.toFixed(2)}x decode alone (target <= ${TARGET})`);
+if (!QUICK && typeof capture !== "string" && (capture["state_over_capture"] as number) > TARGET) {
+  console.error(
+    `state: capture CPU per event with state is ${String(capture["state_over_capture"])}x without (target <= ${TARGET})`,
+  );
   process.exitCode = 1;
 }
