@@ -7,7 +7,13 @@
  *     "object":{...}}, replayed from the requested resourceVersion; a version older than the
  *     retained history gets an ERROR event with a Status of code 410 (Expired), as the real
  *     server sends it;
- *   - fieldSelector spec.nodeName=NODE and metadata.name=NAME; labelSelector is not supported.
+ *   - fieldSelector spec.nodeName=NODE and metadata.name=NAME; labelSelector is not supported;
+ *   - lists accept resourceVersion ("", "0" or a version, answered from the current state) and
+ *     resourceVersionMatch (NotOlderThan/Exact, which like the real server needs a
+ *     resourceVersion); watches accept allowWatchBookmarks and timeoutSeconds;
+ *   - requests need the kubeconfig's bearer token (else 401 with a Status, as the real server
+ *     answers) and an Accept header that allows JSON (else 406): @kubernetes/client-node sends
+ *     "application/json, *\/*;q=0.8" on API calls and node-fetch's default "*\/*" on watches.
  * stop()/start() simulate outages (same port; open watches are cut), hang() makes it accept
  * requests and never answer, garbage() answers bodies that are not JSON, compact() drops the history so resumed watches get 410.
  */
@@ -64,6 +70,8 @@ export class KubeApiStandin {
   private readonly others = new Map<string, Obj>();
   private hanging = false;
   private garbling = false;
+  /** The bearer token the stand-in accepts (the one writeKubeconfig() puts in). */
+  static readonly TOKEN = "standin-token";
   port = 0;
   /** Every request path seen (with query), for assertions. */
   readonly requests: string[] = [];
@@ -128,10 +136,12 @@ export class KubeApiStandin {
         "- name: standin",
         "  cluster:",
         `    server: ${this.url}`,
+        // Plain http: @kubernetes/client-node only allows it with TLS verification "skipped".
+        "    insecure-skip-tls-verify: true",
         "users:",
         "- name: standin",
         "  user:",
-        "    token: standin-token",
+        `    token: ${KubeApiStandin.TOKEN}`,
         "contexts:",
         "- name: standin",
         "  context:",
@@ -274,8 +284,13 @@ export class KubeApiStandin {
       return;
     }
     const url = new URL(req.url ?? "/", "http://standin");
+    if (req.headers.authorization !== `Bearer ${KubeApiStandin.TOKEN}`)
+      return this.status(res, 401, "Unauthorized", "Unauthorized");
     if (req.method !== "GET")
       return this.status(res, 405, "MethodNotAllowed", "the stand-in only serves GET");
+    const accept = req.headers.accept ?? "*/*";
+    if (!/(^|,)\s*(application\/json|application\/\*|\*\/\*)\s*(;|,|$)/.test(accept))
+      return this.status(res, 406, "NotAcceptable", `only application/json is served, not ${accept}`);
     const path = url.pathname;
     if (path === "/api/v1/pods" || path === "/api/v1/namespaces") {
       const collection = path.endsWith("pods") ? "pods" : "namespaces";
@@ -283,6 +298,21 @@ export class KubeApiStandin {
       if (filter === null) return this.status(res, 400, "BadRequest", "unsupported fieldSelector");
       if (url.searchParams.get("watch") === "true" || url.searchParams.get("watch") === "1")
         return this.watch(collection, filter, url, res);
+      const rvMatch = url.searchParams.get("resourceVersionMatch");
+      const rvParam = url.searchParams.get("resourceVersion") ?? "";
+      if (rvMatch !== null && rvMatch !== "") {
+        if (rvParam === "")
+          return this.status(
+            res,
+            422,
+            "Invalid",
+            "resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided",
+          );
+        if (rvMatch !== "NotOlderThan" && rvMatch !== "Exact")
+          return this.status(res, 422, "Invalid", `resourceVersionMatch: Unsupported value: "${rvMatch}"`);
+        if (rvMatch === "Exact" && Number(rvParam) !== this.rv)
+          return this.status(res, 410, "Expired", `too old resource version: ${rvParam} (${this.rv})`);
+      }
       const store = collection === "pods" ? this.pods : this.namespaces;
       const body = {
         kind: collection === "pods" ? "PodList" : "NamespaceList",

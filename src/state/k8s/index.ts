@@ -14,7 +14,7 @@ export {
   type K8sMetadataOptions,
   type PodMeta,
 } from "./k8s-metadata.js";
-export { inClusterEndpoint, KubeClient, kubeconfigEndpoint, type KubeEndpoint } from "./kube-client.js";
+export { loadKubeConfig, type KubeConfigSource, type KubeEndpoint } from "./kube-config.js";
 export {
   containerFieldValue,
   createStateEnrichers,

@@ -1,24 +1,38 @@
 /**
- * Kubernetes API metadata for this node: list+watch of the node's pods (fieldSelector
- * spec.nodeName=NODE) and of namespaces, and the owners of pods (ReplicaSet -> Deployment,
- * Job -> CronJob, DaemonSet, StatefulSet, ...), over KubeClient (see kube-client.ts for why
- * not @kubernetes/client-node on this Node version).
+ * Kubernetes API metadata for this node, through @kubernetes/client-node: list+watch of the
+ * node's pods (CoreV1Api.listPodForAllNamespaces with fieldSelector spec.nodeName=NODE, then
+ * `Watch`) and of namespaces (listNamespace, then `Watch`), and the owners of pods
+ * (AppsV1Api.readNamespacedReplicaSet -> Deployment, BatchV1Api.readNamespacedJob -> CronJob;
+ * DaemonSet, StatefulSet, ... come straight from the pod).
  *
  * - Reads are synchronous map lookups; nothing waits for the API server.
  * - Each watch resumes from the last resourceVersion it saw (bookmarks included); a 410 Gone
  *   (HTTP status or an ERROR event with code 410) drops the version and re-lists; failures
  *   back off exponentially up to maxBackoffMs. A server that stops answering is cut off by
- *   per-request timeouts (list, get) and an inactivity timeout (watch).
+ *   per-request timeouts (list, get, watch until its response starts) and an inactivity
+ *   timeout (watch).
  * - Problems are logged once per kind and counted; none is fatal.
+ *
+ * Why not the library's informer (makeInformer/ListWatch): it has no request timeouts, stops
+ * on the first error and leaves retrying and its backoff to the caller, does not ask for
+ * bookmarks, and would keep a second copy of every object; the loop below is list + Watch
+ * with exactly the behaviour above.
  */
 import { hostname } from "node:os";
 import {
-  inClusterEndpoint,
-  KubeClient,
-  KubeHttpError,
-  kubeconfigEndpoint,
-  type KubeEndpoint,
-} from "./kube-client.js";
+  ApiException,
+  AppsV1Api,
+  BatchV1Api,
+  CoreV1Api,
+  Observable,
+  Watch,
+  type ConfigurationOptions,
+  type KubeConfig,
+  type RequestContext,
+  type ResponseContext,
+} from "@kubernetes/client-node";
+import { AbortableKubeConfig, loadKubeConfig, type KubeEndpoint } from "./kube-config.js";
+import { StateError } from "../containers/errors.js";
 import { LogOnce, stderrLogger, type Logger } from "../containers/log-once.js";
 import { LruMap } from "../containers/lru.js";
 
@@ -34,12 +48,18 @@ export function defaultNodeName(env: NodeJS.ProcessEnv = process.env): string {
 export interface K8sApiWatcherOptions {
   /** This node's name (pods are watched with spec.nodeName=NODE). */
   readonly nodeName: string;
-  /** A kubeconfig file; without it (and without `endpoint`), the in-cluster service account. */
+  /**
+   * A kubeconfig file (KubeConfig.loadFromFile). Without it (and without `endpoint` or
+   * `kubeConfig`): the in-cluster service account when KUBERNETES_SERVICE_HOST is set, else
+   * KubeConfig.loadFromDefault ($KUBECONFIG, ~/.kube/config).
+   */
   readonly kubeconfig?: string;
   /** The kubeconfig context (default: its current-context). */
   readonly context?: string;
   /** Or an endpoint directly. */
   readonly endpoint?: KubeEndpoint;
+  /** Or a KubeConfig already loaded. */
+  readonly kubeConfig?: KubeConfig;
   readonly requestTimeoutMs?: number;
   /** A watch silent for this long is considered dead and restarted (default 120 s). */
   readonly watchIdleMs?: number;
@@ -118,21 +138,93 @@ function controllerOf(
 
 class Gone extends Error {}
 
+/** An HTTP error status from the API server (with the Status object's reason and message). */
+class KubeHttpError extends StateError {
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(`http${status}`, message);
+    this.status = status;
+  }
+}
+
+function statusText(body: unknown): string {
+  let b = body;
+  if (typeof body === "string") {
+    try {
+      b = JSON.parse(body) as unknown;
+    } catch {
+      return body.slice(0, 200);
+    }
+  }
+  if (b !== null && typeof b === "object") {
+    const st = b as { reason?: unknown; message?: unknown };
+    const reason = typeof st.reason === "string" ? st.reason : "";
+    const message = typeof st.message === "string" ? st.message : "";
+    if (reason !== "" || message !== "") return `${reason}: ${message}`;
+  }
+  return "";
+}
+
+/** The library's errors as StateErrors with a stable code (the problem kind) and a short text. */
+function kubeError(what: string, err: unknown): Error {
+  if (err instanceof StateError) return err;
+  if (err instanceof ApiException) {
+    const code = (err as ApiException<unknown>).code;
+    return new KubeHttpError(
+      code,
+      `${what}: HTTP ${code} ${statusText((err as ApiException<unknown>).body)}`,
+    );
+  }
+  const e = err as { statusCode?: unknown; message?: unknown };
+  if (typeof e?.statusCode === "number") {
+    // Watch: a reply other than 200 (the library keeps only the status text).
+    return new KubeHttpError(e.statusCode, `${what}: HTTP ${e.statusCode} ${String(e.message)}`);
+  }
+  if (
+    err instanceof SyntaxError ||
+    (err instanceof Error && /^(Cannot parse content|The mediaType .* is not supported)/.test(err.message))
+  ) {
+    return new StateError("EMALFORMED", `${what}: reply is not JSON`, { cause: err });
+  }
+  return err instanceof Error ? err : new Error(String(err));
+}
+
 type ListResult = { items: RawObject[]; resourceVersion: string };
+
+function listResult(what: string, r: unknown): ListResult {
+  const l = r as { items?: unknown; metadata?: { resourceVersion?: unknown } } | null;
+  if (
+    l === null ||
+    typeof l !== "object" ||
+    (l.items !== undefined && l.items !== null && !Array.isArray(l.items))
+  )
+    throw new StateError("EMALFORMED", `${what}: the reply is not a list`);
+  const rv = l.metadata?.resourceVersion;
+  return { items: (l.items ?? []) as RawObject[], resourceVersion: typeof rv === "string" ? rv : "" };
+}
 
 interface LoopSpec {
   readonly what: string;
   readonly watchPath: string;
   readonly query: Record<string, string>;
-  list(): Promise<ListResult>;
+  list(options: ConfigurationOptions): Promise<unknown>;
   replace(items: RawObject[]): void;
   apply(type: string, obj: RawObject): void;
   synced(): void;
 }
 
+/** One watch at a time per loop, on its own AbortableKubeConfig. */
+interface LoopWatch {
+  readonly kc: AbortableKubeConfig;
+  readonly watch: Watch;
+}
+
 export class K8sApiWatcher {
   readonly nodeName: string;
-  private readonly client: KubeClient;
+  private readonly kc: KubeConfig;
+  private readonly core: CoreV1Api;
+  private readonly apps: AppsV1Api;
+  private readonly batch: BatchV1Api;
   private readonly timeoutMs: number;
   private readonly watchIdleMs: number;
   private readonly minBackoffMs: number;
@@ -158,12 +250,15 @@ export class K8sApiWatcher {
   constructor(opts: K8sApiWatcherOptions) {
     this.nodeName = opts.nodeName;
     // Configuration problems are startup errors: they throw here.
-    const endpoint =
-      opts.endpoint ??
-      (opts.kubeconfig !== undefined
-        ? kubeconfigEndpoint(opts.kubeconfig, opts.context)
-        : inClusterEndpoint());
-    this.client = new KubeClient(endpoint);
+    this.kc = loadKubeConfig({
+      ...(opts.kubeconfig !== undefined ? { kubeconfig: opts.kubeconfig } : {}),
+      ...(opts.context !== undefined ? { context: opts.context } : {}),
+      ...(opts.endpoint !== undefined ? { endpoint: opts.endpoint } : {}),
+      ...(opts.kubeConfig !== undefined ? { kubeConfig: opts.kubeConfig } : {}),
+    });
+    this.core = this.kc.makeApiClient(CoreV1Api);
+    this.apps = this.kc.makeApiClient(AppsV1Api);
+    this.batch = this.kc.makeApiClient(BatchV1Api);
     this.timeoutMs = opts.requestTimeoutMs ?? 10_000;
     this.watchIdleMs = opts.watchIdleMs ?? 120_000;
     this.minBackoffMs = opts.minBackoffMs ?? 500;
@@ -181,7 +276,7 @@ export class K8sApiWatcher {
         what: "pods",
         watchPath: "/api/v1/pods",
         query: { fieldSelector },
-        list: () => this.list("/api/v1/pods", { fieldSelector }),
+        list: (o) => this.core.listPodForAllNamespaces({ fieldSelector }, o),
         replace: (items) => {
           this.pods.clear();
           this.podsByName.clear();
@@ -197,7 +292,7 @@ export class K8sApiWatcher {
         what: "namespaces",
         watchPath: "/api/v1/namespaces",
         query: {},
-        list: () => this.list("/api/v1/namespaces", {}),
+        list: (o) => this.core.listNamespace({}, o),
         replace: (items) => {
           this.nsLabels.clear();
           for (const o of items) this.applyNamespace("ADDED", o);
@@ -353,11 +448,11 @@ export class K8sApiWatcher {
     const failedAt = this.ownerFailedAt.peek(key);
     if (failedAt !== undefined && Date.now() - failedAt < this.minBackoffMs * 4) return;
     this.ownerPending.add(key);
-    const path =
+    this.request(`reading ${kind} ${namespace}/${name}`, (o): Promise<unknown> =>
       kind === "ReplicaSet"
-        ? `/apis/apps/v1/namespaces/${encodeURIComponent(namespace)}/replicasets/${encodeURIComponent(name)}`
-        : `/apis/batch/v1/namespaces/${encodeURIComponent(namespace)}/jobs/${encodeURIComponent(name)}`;
-    this.request(path, {})
+        ? this.apps.readNamespacedReplicaSet({ namespace, name }, o)
+        : this.batch.readNamespacedJob({ namespace, name }, o),
+    )
       .then((obj) => {
         const refs = ((obj as RawObject).metadata?.ownerReferences ?? [])
           .filter((r) => typeof r.kind === "string" && typeof r.name === "string")
@@ -370,37 +465,52 @@ export class K8sApiWatcher {
         this.changed();
       })
       .catch((err: unknown) => {
+        if (this.closed) return;
         if (err instanceof KubeHttpError && err.status === 404) {
           this.owners.set(key, null);
           return;
         }
         this.ownerFailedAt.set(key, Date.now());
-        this.problem("owner", `reading ${kind} owners: ${errText(err)}`);
+        this.problem(`owner:${errKind(err)}`, `reading ${kind} owners: ${errText(err)}`);
       })
       .finally(() => this.ownerPending.delete(key));
   }
 
-  /** One GET with a deadline; aborted by close(). */
-  private async request(path: string, query: Record<string, string>): Promise<Record<string, unknown>> {
+  /**
+   * One API call through the generated client, with a deadline on the whole exchange
+   * (connect, headers and body) and aborted by close(): the signal goes on the request by a
+   * per-call middleware (RequestContext.setSignal).
+   */
+  private async request<T>(what: string, call: (options: ConfigurationOptions) => Promise<T>): Promise<T> {
     const ac = new AbortController();
     this.aborts.add(ac);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      ac.abort();
+    }, this.timeoutMs);
+    const options: ConfigurationOptions = {
+      middleware: [
+        {
+          pre: (ctx: RequestContext) => {
+            ctx.setSignal(ac.signal);
+            return new Observable(Promise.resolve(ctx));
+          },
+          post: (res: ResponseContext) => new Observable(Promise.resolve(res)),
+        },
+      ],
+      middlewareMergeStrategy: "append",
+    };
     try {
-      return await this.client.get(path, query, this.timeoutMs, ac.signal);
+      return await call(options);
+    } catch (err) {
+      // (the cause would only say that the request was aborted)
+      if (timedOut) throw new StateError("ETIMEDOUT", `${what}: no answer within ${this.timeoutMs} ms`);
+      throw kubeError(what, err);
     } finally {
+      clearTimeout(timer);
       this.aborts.delete(ac);
     }
-  }
-
-  private async list(path: string, query: Record<string, string>): Promise<ListResult> {
-    const r = await this.request(path, query);
-    const items = r["items"];
-    if (items !== null && items !== undefined && !Array.isArray(items))
-      throw Object.assign(new Error(`listing ${path}: items is not a list`), { code: "EMALFORMED" });
-    const meta = r["metadata"] as { resourceVersion?: unknown } | undefined;
-    return {
-      items: (items ?? []) as RawObject[],
-      resourceVersion: typeof meta?.resourceVersion === "string" ? meta.resourceVersion : "",
-    };
   }
 
   private problem(kind: string, message: string): void {
@@ -422,13 +532,16 @@ export class K8sApiWatcher {
   }
 
   private async loop(spec: LoopSpec): Promise<void> {
+    const kc = new AbortableKubeConfig(this.kc);
+    const lw: LoopWatch = { kc, watch: new Watch(kc) };
     let rv: string | null = null;
     let backoff = this.minBackoffMs;
     while (!this.closed) {
       try {
         if (rv === null) {
           this.counters.lists++;
-          const r = await spec.list();
+          const what = `listing ${spec.what}`;
+          const r = listResult(what, await this.request(what, (o) => spec.list(o)));
           if (this.closed) return;
           spec.replace(r.items);
           rv = r.resourceVersion;
@@ -438,7 +551,7 @@ export class K8sApiWatcher {
         const startRv: string = rv;
         const t0 = Date.now();
         let sawData = false;
-        rv = await this.watchOnce(spec, startRv, () => {
+        rv = await this.watchOnce(spec, lw, startRv, () => {
           sawData = true;
           backoff = this.minBackoffMs;
         });
@@ -461,43 +574,106 @@ export class K8sApiWatcher {
     }
   }
 
-  /** One watch request; resolves with the last resourceVersion seen when the server ends it. */
-  private async watchOnce(spec: LoopSpec, fromRv: string, onData: () => void): Promise<string> {
+  /**
+   * One watch request through the library's Watch; resolves with the last resourceVersion
+   * seen when the server ends it. Until the response starts it is bounded by the request
+   * timeout, then by watchIdleMs of silence; close() aborts it in every phase.
+   */
+  private async watchOnce(
+    spec: LoopSpec,
+    lw: LoopWatch,
+    fromRv: string,
+    onData: () => void,
+  ): Promise<string> {
     let rv = fromRv;
-    let gone = false;
     const ac = new AbortController();
     this.aborts.add(ac);
+    let cut: "connect" | "idle" | "gone" | "failed" | null = null;
+    let failure: Error | null = null;
+    let settled = false;
+    let timer: NodeJS.Timeout | undefined;
+    const stop = (why: "connect" | "idle" | "gone" | "failed"): void => {
+      if (cut === null) cut = why;
+      ac.abort();
+    };
+    const arm = (ms: number, why: "connect" | "idle"): void => {
+      clearTimeout(timer);
+      if (!settled) timer = setTimeout(() => stop(why), ms);
+    };
+    const what = `watching ${spec.what}`;
     try {
-      await this.client.watch(
-        spec.watchPath,
-        { ...spec.query, resourceVersion: rv, allowWatchBookmarks: "true", timeoutSeconds: "300" },
-        (ev) => {
-          if (gone) return;
-          this.counters.watchEvents++;
-          onData();
-          const obj = ev.object as RawObject & { code?: unknown };
-          if (ev.type === "ERROR") {
-            if (obj.code === 410) {
-              gone = true;
-              ac.abort();
-              return;
-            }
-            throw Object.assign(new Error(`watch error event: ${JSON.stringify(obj).slice(0, 200)}`), {
-              code: "EWATCH",
-            });
-          }
-          const newRv = obj.metadata?.resourceVersion;
-          if (typeof newRv === "string" && newRv !== "") rv = newRv;
-          if (ev.type === "ADDED" || ev.type === "MODIFIED" || ev.type === "DELETED")
-            spec.apply(ev.type, obj);
-        },
-        { timeoutMs: this.timeoutMs, idleMs: this.watchIdleMs, signal: ac.signal },
-      );
+      if (this.closed) return rv;
+      arm(this.timeoutMs, "connect");
+      await new Promise<void>((resolve, reject) => {
+        // Settles on our own abort too: close() and the timeouts never wait for the library.
+        ac.signal.addEventListener("abort", () => resolve(), { once: true });
+        lw.kc.signal = ac.signal;
+        lw.watch
+          .watch(
+            spec.watchPath,
+            { ...spec.query, resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: 300 },
+            (type: string, obj: unknown) => {
+              if (cut !== null || settled) return;
+              arm(this.watchIdleMs, "idle");
+              this.counters.watchEvents++;
+              onData();
+              const o = obj as (RawObject & { code?: unknown }) | null | undefined;
+              if (typeof type !== "string" || o === null || typeof o !== "object") {
+                failure = new StateError("EMALFORMED", `${what}: an event without type or object`);
+                stop("failed");
+                return;
+              }
+              if (type === "ERROR") {
+                if (o.code === 410) {
+                  stop("gone");
+                  return;
+                }
+                failure = new StateError(
+                  "EWATCH",
+                  `${what}: error event: ${statusText(o) || JSON.stringify(o).slice(0, 200)}`,
+                );
+                stop("failed");
+                return;
+              }
+              const newRv = o.metadata?.resourceVersion;
+              if (typeof newRv === "string" && newRv !== "") rv = newRv;
+              if (type === "ADDED" || type === "MODIFIED" || type === "DELETED") spec.apply(type, o);
+            },
+            (err: unknown) => (err === null || err === undefined ? resolve() : reject(err as Error)),
+          )
+          .then(() => {
+            // The response started (or the request already failed and settled).
+            if (cut === null) arm(this.watchIdleMs, "idle");
+          }, reject);
+      }).finally(() => {
+        settled = true;
+        clearTimeout(timer);
+      });
+    } catch (err) {
+      if (this.closed || cut !== null) {
+        // Aborted by us: the library reports the abort as an error; our reason is below.
+      } else throw kubeError(what, err);
     } finally {
+      settled = true;
+      clearTimeout(timer);
+      lw.kc.signal = null;
       this.aborts.delete(ac);
+      ac.abort(); // nothing of this request outlives it
     }
-    if (gone) throw new Gone("resource version too old");
-    return rv;
+    if (this.closed) return rv;
+    // (set in callbacks, which the compiler's narrowing does not see)
+    switch (cut as "connect" | "idle" | "gone" | "failed" | null) {
+      case "gone":
+        throw new Gone("resource version too old");
+      case "idle":
+        throw new StateError("ETIMEDOUT", `${what}: no data within ${this.watchIdleMs} ms`);
+      case "connect":
+        throw new StateError("ETIMEDOUT", `${what}: no answer within ${this.timeoutMs} ms`);
+      case "failed":
+        throw (failure as Error | null) ?? new StateError("EWATCH", `${what}: failed`);
+      default:
+        return rv;
+    }
   }
 }
 
@@ -512,6 +688,7 @@ function errKind(err: unknown): string {
 function errText(err: unknown): string {
   const e = err as { message?: unknown; cause?: { message?: unknown } };
   const base = typeof e.message === "string" ? e.message : String(err);
-  const cause = typeof e.cause?.message === "string" ? ` (${e.cause.message})` : "";
+  const cause =
+    typeof e.cause?.message === "string" && !base.includes(e.cause.message) ? ` (${e.cause.message})` : "";
   return (base + cause).slice(0, 300);
 }
