@@ -16,6 +16,8 @@ export default tseslint.config(
   },
   {
     files: ["bin/**", "**/*.js", "**/*.cjs"],
-    languageOptions: { globals: { process: "readonly", console: "readonly", module: "writable", require: "readonly" } },
+    languageOptions: {
+      globals: { process: "readonly", console: "readonly", module: "writable", require: "readonly" },
+    },
   },
 );

@@ -125,7 +125,8 @@ export function generate(objPath: string): string {
   return lines.join("\n");
 }
 
-const isMain = process.argv[1] !== undefined && import.meta.url === new URL(`file://${resolve(process.argv[1])}`).href;
+const isMain =
+  process.argv[1] !== undefined && import.meta.url === new URL(`file://${resolve(process.argv[1])}`).href;
 if (isMain) {
   const root = resolve(import.meta.dirname, "..", "..");
   const obj = process.argv[2] ?? resolve(root, "bpf/.output/abi.bpf.o");

@@ -33,7 +33,14 @@ async function main(): Promise<void> {
       `  output: "marker opened by %proc.name"\n  priority: NOTICE\n`,
   );
   const sock = join(dir, "lanner.sock");
-  const agent = new AgentProcess(["-r", rules, "--grpc", `unix://${sock}`, "-o", "stdout_output.enabled=false"]);
+  const agent = new AgentProcess([
+    "-r",
+    rules,
+    "--grpc",
+    `unix://${sock}`,
+    "-o",
+    "stdout_output.enabled=false",
+  ]);
   try {
     await agent.ready();
     const c = makeClients(`unix://${sock}`);
@@ -68,13 +75,16 @@ async function main(): Promise<void> {
     s.cancel();
     c.close();
     const sorted = [...lat].sort((a, b) => a - b);
-    const q = (p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
+    const q = (p: number): number =>
+      sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
     const p99 = q(0.99);
     console.log(
       `bench alert-latency: ${opened} opens in ${SECONDS}s (${Math.round(opened / SECONDS)}/s), ${lat.length} alerts received; ` +
         `syscall -> gRPC subscriber latency p50 ${q(0.5).toFixed(2)} ms, p99 ${p99.toFixed(2)} ms, max ${(sorted.at(-1) ?? NaN).toFixed(2)} ms`,
     );
-    console.log(`target: p99 < 10 ms at ${RATE} alerts/s: ${p99 < 10 && lat.length === opened ? "MET" : "NOT MET"}`);
+    console.log(
+      `target: p99 < 10 ms at ${RATE} alerts/s: ${p99 < 10 && lat.length === opened ? "MET" : "NOT MET"}`,
+    );
   } finally {
     await agent.stop();
     rmSync(dir, { recursive: true, force: true });

@@ -75,7 +75,8 @@ async function underLanner(mode: string, types: string): Promise<TracedResult> {
   const child = spawn(process.execPath, [LANNER, "capture", "-t", types, "-o", "none", "--stats"], {
     stdio: ["ignore", "ignore", "pipe"],
   });
-  if (NCPU > 1 && child.pid) execFileSync("taskset", ["-a", "-p", "-c", "1", String(child.pid)], { stdio: "ignore" });
+  if (NCPU > 1 && child.pid)
+    execFileSync("taskset", ["-a", "-p", "-c", "1", String(child.pid)], { stdio: "ignore" });
   let stderr = "";
   child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
   let r: LoopResult;
@@ -90,7 +91,12 @@ async function underLanner(mode: string, types: string): Promise<TracedResult> {
   child.kill("SIGINT");
   await new Promise((res) => child.on("exit", res));
   const num = (k: string): number => Number(new RegExp(`${k}=(\\d+)`).exec(stderr)?.[1] ?? NaN);
-  return { loop: r, delivered: num("delivered"), dropped: num("dropped_ring") + num("dropped_scratch"), lost: 0 };
+  return {
+    loop: r,
+    delivered: num("delivered"),
+    dropped: num("dropped_ring") + num("dropped_scratch"),
+    lost: 0,
+  };
 }
 
 /** The kernel's floor: empty programs on sys_enter/sys_exit of execve, openat, connect. */
@@ -111,7 +117,8 @@ function underFloor(mode: string): LoopResult {
 /** bpftrace printing every syscall exit of the loop's process, as the peer. */
 async function underBpftrace(mode: string): Promise<TracedResult | null> {
   if (!existsSync("/usr/bin/bpftrace")) return null;
-  const prog = 'tracepoint:raw_syscalls:sys_exit /comm == "loadgen"/ { printf("%d %d %d %d\\n", pid, tid, args->id, args->ret); }';
+  const prog =
+    'tracepoint:raw_syscalls:sys_exit /comm == "loadgen"/ { printf("%d %d %d %d\\n", pid, tid, args->id, args->ret); }';
   // bpftrace says "Attaching N probes..." on stdout once attached; its output is read and
   // discarded by this process (a pipe, like a user's `bpftrace | ...`).
   const argv = [...pin(1), "bpftrace", "-e", prog];
@@ -156,7 +163,9 @@ async function main(): Promise<void> {
     console.log("bench capture: SKIP (needs root and `make build`)");
     return;
   }
-  console.log(`bench capture: ${SECONDS}s per run, ${RUNS} run(s) each, median reported; loop on CPU 0, consumer on CPU 1`);
+  console.log(
+    `bench capture: ${SECONDS}s per run, ${RUNS} run(s) each, median reported; loop on CPU 0, consumer on CPU 1`,
+  );
   const rows: string[][] = [["loop", "config", "loop/s", "ratio", "to JS/s", "drops"]];
   const targets: string[] = [];
   for (const mode of ["getppid", "openclose"]) {
@@ -175,7 +184,14 @@ async function main(): Promise<void> {
     const floor = median(floorRuns);
     const med = (rs: TracedResult[], f: (r: TracedResult) => number): number => median(rs.map(f));
     rows.push([mode, "untraced", fmtM(base), "1.00", "-", "-"]);
-    rows.push([mode, "floor: empty progs (execve,openat,connect)", fmtM(floor), fmtR(floor / base), "-", "-"]);
+    rows.push([
+      mode,
+      "floor: empty progs (execve,openat,connect)",
+      fmtM(floor),
+      fmtR(floor / base),
+      "-",
+      "-",
+    ]);
     const selRate = med(sel, (r) => r.loop.per_sec);
     rows.push([
       mode,
@@ -188,10 +204,24 @@ async function main(): Promise<void> {
     const allRate = med(all, (r) => r.loop.per_sec);
     const allDelivered = med(all, (r) => r.delivered / r.loop.seconds);
     const allDrops = med(all, (r) => r.dropped);
-    rows.push([mode, "lanner capture -t all", fmtM(allRate), fmtR(allRate / base), fmtM(allDelivered), String(allDrops)]);
+    rows.push([
+      mode,
+      "lanner capture -t all",
+      fmtM(allRate),
+      fmtR(allRate / base),
+      fmtM(allDelivered),
+      String(allDrops),
+    ]);
     if (bt.length) {
       const btRate = med(bt, (r) => r.loop.per_sec);
-      rows.push([mode, "bpftrace printf every syscall", fmtM(btRate), fmtR(btRate / base), "-", String(med(bt, (r) => r.lost))]);
+      rows.push([
+        mode,
+        "bpftrace printf every syscall",
+        fmtM(btRate),
+        fmtR(btRate / base),
+        "-",
+        String(med(bt, (r) => r.lost)),
+      ]);
       rows.push([mode, "lanner all / bpftrace (loop speed)", "", fmtR(allRate / btRate), "", ""]);
     }
     if (mode === "getppid") {
@@ -208,11 +238,21 @@ async function main(): Promise<void> {
   // fork+exec: untraced vs default selection vs all
   const fe0 = median(Array.from({ length: RUNS }, () => loop("forkexec").per_sec));
   const fe1: TracedResult[] = [];
-  for (let i = 0; i < RUNS; i++) fe1.push(await underLanner("forkexec", "execve,execveat,clone,clone3,fork,vfork,openat,connect"));
+  for (let i = 0; i < RUNS; i++)
+    fe1.push(await underLanner("forkexec", "execve,execveat,clone,clone3,fork,vfork,openat,connect"));
   const fe1r = median(fe1.map((r) => r.loop.per_sec));
   rows.push(["forkexec", "untraced (execs/s)", String(Math.round(fe0)), "1.00", "-", "-"]);
-  rows.push(["forkexec", "lanner capture (process syscalls)", String(Math.round(fe1r)), fmtR(fe1r / fe0), "-", String(median(fe1.map((r) => r.dropped)))]);
-  targets.push(`fork+exec under capture: ${fmtR(fe1r / fe0)} of untraced (target: not measurably lower, noise is +-15 %)`);
+  rows.push([
+    "forkexec",
+    "lanner capture (process syscalls)",
+    String(Math.round(fe1r)),
+    fmtR(fe1r / fe0),
+    "-",
+    String(median(fe1.map((r) => r.dropped))),
+  ]);
+  targets.push(
+    `fork+exec under capture: ${fmtR(fe1r / fe0)} of untraced (target: not measurably lower, noise is +-15 %)`,
+  );
 
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
   for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join("  "));

@@ -117,7 +117,10 @@ export function resolveSyscalls(names: readonly string[]): number[] {
     else out.push(nr);
   }
   if (unknown.length) {
-    throw new LannerError("EUNKNOWNSYSCALL", `unknown syscall name${unknown.length > 1 ? "s" : ""}: ${unknown.join(", ")}`);
+    throw new LannerError(
+      "EUNKNOWNSYSCALL",
+      `unknown syscall name${unknown.length > 1 ? "s" : ""}: ${unknown.join(", ")}`,
+    );
   }
   return out;
 }
@@ -201,7 +204,11 @@ export class CaptureSession {
         for (const n of selectedNames) {
           const tp = tracepointName(n);
           if (tracepointExists("syscalls", `sys_exit_${tp}`)) tpNames.push(n);
-          else skipped.push({ syscall: n, reason: `no tracepoint syscalls/sys_exit_${tp}: not built into this kernel` });
+          else
+            skipped.push({
+              syscall: n,
+              reason: `no tracepoint syscalls/sys_exit_${tp}: not built into this kernel`,
+            });
         }
       }
     }
@@ -280,7 +287,12 @@ export class CaptureSession {
         for (const n of tpNames) session.attachSyscall(n, attached);
       }
       session.selection = selectedNames;
-      session.reader = obj.openRing("ln_events", session.batch, (bytes, records) => session.onBatch(bytes, records), { pollMs });
+      session.reader = obj.openRing(
+        "ln_events",
+        session.batch,
+        (bytes, records) => session.onBatch(bytes, records),
+        { pollMs },
+      );
       return session;
     } catch (e) {
       obj.close();

@@ -17,7 +17,10 @@ const skip = kernelSkipReason();
 if (skip) console.log(`# SKIP capture kernel tests: ${skip}`);
 
 const sys = (evs: DecodedEvent[], type: string, pid?: number): SyscallEvent[] =>
-  evs.filter((e): e is SyscallEvent => e.kind === "syscall" && e.type === type && (pid === undefined || e.tgid === pid));
+  evs.filter(
+    (e): e is SyscallEvent =>
+      e.kind === "syscall" && e.type === type && (pid === undefined || e.tgid === pid),
+  );
 
 describe("capture (kernel)", { skip: skip ?? false }, () => {
   let dir = "";
@@ -112,10 +115,15 @@ describe("capture (kernel)", { skip: skip ?? false }, () => {
 
   test("a loopback TCP connect and the matching accept carry addresses and ports", async () => {
     let res: Record<string, number> = {};
-    const rec = await recordDuring({ syscalls: ["connect", "accept", "accept4", "bind", "listen", "socket"] }, async () => {
-      res = await workload("tcp");
-    });
-    const conns = sys(rec.events, "connect", res["pid"]).filter((e) => Number(e.args[0]) === res["client_fd"]);
+    const rec = await recordDuring(
+      { syscalls: ["connect", "accept", "accept4", "bind", "listen", "socket"] },
+      async () => {
+        res = await workload("tcp");
+      },
+    );
+    const conns = sys(rec.events, "connect", res["pid"]).filter(
+      (e) => Number(e.args[0]) === res["client_fd"],
+    );
     assert.equal(conns.length, 1);
     const c = rec.fields(conns[0]!);
     assert.equal(c["evt.res"], "SUCCESS");
@@ -145,7 +153,19 @@ describe("capture (kernel)", { skip: skip ?? false }, () => {
     let res: Record<string, number> = {};
     const rec = await recordDuring(
       {
-        syscalls: ["unlink", "unlinkat", "rename", "renameat", "renameat2", "mkdir", "mkdirat", "symlink", "symlinkat", "chmod", "fchmodat"],
+        syscalls: [
+          "unlink",
+          "unlinkat",
+          "rename",
+          "renameat",
+          "renameat2",
+          "mkdir",
+          "mkdirat",
+          "symlink",
+          "symlinkat",
+          "chmod",
+          "fchmodat",
+        ],
       },
       async () => {
         const { mkdirSync } = await import("node:fs");
@@ -190,7 +210,9 @@ describe("capture (kernel)", { skip: skip ?? false }, () => {
     assert.equal(setuids.length, 1);
     assert.equal(rec.fields(setuids[0]!)["evt.arg.uid"], 65534);
     assert.equal(setuids[0]!.ret, 0);
-    const attaches = sys(rec.events, "ptrace", pt["pid"]).filter((e) => rec.fields(e)["evt.arg.request"] === "PTRACE_ATTACH");
+    const attaches = sys(rec.events, "ptrace", pt["pid"]).filter(
+      (e) => rec.fields(e)["evt.arg.request"] === "PTRACE_ATTACH",
+    );
     assert.equal(attaches.length, 1);
     assert.equal(rec.fields(attaches[0]!)["evt.arg.pid"], pt["target"]);
     assert.equal(attaches[0]!.ret, 0);
@@ -224,8 +246,13 @@ describe("capture (kernel)", { skip: skip ?? false }, () => {
       const opens = sys(rec.events, "openat", res["pid"]).filter((e) => rec.fields(e)["fd.name"] === path);
       assert.equal(opens.length, 1);
       // the interest map keeps everything else out, in every mode
-      const others = rec.events.filter((e) => e.kind === "syscall" && e.type !== "execve" && e.type !== "openat");
-      assert.deepEqual(others.map((e) => (e as SyscallEvent).type), []);
+      const others = rec.events.filter(
+        (e) => e.kind === "syscall" && e.type !== "execve" && e.type !== "openat",
+      );
+      assert.deepEqual(
+        others.map((e) => (e as SyscallEvent).type),
+        [],
+      );
     }
   });
 
@@ -259,7 +286,10 @@ describe("capture (kernel)", { skip: skip ?? false }, () => {
       s.drain();
       const st = s.stats();
       assert.ok(st.dropRing > 0, `ring drops counted (got ${st.dropRing})`);
-      assert.equal(st.dropRingByCpu.reduce((a, b) => a + b, 0), st.dropRing);
+      assert.equal(
+        st.dropRingByCpu.reduce((a, b) => a + b, 0),
+        st.dropRing,
+      );
       assert.ok(st.delivered > 0);
       assert.equal(st.delivered, seen);
       // still running: a new event arrives after the flood

@@ -20,10 +20,25 @@ export interface ProbeResult {
 
 /** Probe programs in bpf/probe.bpf.c and what Lanner uses each type for. */
 export const PROGRAM_PROBES: readonly { prog: string; id: string; use: string; attach?: boolean }[] = [
-  { prog: "probe_tp_btf", id: "prog:tp_btf", use: "all-syscalls capture and process lifecycle (BTF tracepoints)", attach: true },
+  {
+    prog: "probe_tp_btf",
+    id: "prog:tp_btf",
+    use: "all-syscalls capture and process lifecycle (BTF tracepoints)",
+    attach: true,
+  },
   { prog: "probe_raw_tp", id: "prog:raw_tracepoint", use: "fallback for tp_btf", attach: true },
-  { prog: "probe_tracepoint", id: "prog:tracepoint", use: "selected-syscalls capture (per-syscall tracepoints)", attach: true },
-  { prog: "probe_kprobe", id: "prog:kprobe", use: "kernel function probes for gadgets (optional)", attach: true },
+  {
+    prog: "probe_tracepoint",
+    id: "prog:tracepoint",
+    use: "selected-syscalls capture (per-syscall tracepoints)",
+    attach: true,
+  },
+  {
+    prog: "probe_kprobe",
+    id: "prog:kprobe",
+    use: "kernel function probes for gadgets (optional)",
+    attach: true,
+  },
   { prog: "probe_fentry", id: "prog:fentry", use: "cheaper kernel function probes (optional)", attach: true },
   { prog: "probe_lsm", id: "prog:lsm", use: "BPF LSM enforcement (optional)", attach: true },
   { prog: "probe_xdp", id: "prog:xdp", use: "packet counting at XDP (networking)" },
@@ -31,7 +46,11 @@ export const PROGRAM_PROBES: readonly { prog: string; id: string; use: string; a
   { prog: "probe_cgroup_skb", id: "prog:cgroup_skb", use: "cgroup socket buffer programs (policy)" },
   { prog: "probe_socket_filter", id: "prog:socket_filter", use: "socket filters" },
   { prog: "probe_ringbuf", id: "map:ringbuf", use: "BPF ring buffer (the event channel)" },
-  { prog: "probe_task_iter", id: "prog:iter_task", use: "task iterators for seeding process state (optional)" },
+  {
+    prog: "probe_task_iter",
+    id: "prog:iter_task",
+    use: "task iterators for seeding process state (optional)",
+  },
   { prog: "probe_send_signal", id: "helper:send_signal", use: "bpf_send_signal for enforcement (optional)" },
 ];
 
@@ -104,7 +123,9 @@ export function probeAll(): ProbeResult[] {
     id: "btf:vmlinux",
     ok: btf,
     use: "CO-RE relocation and BTF tracepoints",
-    ...(btf ? {} : { reason: "/sys/kernel/btf/vmlinux is missing (kernel built without CONFIG_DEBUG_INFO_BTF)" }),
+    ...(btf
+      ? {}
+      : { reason: "/sys/kernel/btf/vmlinux is missing (kernel built without CONFIG_DEBUG_INFO_BTF)" }),
   });
   const tfs = tracefsRoot();
   out.push({
@@ -132,10 +153,17 @@ export function probeAll(): ProbeResult[] {
     id: "tracefs:kprobe_events",
     ok: kprobeEvents,
     use: "kprobes",
-    ...(kprobeEvents ? {} : { reason: "no kprobe_events in tracefs (CONFIG_KPROBES unset or tracefs missing)" }),
+    ...(kprobeEvents
+      ? {}
+      : { reason: "no kprobe_events in tracefs (CONFIG_KPROBES unset or tracefs missing)" }),
   });
   if (!existsSync(bpfObjectPath("probe"))) {
-    out.push({ id: "bpf:objects", ok: false, use: "all programs", reason: `${bpfObjectPath("probe")} is missing: run make build` });
+    out.push({
+      id: "bpf:objects",
+      ok: false,
+      use: "all programs",
+      reason: `${bpfObjectPath("probe")} is missing: run make build`,
+    });
     return out;
   }
   for (const p of PROGRAM_PROBES) out.push(probeProgram(p.prog, p.id, p.use, p.attach ?? false));

@@ -20,4 +20,12 @@ export function syscallName(nr: number): string {
  * the sockaddr of connect, the arguments of execve and execveat); they get a sys_enter
  * tracepoint (in all mode too: cheaper than tp_btf sys_enter for every syscall).
  */
-export const ENTER_SYSCALLS: readonly string[] = ["open", "openat", "openat2", "creat", "connect", "execve", "execveat"];
+export const ENTER_SYSCALLS: readonly string[] = [
+  "open",
+  "openat",
+  "openat2",
+  "creat",
+  "connect",
+  "execve",
+  "execveat",
+];

@@ -31,8 +31,14 @@ describe("lanner CLI", () => {
   });
 
   test("bad option values name the option", async () => {
-    assert.equal((await lanner("capture", "-o", "xml")).stderr, "lanner capture: --output: expected json, text or none, got 'xml'\n");
-    assert.equal((await lanner("capture", "--count", "0")).stderr, "lanner capture: --count: expected a positive number, got '0'\n");
+    assert.equal(
+      (await lanner("capture", "-o", "xml")).stderr,
+      "lanner capture: --output: expected json, text or none, got 'xml'\n",
+    );
+    assert.equal(
+      (await lanner("capture", "--count", "0")).stderr,
+      "lanner capture: --count: expected a positive number, got '0'\n",
+    );
     const unknown = await lanner("capture", "--nope");
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /^lanner capture: Unknown option '--nope'/);
@@ -41,7 +47,10 @@ describe("lanner CLI", () => {
   test("a bad --filter is a positioned error, exit 2", async () => {
     const r = await lanner("capture", "--filter", "evt.type = openat and");
     assert.equal(r.code, 2);
-    assert.equal(r.stderr, "lanner capture: --filter:1:22: error: expected a field, a macro, 'not' or '(' but found end of condition\n");
+    assert.equal(
+      r.stderr,
+      "lanner capture: --filter:1:22: error: expected a field, a macro, 'not' or '(' but found end of condition\n",
+    );
     const u = await lanner("capture", "--filter", "proc.nosuchfield = x");
     assert.equal(u.code, 2);
     assert.match(u.stderr, /^lanner capture: --filter:1:1: error: .*proc\.nosuchfield/);
@@ -61,41 +70,58 @@ describe("lanner CLI", () => {
   const skip = kernelSkipReason();
   if (skip) console.log(`# SKIP lanner CLI kernel tests: ${skip}`);
 
-  test("capture -o json prints the exec of a real process after the readiness line", { skip: skip ?? false }, async () => {
-    const child = spawn(process.execPath, [LANNER, "capture", "-o", "json", "-t", "execve", "--comm", "true", "--count", "1"], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`not ready: ${stderr}`)), 20000);
-      child.stderr.on("data", (d: Buffer) => {
-        stderr += d.toString();
-        if (stderr.includes("lanner: ready")) {
-          clearTimeout(t);
-          resolve();
-        }
+  test(
+    "capture -o json prints the exec of a real process after the readiness line",
+    { skip: skip ?? false },
+    async () => {
+      const child = spawn(
+        process.execPath,
+        [LANNER, "capture", "-o", "json", "-t", "execve", "--comm", "true", "--count", "1"],
+        {
+          stdio: ["ignore", "pipe", "pipe"],
+        },
+      );
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+      await new Promise<void>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`not ready: ${stderr}`)), 20000);
+        child.stderr.on("data", (d: Buffer) => {
+          stderr += d.toString();
+          if (stderr.includes("lanner: ready")) {
+            clearTimeout(t);
+            resolve();
+          }
+        });
       });
-    });
-    const t = spawn("/bin/true", ["cli-test-arg"]);
-    const exitCode = await new Promise<number | null>((resolve) => child.on("exit", resolve));
-    assert.equal(exitCode, 0, stderr);
-    const lines = stdout.trim().split("\n");
-    assert.equal(lines.length, 1);
-    const ev = JSON.parse(lines[0]!) as Record<string, unknown>;
-    assert.equal(ev["evt.type"], "execve");
-    assert.equal(ev["proc.name"], "true");
-    assert.equal(ev["proc.pid"], t.pid);
-    assert.equal(ev["proc.cmdline"], "true cli-test-arg");
-    assert.equal(ev["evt.res"], "SUCCESS");
-    assert.match(String(ev["evt.time"]), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/);
-  });
+      const t = spawn("/bin/true", ["cli-test-arg"]);
+      const exitCode = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+      assert.equal(exitCode, 0, stderr);
+      const lines = stdout.trim().split("\n");
+      assert.equal(lines.length, 1);
+      const ev = JSON.parse(lines[0]!) as Record<string, unknown>;
+      assert.equal(ev["evt.type"], "execve");
+      assert.equal(ev["proc.name"], "true");
+      assert.equal(ev["proc.pid"], t.pid);
+      assert.equal(ev["proc.cmdline"], "true cli-test-arg");
+      assert.equal(ev["evt.res"], "SUCCESS");
+      assert.match(String(ev["evt.time"]), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/);
+    },
+  );
 
   test("capture --filter selects with the rules language", { skip: skip ?? false }, async () => {
     const child = spawn(
       process.execPath,
-      [LANNER, "capture", "-o", "json", "--count", "1", "--filter", "evt.type = openat and fd.name = /etc/hostname and proc.name = cat"],
+      [
+        LANNER,
+        "capture",
+        "-o",
+        "json",
+        "--count",
+        "1",
+        "--filter",
+        "evt.type = openat and fd.name = /etc/hostname and proc.name = cat",
+      ],
       { stdio: ["ignore", "pipe", "pipe"] },
     );
     let stdout = "";
@@ -127,11 +153,15 @@ describe("lanner CLI", () => {
   test("doctor --json reports probes and both capture modes", { skip: skip ?? false }, async () => {
     const r = await lanner("doctor", "--json");
     assert.equal(r.code, 0, r.stderr);
-    const d = JSON.parse(r.stdout) as { probes: { id: string; ok: boolean; reason?: string }[]; capture: { name: string; ok: boolean }[] };
+    const d = JSON.parse(r.stdout) as {
+      probes: { id: string; ok: boolean; reason?: string }[];
+      capture: { name: string; ok: boolean }[];
+    };
     const ids = new Map(d.probes.map((p) => [p.id, p]));
     assert.equal(ids.get("prog:tracepoint")?.ok, true);
     assert.equal(ids.get("map:ringbuf")?.ok, true);
-    for (const p of d.probes) if (!p.ok) assert.ok(p.reason && !p.reason.includes("\n"), `${p.id} has a one-line reason`);
+    for (const p of d.probes)
+      if (!p.ok) assert.ok(p.reason && !p.reason.includes("\n"), `${p.id} has a one-line reason`);
     assert.deepEqual(
       d.capture.map((c) => [c.name, c.ok]),
       [

@@ -50,7 +50,11 @@ describe("capture in containers", { skip: skip ?? false }, () => {
           }
         });
       });
-      const pod = await tc.startPod({ name: "web-7d4b9", namespace: "shop", labels: { app: "web", tier: "front" } });
+      const pod = await tc.startPod({
+        name: "web-7d4b9",
+        namespace: "shop",
+        labels: { app: "web", tier: "front" },
+      });
       const c = await tc.start({
         name: "nginx",
         pod,
@@ -62,7 +66,11 @@ describe("capture in containers", { skip: skip ?? false }, () => {
       const deadline = Date.now() + 10000;
       const find = (pred: (e: Ev) => boolean): Ev | undefined => events.find(pred);
       while (Date.now() < deadline) {
-        if (find((e) => e["proc.name"] === "ls" && e["container.id"] !== "host") && find((e) => e["proc.pid"] === host.pid)) break;
+        if (
+          find((e) => e["proc.name"] === "ls" && e["container.id"] !== "host") &&
+          find((e) => e["proc.pid"] === host.pid)
+        )
+          break;
         await new Promise((r) => setTimeout(r, 100));
       }
       const first = find((e) => e["proc.pid"] === c.pid && e["evt.type"] === "execve");

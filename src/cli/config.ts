@@ -37,7 +37,13 @@ export function readConfigFile(path: string): { raw: Record<string, unknown>; pr
   } catch (e) {
     return {
       raw: {},
-      problems: [{ severity: "error", key: path, message: `cannot read config file: ${(e as NodeJS.ErrnoException).code ?? String(e)}` }],
+      problems: [
+        {
+          severity: "error",
+          key: path,
+          message: `cannot read config file: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+        },
+      ],
     };
   }
   const doc = parseDocument(text, { prettyErrors: false });
@@ -54,7 +60,10 @@ export function readConfigFile(path: string): { raw: Record<string, unknown>; pr
   const v = doc.toJS() as unknown;
   if (v === null || v === undefined) return { raw: {}, problems: [] };
   if (typeof v !== "object" || Array.isArray(v)) {
-    return { raw: {}, problems: [{ severity: "error", key: path, message: "expected a mapping at the top level" }] };
+    return {
+      raw: {},
+      problems: [{ severity: "error", key: path, message: "expected a mapping at the top level" }],
+    };
   }
   return { raw: v as Record<string, unknown>, problems: [] };
 }

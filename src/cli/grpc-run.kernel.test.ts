@@ -38,8 +38,10 @@ describe("lanner run --grpc", { skip: skip ?? false }, () => {
       const c = makeClients(`unix://${sock}`);
       Object.assign(clients, c);
       const ver = await new Promise<Msg>((resolve, reject) =>
-        (c.version["version"] as (req: Msg, cb: (e: Error | null, r: Msg) => void) => void).call(c.version, {}, (e, r) =>
-          e ? reject(e) : resolve(r),
+        (c.version["version"] as (req: Msg, cb: (e: Error | null, r: Msg) => void) => void).call(
+          c.version,
+          {},
+          (e, r) => (e ? reject(e) : resolve(r)),
         ),
       );
       assert.match(String(ver["version"]), /^\d+\.\d+\.\d+/);
@@ -52,9 +54,12 @@ describe("lanner run --grpc", { skip: skip ?? false }, () => {
         return { s, got };
       });
       await new Promise((r) => setTimeout(r, 300)); // both subscriptions registered
-      const cat = execFileSync("/bin/sh", ["-c", `cat ${marker} >/dev/null & echo $!`], { encoding: "utf8" }).trim();
+      const cat = execFileSync("/bin/sh", ["-c", `cat ${marker} >/dev/null & echo $!`], {
+        encoding: "utf8",
+      }).trim();
       const deadline = Date.now() + 10000;
-      while (subs.some((x) => x.got.length === 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      while (subs.some((x) => x.got.length === 0) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 50));
       const g = (c.outputs["get"] as (req: Msg) => ClientReadableStream<Msg>).call(c.outputs, {});
       const gotG: Msg[] = [];
       g.on("data", (m: Msg) => gotG.push(m));

@@ -48,7 +48,10 @@ export async function cliMain(argv: string[], io: CliIO = processIO): Promise<nu
   try {
     return await fn(rest, io);
   } catch (e) {
-    if (e instanceof UsageError || (e instanceof TypeError && "code" in e && String(e.code).startsWith("ERR_PARSE_ARGS"))) {
+    if (
+      e instanceof UsageError ||
+      (e instanceof TypeError && "code" in e && String(e.code).startsWith("ERR_PARSE_ARGS"))
+    ) {
       io.stderr(`lanner ${cmd}: ${e.message}\n`);
       return 2;
     }

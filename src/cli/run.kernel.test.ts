@@ -26,7 +26,10 @@ describe("lanner run", () => {
 
   test("bad rules: every problem as FILE:LINE:COL, and run refuses to start", async () => {
     const f = join(dir, "bad.yaml");
-    writeFileSync(f, rule("Ok", "evt.type = openat") + rule("Bad field", "evt.type = openat and proc.nosuch = x"));
+    writeFileSync(
+      f,
+      rule("Ok", "evt.type = openat") + rule("Bad field", "evt.type = openat and proc.nosuch = x"),
+    );
     const r = spawnSync(process.execPath, [LANNER, "run", "-r", f], { encoding: "utf8" });
     assert.equal(r.status, 1);
     assert.match(r.stderr, new RegExp(`^${f}:9:36: error: unknown field .proc\\.nosuch.$`, "m"));
@@ -36,7 +39,9 @@ describe("lanner run", () => {
   test("config: unknown keys warn, bad values are errors naming the key", async () => {
     const c = join(dir, "lanner.yaml");
     writeFileSync(c, "json_output: true\nno_such_key: 1\nrule_matching: sometimes\n");
-    const r = spawnSync(process.execPath, [LANNER, "run", "-c", c, "-o", "priority=loud"], { encoding: "utf8" });
+    const r = spawnSync(process.execPath, [LANNER, "run", "-c", c, "-o", "priority=loud"], {
+      encoding: "utf8",
+    });
     assert.equal(r.status, 1);
     assert.match(r.stderr, /lanner run: warning: no_such_key: unknown key, ignored/);
     assert.match(r.stderr, /lanner run: error: rule_matching: expected first or all, got "sometimes"/);
@@ -46,75 +51,90 @@ describe("lanner run", () => {
   const skip = kernelSkipReason();
   if (skip) console.log(`# SKIP lanner run kernel tests: ${skip}`);
 
-  test("alerts on real behaviour; reload takes effect without restart; a broken reload keeps the old rules", { skip: skip ?? false }, async () => {
-    const rules = join(dir, "reload.yaml");
-    const a = join(dir, "marker-a");
-    const b = join(dir, "marker-b");
-    writeFileSync(a, "");
-    writeFileSync(b, "");
-    writeFileSync(rules, rule("Marker A", `evt.type in (open, openat) and fd.name = ${a}`));
-    const out = join(dir, "alerts.jsonl");
-    const agent = new AgentProcess(["--json", "-r", rules, "--file-output", out]);
-    try {
-      await agent.ready();
-      execFileSync("/bin/cat", [a]);
-      await agent.waitFor(() => agent.alerts.some((x) => x.rule === "Marker A"), "Marker A");
-      // a valid new file: takes effect, old rule gone
-      writeFileSync(rules, rule("Marker B", `evt.type in (open, openat) and fd.name = ${b}`, "NOTICE"));
-      await agent.waitFor(() => agent.stderr.includes("rules reloaded"), "reload");
-      execFileSync("/bin/cat", [a]);
-      execFileSync("/bin/cat", [b]);
-      await agent.waitFor(() => agent.alerts.some((x) => x.rule === "Marker B"), "Marker B");
-      // a broken file: reported, old rules stay active
-      writeFileSync(rules, "- rule: broken\n  condition: (evt.type = openat\n");
-      await agent.waitFor(() => agent.stderr.includes("failed: keeping"), "failed reload");
-      assert.match(agent.stderr, new RegExp(`${rules}:\\d+:\\d+: error:`));
-      execFileSync("/bin/cat", [b]);
-      await agent.waitFor(() => agent.alerts.filter((x) => x.rule === "Marker B").length >= 2, "Marker B after broken reload");
-      assert.equal(agent.alerts.filter((x) => x.rule === "Marker A").length, 1, "Marker A only before the reload");
-      const bAlert = agent.alerts.find((x) => x.rule === "Marker B")!;
-      assert.equal(bAlert.priority, "Notice");
-      assert.equal(bAlert.source, "syscall");
-      assert.equal(bAlert.output_fields["fd.name"], b);
-      assert.equal(bAlert.output_fields["proc.name"], "cat");
-      assert.match(bAlert.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/);
-    } finally {
-      assert.equal(await agent.stop("SIGTERM"), 0, "SIGTERM: flush and exit 0");
-    }
-    // the file output got every alert, flushed at shutdown
-    const lines = readFileSync(out, "utf8").trim().split("\n");
-    assert.equal(lines.length, agent.alerts.length);
-  });
+  test(
+    "alerts on real behaviour; reload takes effect without restart; a broken reload keeps the old rules",
+    { skip: skip ?? false },
+    async () => {
+      const rules = join(dir, "reload.yaml");
+      const a = join(dir, "marker-a");
+      const b = join(dir, "marker-b");
+      writeFileSync(a, "");
+      writeFileSync(b, "");
+      writeFileSync(rules, rule("Marker A", `evt.type in (open, openat) and fd.name = ${a}`));
+      const out = join(dir, "alerts.jsonl");
+      const agent = new AgentProcess(["--json", "-r", rules, "--file-output", out]);
+      try {
+        await agent.ready();
+        execFileSync("/bin/cat", [a]);
+        await agent.waitFor(() => agent.alerts.some((x) => x.rule === "Marker A"), "Marker A");
+        // a valid new file: takes effect, old rule gone
+        writeFileSync(rules, rule("Marker B", `evt.type in (open, openat) and fd.name = ${b}`, "NOTICE"));
+        await agent.waitFor(() => agent.stderr.includes("rules reloaded"), "reload");
+        execFileSync("/bin/cat", [a]);
+        execFileSync("/bin/cat", [b]);
+        await agent.waitFor(() => agent.alerts.some((x) => x.rule === "Marker B"), "Marker B");
+        // a broken file: reported, old rules stay active
+        writeFileSync(rules, "- rule: broken\n  condition: (evt.type = openat\n");
+        await agent.waitFor(() => agent.stderr.includes("failed: keeping"), "failed reload");
+        assert.match(agent.stderr, new RegExp(`${rules}:\\d+:\\d+: error:`));
+        execFileSync("/bin/cat", [b]);
+        await agent.waitFor(
+          () => agent.alerts.filter((x) => x.rule === "Marker B").length >= 2,
+          "Marker B after broken reload",
+        );
+        assert.equal(
+          agent.alerts.filter((x) => x.rule === "Marker A").length,
+          1,
+          "Marker A only before the reload",
+        );
+        const bAlert = agent.alerts.find((x) => x.rule === "Marker B")!;
+        assert.equal(bAlert.priority, "Notice");
+        assert.equal(bAlert.source, "syscall");
+        assert.equal(bAlert.output_fields["fd.name"], b);
+        assert.equal(bAlert.output_fields["proc.name"], "cat");
+        assert.match(bAlert.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/);
+      } finally {
+        assert.equal(await agent.stop("SIGTERM"), 0, "SIGTERM: flush and exit 0");
+      }
+      // the file output got every alert, flushed at shutdown
+      const lines = readFileSync(out, "utf8").trim().split("\n");
+      assert.equal(lines.length, agent.alerts.length);
+    },
+  );
 
-  test("kernel drops become an internal alert (source internal) and the agent keeps running", { skip: skip ?? false }, async () => {
-    const rules = join(dir, "drops.yaml");
-    writeFileSync(rules, rule("Never", "evt.type = openat and fd.name = /nonexistent/never"));
-    const agent = new AgentProcess([
-      "--json",
-      "-r",
-      rules,
-      "-o",
-      "capture.ring_mib=1",
-      "-o",
-      "syscall_event_drops.threshold=0",
-      "-o",
-      "syscall_event_drops.actions=[log, alert]",
-    ]);
-    try {
-      await agent.ready();
-      const loadgen = join(packageRoot(), "bench/.output/loadgen");
-      // openat floods: the agent decodes and evaluates every one of them
-      await execFileP(loadgen, ["openclose", "1.5"]);
-      await agent.waitFor(() => agent.alerts.some((x) => x.source === "internal"), "a drop alert", 10000);
-      const d = agent.alerts.find((x) => x.source === "internal")!;
-      assert.equal(d.rule, "Lanner internal: syscall event drop");
-      assert.equal(d.priority, "Debug");
-      assert.ok(Number(d.output_fields["n_drops"]) > 0);
-      assert.match(agent.stderr, /syscall event drop: \d+ of \d+ events/);
-      // still alive and evaluating
-      assert.equal(agent.child.exitCode, null);
-    } finally {
-      assert.equal(await agent.stop("SIGINT"), 0);
-    }
-  });
+  test(
+    "kernel drops become an internal alert (source internal) and the agent keeps running",
+    { skip: skip ?? false },
+    async () => {
+      const rules = join(dir, "drops.yaml");
+      writeFileSync(rules, rule("Never", "evt.type = openat and fd.name = /nonexistent/never"));
+      const agent = new AgentProcess([
+        "--json",
+        "-r",
+        rules,
+        "-o",
+        "capture.ring_mib=1",
+        "-o",
+        "syscall_event_drops.threshold=0",
+        "-o",
+        "syscall_event_drops.actions=[log, alert]",
+      ]);
+      try {
+        await agent.ready();
+        const loadgen = join(packageRoot(), "bench/.output/loadgen");
+        // openat floods: the agent decodes and evaluates every one of them
+        await execFileP(loadgen, ["openclose", "1.5"]);
+        await agent.waitFor(() => agent.alerts.some((x) => x.source === "internal"), "a drop alert", 10000);
+        const d = agent.alerts.find((x) => x.source === "internal")!;
+        assert.equal(d.rule, "Lanner internal: syscall event drop");
+        assert.equal(d.priority, "Debug");
+        assert.ok(Number(d.output_fields["n_drops"]) > 0);
+        assert.match(agent.stderr, /syscall event drop: \d+ of \d+ events/);
+        // still alive and evaluating
+        assert.equal(agent.child.exitCode, null);
+      } finally {
+        assert.equal(await agent.stop("SIGINT"), 0);
+      }
+    },
+  );
 });

@@ -9,7 +9,12 @@ import { parseSockaddr } from "./sockaddr.js";
 import { syscallName, syscallNr, SYSCALL_SPECS } from "./syscall-params.js";
 
 /** Builds one framed LN_K_SYSCALL record the way the kernel and the addon lay it out. */
-function syscallRecord(opts: { nr: number; ret: bigint; args: bigint[]; tails: [number, number, Buffer][] }): Buffer {
+function syscallRecord(opts: {
+  nr: number;
+  ret: bigint;
+  args: bigint[];
+  tails: [number, number, Buffer][];
+}): Buffer {
   const tailBytes = opts.tails.reduce((n, [, , b]) => n + 4 + b.length, 0);
   const size = LN_SYSCALL.SIZEOF + tailBytes;
   const buf = Buffer.alloc(FRAME_HEADER + size + 8);

@@ -80,7 +80,11 @@ export type DecodedEvent = SyscallEvent | ProcEvent;
 
 const OPEN_HOW_SIZE = LN_OPEN_HOW.SIZEOF;
 
-const PROC_KINDS: Readonly<Record<number, ProcKind>> = { [KIND_FORK]: "fork", [KIND_EXEC]: "exec", [KIND_EXIT]: "exit" };
+const PROC_KINDS: Readonly<Record<number, ProcKind>> = {
+  [KIND_FORK]: "fork",
+  [KIND_EXEC]: "exec",
+  [KIND_EXIT]: "exit",
+};
 
 function cstr(buf: Buffer, start: number, len: number): string {
   let end = start + len;
@@ -261,4 +265,3 @@ export function resolvePath(path: string, dir: string | undefined | null): strin
   if (!dir) return path;
   return posix.normalize(posix.join(dir, path));
 }
-

@@ -19,7 +19,12 @@ const TWO32 = 4294967296;
  * Walks one batch from the ring reader, pointing `view` at each record in turn and calling
  * `cb` with it: no allocation per record.
  */
-export function walkBatch(view: RecordView, batch: Buffer, bytes: number, cb: (view: RecordView) => void): void {
+export function walkBatch(
+  view: RecordView,
+  batch: Buffer,
+  bytes: number,
+  cb: (view: RecordView) => void,
+): void {
   view.reset(batch);
   let off = 0;
   while (off + FRAME_HEADER <= bytes) {

@@ -34,7 +34,7 @@ function ipv6(b: Uint8Array, off: number): string {
   // Longest run of zero words (length >= 2) becomes "::".
   let bestStart = -1;
   let bestLen = 0;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (words[i] !== 0) {
       i++;
       continue;
@@ -85,7 +85,11 @@ export function parseTuple(dv: DataView, off: number): SockTuple {
     type: dv.getUint16(off + LN_SOCK_TUPLE.TYPE, true),
     protocol: dv.getUint16(off + LN_SOCK_TUPLE.PROTOCOL, true),
     local: { family, addr: addrOf(LN_SOCK_TUPLE.LADDR), port: dv.getUint16(off + LN_SOCK_TUPLE.LPORT, true) },
-    remote: { family, addr: addrOf(LN_SOCK_TUPLE.RADDR), port: dv.getUint16(off + LN_SOCK_TUPLE.RPORT, true) },
+    remote: {
+      family,
+      addr: addrOf(LN_SOCK_TUPLE.RADDR),
+      port: dv.getUint16(off + LN_SOCK_TUPLE.RPORT, true),
+    },
   };
 }
 

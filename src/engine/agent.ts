@@ -10,7 +10,14 @@ import { hostname as osHostname } from "node:os";
 import { CaptureSession, type CaptureReport, type CaptureStats } from "../capture/capture-session.js";
 import { syscallName, syscallNr } from "../capture/syscalls.js";
 import { decodeRecord, type DecodedEvent } from "../decode/event.js";
-import { KIND_EXEC, KIND_EXIT, KIND_FORK, KIND_SYSCALL, RecordView, walkBatch } from "../decode/record-view.js";
+import {
+  KIND_EXEC,
+  KIND_EXIT,
+  KIND_FORK,
+  KIND_SYSCALL,
+  RecordView,
+  walkBatch,
+} from "../decode/record-view.js";
 import { SUPPORTED_SYSCALLS } from "../decode/syscall-params.js";
 import { isAllTypes, type CompiledRule, type RuleSet } from "../rules/index.js";
 import { ProcessTable } from "../state/process-table.js";
@@ -45,10 +52,38 @@ export interface AgentStats {
 
 /** Syscalls state tracking needs whatever the rules say. */
 const STATE_SYSCALLS: readonly string[] = [
-  "execve", "execveat", "clone", "clone3", "fork", "vfork", "chdir", "fchdir",
-  "open", "openat", "openat2", "creat", "close", "dup", "dup2", "dup3", "fcntl",
-  "socket", "socketpair", "connect", "accept", "accept4", "bind", "pipe", "pipe2",
-  "memfd_create", "setuid", "setgid", "setresuid", "setresgid", "setreuid", "setregid",
+  "execve",
+  "execveat",
+  "clone",
+  "clone3",
+  "fork",
+  "vfork",
+  "chdir",
+  "fchdir",
+  "open",
+  "openat",
+  "openat2",
+  "creat",
+  "close",
+  "dup",
+  "dup2",
+  "dup3",
+  "fcntl",
+  "socket",
+  "socketpair",
+  "connect",
+  "accept",
+  "accept4",
+  "bind",
+  "pipe",
+  "pipe2",
+  "memfd_create",
+  "setuid",
+  "setgid",
+  "setresuid",
+  "setresgid",
+  "setreuid",
+  "setregid",
 ];
 
 const LIFECYCLE_TYPES: Readonly<Record<number, string>> = {
@@ -124,7 +159,12 @@ export class Agent {
    * rules in force when they are read, so nothing in flight is lost.
    */
   setRuleset(ruleset: RuleSet): { added: string[]; removed: string[] } {
-    const prev = { syscalls: this.syscalls, rulesByNr: this.rulesByNr, ruleset: this.ruleset, all: this.rulesMatchingAll };
+    const prev = {
+      syscalls: this.syscalls,
+      rulesByNr: this.rulesByNr,
+      ruleset: this.ruleset,
+      all: this.rulesMatchingAll,
+    };
     this.index(ruleset);
     try {
       return this.session?.select(this.syscalls) ?? { added: [], removed: [] };
@@ -197,7 +237,10 @@ export class Agent {
 
   private raise(rule: CompiledRule, type: string): void {
     const r = this.reader;
-    const fields = rule.output.values(r, type, { "evt.time": r.wallNs() }) as Record<string, OutputFieldValue>;
+    const fields = rule.output.values(r, type, { "evt.time": r.wallNs() }) as Record<
+      string,
+      OutputFieldValue
+    >;
     const alert: Alert = {
       timeNs: r.wallNs(),
       rule: rule.name,
@@ -230,7 +273,13 @@ export class Agent {
       alerts: this.alerts,
       alertsByRule: new Map(this.alertsByRule),
       processes: this.procs.stats().size,
-      lagSeconds: this.lastTs === 0 ? 0 : Math.max(0, Date.now() / 1e3 - Number(BigInt(Math.round(this.lastTs)) + this.reader.bootToWallNs) / 1e9),
+      lagSeconds:
+        this.lastTs === 0
+          ? 0
+          : Math.max(
+              0,
+              Date.now() / 1e3 - Number(BigInt(Math.round(this.lastTs)) + this.reader.bootToWallNs) / 1e9,
+            ),
     };
   }
 

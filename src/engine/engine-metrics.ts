@@ -12,8 +12,18 @@ export interface Family {
   readonly samples: readonly { name: string; labels?: Record<string, string>; value: number }[];
 }
 
-const counter = (name: string, help: string, samples: Family["samples"]): Family => ({ name, help, type: "counter", samples });
-const gauge = (name: string, help: string, samples: Family["samples"]): Family => ({ name, help, type: "gauge", samples });
+const counter = (name: string, help: string, samples: Family["samples"]): Family => ({
+  name,
+  help,
+  type: "counter",
+  samples,
+});
+const gauge = (name: string, help: string, samples: Family["samples"]): Family => ({
+  name,
+  help,
+  type: "gauge",
+  samples,
+});
 
 export function engineFamilies(agent: Agent): Family[] {
   const s = agent.stats();
@@ -31,7 +41,11 @@ export function engineFamilies(agent: Agent): Family[] {
         labels: { cpu: String(cpu), reason: "ring_full" },
         value: v,
       })),
-      { name: "lanner_events_dropped_total", labels: { cpu: "all", reason: "scratch" }, value: c.dropScratch },
+      {
+        name: "lanner_events_dropped_total",
+        labels: { cpu: "all", reason: "scratch" },
+        value: c.dropScratch,
+      },
     ]),
     counter("lanner_events_truncated_total", "Records with a truncated tail.", [
       { name: "lanner_events_truncated_total", value: c.truncated },

@@ -93,7 +93,17 @@ function addSocketFields(out: EventFields, ev: SyscallEvent, role: "client" | "s
   if (!local || !remote) return;
   const family = t?.family || remote.family;
   out["fd.type"] = fdTypeOf(family);
-  out["fd.l4proto"] = t ? (t.protocol === 6 ? "tcp" : t.protocol === 17 ? "udp" : t.protocol === 1 ? "icmp" : family === AF_UNIX ? null : "raw") : null;
+  out["fd.l4proto"] = t
+    ? t.protocol === 6
+      ? "tcp"
+      : t.protocol === 17
+        ? "udp"
+        : t.protocol === 1
+          ? "icmp"
+          : family === AF_UNIX
+            ? null
+            : "raw"
+    : null;
   if (family === AF_UNIX) {
     out["fd.name"] = remote.addr || local.addr || null;
     return;
@@ -139,13 +149,23 @@ const SERVER_SIDE = new Set(["accept", "accept4", "bind", "listen", "recvfrom"])
  * event to the state first (State.apply), then render: process, thread and fd fields come
  * from the tables (state/state-fields.ts) where the event itself does not carry them.
  */
-export function eventFields(ev: DecodedEvent, num: number, procs: ProcessTable | null, bootToWallNs: bigint): EventFields {
+export function eventFields(
+  ev: DecodedEvent,
+  num: number,
+  procs: ProcessTable | null,
+  bootToWallNs: bigint,
+): EventFields {
   const out = eventOwnFields(ev, num, procs, bootToWallNs);
   if (procs !== null) addStateFields(out, ev, procs, bootToWallNs);
   return out;
 }
 
-function eventOwnFields(ev: DecodedEvent, num: number, procs: ProcessTable | null, bootToWallNs: bigint): EventFields {
+function eventOwnFields(
+  ev: DecodedEvent,
+  num: number,
+  procs: ProcessTable | null,
+  bootToWallNs: bigint,
+): EventFields {
   const out: EventFields = {};
   out["evt.num"] = num;
   const wall = BigInt(Math.round(ev.ts)) + bootToWallNs;
@@ -206,7 +226,12 @@ function eventOwnFields(ev: DecodedEvent, num: number, procs: ProcessTable | nul
     out["evt.arg.fd2"] = ev.fds[1];
   }
   // fd.* for the fd this event is about
-  const fdNum = spec.ret === "fd" ? ev.ret : spec.fdArg !== undefined ? Number(BigInt.asIntN(32, ev.args[spec.fdArg] ?? 0n)) : null;
+  const fdNum =
+    spec.ret === "fd"
+      ? ev.ret
+      : spec.fdArg !== undefined
+        ? Number(BigInt.asIntN(32, ev.args[spec.fdArg] ?? 0n))
+        : null;
   if (fdNum !== null && fdNum >= 0) out["fd.num"] = fdNum;
   if (spec.pathArg !== undefined) {
     const abs = resolvedPath(ev, spec.pathArg);
@@ -224,7 +249,12 @@ function eventOwnFields(ev: DecodedEvent, num: number, procs: ProcessTable | nul
     if (spec.targetArg !== undefined) {
       const tPath = ev.paths.get(spec.targetArg);
       out["fs.path.source"] = abs;
-      out["fs.path.target"] = tPath === undefined ? null : spec.name.startsWith("symlink") ? tPath : resolvePath(tPath, ev.dirs.get(spec.targetArg));
+      out["fs.path.target"] =
+        tPath === undefined
+          ? null
+          : spec.name.startsWith("symlink")
+            ? tPath
+            : resolvePath(tPath, ev.dirs.get(spec.targetArg));
     }
     if (ev.type === "openat" || ev.type === "openat2") {
       out["evt.abspath"] = abs;

@@ -151,7 +151,11 @@ export class EventFieldReader implements FieldReader {
     const name = this.names[fieldId];
     if (name === undefined) return null;
     if (name.startsWith("container.") || name.startsWith("k8s.")) {
-      const v = this.enrich.containerField?.(this.containerId(), name, arg === undefined ? undefined : String(arg));
+      const v = this.enrich.containerField?.(
+        this.containerId(),
+        name,
+        arg === undefined ? undefined : String(arg),
+      );
       if (v !== undefined) return v;
     }
     const f = this.rendered();
@@ -174,7 +178,8 @@ export class EventFieldReader implements FieldReader {
   }
 
   containerId(): string {
-    if (this.containerCache === null) this.containerCache = this.enrich.containerId?.(this.ev, this.proc()) ?? "host";
+    if (this.containerCache === null)
+      this.containerCache = this.enrich.containerId?.(this.ev, this.proc()) ?? "host";
     return this.containerCache;
   }
 
@@ -194,7 +199,10 @@ export class EventFieldReader implements FieldReader {
     return this.ancestors[n - 1];
   }
 
-  ancestorField<T extends string | number>(arg: string | number | undefined, f: (p: ProcessInfo) => T): FieldValue {
+  ancestorField<T extends string | number>(
+    arg: string | number | undefined,
+    f: (p: ProcessInfo) => T,
+  ): FieldValue {
     if (arg === undefined) {
       // any ancestor: the list of all of them
       const out: string[] = [];
@@ -237,7 +245,9 @@ export class EventFieldReader implements FieldReader {
     const p = typeof arg === "number" ? spec?.params[arg] : spec?.params.find((x) => x.name === arg);
     if (!p) return null;
     const v = this.ev.args[p.arg] ?? 0n;
-    return p.type === "fd" || p.type === "int" || p.type === "pid" ? Number(BigInt.asIntN(32, v)) : Number(BigInt.asUintN(32, v));
+    return p.type === "fd" || p.type === "int" || p.type === "pid"
+      ? Number(BigInt.asIntN(32, v))
+      : Number(BigInt.asUintN(32, v));
   }
 
   private rendered(): EventFields {

@@ -27,7 +27,8 @@ export function addStateFields(out: EventFields, ev: DecodedEvent, enrich: Enric
   if (enrich.userName) out["user.name"] = enrich.userName(ev.euid, ev.tgid);
   if (enrich.groupName) out["group.name"] = enrich.groupName(ev.egid, ev.tgid);
   if (id === "host" || !enrich.containerField) return;
-  out["container.full_id"] = (enrich.containerField(id, "container.full_id", undefined) as string | null | undefined) ?? null;
+  out["container.full_id"] =
+    (enrich.containerField(id, "container.full_id", undefined) as string | null | undefined) ?? null;
   for (const f of CAPTURE_STATE_FIELDS) {
     const v = enrich.containerField(id, f, undefined);
     if (v === undefined) continue;

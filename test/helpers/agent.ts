@@ -65,7 +65,10 @@ export class AgentProcess {
   waitFor(pred: () => boolean, what: string, ms = 15000): Promise<void> {
     if (pred()) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`timed out waiting for ${what}; stderr:\n${this.stderr}`)), ms);
+      const t = setTimeout(
+        () => reject(new Error(`timed out waiting for ${what}; stderr:\n${this.stderr}`)),
+        ms,
+      );
       this.waiters.push({
         pred,
         resolve: () => {
@@ -75,7 +78,8 @@ export class AgentProcess {
       });
       void this.exited.then((code) => {
         clearTimeout(t);
-        if (!pred()) reject(new Error(`agent exited (${code}) while waiting for ${what}; stderr:\n${this.stderr}`));
+        if (!pred())
+          reject(new Error(`agent exited (${code}) while waiting for ${what}; stderr:\n${this.stderr}`));
       });
     });
   }

@@ -20,8 +20,10 @@ const execFileP = promisify(execFile);
 export function kernelSkipReason(): string | null {
   if (process.getuid?.() !== 0) return "kernel test needs root (CI runs as root)";
   if (!existsSync("/sys/kernel/btf/vmlinux")) return "no BTF at /sys/kernel/btf/vmlinux";
-  if (!existsSync(bpfObjectPath("capture"))) return `BPF object ${bpfObjectPath("capture")} not built (make build)`;
-  if (!existsSync(join(packageRoot(), "build/Release/lanner.node"))) return "native addon not built (make build)";
+  if (!existsSync(bpfObjectPath("capture")))
+    return `BPF object ${bpfObjectPath("capture")} not built (make build)`;
+  if (!existsSync(join(packageRoot(), "build/Release/lanner.node")))
+    return "native addon not built (make build)";
   return null;
 }
 
@@ -55,16 +57,17 @@ export async function recordDuring(
   const view = new RecordView();
   const session = CaptureSession.start({
     ...opts,
-    onBatch: (batch, bytes) => walkBatch(view, batch, bytes, (v) => {
-      const ev = decodeRecord(v);
-      if (!ev) return;
-      if (ev.kind !== "syscall") procs.apply(ev, Date.now());
-      // The test process itself is never traced (not even its forks): its children are
-      // recognised by their exec record's parent.
-      if (ev.kind === "exec" && (ev.ppid === process.pid || mine.has(ev.ppid))) mine.add(ev.tgid);
-      if (ev.kind === "fork" && mine.has(ev.tgid)) mine.add(ev.childTgid);
-      if (mine.has(ev.tgid)) events.push(ev);
-    }),
+    onBatch: (batch, bytes) =>
+      walkBatch(view, batch, bytes, (v) => {
+        const ev = decodeRecord(v);
+        if (!ev) return;
+        if (ev.kind !== "syscall") procs.apply(ev, Date.now());
+        // The test process itself is never traced (not even its forks): its children are
+        // recognised by their exec record's parent.
+        if (ev.kind === "exec" && (ev.ppid === process.pid || mine.has(ev.ppid))) mine.add(ev.tgid);
+        if (ev.kind === "fork" && mine.has(ev.tgid)) mine.add(ev.childTgid);
+        if (mine.has(ev.tgid)) events.push(ev);
+      }),
   });
   try {
     await fn();

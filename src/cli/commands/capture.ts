@@ -109,7 +109,8 @@ export function parseCaptureArgs(argv: string[]): CaptureArgs | "help" {
     for (const n of list) if (LIFECYCLE.has(n)) lifecycle.add(n);
   }
   const ringMiB = positiveInt("--ring-mib", values["ring-mib"]) ?? 16;
-  if ((ringMiB & (ringMiB - 1)) !== 0) throw new UsageError(`--ring-mib: must be a power of two, got ${ringMiB}`);
+  if ((ringMiB & (ringMiB - 1)) !== 0)
+    throw new UsageError(`--ring-mib: must be a power of two, got ${ringMiB}`);
   return {
     output,
     types,
@@ -138,10 +139,15 @@ export function formatText(f: EventFields): string {
     if (k.startsWith("evt.arg.") || k.startsWith("evt.arg[")) parts.push(`${k.slice(8)}=${fmt(v)}`);
   }
   for (const k of ["fd.name", "fs.path.name", "proc.exepath", "proc.cmdline"]) {
-    if (f[k] !== undefined && f[k] !== null && (k.startsWith("fd") || k.startsWith("fs") || f["evt.type"]?.toString().startsWith("exec")))
+    if (
+      f[k] !== undefined &&
+      f[k] !== null &&
+      (k.startsWith("fd") || k.startsWith("fs") || f["evt.type"]?.toString().startsWith("exec"))
+    )
       parts.push(`${k}=${fmt(f[k] ?? null)}`);
   }
-  if (f["evt.res"] !== undefined) parts.push(`res=${f["evt.res"] === "SUCCESS" ? f["evt.rawres"] : f["evt.res"]}`);
+  if (f["evt.res"] !== undefined)
+    parts.push(`res=${f["evt.res"] === "SUCCESS" ? f["evt.rawres"] : f["evt.res"]}`);
   return parts.join(" ");
 }
 
@@ -330,7 +336,8 @@ export async function captureCommand(argv: string[], io: CliIO): Promise<number>
   flush();
   k8s.close();
   await containers.close();
-  if (args.stats || stats.dropRing + stats.dropScratch > lastDrops) io.stderr(formatStats(stats, outputDropped, printed));
+  if (args.stats || stats.dropRing + stats.dropScratch > lastDrops)
+    io.stderr(formatStats(stats, outputDropped, printed));
   if (args.stats) {
     const st = state.stats();
     io.stderr(

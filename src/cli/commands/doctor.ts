@@ -46,7 +46,9 @@ export async function doctorCommand(argv: string[], io: CliIO): Promise<number> 
   }
   io.stdout(`kernel: ${kernelRelease()}\n\nfeatures (probed by loading):\n`);
   for (const p of probes) {
-    io.stdout(`  ${p.ok ? "yes" : "no "}  ${p.id.padEnd(24)} ${p.use}${p.ok ? "" : `\n         why not: ${p.reason}`}\n`);
+    io.stdout(
+      `  ${p.ok ? "yes" : "no "}  ${p.id.padEnd(24)} ${p.use}${p.ok ? "" : `\n         why not: ${p.reason}`}\n`,
+    );
   }
   io.stdout("\ncapture modes:\n");
   for (const p of plans) {
@@ -60,7 +62,8 @@ export async function doctorCommand(argv: string[], io: CliIO): Promise<number> 
     io.stdout(
       `  ${p.name}: ok, mode ${r.mode}, ${r.attached.length} attach points (${[...attachKinds].map(([k, n]) => `${n} ${k}`).join(", ")})\n`,
     );
-    for (const f of r.fallbacks) io.stdout(`    fallback: wanted ${f.wanted}, using ${f.used}: ${f.reason}\n`);
+    for (const f of r.fallbacks)
+      io.stdout(`    fallback: wanted ${f.wanted}, using ${f.used}: ${f.reason}\n`);
     for (const k of r.skipped) io.stdout(`    skipped ${k.syscall}: ${k.reason}\n`);
   }
   return plans.some((p) => p.ok) ? 0 : 1;

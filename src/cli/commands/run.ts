@@ -32,7 +32,7 @@ import { ContainerStore } from "../../state/containers/index.js";
 import { createStateEnrichers, K8sApiWatcher, K8sMetadata } from "../../state/k8s/index.js";
 import { UserResolver } from "../../state/users/index.js";
 import { applyOverride, formatProblem, readConfigFile, unknownKeys, type ConfigProblem } from "../config.js";
-import { UsageError, type CliIO } from "../io.js";
+import type { CliIO } from "../io.js";
 
 export const RUN_HELP = `Usage: lanner run [options]
 
@@ -158,7 +158,8 @@ function applyFlags(raw: Record<string, unknown>, a: RunArgs): void {
   }
   if (a.httpOutput !== null) Object.assign(section("http_output"), { enabled: true, url: a.httpOutput });
   if (a.fileOutput !== null) Object.assign(section("file_output"), { enabled: true, filename: a.fileOutput });
-  if (a.programOutput !== null) Object.assign(section("program_output"), { enabled: true, program: a.programOutput });
+  if (a.programOutput !== null)
+    Object.assign(section("program_output"), { enabled: true, program: a.programOutput });
   if (a.syslog) section("syslog_output")["enabled"] = true;
   if (a.metrics !== null) Object.assign(section("metrics"), { enabled: true, listen_address: a.metrics });
   if (a.ruleMatching !== null) raw["rule_matching"] = a.ruleMatching;
@@ -190,7 +191,11 @@ function readDropPolicy(raw: Record<string, unknown>, problems: ConfigProblem[])
     if (v === undefined) return dflt;
     const n = Number(v);
     if (!Number.isFinite(n) || n < min || n > max) {
-      problems.push({ severity: "error", key: `syscall_event_drops.${k}`, message: `expected a number in ${min}..${max}, got ${JSON.stringify(v)}` });
+      problems.push({
+        severity: "error",
+        key: `syscall_event_drops.${k}`,
+        message: `expected a number in ${min}..${max}, got ${JSON.stringify(v)}`,
+      });
       return dflt;
     }
     return n;
@@ -200,10 +205,19 @@ function readDropPolicy(raw: Record<string, unknown>, problems: ConfigProblem[])
   for (const x of Array.isArray(a) ? a : [a]) {
     const name = String(x);
     if (!["ignore", "log", "alert", "exit"].includes(name)) {
-      problems.push({ severity: "error", key: "syscall_event_drops.actions", message: `unknown action ${JSON.stringify(name)} (ignore, log, alert, exit)` });
+      problems.push({
+        severity: "error",
+        key: "syscall_event_drops.actions",
+        message: `unknown action ${JSON.stringify(name)} (ignore, log, alert, exit)`,
+      });
     } else actions.add(name);
   }
-  return { threshold: num("threshold", 0.1, 0, 1), actions, rate: num("rate", 1 / 30, 0, 1000), maxBurst: num("max_burst", 1, 1, 1000) };
+  return {
+    threshold: num("threshold", 0.1, 0, 1),
+    actions,
+    rate: num("rate", 1 / 30, 0, 1000),
+    maxBurst: num("max_burst", 1, 1, 1000),
+  };
 }
 
 export async function runCommand(argv: string[], io: CliIO): Promise<number> {
@@ -230,12 +244,20 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
   problems.push(...out.diagnostics);
   const ruleMatching = (raw["rule_matching"] ?? "first") as string;
   if (ruleMatching !== "first" && ruleMatching !== "all") {
-    problems.push({ severity: "error", key: "rule_matching", message: `expected first or all, got ${JSON.stringify(ruleMatching)}` });
+    problems.push({
+      severity: "error",
+      key: "rule_matching",
+      message: `expected first or all, got ${JSON.stringify(ruleMatching)}`,
+    });
   }
   const prioText = raw["priority"];
   const minPriority = prioText === undefined ? undefined : parsePriority(String(prioText));
   if (prioText !== undefined && minPriority === undefined) {
-    problems.push({ severity: "error", key: "priority", message: `unknown priority ${JSON.stringify(prioText)}` });
+    problems.push({
+      severity: "error",
+      key: "priority",
+      message: `unknown priority ${JSON.stringify(prioText)}`,
+    });
   }
   const dropPolicy = readDropPolicy(raw, problems);
   const cap = (raw["capture"] ?? {}) as Record<string, unknown>;
@@ -243,14 +265,22 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
   if (cap["ring_mib"] !== undefined) {
     const n = Number(cap["ring_mib"]);
     if (!Number.isInteger(n) || n < 1 || n > 1024 || (n & (n - 1)) !== 0) {
-      problems.push({ severity: "error", key: "capture.ring_mib", message: `expected a power of two in 1..1024, got ${JSON.stringify(cap["ring_mib"])}` });
+      problems.push({
+        severity: "error",
+        key: "capture.ring_mib",
+        message: `expected a power of two in 1..1024, got ${JSON.stringify(cap["ring_mib"])}`,
+      });
     } else ringBytes = n << 20;
   }
   let pollMs: number | undefined;
   if (cap["poll_ms"] !== undefined) {
     const n = Number(cap["poll_ms"]);
     if (!Number.isInteger(n) || n < 1 || n > 1000) {
-      problems.push({ severity: "error", key: "capture.poll_ms", message: `expected an integer in 1..1000, got ${JSON.stringify(cap["poll_ms"])}` });
+      problems.push({
+        severity: "error",
+        key: "capture.poll_ms",
+        message: `expected an integer in 1..1000, got ${JSON.stringify(cap["poll_ms"])}`,
+      });
     } else pollMs = n;
   }
   for (const p of problems) io.stderr(`lanner run: ${formatProblem(p)}\n`);
@@ -263,7 +293,10 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
     io.stderr(`lanner run: the embedded default rules are missing (${defaultRulesPath()})\n`);
     return 1;
   }
-  const loadOpts = { ruleMatching: ruleMatching as RuleMatching, ...(minPriority !== undefined ? { minPriority } : {}) };
+  const loadOpts = {
+    ruleMatching: ruleMatching as RuleMatching,
+    ...(minPriority !== undefined ? { minPriority } : {}),
+  };
   const loaded = loadRuleFiles(rulePaths, loadOpts, io);
   if (loaded === null) {
     io.stderr("lanner run: refusing to start: errors in the rules\n");
@@ -289,7 +322,10 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
   const inCluster = process.env["KUBERNETES_SERVICE_HOST"] !== undefined;
   const api =
     args.kubeconfig !== null || inCluster
-      ? new K8sApiWatcher({ nodeName: hostname, ...(args.kubeconfig !== null ? { kubeconfig: args.kubeconfig } : {}) })
+      ? new K8sApiWatcher({
+          nodeName: hostname,
+          ...(args.kubeconfig !== null ? { kubeconfig: args.kubeconfig } : {}),
+        })
       : undefined;
   api?.start();
   const k8s = new K8sMetadata({ containers, ...(api !== undefined ? { api } : {}) });
@@ -333,7 +369,9 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
     }
   }
   for (const w of agent.rulesMatchingAll) {
-    io.stderr(`lanner run: warning: rule '${w}' can match every event type; it sees only the captured syscalls\n`);
+    io.stderr(
+      `lanner run: warning: rule '${w}' can match every event type; it sees only the captured syscalls\n`,
+    );
   }
   const r = agent.report;
   io.stderr(
@@ -360,13 +398,17 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
     if (nDrops <= 0 || dropPolicy.actions.has("ignore")) return;
     const ratio = nEvts > 0 ? nDrops / nEvts : 1;
     if (ratio < dropPolicy.threshold) {
-      io.stderr(`lanner: ${nDrops} events dropped by the kernel (ring buffer full: per CPU [${byCpu.join(",")}])\n`);
+      io.stderr(
+        `lanner: ${nDrops} events dropped by the kernel (ring buffer full: per CPU [${byCpu.join(",")}])\n`,
+      );
       return;
     }
     if (tokens < 1) return;
     tokens -= 1;
     if (dropPolicy.actions.has("log")) {
-      io.stderr(`lanner: syscall event drop: ${nDrops} of ${nEvts} events in the last second (per CPU [${byCpu.join(",")}])\n`);
+      io.stderr(
+        `lanner: syscall event drop: ${nDrops} of ${nEvts} events in the last second (per CPU [${byCpu.join(",")}])\n`,
+      );
     }
     if (dropPolicy.actions.has("alert")) {
       built.manager.publish(
@@ -423,7 +465,9 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
     }
   });
   const reopen = (): void => {
-    built.manager.reopen().catch((e: unknown) => io.stderr(`lanner: reopening outputs: ${errorMessage(e)}\n`));
+    built.manager
+      .reopen()
+      .catch((e: unknown) => io.stderr(`lanner: reopening outputs: ${errorMessage(e)}\n`));
   };
   const onHup = (): void => {
     reopen();
