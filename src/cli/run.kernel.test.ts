@@ -103,6 +103,51 @@ describe("lanner run", () => {
   );
 
   test(
+    "config reload: a changed output takes effect; a broken config keeps the one in force",
+    { skip: skip ?? false },
+    async () => {
+      const rules = join(dir, "cfg-rules.yaml");
+      const marker = join(dir, "cfg-marker");
+      writeFileSync(marker, "");
+      writeFileSync(rules, rule("Cfg marker", `evt.type in (open, openat) and fd.name = ${marker}`));
+      const outA = join(dir, "cfg-a.jsonl");
+      const outB = join(dir, "cfg-b.jsonl");
+      const cfg = join(dir, "cfg.yaml");
+      const config = (out: string): string =>
+        `rules_files: [${rules}]\njson_output: true\nstdout_output: {enabled: false}\nfile_output: {enabled: true, filename: ${out}}\n`;
+      writeFileSync(cfg, config(outA));
+      const agent = new AgentProcess(["-c", cfg]);
+      const lines = (f: string): number => {
+        try {
+          return readFileSync(f, "utf8").trim().split("\n").filter(Boolean).length;
+        } catch {
+          return 0;
+        }
+      };
+      try {
+        await agent.ready();
+        execFileSync("/bin/cat", [marker]);
+        await agent.waitFor(() => lines(outA) === 1, "an alert in file A");
+        writeFileSync(cfg, config(outB));
+        await agent.waitFor(() => agent.stderr.includes("outputs reconfigured"), "outputs reconfigured");
+        execFileSync("/bin/cat", [marker]);
+        await agent.waitFor(() => lines(outB) === 1, "an alert in file B");
+        writeFileSync(cfg, config(outA) + "rule_matching: never\n");
+        await agent.waitFor(
+          () => agent.stderr.includes("failed: keeping the configuration"),
+          "failed config reload",
+        );
+        assert.match(agent.stderr, /rule_matching: expected first or all/);
+        execFileSync("/bin/cat", [marker]);
+        await agent.waitFor(() => lines(outB) === 2, "the next alert still in file B");
+        assert.equal(lines(outA), 1);
+      } finally {
+        assert.equal(await agent.stop(), 0);
+      }
+    },
+  );
+
+  test(
     "kernel drops become an internal alert (source internal) and the agent keeps running",
     { skip: skip ?? false },
     async () => {

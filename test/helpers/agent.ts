@@ -65,19 +65,23 @@ export class AgentProcess {
   waitFor(pred: () => boolean, what: string, ms = 15000): Promise<void> {
     if (pred()) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const t = setTimeout(
-        () => reject(new Error(`timed out waiting for ${what}; stderr:\n${this.stderr}`)),
-        ms,
-      );
+      // checked on every output chunk, and every 50 ms for conditions outside the process
+      const poll = setInterval(() => this.check(), 50);
+      const t = setTimeout(() => {
+        clearInterval(poll);
+        reject(new Error(`timed out waiting for ${what}; stderr:\n${this.stderr}`));
+      }, ms);
       this.waiters.push({
         pred,
         resolve: () => {
           clearTimeout(t);
+          clearInterval(poll);
           resolve();
         },
       });
       void this.exited.then((code) => {
         clearTimeout(t);
+        clearInterval(poll);
         if (!pred())
           reject(new Error(`agent exited (${code}) while waiting for ${what}; stderr:\n${this.stderr}`));
       });

@@ -2,7 +2,7 @@
  * `lanner run`: the agent. Capture, enrich, evaluate rules, deliver alerts until
  * SIGINT/SIGTERM, then flush and exit 0.
  */
-import { existsSync, watch } from "node:fs";
+import { existsSync, watch, type FSWatcher } from "node:fs";
 import { hostname as osHostname } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -11,6 +11,8 @@ import { Agent } from "../../engine/agent.js";
 import { errorMessage } from "../../errors.js";
 import {
   buildOutputs,
+  type BuiltOutputs,
+  type OutputsConfig,
   internalAlert,
   MetricsRegistry,
   parseOutputsConfig,
@@ -24,6 +26,7 @@ import {
   parsePriority,
   readRulesFiles,
   type LoadOptions,
+  type Priority,
   type LoadResult,
   type RuleMatching,
 } from "../../rules/index.js";
@@ -220,13 +223,21 @@ function readDropPolicy(raw: Record<string, unknown>, problems: ConfigProblem[])
   };
 }
 
-export async function runCommand(argv: string[], io: CliIO): Promise<number> {
-  const args = parseRunArgs(argv);
-  if (args === "help") {
-    io.stdout(RUN_HELP);
-    return 0;
-  }
-  // ---- configuration: defaults < file < -o < flags
+/** Everything the agent reads from the configuration, resolved and validated. */
+interface Settings {
+  raw: Record<string, unknown>;
+  outputs: OutputsConfig;
+  ruleMatching: RuleMatching;
+  minPriority: Priority | undefined;
+  dropPolicy: DropPolicy;
+  ringBytes: number | undefined;
+  pollMs: number | undefined;
+  rulePaths: string[];
+  hostname: string;
+}
+
+/** Reads the configuration: defaults < file < -o < flags. Problems are returned, not thrown. */
+function resolveSettings(args: RunArgs): { settings: Settings; problems: ConfigProblem[] } {
   const problems: ConfigProblem[] = [];
   let raw: Record<string, unknown> = {};
   if (args.config !== null) {
@@ -283,31 +294,58 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
       });
     } else pollMs = n;
   }
-  for (const p of problems) io.stderr(`lanner run: ${formatProblem(p)}\n`);
-  if (problems.some((p) => p.severity === "error")) return 1;
-
-  // ---- rules
   const rf = raw["rules_files"] ?? raw["rules_file"];
   const rulePaths = Array.isArray(rf) ? rf.map(String) : typeof rf === "string" ? [rf] : [defaultRulesPath()];
+  const hostname = (raw["node_name"] as string | undefined) ?? osHostname();
+  return {
+    settings: {
+      raw,
+      outputs: out.config,
+      ruleMatching: ruleMatching as RuleMatching,
+      minPriority,
+      dropPolicy,
+      ringBytes,
+      pollMs,
+      rulePaths,
+      hostname,
+    },
+    problems,
+  };
+}
+
+const loadOptions = (s: Settings): LoadOptions => ({
+  ruleMatching: s.ruleMatching,
+  ...(s.minPriority !== undefined ? { minPriority: s.minPriority } : {}),
+});
+
+export async function runCommand(argv: string[], io: CliIO): Promise<number> {
+  const args = parseRunArgs(argv);
+  if (args === "help") {
+    io.stdout(RUN_HELP);
+    return 0;
+  }
+  const first = resolveSettings(args);
+  for (const p of first.problems) io.stderr(`lanner run: ${formatProblem(p)}\n`);
+  if (first.problems.some((p) => p.severity === "error")) return 1;
+  let settings = first.settings;
+  const { raw, dropPolicy, ringBytes, pollMs, hostname } = settings;
+  let rulePaths = settings.rulePaths;
+
+  // ---- rules
   if (rulePaths.length === 1 && rulePaths[0] === defaultRulesPath() && !existsSync(defaultRulesPath())) {
     io.stderr(`lanner run: the embedded default rules are missing (${defaultRulesPath()})\n`);
     return 1;
   }
-  const loadOpts = {
-    ruleMatching: ruleMatching as RuleMatching,
-    ...(minPriority !== undefined ? { minPriority } : {}),
-  };
-  const loaded = loadRuleFiles(rulePaths, loadOpts, io);
+  const loaded = loadRuleFiles(rulePaths, loadOptions(settings), io);
   if (loaded === null) {
     io.stderr("lanner run: refusing to start: errors in the rules\n");
     return 1;
   }
 
   // ---- outputs
-  const hostname = (raw["node_name"] as string | undefined) ?? osHostname();
-  let built;
+  let built: BuiltOutputs;
   try {
-    built = await buildOutputs(out.config, { hostname, version: { version: "0.1.0" } });
+    built = await buildOutputs(settings.outputs, { hostname, version: { version: "0.1.0" } });
     await built.start();
   } catch (e) {
     io.stderr(`lanner run: starting outputs: ${errorMessage(e)}\n`);
@@ -344,6 +382,7 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
       ruleset: loaded.ruleset,
       hostname,
       enrichers,
+      // `built` is replaced when a config reload changes the outputs
       onAlert: (a) => built.manager.publish(a),
       ...(ringBytes !== undefined ? { ringBytes } : {}),
       ...(pollMs !== undefined ? { pollMs } : {}),
@@ -438,7 +477,7 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
   // Rules reload on SIGHUP and when a rules file changes: atomic; a broken file keeps the
   // rules in force running and says why.
   const reload = (why: string): void => {
-    const next = loadRuleFiles(rulePaths, loadOpts, io);
+    const next = loadRuleFiles(rulePaths, loadOptions(settings), io);
     if (next === null) {
       io.stderr(`lanner: reload (${why}) failed: keeping the ${agent.ruleCount} rules in force\n`);
       return;
@@ -453,17 +492,65 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
       io.stderr(`lanner: reload (${why}) failed: ${errorMessage(e)}; keeping the rules in force\n`);
     }
   };
+  // Config reload: the whole configuration is read again; any error keeps everything in
+  // force. Changed outputs are rebuilt and swapped in (the old ones are flushed, then
+  // closed); the rules are reloaded from the (possibly new) rules_files.
+  let reloading = Promise.resolve();
+  const reloadConfig = (why: string): void => {
+    reloading = reloading.then(async () => {
+      const next = resolveSettings(args);
+      for (const p of next.problems) io.stderr(`lanner: config reload (${why}): ${formatProblem(p)}\n`);
+      if (next.problems.some((p) => p.severity === "error")) {
+        io.stderr(`lanner: config reload (${why}) failed: keeping the configuration in force\n`);
+        return;
+      }
+      if (JSON.stringify(next.settings.outputs) !== JSON.stringify(settings.outputs)) {
+        const old = built;
+        try {
+          // the gRPC socket is the old server's until it stops
+          await old.grpcServer?.stop();
+          const fresh = await buildOutputs(next.settings.outputs, {
+            hostname,
+            version: { version: "0.1.0" },
+          });
+          await fresh.start();
+          built = fresh;
+          await old.manager.close(3000);
+          io.stderr(`lanner: outputs reconfigured (${why})\n`);
+        } catch (e) {
+          io.stderr(`lanner: config reload (${why}): outputs: ${errorMessage(e)}; keeping the old outputs\n`);
+          await old.grpcServer?.start().catch(() => {});
+          return;
+        }
+      }
+      settings = next.settings;
+      rulePaths = settings.rulePaths;
+      watchRules();
+      reload(why);
+    });
+  };
   let reloadTimer: NodeJS.Timeout | null = null;
-  const watchers = rulePaths.map((p) => {
+  const debounce = (fn: () => void): void => {
+    if (reloadTimer) clearTimeout(reloadTimer);
+    reloadTimer = setTimeout(fn, 200);
+  };
+  const watchFile = (p: string, onChange: () => void): FSWatcher | null => {
     try {
-      return watch(p, () => {
-        if (reloadTimer) clearTimeout(reloadTimer);
-        reloadTimer = setTimeout(() => reload(`${p} changed`), 200);
-      });
+      return watch(p, onChange);
     } catch {
       return null;
     }
-  });
+  };
+  let watchers: (FSWatcher | null)[] = [];
+  const watchRules = (): void => {
+    for (const w of watchers) w?.close();
+    watchers = rulePaths.map((p) => watchFile(p, () => debounce(() => reload(`${p} changed`))));
+  };
+  watchRules();
+  const configWatcher =
+    args.config === null
+      ? null
+      : watchFile(args.config, () => debounce(() => reloadConfig(`${args.config} changed`)));
   const reopen = (): void => {
     built.manager
       .reopen()
@@ -471,7 +558,7 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
   };
   const onHup = (): void => {
     reopen();
-    reload("SIGHUP");
+    reloadConfig("SIGHUP");
   };
   process.on("SIGHUP", onHup);
   process.on("SIGUSR1", reopen);
@@ -481,7 +568,9 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
   });
   process.off("SIGHUP", onHup);
   for (const w of watchers) w?.close();
+  configWatcher?.close();
   if (reloadTimer) clearTimeout(reloadTimer);
+  await reloading;
   process.off("SIGUSR1", reopen);
   clearInterval(dropTimer);
   agent.stop();
