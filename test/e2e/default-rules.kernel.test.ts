@@ -284,6 +284,19 @@ describe("default ruleset, real behaviours", { skip: SKIP ?? false, timeout: 600
     expectQuiet(agent, cmdlineHas(`lnr-notty-${tag}`), "shell without a terminal");
   });
 
+  test("Shell started by a network service", async () => {
+    const benign = await behave("service-shell", "worker");
+    const r = await behave("service-shell", "nginx");
+    const byParent = (pid: number) => (a: AlertJson) => a.output_fields["proc.ppid"] === pid;
+    await expectAlert(agent, byParent(r.pid), "Shell started by a network service", "Notice", {
+      ...HOST,
+      "proc.name": "sh",
+      "proc.pname": "nginx",
+      "proc.cmdline": "sh -c exit 0",
+    });
+    expectQuiet(agent, byParent(benign.pid), "shell started by a program named worker");
+  });
+
   test("Netcat-style tool wired to a program (host)", async () => {
     const benign = await behave("netcat", "plain");
     const r = await behave("netcat", "exec");
@@ -841,6 +854,17 @@ describe("Falco stable rules (compat file), real behaviours", { skip: FALCO_SKIP
     expectQuiet(agent, cmdlineHas(benign.tag), "PTRACE_DETACH");
   });
 
+  test("Run shell untrusted", async () => {
+    await behave("service-shell", "worker");
+    await behave("service-shell", "nginx");
+    await expectAlert(agent, (a) => a.output_fields["proc.pname"] === "nginx", "Run shell untrusted", "Notice", {
+      ...TAIL,
+      "proc.name": "sh",
+      "proc.cmdline": "sh -c exit 0",
+    });
+    expectQuiet(agent, (a) => a.output_fields["proc.pname"] === "worker", "shell started by a program named worker");
+  });
+
   test("Terminal shell in container", async (t) => {
     const c = needContainers(t);
     if (c === null) return;
@@ -875,7 +899,7 @@ describe("Falco stable rules (compat file), real behaviours", { skip: FALCO_SKIP
       cmdlineHas(`nc 127.0.0.1 ${port} -e`),
       "Redirect STDOUT/STDIN to Network Connection in Container",
       "Notice",
-      { "proc.name": "nc", "fd.sport": port },
+      { "proc.name": "nc", "fd.rport": port, "fd.sip": "127.0.0.1" },
       { n: 2, allowed: ["Netcat Remote Code Execution in Container"] },
     );
     expectQuiet(agent, cmdlineHas(`127.0.0.1 ${port + 1}`), "nc without -e");
