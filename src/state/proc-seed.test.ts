@@ -224,6 +224,14 @@ describe("seed from /proc", () => {
   });
 });
 
+test("seedAsync reads the same as seed, in slices", async () => {
+  const a = new State({ procRoot: root });
+  const n = await a.seedAsync(0); // one process per slice
+  assert.equal(n, 3);
+  assert.equal(a.stats().seedErrors, 1);
+  assert.equal(a.fd(42, 7)?.sip, "10.0.0.2");
+});
+
 describe("/proc decoders", () => {
   test("/proc/net addresses: IPv4 and IPv6 as the kernel prints them on little-endian hosts", () => {
     assert.deepEqual(parseProcNetAddr("0100007F:1F90"), { ip: "127.0.0.1", port: 8080 });

@@ -187,6 +187,27 @@ export class ProcessTable {
     return n;
   }
 
+  /**
+   * seed() in slices of `sliceMs`, yielding to the event loop between slices so the ring
+   * keeps being drained on nodes with many processes (~0.7 ms per process here). Records
+   * of processes not read yet are served by the lazy read; the seed then skips them.
+   */
+  async seedAsync(sliceMs = 20): Promise<number> {
+    let n = 0;
+    const pids = this.reader.listPids();
+    let i = 0;
+    while (i < pids.length) {
+      const until = performance.now() + sliceMs;
+      do {
+        const pid = pids[i++]!;
+        if (!this.procs.has(pid) && this.readProc(pid) !== undefined) n++;
+      } while (i < pids.length && performance.now() < until);
+      if (i < pids.length) await new Promise<void>((r) => setImmediate(r));
+    }
+    this.reader.clearNetCache();
+    return n;
+  }
+
   private readLazily(pid: number): ProcessInfo | undefined {
     const missed = this.misses.get(pid);
     const now = Date.now();

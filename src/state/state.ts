@@ -189,6 +189,11 @@ export class State {
     return this.procs.seed();
   }
 
+  /** seed() in slices, yielding to the event loop between them (see ProcessTable.seedAsync). */
+  seedAsync(sliceMs?: number): Promise<number> {
+    return this.procs.seedAsync(sliceMs);
+  }
+
   /** The process of `pid` (read from /proc on first sight). */
   process(pid: number): ProcessInfo | undefined {
     return this.procs.lookup(pid);

@@ -288,7 +288,7 @@ export async function captureCommand(argv: string[], io: CliIO): Promise<number>
     return 1;
   }
   reader.bootToWallNs = session.bootToWallNs;
-  state.seed();
+  await state.seedAsync(); // in slices: the ring keeps being drained meanwhile
   const purgeTimer = setInterval(() => state.purge(Date.now()), 1000);
   const flush = (): void => {
     if (lines.length === 0) return;
