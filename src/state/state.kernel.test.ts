@@ -6,7 +6,16 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -40,8 +49,8 @@ interface Run {
   res: Record<string, unknown>;
 }
 
-/** Runs a fixture subcommand under capture; returns its (first) JSON line and the events of its process tree. */
-async function run(name: string, ...args: string[]): Promise<Run> {
+/** Captures while `fn` runs; keeps the events of the test's descendants, fields rendered as they arrive. */
+async function captureDuring(fn: () => Promise<string>): Promise<Run> {
   const state = new State();
   const seen: Seen[] = [];
   const mine = new Set<number>();
@@ -68,7 +77,7 @@ async function run(name: string, ...args: string[]): Promise<Run> {
   state.seed(); // after attach: nothing falls between the /proc read and the first record
   let stdout: string;
   try {
-    ({ stdout } = await execFileP(PYTHON, [FIXTURE, name, ...args]));
+    stdout = await fn();
     await new Promise((r) => setTimeout(r, 60));
     session.drain();
   } finally {
@@ -76,6 +85,11 @@ async function run(name: string, ...args: string[]): Promise<Run> {
   }
   const line = stdout.split("\n").find((l) => l.startsWith("{")) ?? "{}";
   return { seen, state, res: JSON.parse(line) as Record<string, unknown> };
+}
+
+/** Runs a fixture subcommand under capture; its (first) JSON line is `res`. */
+async function run(name: string, ...args: string[]): Promise<Run> {
+  return captureDuring(async () => (await execFileP(PYTHON, [FIXTURE, name, ...args])).stdout);
 }
 
 const sysOf = (r: Run, type: string, pid?: unknown): Seen[] =>
@@ -134,7 +148,6 @@ describe("state (kernel)", { skip: skip ?? false }, () => {
 
   test("cwd after chdir, for the process and for a child exec'd after it", async () => {
     const d = join(dir, "cwd");
-    const { mkdirSync } = await import("node:fs");
     mkdirSync(d);
     writeFileSync(join(d, "rel.txt"), "");
     const r = await run("chdir", d);
@@ -284,5 +297,44 @@ describe("state (kernel)", { skip: skip ?? false }, () => {
     assert.equal(closes[0]!.f["fd.name"], "/etc/hostname");
     // after the process exits its threads are gone from the thread table
     for (const tid of tids) assert.equal(r.state.thread(tid), undefined);
+  });
+
+  test("proc.is_exe_upper_layer: a binary created in an overlay's upper layer, not one from its lower layer", async () => {
+    const o = join(dir, "ovl");
+    for (const d of ["lower", "upper", "work", "merged"]) mkdirSync(join(o, d), { recursive: true });
+    copyFileSync("/bin/true", join(o, "lower", "true-lower"));
+    chmodSync(join(o, "lower", "true-lower"), 0o755);
+    try {
+      await execFileP("mount", [
+        "-t",
+        "overlay",
+        "overlay",
+        "-o",
+        `lowerdir=${o}/lower,upperdir=${o}/upper,workdir=${o}/work`,
+        join(o, "merged"),
+      ]);
+    } catch (e) {
+      console.log(`# SKIP overlay part: mount failed: ${String(e)}`);
+      return;
+    }
+    try {
+      copyFileSync("/bin/true", join(o, "merged", "true-upper")); // created through the mount: lives in upper
+      chmodSync(join(o, "merged", "true-upper"), 0o755);
+      const r = await captureDuring(async () => {
+        await execFileP(join(o, "merged", "true-lower"));
+        await execFileP(join(o, "merged", "true-upper"));
+        return "{}";
+      });
+      const lower = execOf(r, join(o, "merged", "true-lower"));
+      const upper = execOf(r, join(o, "merged", "true-upper"));
+      assert.equal(lower.length, 1);
+      assert.equal(upper.length, 1);
+      assert.equal(lower[0]!.f["proc.is_exe_upper_layer"], false);
+      assert.equal(upper[0]!.f["proc.is_exe_upper_layer"], true);
+      assert.equal(upper[0]!.f["proc.is_exe_from_memfd"], false);
+      assert.equal(upper[0]!.f["proc.exepath"], join(o, "merged", "true-upper"));
+    } finally {
+      await execFileP("umount", [join(o, "merged")]);
+    }
   });
 });
