@@ -14,7 +14,7 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test, type TestContext } from "node:test";
 import { promisify } from "node:util";
@@ -229,6 +229,9 @@ describe("default ruleset, real behaviours", { skip: SKIP ?? false, timeout: 600
     for (const l of agent.stderr.split("\n").filter((x) => x !== "" && !x.startsWith("lanner: ready")))
       console.log(`# agent stderr: ${l}`);
     console.log(`# agent raised ${agent.alerts.length} alerts`);
+    // LANNER_E2E_ALERTS=FILE keeps the alerts (rules/README.md examples come from there)
+    const keep = process.env["LANNER_E2E_ALERTS"];
+    if (keep !== undefined && keep !== "") writeFileSync(keep, agent.alerts.map((a) => JSON.stringify(a)).join("\n") + "\n");
     assert.equal(code, 0, `lanner run exited ${String(code)}; stderr:\n${agent.stderr}`);
     assert.deepEqual(agent.junk, [], "every stdout line is a JSON alert");
   });
