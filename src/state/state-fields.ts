@@ -15,6 +15,11 @@ type Out = Record<string, Value>;
 /** Ancestor levels rendered by `lanner capture` (proc.aname[1..N], apid, aexepath). */
 export const ANCESTOR_LEVELS = 5;
 
+const keys = (name: string): string[] => Array.from({ length: 17 }, (_, n) => `${name}[${n}]`);
+const ANAME = keys("proc.aname");
+const APID = keys("proc.apid");
+const AEXEPATH = keys("proc.aexepath");
+
 function cmdline(p: ProcessInfo): string {
   if (p.argv.length <= 1) return p.comm;
   let s = p.comm;
@@ -67,9 +72,9 @@ export function addStateFields(
   for (let n = 1; n <= levels; n++) {
     a = a === undefined ? undefined : procs.ancestor(a, 1);
     if (a === undefined) break;
-    out[`proc.aname[${n}]`] = a.comm;
-    out[`proc.apid[${n}]`] = a.pid;
-    out[`proc.aexepath[${n}]`] = a.exepath;
+    out[ANAME[n] ?? `proc.aname[${n}]`] = a.comm;
+    out[APID[n] ?? `proc.apid[${n}]`] = a.pid;
+    out[AEXEPATH[n] ?? `proc.aexepath[${n}]`] = a.exepath;
   }
 
   const t = procs.threads.get(ev.tid);
