@@ -254,3 +254,46 @@ describe("/proc decoders", () => {
     assert.equal(ttyFromProc(0), 0);
   });
 });
+
+describe("seed from the real /proc", () => {
+  test("this process: exe, cwd, ppid, threads, an open file and a listening TCP socket; churn never throws", async () => {
+    const { createServer } = await import("node:net");
+    const { openSync, closeSync, realpathSync } = await import("node:fs");
+    const { spawn } = await import("node:child_process");
+    const file = join(root, "open-me.txt");
+    writeFileSync(file, "x");
+    const fd = openSync(file, "r");
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const port = (server.address() as { port: number }).port;
+    // processes that come and go while /proc is read
+    const churn = spawn("/bin/sh", ["-c", "for i in $(seq 100); do /bin/true & done; wait"]);
+    try {
+      const s = new State();
+      s.seed();
+      const me = s.process(process.pid)!;
+      assert.ok(me, "this process is in the table");
+      assert.equal(me.exepath, realpathSync(process.execPath));
+      assert.equal(me.cwd, process.cwd());
+      assert.equal(me.ppid, process.ppid);
+      assert.ok(me.nthreads >= 1);
+      assert.equal(s.thread(process.pid)?.pid, process.pid);
+      const f = s.fd(process.pid, fd)!;
+      assert.equal(f.name, file);
+      assert.equal(f.type, "file");
+      assert.equal(f.cloexec, true, "Node opens files with O_CLOEXEC");
+      const listeners = me.fds.entries().filter(([, i]) => i.type === "ipv4" && i.lport === port);
+      assert.equal(listeners.length, 1);
+      const l = listeners[0]![1];
+      assert.equal(l.role, 2);
+      assert.equal(l.lip, "127.0.0.1");
+      assert.equal(l.l4proto, "tcp");
+      assert.equal(l.connected, false);
+      assert.equal(l.name, `127.0.0.1:${port}`);
+    } finally {
+      closeSync(fd);
+      server.close();
+      await new Promise((r) => churn.on("exit", r));
+    }
+  });
+});
