@@ -98,10 +98,12 @@ function buildState(): State {
 }
 
 const heap0 = heapMiB();
+const rss0 = process.memoryUsage().rss / 2 ** 20;
 const t0 = process.hrtime.bigint();
 let state = buildState();
 const buildMs = Number(process.hrtime.bigint() - t0) / 1e6;
 const heap1 = heapMiB();
+const rss1 = process.memoryUsage().rss / 2 ** 20;
 const st = state.stats();
 const tableMiB = heap1 - heap0;
 
@@ -374,6 +376,9 @@ const result = {
   build_ms: Math.round(buildMs),
   table_heap_mib: +tableMiB.toFixed(1),
   bytes_per_process: Math.round((tableMiB * 2 ** 20) / st.size),
+  rss_before_table_mib: Math.round(rss0),
+  rss_with_table_mib: Math.round(rss1),
+  /** includes the benchmark's own record batches and the capture sessions */
   peak_rss_mib: Math.round(peakRssMiB),
   lookups_per_sec: Math.round(lookupsPerSec),
   records: batch.count,
