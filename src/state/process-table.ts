@@ -105,6 +105,12 @@ const MAX_MISSES = 4096;
 
 export class ProcessTable {
   readonly threads: ThreadTable;
+  /**
+   * True when syscall records keep the fd tables current (a State owns this table). A bare
+   * ProcessTable only sees lifecycle records: its fd tables are the /proc seed and fork
+   * copies, too stale to name an event's fd, and renderers must not use them.
+   */
+  fdsTracked = false;
   readonly reader: ProcReader;
   private readonly procs = new Map<number, ProcessInfo>();
   /** exited processes in exit order (purge and eviction take from the head) */

@@ -51,7 +51,7 @@ export function addStateFields(
   out["proc.sname"] = p.sid > 0 ? (procs.get(p.sid)?.comm ?? null) : null;
   out["proc.vpgid"] = p.vpgid;
   out["proc.nthreads"] = p.nthreads;
-  out["proc.fdopencount"] = p.fds.size;
+  if (procs.fdsTracked) out["proc.fdopencount"] = p.fds.size;
   if (p.startNs !== 0n) {
     out["proc.pid.ts"] = Number(p.startNs + bootToWallNs);
     out["proc.duration"] = Math.max(0, ev.ts - Number(p.startNs));
@@ -84,7 +84,7 @@ export function addStateFields(
   out["thread.cap_permitted"] = t ? capabilityNames(t.capPermitted) : null;
 
   const fdNum = out["fd.num"];
-  if (typeof fdNum === "number" && fdNum >= 0) {
+  if (procs.fdsTracked && typeof fdNum === "number" && fdNum >= 0) {
     const fd = p.fds.get(fdNum);
     if (fd !== undefined) addFdFields(out, fd);
   }

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { capabilityNames } from "./capabilities.js";
+import { FdInfo } from "./fd-table.js";
 import { addStateFields } from "./state-fields.js";
 import { State } from "./state.js";
 import {
@@ -233,6 +234,17 @@ describe("fd table", () => {
     assert.deepEqual(f["fd.net"], ["127.0.0.1", "10.0.0.9"]);
     assert.equal(f["fd.snet"], "10.0.0.9");
     assert.equal(f["fd.cnet"], "127.0.0.1");
+  });
+
+  test("a bare ProcessTable (lifecycle records only) never names an event's fd from its stale tables", async () => {
+    const { ProcessTable } = await import("./process-table.js");
+    const t = new ProcessTable({ procRoot: emptyProc });
+    t.apply(exec(300, "/usr/bin/cat", ["cat"]), 1);
+    t.get(300)!.fds.set(3, new FdInfo("file", "/seeded/long/ago", false));
+    const out: Record<string, string | number | boolean | null | readonly string[]> = { "fd.num": 3 };
+    addStateFields(out, syscall("close", 300, { args: [3] }), t, 0n);
+    assert.equal(out["fd.name"], undefined);
+    assert.equal(out["proc.exepath"], "/usr/bin/cat", "process fields still come from it");
   });
 
   test("accept: the server side; listen marks the listener", () => {

@@ -178,6 +178,7 @@ export class State {
 
   constructor(opts: StateOptions = {}) {
     this.procs = new ProcessTable(opts);
+    this.procs.fdsTracked = true;
   }
 
   get threads(): ProcessTable["threads"] {
