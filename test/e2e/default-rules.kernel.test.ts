@@ -30,7 +30,10 @@ const execFileP = promisify(execFile);
 const PY = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
 const BEHAVE = join(REPO, "test/fixtures/behaviors/behave.py");
 const FALCO_RULES = join(REPO, "..", "shared", "compat", "falco-rules", "falco_rules.yaml");
-const SYSCALL_TRACEPOINTS = ["/sys/kernel/tracing/events/syscalls", "/sys/kernel/debug/tracing/events/syscalls"];
+const SYSCALL_TRACEPOINTS = [
+  "/sys/kernel/tracing/events/syscalls",
+  "/sys/kernel/debug/tracing/events/syscalls",
+];
 
 const SKIP = runSkipReason();
 if (SKIP !== null) console.log(`# SKIP default-rules e2e: ${SKIP}`);
@@ -53,10 +56,14 @@ type Expect = FieldValue | RegExp | ((v: FieldValue | undefined) => boolean);
 
 function checkFields(a: AlertJson, want: Record<string, Expect>): void {
   for (const [k, exp] of Object.entries(want)) {
-    assert.ok(k in a.output_fields, `rule '${a.rule}': output_fields has no '${k}' (${JSON.stringify(a.output_fields)})`);
+    assert.ok(
+      k in a.output_fields,
+      `rule '${a.rule}': output_fields has no '${k}' (${JSON.stringify(a.output_fields)})`,
+    );
     const v = a.output_fields[k];
     if (exp instanceof RegExp) assert.match(String(v), exp, `rule '${a.rule}': ${k}=${JSON.stringify(v)}`);
-    else if (typeof exp === "function") assert.ok(exp(v), `rule '${a.rule}': ${k}=${JSON.stringify(v)} rejected`);
+    else if (typeof exp === "function")
+      assert.ok(exp(v), `rule '${a.rule}': ${k}=${JSON.stringify(v)} rejected`);
     else assert.deepEqual(v, exp, `rule '${a.rule}': ${k}`);
   }
 }
@@ -119,6 +126,40 @@ async function expectAlert(
 function expectQuiet(agent: Agent, sel: (a: AlertJson) => boolean, what: string): void {
   const got = agent.matching(sel);
   assert.equal(got.length, 0, `benign look-alike (${what}) raised alerts:\n${describeAlerts(got)}`);
+}
+
+/** Kernel event drops (internal alerts) the agent reported so far. */
+function dropsSeen(agent: Agent): number {
+  return (
+    agent.alerts.filter((a) => a.source === "internal" && /drop/i.test(a.rule)).length +
+    (agent.stderr.match(/syscall event drop/g) ?? []).length
+  );
+}
+
+type Body = (t: TestContext) => Promise<void>;
+
+/**
+ * A test whose body is performed again once if it failed while the agent reported kernel
+ * event drops (the VM is shared: another job's syscall storm can overflow the ring and
+ * take the behaviour's events with it). A failure without drops fails at once.
+ */
+function makeIt(getAgent: () => Agent) {
+  return (name: string, a: Body | { todo?: string }, b?: Body): void => {
+    const opts = typeof a === "function" ? {} : a;
+    const body = (typeof a === "function" ? a : b) as Body;
+    test(name, opts, async (t) => {
+      const before = dropsSeen(getAgent());
+      try {
+        await body(t);
+      } catch (err) {
+        if (dropsSeen(getAgent()) === before) throw err;
+        console.log(
+          `# ${name}: retried once: the agent reported kernel event drops during the first attempt`,
+        );
+        await body(t);
+      }
+    });
+  };
 }
 
 const HOST = { "container.id": "host", "user.name": "root", "user.uid": 0 };
@@ -193,7 +234,17 @@ function needContainers(t: TestContext): Containers | null {
 /** `ctr task exec` in container c; with tty, under a pseudo-terminal (`-t`). */
 async function ctrExec(c: RunningContainer, args: readonly string[], tty = false): Promise<void> {
   const execId = `e2e-${randomBytes(4).toString("hex")}`;
-  const argv = ["-n", c.namespace, "task", "exec", ...(tty ? ["-t"] : []), "--exec-id", execId, c.id, ...args];
+  const argv = [
+    "-n",
+    c.namespace,
+    "task",
+    "exec",
+    ...(tty ? ["-t"] : []),
+    "--exec-id",
+    execId,
+    c.id,
+    ...args,
+  ];
   if (tty) await execFileP(PY, [BEHAVE, "pty-run", "ctr", ...argv], { timeout: 30_000 });
   else await execFileP("ctr", argv, { timeout: 30_000 }).catch(() => undefined); // exit codes are not the point
 }
@@ -219,6 +270,7 @@ after(async () => {
 
 describe("default ruleset, real behaviours", { skip: SKIP ?? false, timeout: 600_000 }, () => {
   let agent: Agent;
+  const it = makeIt(() => agent);
 
   before(async () => {
     agent = await Agent.start([]);
@@ -231,12 +283,13 @@ describe("default ruleset, real behaviours", { skip: SKIP ?? false, timeout: 600
     console.log(`# agent raised ${agent.alerts.length} alerts`);
     // LANNER_E2E_ALERTS=FILE keeps the alerts (rules/README.md examples come from there)
     const keep = process.env["LANNER_E2E_ALERTS"];
-    if (keep !== undefined && keep !== "") writeFileSync(keep, agent.alerts.map((a) => JSON.stringify(a)).join("\n") + "\n");
+    if (keep !== undefined && keep !== "")
+      writeFileSync(keep, agent.alerts.map((a) => JSON.stringify(a)).join("\n") + "\n");
     assert.equal(code, 0, `lanner run exited ${String(code)}; stderr:\n${agent.stderr}`);
     assert.deepEqual(agent.junk, [], "every stdout line is a JSON alert");
   });
 
-  test("Credential file read by unexpected program", async () => {
+  it("Credential file read by unexpected program", async () => {
     const benign = await behave("read-file", "/etc/passwd");
     const r = await behave("read-file", "/etc/shadow");
     await expectAlert(agent, byPid(r.pid), "Credential file read by unexpected program", "Warning", {
@@ -249,7 +302,7 @@ describe("default ruleset, real behaviours", { skip: SKIP ?? false, timeout: 600
     expectQuiet(agent, byPid(benign.pid), "reading /etc/passwd");
   });
 
-  test("System file read through path traversal", async () => {
+  it("System file read through path traversal", async () => {
     const benign = await behave("read-file", "/etc/hostname");
     const r = await behave("traversal-read");
     await expectAlert(agent, byPid(r.pid), "System file read through path traversal", "Warning", {
@@ -261,7 +314,7 @@ describe("default ruleset, real behaviours", { skip: SKIP ?? false, timeout: 600
     expectQuiet(agent, byPid(benign.pid), "reading /etc/hostname by absolute path");
   });
 
-  test("Interactive shell in container", async (t) => {
+  it("Interactive shell in container", async (t) => {
     const c = needContainers(t);
     if (c === null) return;
     const tag = randomBytes(4).toString("hex");
@@ -287,7 +340,7 @@ describe("default ruleset, real behaviours", { skip: SKIP ?? false, timeout: 600
     expectQuiet(agent, cmdlineHas(`lnr-notty-${tag}`), "shell without a terminal");
   });
 
-  test("Shell started by a network service", async () => {
+  it("Shell started by a network service", async () => {
     const benign = await behave("service-shell", "worker");
     const r = await behave("service-shell", "nginx");
     const byParent = (pid: number) => (a: AlertJson) => a.output_fields["proc.ppid"] === pid;
@@ -300,7 +353,7 @@ describe("default ruleset, real behaviours", { skip: SKIP ?? false, timeout: 600
     expectQuiet(agent, byParent(benign.pid), "shell started by a program named worker");
   });
 
-  test("Netcat-style tool wired to a program (host)", async () => {
+  it("Netcat-style tool wired to a program (host)", async () => {
     const benign = await behave("netcat", "plain");
     const r = await behave("netcat", "exec");
     await expectAlert(
@@ -323,7 +376,7 @@ describe("default ruleset, real behaviours", { skip: SKIP ?? false, timeout: 600
     expectQuiet(agent, byPid(benign.pid), "nc without -e");
   });
 
-  test("Netcat-style tool wired to a program (container, started by busybox sh)", async (t) => {
+  it("Netcat-style tool wired to a program (container, started by busybox sh)", async (t) => {
     const c = needContainers(t);
     if (c === null) return;
     const port = 20000 + Math.floor(Math.random() * 40000);
@@ -338,7 +391,11 @@ describe("default ruleset, real behaviours", { skip: SKIP ?? false, timeout: 600
       and(inContainer(c.plain), (x) => String(x.output_fields["proc.args"] ?? "").includes(`${port} -e`)),
       "Netcat-style tool wired to a program",
       "Warning",
-      { "proc.exe": "nc", "container.id": c.plain.id.slice(0, 12), "proc.args": `127.0.0.1 ${port} -e /bin/true` },
+      {
+        "proc.exe": "nc",
+        "container.id": c.plain.id.slice(0, 12),
+        "proc.args": `127.0.0.1 ${port} -e /bin/true`,
+      },
     );
     const pid = a?.output_fields["proc.pid"] as number;
     await expectAlert(
@@ -356,7 +413,7 @@ describe("default ruleset, real behaviours", { skip: SKIP ?? false, timeout: 600
     );
   });
 
-  test("Standard stream redirected to network socket", async () => {
+  it("Standard stream redirected to network socket", async () => {
     const benign = await behave("redirect", "pipe");
     const r = await behave("redirect", "socket");
     const got = await expectAlert(
@@ -371,7 +428,7 @@ describe("default ruleset, real behaviours", { skip: SKIP ?? false, timeout: 600
     expectQuiet(agent, byPid(benign.pid), "socket dup'd to a high fd, pipe onto stdout");
   });
 
-  test("Packet socket opened (host)", async () => {
+  it("Packet socket opened (host)", async () => {
     const benign = await behave("packet-socket", "inet");
     const r = await behave("packet-socket", "packet");
     await expectAlert(agent, byPid(r.pid), "Packet socket opened", "Notice", {
@@ -382,19 +439,29 @@ describe("default ruleset, real behaviours", { skip: SKIP ?? false, timeout: 600
     expectQuiet(agent, byPid(benign.pid), "AF_INET datagram socket");
   });
 
-  test("Packet socket opened (container)", async (t) => {
+  it("Packet socket opened (container)", async (t) => {
     const c = needContainers(t);
     if (c === null) return;
     await ctrExec(c.plain, ["ping", "-c", "1", "-W", "1", "127.0.0.1"]);
     await ctrExec(c.plain, ["arping", "-c", "1", "-w", "1", "-I", "lo", "127.0.0.1"]);
-    await expectAlert(agent, and(inContainer(c.plain), (a) => a.output_fields["proc.name"] === "arping"), "Packet socket opened", "Notice", {
-      "evt.arg.domain": "AF_PACKET",
-      "container.id": c.plain.id.slice(0, 12),
-    });
-    expectQuiet(agent, and(inContainer(c.plain), (a) => a.output_fields["proc.name"] === "ping"), "ping");
+    await expectAlert(
+      agent,
+      and(inContainer(c.plain), (a) => a.output_fields["proc.name"] === "arping"),
+      "Packet socket opened",
+      "Notice",
+      {
+        "evt.arg.domain": "AF_PACKET",
+        "container.id": c.plain.id.slice(0, 12),
+      },
+    );
+    expectQuiet(
+      agent,
+      and(inContainer(c.plain), (a) => a.output_fields["proc.name"] === "ping"),
+      "ping",
+    );
   });
 
-  test("Kernel module load requested", async (t) => {
+  it("Kernel module load requested", async (t) => {
     const missing = moduleTracepointMissing();
     const r = await behave("module-load");
     const got = await agent.waitFor(
@@ -414,7 +481,7 @@ describe("default ruleset, real behaviours", { skip: SKIP ?? false, timeout: 600
     });
   });
 
-  test("Process attached with ptrace", async () => {
+  it("Process attached with ptrace", async () => {
     const benign = await behave("ptrace-attach", "detach");
     const r = await behave("ptrace-attach", "attach");
     await expectAlert(agent, byPid(r.pid), "Process attached with ptrace", "Warning", {
@@ -427,7 +494,7 @@ describe("default ruleset, real behaviours", { skip: SKIP ?? false, timeout: 600
     expectQuiet(agent, byPid(benign.pid), "PTRACE_DETACH");
   });
 
-  test("Process traced by its parent on request", async () => {
+  it("Process traced by its parent on request", async () => {
     let benignPids: number[] = [];
     if (existsSync("/usr/bin/gdb")) {
       // gdb starts its inferior with PTRACE_TRACEME from a child still named gdb
@@ -442,10 +509,16 @@ describe("default ruleset, real behaviours", { skip: SKIP ?? false, timeout: 600
       "proc.pname": "python3",
     });
     for (const p of benignPids)
-      expectQuiet(agent, (a) => a.rule === "Process traced by its parent on request" && (a.output_fields["proc.ppid"] === p || a.output_fields["proc.pid"] === p), "gdb starting a program");
+      expectQuiet(
+        agent,
+        (a) =>
+          a.rule === "Process traced by its parent on request" &&
+          (a.output_fields["proc.ppid"] === p || a.output_fields["proc.pid"] === p),
+        "gdb starting a program",
+      );
   });
 
-  test("Symlink to credential file created", async () => {
+  it("Symlink to credential file created", async () => {
     const benign = await behave("symlink", "/etc/hostname");
     const r = await behave("symlink", "/etc/shadow");
     await expectAlert(agent, byPid(r.pid), "Symlink to credential file created", "Warning", {
@@ -457,7 +530,7 @@ describe("default ruleset, real behaviours", { skip: SKIP ?? false, timeout: 600
     expectQuiet(agent, byPid(benign.pid), "symlink to /etc/hostname");
   });
 
-  test("Hard link to credential file created", async () => {
+  it("Hard link to credential file created", async () => {
     const benign = await behave("hardlink-benign");
     const r = await behave("hardlink", "/etc/shadow");
     await expectAlert(agent, byPid(r.pid), "Hard link to credential file created", "Warning", {
@@ -469,7 +542,7 @@ describe("default ruleset, real behaviours", { skip: SKIP ?? false, timeout: 600
     expectQuiet(agent, byPid(benign.pid), "hard link of a scratch file");
   });
 
-  test("Log file truncated", async () => {
+  it("Log file truncated", async () => {
     const benign = await behave("log-tamper", "append");
     const r = await behave("log-tamper", "truncate");
     await expectAlert(
@@ -481,10 +554,14 @@ describe("default ruleset, real behaviours", { skip: SKIP ?? false, timeout: 600
       { allowed: ["Log file deleted"] }, // the fixture removes its log file afterwards
     );
     // the benign run also unlinked its file: that is the deletion rule, not truncation
-    expectQuiet(agent, and(byPid(benign.pid), (a) => a.rule === "Log file truncated"), "log opened for append");
+    expectQuiet(
+      agent,
+      and(byPid(benign.pid), (a) => a.rule === "Log file truncated"),
+      "log opened for append",
+    );
   });
 
-  test("Log file deleted", async () => {
+  it("Log file deleted", async () => {
     const benign = await behave("tmp-delete");
     const r = await behave("log-tamper", "delete");
     await expectAlert(agent, byPid(r.pid), "Log file deleted", "Warning", {
@@ -495,7 +572,7 @@ describe("default ruleset, real behaviours", { skip: SKIP ?? false, timeout: 600
     expectQuiet(agent, byPid(benign.pid), "deleting a file outside /var/log");
   });
 
-  test("Data destruction tool run", async () => {
+  it("Data destruction tool run", async () => {
     const benign = await behave("shred", "version");
     const r = await behave("shred", "run");
     await expectAlert(agent, byPid(r.pid), "Data destruction tool run", "Warning", {
@@ -506,7 +583,7 @@ describe("default ruleset, real behaviours", { skip: SKIP ?? false, timeout: 600
     expectQuiet(agent, byPid(benign.pid), "shred --version");
   });
 
-  test("Private key search", async () => {
+  it("Private key search", async () => {
     const b1 = await behave("search", "grep-plain");
     const b2 = await behave("search", "find-plain");
     const g = await behave("search", "grep-key");
@@ -525,7 +602,7 @@ describe("default ruleset, real behaviours", { skip: SKIP ?? false, timeout: 600
     expectQuiet(agent, byPid(b2.pid), "find -name *.txt");
   });
 
-  test("Cloud credential search", async () => {
+  it("Cloud credential search", async () => {
     const b1 = await behave("search", "grep-plain");
     const g = await behave("search", "grep-aws");
     const f = await behave("search", "find-aws");
@@ -542,7 +619,7 @@ describe("default ruleset, real behaviours", { skip: SKIP ?? false, timeout: 600
     expectQuiet(agent, byPid(b1.pid), "grep TODO");
   });
 
-  test("Program run from shared memory", async () => {
+  it("Program run from shared memory", async () => {
     const b1 = await behave("exec-copy", "/tmp");
     const b2 = await behave("shm-read");
     const r = await behave("exec-copy", "/dev/shm");
@@ -555,7 +632,7 @@ describe("default ruleset, real behaviours", { skip: SKIP ?? false, timeout: 600
     expectQuiet(agent, byPid(b2.pid), "cat of a file in /dev/shm");
   });
 
-  test("Program run from memory file descriptor", async () => {
+  it("Program run from memory file descriptor", async () => {
     const benign = await behave("memfd-exec", "write");
     const r = await behave("memfd-exec", "exec");
     await expectAlert(agent, byPid(r.pid), "Program run from memory file descriptor", "Critical", {
@@ -566,7 +643,7 @@ describe("default ruleset, real behaviours", { skip: SKIP ?? false, timeout: 600
     expectQuiet(agent, byPid(benign.pid), "memfd written, not executed");
   });
 
-  test("Executable written in container was run", async (t) => {
+  it("Executable written in container was run", async (t) => {
     const c = needContainers(t);
     if (c === null) return;
     await ctrExec(c.priv, ["/ovl/sleep", "0"]); // in the lower layer: part of the "image"
@@ -578,10 +655,14 @@ describe("default ruleset, real behaviours", { skip: SKIP ?? false, timeout: 600
       "Critical",
       { "proc.name": "true", "container.id": c.priv.id.slice(0, 12) },
     );
-    expectQuiet(agent, and(inContainer(c.priv), (a) => a.output_fields["proc.exepath"] === "/ovl/sleep"), "lower-layer program");
+    expectQuiet(
+      agent,
+      and(inContainer(c.priv), (a) => a.output_fields["proc.exepath"] === "/ovl/sleep"),
+      "lower-layer program",
+    );
   });
 
-  test("Cgroup release_agent opened for writing", async (t) => {
+  it("Cgroup release_agent opened for writing", async (t) => {
     const c = needContainers(t);
     if (c === null) return;
     const name = `lnr${randomBytes(3).toString("hex")}`;
@@ -605,7 +686,7 @@ describe("default ruleset, real behaviours", { skip: SKIP ?? false, timeout: 600
     // cat read it first: exactly one alert means the read was not reported
   });
 
-  test("Filesystem debugger in privileged container", async (t) => {
+  it("Filesystem debugger in privileged container", async (t) => {
     const c = needContainers(t);
     if (c === null) return;
     await ctrExec(c.plain, ["/lnr/debugfs", "-R", "stats", "/dev/null"]);
@@ -615,12 +696,20 @@ describe("default ruleset, real behaviours", { skip: SKIP ?? false, timeout: 600
       and(inContainer(c.priv), (a) => a.output_fields["proc.name"] === "debugfs"),
       "Filesystem debugger in privileged container",
       "Warning",
-      { "container.id": c.priv.id.slice(0, 12), "container.privileged": true, "proc.args": "-R stats /dev/null" },
+      {
+        "container.id": c.priv.id.slice(0, 12),
+        "container.privileged": true,
+        "proc.args": "-R stats /dev/null",
+      },
     );
-    expectQuiet(agent, and(inContainer(c.plain), (a) => a.output_fields["proc.name"] === "debugfs"), "debugfs in an unprivileged container");
+    expectQuiet(
+      agent,
+      and(inContainer(c.plain), (a) => a.output_fields["proc.name"] === "debugfs"),
+      "debugfs in an unprivileged container",
+    );
   });
 
-  test("SSH client to non-standard port", async () => {
+  it("SSH client to non-standard port", async () => {
     const benign = await behave("ssh", "python");
     const r = await behave("ssh", "ssh");
     await expectAlert(agent, byPid(r.pid), "SSH client to non-standard port", "Notice", {
@@ -632,7 +721,7 @@ describe("default ruleset, real behaviours", { skip: SKIP ?? false, timeout: 600
     expectQuiet(agent, byPid(benign.pid), "python connecting to the same port");
   });
 
-  test("Kubernetes API contacted from container", async (t) => {
+  it("Kubernetes API contacted from container", async (t) => {
     const c = needContainers(t);
     if (c === null) return;
     // The privileged container gives its own loopback the API service address and serves
@@ -645,15 +734,26 @@ describe("default ruleset, real behaviours", { skip: SKIP ?? false, timeout: 600
     ]);
     await expectAlert(
       agent,
-      and(inContainer(c.priv), (a) => a.output_fields["fd.sip"] === "10.96.0.1" && a.output_fields["fd.sport"] === 443),
+      and(
+        inContainer(c.priv),
+        (a) => a.output_fields["fd.sip"] === "10.96.0.1" && a.output_fields["fd.sport"] === 443,
+      ),
       "Kubernetes API contacted from container",
       "Notice",
-      { "container.id": c.priv.id.slice(0, 12), "evt.res": "SUCCESS", "proc.pid": (v) => typeof v === "number" },
+      {
+        "container.id": c.priv.id.slice(0, 12),
+        "evt.res": "SUCCESS",
+        "proc.pid": (v) => typeof v === "number",
+      },
     );
-    expectQuiet(agent, and(inContainer(c.priv), (a) => a.output_fields["fd.sport"] === 8080), "same address, other port");
+    expectQuiet(
+      agent,
+      and(inContainer(c.priv), (a) => a.output_fields["fd.sport"] === 8080),
+      "same address, other port",
+    );
   });
 
-  test(
+  it(
     "Kubernetes API contacted from container (failed attempt from a pod)",
     {
       todo:
@@ -681,7 +781,7 @@ describe("default ruleset, real behaviours", { skip: SKIP ?? false, timeout: 600
     },
   );
 
-  test("File below /etc opened for writing", async () => {
+  it("File below /etc opened for writing", async () => {
     const benign = await behave("read-file", "/etc/hostname");
     const r = await behave("write-under", "/etc");
     await expectAlert(agent, byPid(r.pid), "File below /etc opened for writing", "Error", {
@@ -693,7 +793,7 @@ describe("default ruleset, real behaviours", { skip: SKIP ?? false, timeout: 600
     expectQuiet(agent, byPid(benign.pid), "reading a file below /etc");
   });
 
-  test("File in binary directory opened for writing", async () => {
+  it("File in binary directory opened for writing", async () => {
     const benign = await behave("write-under", "/usr/local/share");
     const r = await behave("write-under", "/usr/local/bin");
     await expectAlert(agent, byPid(r.pid), "File in binary directory opened for writing", "Error", {
@@ -704,7 +804,7 @@ describe("default ruleset, real behaviours", { skip: SKIP ?? false, timeout: 600
     expectQuiet(agent, byPid(benign.pid), "writing below /usr/local/share");
   });
 
-  test("Setuid or setgid bit set", async () => {
+  it("Setuid or setgid bit set", async () => {
     const benign = await behave("chmod", "755");
     const r = await behave("chmod", "4755");
     await expectAlert(agent, byPid(r.pid), "Setuid or setgid bit set", "Notice", {
@@ -716,7 +816,7 @@ describe("default ruleset, real behaviours", { skip: SKIP ?? false, timeout: 600
     expectQuiet(agent, byPid(benign.pid), "chmod 755");
   });
 
-  test("Package manager run in container", async (t) => {
+  it("Package manager run in container", async (t) => {
     const c = needContainers(t);
     if (c === null) return;
     const hostDpkg = await behave("spawn", "dpkg", "-l", "busybox*");
@@ -730,7 +830,11 @@ describe("default ruleset, real behaviours", { skip: SKIP ?? false, timeout: 600
       { "container.id": c.plain.id.slice(0, 12), "proc.args": "-l", "k8s.ns.name": "lanner-e2e" },
     );
     expectQuiet(agent, byPid(hostDpkg.pid), "dpkg on the host");
-    expectQuiet(agent, and(inContainer(c.plain), (a) => a.output_fields["proc.name"] === "ls"), "ls in the container");
+    expectQuiet(
+      agent,
+      and(inContainer(c.plain), (a) => a.output_fields["proc.name"] === "ls"),
+      "ls in the container",
+    );
   });
 });
 
@@ -738,202 +842,266 @@ describe("default ruleset, real behaviours", { skip: SKIP ?? false, timeout: 600
 
 const FALCO_SKIP = SKIP ?? (existsSync(FALCO_RULES) ? null : `${FALCO_RULES} not found`);
 
-describe("Falco stable rules (compat file), real behaviours", { skip: FALCO_SKIP ?? false, timeout: 600_000 }, () => {
-  let agent: Agent;
+describe(
+  "Falco stable rules (compat file), real behaviours",
+  { skip: FALCO_SKIP ?? false, timeout: 600_000 },
+  () => {
+    let agent: Agent;
+    const it = makeIt(() => agent);
 
-  before(async () => {
-    agent = await Agent.start(["-r", FALCO_RULES]);
-  });
-
-  after(async () => {
-    const code = await agent.stop();
-    assert.equal(code, 0, `lanner run exited ${String(code)}; stderr:\n${agent.stderr}`);
-  });
-
-  const TAIL = { "user.name": "root", "user.uid": 0 };
-
-  test("Read sensitive file untrusted", async () => {
-    const benign = await behave("read-file", "/etc/passwd");
-    const r = await behave("read-file", "/etc/shadow");
-    await expectAlert(agent, cmdlineHas(r.tag), "Read sensitive file untrusted", "Warning", {
-      ...TAIL,
-      "fd.name": "/etc/shadow",
-      "proc.name": "python3",
-      "evt.type": "openat",
+    before(async () => {
+      agent = await Agent.start(["-r", FALCO_RULES]);
     });
-    expectQuiet(agent, cmdlineHas(benign.tag), "reading /etc/passwd");
-  });
 
-  test("Search Private Keys or Passwords", async () => {
-    const benign = await behave("search", "grep-plain");
-    const r = await behave("search", "grep-key");
-    const dir = (r["argv"] as string[])[3] as string;
-    await expectAlert(agent, cmdlineHas(dir), "Search Private Keys or Passwords", "Warning", {
-      ...TAIL,
-      "proc.name": "grep",
-      "evt.type": "execve",
+    after(async () => {
+      const code = await agent.stop();
+      assert.equal(code, 0, `lanner run exited ${String(code)}; stderr:\n${agent.stderr}`);
     });
-    expectQuiet(agent, cmdlineHas((benign["argv"] as string[])[3] as string), "grep TODO");
-  });
 
-  test("Find AWS Credentials", async () => {
-    const benign = await behave("search", "find-plain");
-    const r = await behave("search", "find-aws");
-    const dir = (r["argv"] as string[])[1] as string;
-    await expectAlert(agent, cmdlineHas(dir), "Find AWS Credentials", "Warning", { ...TAIL, "proc.name": "find" });
-    expectQuiet(agent, cmdlineHas((benign["argv"] as string[])[1] as string), "find -name *.txt");
-  });
+    const TAIL = { "user.name": "root", "user.uid": 0 };
 
-  test("Clear Log Activities", async () => {
-    const benign = await behave("log-tamper", "append");
-    const r = await behave("log-tamper", "truncate");
-    await expectAlert(agent, cmdlineHas(r.tag), "Clear Log Activities", "Warning", {
-      ...TAIL,
-      "fd.name": r["path"] as string,
-      "proc.name": "python3",
+    it("Read sensitive file untrusted", async () => {
+      const benign = await behave("read-file", "/etc/passwd");
+      const r = await behave("read-file", "/etc/shadow");
+      await expectAlert(agent, cmdlineHas(r.tag), "Read sensitive file untrusted", "Warning", {
+        ...TAIL,
+        "fd.name": "/etc/shadow",
+        "proc.name": "python3",
+        "evt.type": "openat",
+      });
+      expectQuiet(agent, cmdlineHas(benign.tag), "reading /etc/passwd");
     });
-    expectQuiet(agent, cmdlineHas(benign.tag), "log opened for append");
-  });
 
-  test("Create Symlink Over Sensitive Files", async () => {
-    const benign = await behave("symlink", "/etc/hostname");
-    const r = await behave("symlink", "/etc/shadow");
-    await expectAlert(agent, cmdlineHas(r.tag), "Create Symlink Over Sensitive Files", "Warning", {
-      ...TAIL,
-      "evt.arg.target": "/etc/shadow",
-      "evt.arg.linkpath": r["link"] as string,
+    it("Search Private Keys or Passwords", async () => {
+      const benign = await behave("search", "grep-plain");
+      const r = await behave("search", "grep-key");
+      const dir = (r["argv"] as string[])[3] as string;
+      await expectAlert(agent, cmdlineHas(dir), "Search Private Keys or Passwords", "Warning", {
+        ...TAIL,
+        "proc.name": "grep",
+        "evt.type": "execve",
+      });
+      expectQuiet(agent, cmdlineHas((benign["argv"] as string[])[3] as string), "grep TODO");
     });
-    expectQuiet(agent, cmdlineHas(benign.tag), "symlink to /etc/hostname");
-  });
 
-  test("Create Hardlink Over Sensitive Files", async () => {
-    const benign = await behave("hardlink-benign");
-    const r = await behave("hardlink", "/etc/shadow");
-    await expectAlert(agent, cmdlineHas(r.tag), "Create Hardlink Over Sensitive Files", "Warning", {
-      ...TAIL,
-      "evt.arg.oldpath": "/etc/shadow",
-      "evt.arg.newpath": r["link"] as string,
+    it("Find AWS Credentials", async () => {
+      const benign = await behave("search", "find-plain");
+      const r = await behave("search", "find-aws");
+      const dir = (r["argv"] as string[])[1] as string;
+      await expectAlert(agent, cmdlineHas(dir), "Find AWS Credentials", "Warning", {
+        ...TAIL,
+        "proc.name": "find",
+      });
+      expectQuiet(agent, cmdlineHas((benign["argv"] as string[])[1] as string), "find -name *.txt");
     });
-    expectQuiet(agent, cmdlineHas(benign.tag), "hard link of a scratch file");
-  });
 
-  test("Remove Bulk Data from Disk", async () => {
-    const r = await behave("shred", "run");
-    await expectAlert(agent, cmdlineHas(String(r["path"])), "Remove Bulk Data from Disk", "Warning", {
-      ...TAIL,
-      "proc.name": "shred",
+    it("Clear Log Activities", async () => {
+      const benign = await behave("log-tamper", "append");
+      const r = await behave("log-tamper", "truncate");
+      await expectAlert(agent, cmdlineHas(r.tag), "Clear Log Activities", "Warning", {
+        ...TAIL,
+        "fd.name": r["path"] as string,
+        "proc.name": "python3",
+      });
+      expectQuiet(agent, cmdlineHas(benign.tag), "log opened for append");
     });
-  });
 
-  test("Execution from /dev/shm", async () => {
-    const benign = await behave("exec-copy", "/tmp");
-    const r = await behave("exec-copy", "/dev/shm");
-    await expectAlert(agent, (a) => a.output_fields["proc.exepath"] === r["path"], "Execution from /dev/shm", "Warning", {
-      ...TAIL,
-      "proc.name": r["name"] as string,
+    it("Create Symlink Over Sensitive Files", async () => {
+      const benign = await behave("symlink", "/etc/hostname");
+      const r = await behave("symlink", "/etc/shadow");
+      await expectAlert(agent, cmdlineHas(r.tag), "Create Symlink Over Sensitive Files", "Warning", {
+        ...TAIL,
+        "evt.arg.target": "/etc/shadow",
+        "evt.arg.linkpath": r["link"] as string,
+      });
+      expectQuiet(agent, cmdlineHas(benign.tag), "symlink to /etc/hostname");
     });
-    expectQuiet(agent, (a) => a.output_fields["proc.exepath"] === benign["path"], "program run from /tmp");
-  });
 
-  test("Fileless execution via memfd_create", async () => {
-    const r = await behave("memfd-exec", "exec");
-    await expectAlert(
-      agent,
-      (a) => String(a.output_fields["proc.exepath"]).includes(`memfd:${String(r["name"])}`),
-      "Fileless execution via memfd_create",
-      "Critical",
-      { ...TAIL, "proc.pname": "python3" },
-    );
-  });
-
-  test("PTRACE attached to process", async () => {
-    const benign = await behave("ptrace-attach", "detach");
-    const r = await behave("ptrace-attach", "attach");
-    await expectAlert(agent, cmdlineHas(r.tag), "PTRACE attached to process", "Warning", {
-      ...TAIL,
-      "proc.name": "python3",
-      "evt.type": "ptrace",
+    it("Create Hardlink Over Sensitive Files", async () => {
+      const benign = await behave("hardlink-benign");
+      const r = await behave("hardlink", "/etc/shadow");
+      await expectAlert(agent, cmdlineHas(r.tag), "Create Hardlink Over Sensitive Files", "Warning", {
+        ...TAIL,
+        "evt.arg.oldpath": "/etc/shadow",
+        "evt.arg.newpath": r["link"] as string,
+      });
+      expectQuiet(agent, cmdlineHas(benign.tag), "hard link of a scratch file");
     });
-    expectQuiet(agent, cmdlineHas(benign.tag), "PTRACE_DETACH");
-  });
 
-  test("Run shell untrusted", async () => {
-    await behave("service-shell", "worker");
-    await behave("service-shell", "nginx");
-    await expectAlert(agent, (a) => a.output_fields["proc.pname"] === "nginx", "Run shell untrusted", "Notice", {
-      ...TAIL,
-      "proc.name": "sh",
-      "proc.cmdline": "sh -c exit 0",
+    it("Remove Bulk Data from Disk", async () => {
+      const r = await behave("shred", "run");
+      await expectAlert(agent, cmdlineHas(String(r["path"])), "Remove Bulk Data from Disk", "Warning", {
+        ...TAIL,
+        "proc.name": "shred",
+      });
     });
-    expectQuiet(agent, (a) => a.output_fields["proc.pname"] === "worker", "shell started by a program named worker");
-  });
 
-  test("Terminal shell in container", async (t) => {
-    const c = needContainers(t);
-    if (c === null) return;
-    const tag = randomBytes(4).toString("hex");
-    await ctrExec(c.plain, ["sh", "-c", `echo lnr-notty-${tag}`]);
-    await ctrExec(c.plain, ["sh", "-c", `echo lnr-tty-${tag}`], true);
-    await expectAlert(agent, cmdlineHas(`lnr-tty-${tag}`), "Terminal shell in container", "Notice", {
-      "proc.name": "sh",
-      "proc.tty": (v) => typeof v === "number" && v !== 0,
+    it("Execution from /dev/shm", async () => {
+      const benign = await behave("exec-copy", "/tmp");
+      const r = await behave("exec-copy", "/dev/shm");
+      await expectAlert(
+        agent,
+        (a) => a.output_fields["proc.exepath"] === r["path"],
+        "Execution from /dev/shm",
+        "Warning",
+        {
+          ...TAIL,
+          "proc.name": r["name"] as string,
+        },
+      );
+      expectQuiet(agent, (a) => a.output_fields["proc.exepath"] === benign["path"], "program run from /tmp");
     });
-    expectQuiet(agent, cmdlineHas(`lnr-notty-${tag}`), "shell without a terminal");
-  });
 
-  test("Netcat Remote Code Execution in Container", async (t) => {
-    const c = needContainers(t);
-    if (c === null) return;
-    const port = 20000 + Math.floor(Math.random() * 40000);
-    await ctrExec(c.plain, ["nc", "-w", "1", "127.0.0.1", String(port + 1)]);
-    // started directly (not from busybox sh, whose applets all have comm "exe")
-    await c.tc.execDetached(c.plain, ["nc", "-l", "-p", String(port)]);
-    await ctrExec(c.plain, ["nc", "127.0.0.1", String(port), "-e", "/bin/true"]);
-    await expectAlert(
-      agent,
-      cmdlineHas(`nc 127.0.0.1 ${port} -e`),
-      "Netcat Remote Code Execution in Container",
-      "Warning",
-      { "proc.name": "nc" },
-      { allowed: ["Redirect STDOUT/STDIN to Network Connection in Container"] },
-    );
-    await expectAlert(
-      agent,
-      cmdlineHas(`nc 127.0.0.1 ${port} -e`),
-      "Redirect STDOUT/STDIN to Network Connection in Container",
-      "Notice",
-      { "proc.name": "nc", "fd.rport": port, "fd.sip": "127.0.0.1" },
-      { n: 2, allowed: ["Netcat Remote Code Execution in Container"] },
-    );
-    expectQuiet(agent, cmdlineHas(`127.0.0.1 ${port + 1}`), "nc without -e");
-  });
-
-  test("Packet socket created in container", async (t) => {
-    const c = needContainers(t);
-    if (c === null) return;
-    await ctrExec(c.plain, ["arping", "-c", "1", "-w", "1", "-I", "lo", "127.0.0.1"]);
-    await expectAlert(agent, (a) => a.output_fields["proc.name"] === "arping", "Packet socket created in container", "Notice", {
-      "evt.type": "socket",
+    it("Fileless execution via memfd_create", async () => {
+      const r = await behave("memfd-exec", "exec");
+      await expectAlert(
+        agent,
+        (a) => String(a.output_fields["proc.exepath"]).includes(`memfd:${String(r["name"])}`),
+        "Fileless execution via memfd_create",
+        "Critical",
+        { ...TAIL, "proc.pname": "python3" },
+      );
     });
-  });
 
-  test("Debugfs Launched in Privileged Container", async (t) => {
-    const c = needContainers(t);
-    if (c === null) return;
-    await ctrExec(c.plain, ["/lnr/debugfs", "-R", "stats", "/dev/zero"]);
-    await ctrExec(c.priv, ["/lnr/debugfs", "-R", "stats", "/dev/full"]);
-    await expectAlert(agent, cmdlineHas("/dev/full"), "Debugfs Launched in Privileged Container", "Warning", {
-      "proc.name": "debugfs",
+    it("PTRACE attached to process", async () => {
+      const benign = await behave("ptrace-attach", "detach");
+      const r = await behave("ptrace-attach", "attach");
+      await expectAlert(agent, cmdlineHas(r.tag), "PTRACE attached to process", "Warning", {
+        ...TAIL,
+        "proc.name": "python3",
+        "evt.type": "ptrace",
+      });
+      expectQuiet(agent, cmdlineHas(benign.tag), "PTRACE_DETACH");
     });
-    expectQuiet(agent, cmdlineHas("/dev/zero"), "debugfs in an unprivileged container");
-  });
 
-  test("Drop and execute new binary in container", async (t) => {
-    const c = needContainers(t);
-    if (c === null) return;
-    await ctrExec(c.priv, ["sh", "-c", "cp /bin/busybox /ovl/echo && /ovl/echo lnr-drift"]);
-    await expectAlert(agent, (a) => a.output_fields["proc.exepath"] === "/ovl/echo", "Drop and execute new binary in container", "Critical", {
-      "proc.name": "echo",
+    it("Run shell untrusted", async () => {
+      await behave("service-shell", "worker");
+      await behave("service-shell", "nginx");
+      await expectAlert(
+        agent,
+        (a) => a.output_fields["proc.pname"] === "nginx",
+        "Run shell untrusted",
+        "Notice",
+        {
+          ...TAIL,
+          "proc.name": "sh",
+          "proc.cmdline": "sh -c exit 0",
+        },
+      );
+      expectQuiet(
+        agent,
+        (a) => a.output_fields["proc.pname"] === "worker",
+        "shell started by a program named worker",
+      );
     });
-  });
-});
+
+    it("Terminal shell in container", async (t) => {
+      const c = needContainers(t);
+      if (c === null) return;
+      const tag = randomBytes(4).toString("hex");
+      await ctrExec(c.plain, ["sh", "-c", `echo lnr-notty-${tag}`]);
+      await ctrExec(c.plain, ["sh", "-c", `echo lnr-tty-${tag}`], true);
+      await expectAlert(agent, cmdlineHas(`lnr-tty-${tag}`), "Terminal shell in container", "Notice", {
+        "proc.name": "sh",
+        "proc.tty": (v) => typeof v === "number" && v !== 0,
+      });
+      expectQuiet(agent, cmdlineHas(`lnr-notty-${tag}`), "shell without a terminal");
+    });
+
+    it("Netcat Remote Code Execution in Container", async (t) => {
+      const c = needContainers(t);
+      if (c === null) return;
+      const port = 20000 + Math.floor(Math.random() * 40000);
+      await ctrExec(c.plain, ["nc", "-w", "1", "127.0.0.1", String(port + 1)]);
+      // started directly (not from busybox sh, whose applets all have comm "exe")
+      await c.tc.execDetached(c.plain, ["nc", "-l", "-p", String(port)]);
+      await ctrExec(c.plain, ["nc", "127.0.0.1", String(port), "-e", "/bin/true"]);
+      await expectAlert(
+        agent,
+        cmdlineHas(`nc 127.0.0.1 ${port} -e`),
+        "Netcat Remote Code Execution in Container",
+        "Warning",
+        { "proc.name": "nc" },
+        { allowed: ["Redirect STDOUT/STDIN to Network Connection in Container"] },
+      );
+      await expectAlert(
+        agent,
+        cmdlineHas(`nc 127.0.0.1 ${port} -e`),
+        "Redirect STDOUT/STDIN to Network Connection in Container",
+        "Notice",
+        { "proc.name": "nc", "fd.rport": port, "fd.sip": "127.0.0.1" },
+        { n: 2, allowed: ["Netcat Remote Code Execution in Container"] },
+      );
+      expectQuiet(agent, cmdlineHas(`127.0.0.1 ${port + 1}`), "nc without -e");
+    });
+
+    it("Packet socket created in container", async (t) => {
+      const c = needContainers(t);
+      if (c === null) return;
+      await ctrExec(c.plain, ["arping", "-c", "1", "-w", "1", "-I", "lo", "127.0.0.1"]);
+      await expectAlert(
+        agent,
+        (a) => a.output_fields["proc.name"] === "arping",
+        "Packet socket created in container",
+        "Notice",
+        {
+          "evt.type": "socket",
+        },
+      );
+    });
+
+    it("Debugfs Launched in Privileged Container", async (t) => {
+      const c = needContainers(t);
+      if (c === null) return;
+      await ctrExec(c.plain, ["/lnr/debugfs", "-R", "stats", "/dev/zero"]);
+      await ctrExec(c.priv, ["/lnr/debugfs", "-R", "stats", "/dev/full"]);
+      await expectAlert(
+        agent,
+        cmdlineHas("/dev/full"),
+        "Debugfs Launched in Privileged Container",
+        "Warning",
+        {
+          "proc.name": "debugfs",
+        },
+      );
+      expectQuiet(agent, cmdlineHas("/dev/zero"), "debugfs in an unprivileged container");
+    });
+
+    it("Detect release_agent File Container Escapes", async (t) => {
+      const c = needContainers(t);
+      if (c === null) return;
+      const name = `lnr${randomBytes(3).toString("hex")}`;
+      await ctrExec(c.priv, [
+        "sh",
+        "-c",
+        `mount -t cgroup -o none,name=${name} cgroup /lnr/cg && cat /lnr/cg/release_agent && : >> /lnr/cg/release_agent; umount /lnr/cg`,
+      ]);
+      await expectAlert(
+        agent,
+        cmdlineHas(`name=${name}`),
+        "Detect release_agent File Container Escapes",
+        "Critical",
+        {
+          "fd.name": "/lnr/cg/release_agent",
+          "thread.cap_effective": /CAP_SYS_ADMIN/,
+          "proc.name": "sh",
+        },
+      );
+    });
+
+    it("Drop and execute new binary in container", async (t) => {
+      const c = needContainers(t);
+      if (c === null) return;
+      await ctrExec(c.priv, ["sh", "-c", "cp /bin/busybox /ovl/echo && /ovl/echo lnr-drift"]);
+      await expectAlert(
+        agent,
+        (a) => a.output_fields["proc.exepath"] === "/ovl/echo",
+        "Drop and execute new binary in container",
+        "Critical",
+        {
+          "proc.name": "echo",
+        },
+      );
+    });
+  },
+);
