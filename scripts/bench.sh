@@ -3,7 +3,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 fail=0
-for b in $(find dist/bench -name '*.js' ! -name '*.test.js' | sort); do
+for b in $(find dist/bench -name '*.js' ! -name '*.test.js' ! -name '*.helper.js' | sort); do
   echo "-- ${b#dist/}"
   node "$b" || { echo "FAILED: $b"; fail=1; }
 done

@@ -74,7 +74,7 @@ function subscriberProcess(
   address: string,
   k: number,
 ): { child: ChildProcess; counts: () => number[]; ready: Promise<void> } {
-  const script = fileURLToPath(new URL("./outputs-subscriber.js", import.meta.url));
+  const script = fileURLToPath(new URL("./outputs-subscriber.helper.js", import.meta.url));
   const child = spawn(process.execPath, [script, address, String(k)], {
     stdio: ["ignore", "pipe", "inherit"],
   });

@@ -9,7 +9,7 @@
 import { hostname as osHostname } from "node:os";
 import { CaptureSession, type CaptureReport, type CaptureStats } from "../capture/capture-session.js";
 import { syscallName, syscallNr } from "../capture/syscalls.js";
-import { decodeRecord, type DecodedEvent } from "../decode/event.js";
+import { decodeRecord } from "../decode/event.js";
 import {
   KIND_EXEC,
   KIND_EXIT,
@@ -20,7 +20,7 @@ import {
 } from "../decode/record-view.js";
 import { SUPPORTED_SYSCALLS } from "../decode/syscall-params.js";
 import { isAllTypes, type CompiledRule, type RuleSet } from "../rules/index.js";
-import { ProcessTable } from "../state/process-table.js";
+import { State, stateSyscalls } from "../state/state.js";
 import type { Alert, OutputFieldValue, Priority } from "./alert.js";
 import { EventFieldReader, type Enrichers } from "./field-reader.js";
 
@@ -52,38 +52,7 @@ export interface AgentStats {
 
 /** Syscalls state tracking needs whatever the rules say. */
 const STATE_SYSCALLS: readonly string[] = [
-  "execve",
-  "execveat",
-  "clone",
-  "clone3",
-  "fork",
-  "vfork",
-  "chdir",
-  "fchdir",
-  "open",
-  "openat",
-  "openat2",
-  "creat",
-  "close",
-  "dup",
-  "dup2",
-  "dup3",
-  "fcntl",
-  "socket",
-  "socketpair",
-  "connect",
-  "accept",
-  "accept4",
-  "bind",
-  "pipe",
-  "pipe2",
-  "memfd_create",
-  "setuid",
-  "setgid",
-  "setresuid",
-  "setresgid",
-  "setreuid",
-  "setregid",
+  ...new Set([...stateSyscalls(), "execve", "execveat", "fork", "vfork", "clone", "clone3"]),
 ];
 
 const LIFECYCLE_TYPES: Readonly<Record<number, string>> = {
@@ -110,15 +79,15 @@ export function syscallsForRules(rules: readonly CompiledRule[]): { names: strin
 
 export class Agent {
   private session: CaptureSession | null = null;
-  private readonly procs = new ProcessTable();
+  private readonly state = new State();
   private readonly reader: EventFieldReader;
   private readonly view = new RecordView();
-  /** per syscall number: 1 = state needs it */
-  private readonly stateNr = new Uint8Array(1024);
   /** per syscall number: the rules that can match it (index by number, not by name) */
   private rulesByNr: (readonly CompiledRule[])[] = [];
   private readonly typeByNr: string[] = [];
   private num = 0;
+  /** wall clock for state's exit bookkeeping, refreshed by the purge timer */
+  private nowMs = Date.now();
   private lastTs = 0;
   private decoded = 0;
   private evaluated = 0;
@@ -131,13 +100,9 @@ export class Agent {
 
   private constructor(private readonly opts: AgentOptions) {
     this.ruleset = opts.ruleset;
-    for (const n of STATE_SYSCALLS) {
-      const nr = syscallNr(n);
-      if (nr !== undefined) this.stateNr[nr] = 1;
-    }
     for (let nr = 0; nr < 1024; nr++) this.typeByNr[nr] = syscallName(nr);
     this.index(opts.ruleset);
-    this.reader = new EventFieldReader(this.procs, opts.enrichers ?? {}, 0n, opts.hostname ?? osHostname());
+    this.reader = new EventFieldReader(this.state.procs, opts.enrichers ?? {}, 0n, opts.hostname ?? osHostname());
   }
 
   /** Computes the syscall set and the by-number rule index of a rule set. */
@@ -180,7 +145,7 @@ export class Agent {
   /** Seeds state, loads and attaches the kernel programs; throws a LannerError on failure. */
   static start(opts: AgentOptions): Agent {
     const a = new Agent(opts);
-    a.procs.seed();
+    a.state.seed();
     a.session = CaptureSession.start({
       syscalls: a.syscalls.length ? a.syscalls : [...SUPPORTED_SYSCALLS],
       ...(opts.ringBytes !== undefined ? { ringBytes: opts.ringBytes } : {}),
@@ -188,7 +153,10 @@ export class Agent {
       onBatch: (batch, bytes) => walkBatch(a.view, batch, bytes, a.onRecord),
     });
     a.reader.bootToWallNs = a.session.bootToWallNs;
-    a.purgeTimer = setInterval(() => a.procs.purge(Date.now()), 5000);
+    a.purgeTimer = setInterval(() => {
+      a.nowMs = Date.now();
+      a.state.purge(a.nowMs);
+    }, 1000);
     a.purgeTimer.unref();
     return a;
   }
@@ -198,42 +166,33 @@ export class Agent {
   }
 
   private readonly onRecord = (v: RecordView): void => {
+    // State first (cheap for records that change nothing: one table load); a close takes
+    // effect at the next record, so the close event itself still names what it closed.
+    this.state.applyRecord(v, this.nowMs);
+    this.num++;
     const kind = v.kind;
     let type: string;
     let rules: readonly CompiledRule[];
     if (kind === KIND_SYSCALL) {
       const nr = v.nr & 1023;
       rules = this.rulesByNr[nr] ?? [];
-      if (rules.length === 0 && this.stateNr[nr] !== 1) return;
+      if (rules.length === 0) return;
       type = this.typeByNr[nr] ?? "";
     } else {
       type = LIFECYCLE_TYPES[kind] ?? "";
       rules = this.ruleset.rulesFor(type);
+      if (rules.length === 0) return;
     }
     const ev = decodeRecord(v);
     if (!ev) return;
     this.lastTs = ev.ts;
     this.decoded++;
-    this.num++;
-    this.applyState(ev);
-    if (rules.length === 0) return;
     this.evaluated++;
     const reader = this.reader;
     reader.set(ev, type, this.num);
     const matched = this.ruleset.match(reader, type);
     for (let i = 0; i < matched.length; i++) this.raise(matched[i] as CompiledRule, type);
   };
-
-  private applyState(ev: DecodedEvent): void {
-    if (ev.kind !== "syscall") {
-      this.procs.apply(ev, Date.now());
-      return;
-    }
-    if ((ev.type === "chdir" || ev.type === "fchdir") && ev.ret === 0) {
-      const p = ev.paths.get(0) ?? ev.fdPaths.get(0);
-      if (p !== undefined) this.procs.setCwd(ev.tgid, p.startsWith("/") ? p : `${ev.dirs.get(0) ?? ""}/${p}`);
-    }
-  }
 
   private raise(rule: CompiledRule, type: string): void {
     const r = this.reader;
@@ -272,7 +231,7 @@ export class Agent {
       evaluated: this.evaluated,
       alerts: this.alerts,
       alertsByRule: new Map(this.alertsByRule),
-      processes: this.procs.stats().size,
+      processes: this.state.stats().size,
       lagSeconds:
         this.lastTs === 0
           ? 0

@@ -20,7 +20,7 @@ import { LN_CONST } from "../capture/abi.generated.js";
 import { decodeRecord, resolvePath, type DecodedEvent } from "../decode/event.js";
 import { KIND_SYSCALL, type RecordView } from "../decode/record-view.js";
 import { AF_UNIX } from "../decode/sockaddr.js";
-import { syscallNr } from "../decode/syscall-params.js";
+import { syscallName, syscallNr } from "../decode/syscall-params.js";
 import type { FdTable } from "./fd-table.js";
 import {
   FdInfo,
@@ -40,6 +40,16 @@ import {
 } from "./process-table.js";
 import { EventSource, ViewSource, type SyscallSource } from "./syscall-source.js";
 import type { ThreadInfo } from "./thread-table.js";
+
+/**
+ * The syscalls whose records keep the tables current (fds, cwd, threads, capabilities):
+ * whatever the rules need, the kernel must capture these for state to be right.
+ */
+export function stateSyscalls(): string[] {
+  const out: string[] = [];
+  for (let nr = 0; nr < OPS.length; nr++) if (OPS[nr] !== 0) out.push(syscallName(nr));
+  return out;
+}
 
 export type StateOptions = ProcessTableOptions;
 
