@@ -85,7 +85,9 @@ function addSocketFields(out: EventFields, ev: SyscallEvent, role: "client" | "s
   let local: SockAddr | null = t ? t.local : null;
   let remote: SockAddr | null = t ? t.remote : null;
   const user = ev.sockaddrs.values().next();
-  if (!user.done && (remote === null || remote.addr === "" || remote.family === AF_UNIX)) {
+  const unset = (a: SockAddr | null): boolean =>
+    a === null || a.addr === "" || (a.port === 0 && (a.addr === "0.0.0.0" || a.addr === "::"));
+  if (!user.done && (unset(remote) || remote?.family === AF_UNIX)) {
     // connect/sendto to an address the kernel socket does not (yet) show
     remote = user.value;
     if (local === null) local = { family: remote.family, addr: "", port: 0 };
