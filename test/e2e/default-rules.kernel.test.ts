@@ -340,6 +340,31 @@ describe("default ruleset, real behaviours", { skip: SKIP ?? false, timeout: 600
     expectQuiet(agent, cmdlineHas(`lnr-notty-${tag}`), "shell without a terminal");
   });
 
+  it("Interactive shell as a system account", async () => {
+    const tag = randomBytes(4).toString("hex");
+    // benign: the same shell without a terminal, and a root shell with one
+    await execFileP("su", ["nobody", "-s", "/bin/sh", "-c", `echo lnr-notty-${tag}`]);
+    await behave("pty-run", "su", "--pty", "root", "-s", "/bin/sh", "-c", `echo lnr-root-${tag}`);
+    // util-linux su -c starts a new session without a terminal; --pty gives the shell one
+    await behave("pty-run", "su", "--pty", "nobody", "-s", "/bin/sh", "-c", `echo lnr-sys-${tag}`);
+    await expectAlert(
+      agent,
+      cmdlineHas(`lnr-sys-${tag}`),
+      "Interactive shell as a system account",
+      "Notice",
+      {
+        "user.name": "nobody",
+        "user.uid": 65534,
+        "proc.name": "sh",
+        "proc.pname": "su",
+        "proc.tty": (v) => typeof v === "number" && v !== 0,
+        "container.id": "host",
+      },
+    );
+    expectQuiet(agent, cmdlineHas(`lnr-notty-${tag}`), "system account shell without a terminal");
+    expectQuiet(agent, cmdlineHas(`lnr-root-${tag}`), "root shell with a terminal");
+  });
+
   it("Shell started by a network service", async () => {
     const benign = await behave("service-shell", "worker");
     const r = await behave("service-shell", "nginx");
