@@ -102,7 +102,12 @@ export class Agent {
     this.ruleset = opts.ruleset;
     for (let nr = 0; nr < 1024; nr++) this.typeByNr[nr] = syscallName(nr);
     this.index(opts.ruleset);
-    this.reader = new EventFieldReader(this.state.procs, opts.enrichers ?? {}, 0n, opts.hostname ?? osHostname());
+    this.reader = new EventFieldReader(
+      this.state.procs,
+      opts.enrichers ?? {},
+      0n,
+      opts.hostname ?? osHostname(),
+    );
   }
 
   /** Computes the syscall set and the by-number rule index of a rule set. */
