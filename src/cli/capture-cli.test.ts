@@ -3,7 +3,7 @@
  * printed reason when not root.
  */
 import assert from "node:assert/strict";
-import { execFile, spawn } from "node:child_process";
+import { execFile, spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { promisify } from "node:util";
@@ -21,6 +21,27 @@ async function lanner(...args: string[]): Promise<{ code: number; stdout: string
     const err = e as { code: number; stdout: string; stderr: string };
     return { code: err.code, stdout: err.stdout, stderr: err.stderr };
   }
+}
+
+/** Starts `lanner capture ARGS` and resolves once it printed its readiness line. */
+async function startCapture(
+  args: string[],
+): Promise<{ child: ChildProcessWithoutNullStreams; stdout: () => string; stderr: string }> {
+  const child = spawn(process.execPath, [LANNER, "capture", ...args], { stdio: ["pipe", "pipe", "pipe"] });
+  let stdout = "";
+  const state = { child, stdout: () => stdout, stderr: "" };
+  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+  await new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`not ready: ${state.stderr}`)), 20000);
+    child.stderr.on("data", (d: Buffer) => {
+      state.stderr += d.toString();
+      if (state.stderr.includes("lanner: ready")) {
+        clearTimeout(t);
+        resolve();
+      }
+    });
+  });
+  return state;
 }
 
 describe("lanner CLI", () => {
@@ -74,30 +95,12 @@ describe("lanner CLI", () => {
     "capture -o json prints the exec of a real process after the readiness line",
     { skip: skip ?? false },
     async () => {
-      const child = spawn(
-        process.execPath,
-        [LANNER, "capture", "-o", "json", "-t", "execve", "--comm", "true", "--count", "1"],
-        {
-          stdio: ["ignore", "pipe", "pipe"],
-        },
-      );
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-      await new Promise<void>((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`not ready: ${stderr}`)), 20000);
-        child.stderr.on("data", (d: Buffer) => {
-          stderr += d.toString();
-          if (stderr.includes("lanner: ready")) {
-            clearTimeout(t);
-            resolve();
-          }
-        });
-      });
+      const cap = await startCapture(["-o", "json", "-t", "execve", "--comm", "true", "--count", "1"]);
+      const child = cap.child;
       const t = spawn("/bin/true", ["cli-test-arg"]);
       const exitCode = await new Promise<number | null>((resolve) => child.on("exit", resolve));
-      assert.equal(exitCode, 0, stderr);
-      const lines = stdout.trim().split("\n");
+      assert.equal(exitCode, 0, cap.stderr);
+      const lines = cap.stdout().trim().split("\n");
       assert.equal(lines.length, 1);
       const ev = JSON.parse(lines[0]!) as Record<string, unknown>;
       assert.equal(ev["evt.type"], "execve");
@@ -110,40 +113,22 @@ describe("lanner CLI", () => {
   );
 
   test("capture --filter selects with the rules language", { skip: skip ?? false }, async () => {
-    const child = spawn(
-      process.execPath,
-      [
-        LANNER,
-        "capture",
-        "-o",
-        "json",
-        "--count",
-        "1",
-        "--filter",
-        "evt.type = openat and fd.name = /etc/hostname and proc.name = cat",
-      ],
-      { stdio: ["ignore", "pipe", "pipe"] },
-    );
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`not ready: ${stderr}`)), 20000);
-      child.stderr.on("data", (d: Buffer) => {
-        stderr += d.toString();
-        if (stderr.includes("lanner: ready")) {
-          clearTimeout(t);
-          resolve();
-        }
-      });
-    });
-    assert.match(stderr, /syscalls=1,/, "the filter's event types narrow the kernel selection");
+    const cap = await startCapture([
+      "-o",
+      "json",
+      "--count",
+      "1",
+      "--filter",
+      "evt.type = openat and fd.name = /etc/hostname and proc.name = cat",
+    ]);
+    const child = cap.child;
+    assert.match(cap.stderr, /syscalls=1,/, "the filter's event types narrow the kernel selection");
     spawn("/bin/cat", ["/etc/hosts"]); // a look-alike that must not match
     await new Promise((r) => setTimeout(r, 200));
     const cat = spawn("/bin/cat", ["/etc/hostname"]);
     const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
-    assert.equal(code, 0, stderr);
-    const lines = stdout.trim().split("\n");
+    assert.equal(code, 0, cap.stderr);
+    const lines = cap.stdout().trim().split("\n");
     assert.equal(lines.length, 1);
     const ev = JSON.parse(lines[0]!) as Record<string, unknown>;
     assert.equal(ev["fd.name"], "/etc/hostname");

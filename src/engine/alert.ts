@@ -1,34 +1,10 @@
 // The Alert: what the rules engine hands to the outputs layer. Immutable once built.
 
-/** Falco's priorities, most severe first; the index is the syslog severity and the wire number. */
-export const PRIORITIES = [
-  "Emergency",
-  "Alert",
-  "Critical",
-  "Error",
-  "Warning",
-  "Notice",
-  "Informational",
-  "Debug",
-] as const;
+// Falco's priorities (most severe first; the index is the syslog severity and the wire
+// number) are the rules language's: one definition, in rules/priority.ts.
+import { PRIORITIES, parsePriority, priorityLevel, type Priority } from "../rules/priority.js";
 
-export type Priority = (typeof PRIORITIES)[number];
-
-/** 0 (Emergency) .. 7 (Debug). Lower is more severe. */
-export function priorityLevel(p: Priority): number {
-  return PRIORITIES.indexOf(p);
-}
-
-/**
- * Parse a priority name case-insensitively; `info` is accepted for Informational.
- * Returns undefined for an unknown name.
- */
-export function parsePriority(name: string): Priority | undefined {
-  const n = name.trim().toLowerCase();
-  if (n === "info") return "Informational";
-  for (const p of PRIORITIES) if (p.toLowerCase() === n) return p;
-  return undefined;
-}
+export { PRIORITIES, parsePriority, priorityLevel, type Priority };
 
 /** A typed output field value. bigint is for 64-bit integers (e.g. evt.time in ns). null = unknown. */
 export type OutputFieldValue = string | number | bigint | boolean | null;
