@@ -68,7 +68,7 @@ describe("capture (kernel)", { skip: skip ?? false }, () => {
     assert.equal(opens.length, 1);
     const f = rec.fields(opens[0]!);
     assert.equal(f["evt.arg.flags"], "O_WRONLY|O_CREAT|O_CLOEXEC"); // Python adds O_CLOEXEC (PEP 446)
-    assert.equal(f["evt.arg.mode"], "0640");
+    assert.equal(f["evt.arg.mode"], "S_IRGRP|S_IWUSR|S_IRUSR"); // 0640, named as Falco does
     assert.equal(f["fd.num"], res["fd"]);
     assert.equal(f["evt.rawres"], res["fd"]);
     assert.equal(f["evt.arg.name"], path);
@@ -185,14 +185,14 @@ describe("capture (kernel)", { skip: skip ?? false }, () => {
     assert.equal(ren["evt.res"], "SUCCESS");
     const mk = rec.fields(one("mkdir", "mkdirat"));
     assert.equal(mk["fs.path.name"], join(d, "newdir"));
-    assert.equal(mk["evt.arg.mode"], "0750");
+    assert.equal(mk["evt.arg.mode"], "S_IXGRP|S_IRGRP|S_IXUSR|S_IWUSR|S_IRUSR"); // 0750
     const sl = rec.fields(one("symlink", "symlinkat"));
     assert.equal(sl["evt.arg.target"], "/etc/hostname");
     assert.equal(sl["fs.path.name"], join(d, "link"));
     assert.equal(sl["fs.path.target"], "/etc/hostname");
     const ch = rec.fields(one("chmod", "fchmodat"));
     assert.equal(ch["fs.path.name"], join(d, "b.txt"));
-    assert.equal(ch["evt.arg.mode"], "0600");
+    assert.equal(ch["evt.arg.mode"], "S_IWUSR|S_IRUSR"); // 0600
     const un = rec.fields(one("unlink", "unlinkat"));
     assert.equal(un["fs.path.name"], join(d, "b.txt"));
   });

@@ -93,7 +93,9 @@ describe("decode", () => {
     assert.equal(openFlags(0), "O_RDONLY");
     assert.equal(openFlags(0o1 | 0o100 | 0o2000000), "O_WRONLY|O_CREAT|O_CLOEXEC");
     assert.equal(openFlags(0o2 | 0o1000), "O_RDWR|O_TRUNC");
-    assert.equal(fileMode(0o4755), "04755");
+    assert.equal(fileMode(0o4755), "S_IXOTH|S_IROTH|S_IXGRP|S_IRGRP|S_IXUSR|S_IWUSR|S_IRUSR|S_ISUID");
+    assert.equal(fileMode(0o640), "S_IRGRP|S_IWUSR|S_IRUSR");
+    assert.equal(fileMode(0), "0");
     assert.equal(ptraceRequest(16), "PTRACE_ATTACH");
     assert.equal(ptraceRequest(0x4206), "PTRACE_SEIZE");
     assert.equal(socketDomain(17), "AF_PACKET");

@@ -50,10 +50,26 @@ export function openFlags(v: number): string {
   return rest === "" ? mode : `${mode}|${rest}`;
 }
 
-/** File mode as octal, e.g. `0644` (Falco renders modes in octal). */
+// Falco renders modes by name, lowest bit first (`S_IXOTH|S_IROTH|...|S_ISUID`), so rules
+// can test `evt.arg.mode contains S_ISUID`.
+const MODE_FLAGS: FlagTable = [
+  [0o1, "S_IXOTH"],
+  [0o2, "S_IWOTH"],
+  [0o4, "S_IROTH"],
+  [0o10, "S_IXGRP"],
+  [0o20, "S_IWGRP"],
+  [0o40, "S_IRGRP"],
+  [0o100, "S_IXUSR"],
+  [0o200, "S_IWUSR"],
+  [0o400, "S_IRUSR"],
+  [0o1000, "S_ISVTX"],
+  [0o2000, "S_ISGID"],
+  [0o4000, "S_ISUID"],
+];
+
+/** File mode bits by name, e.g. 0640 → `S_IRGRP|S_IWUSR|S_IRUSR` (0 → `0`). */
 export function fileMode(v: number): string {
-  const m = v & 0o7777;
-  return m === 0 ? "0" : `0${m.toString(8)}`;
+  return renderFlags(v & 0o7777, MODE_FLAGS, "0");
 }
 
 const CLONE_FLAGS: FlagTable = [

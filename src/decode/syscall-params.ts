@@ -89,7 +89,8 @@ const DEFS: readonly Def[] = [
     name: "openat2",
     ret: "fd",
     enter: true,
-    params: [p("dirfd", "fd", 0), p("name", "path", 1)],
+    // flags and mode live in struct open_how (arg 2), carried as an LN_T_OPEN_HOW tail
+    params: [p("dirfd", "fd", 0), p("name", "path", 1), p("flags", "oflags", 2), p("mode", "mode", 2)],
     pathArg: 1,
   },
   { name: "creat", ret: "fd", enter: true, params: [p("name", "path", 0), p("mode", "mode", 1)], pathArg: 0 },

@@ -28,7 +28,7 @@ function renderArg(ev: SyscallEvent, p: ParamSpec): FieldValue {
     case "oflags":
       return F.openFlags(ev.type === "openat2" && ev.openHow ? ev.openHow.flags : u32);
     case "mode":
-      return F.fileMode(u32);
+      return F.fileMode(ev.type === "openat2" && ev.openHow ? ev.openHow.mode : u32);
     case "int":
     case "pid":
       return i32;

@@ -780,11 +780,8 @@ describe("default ruleset, real behaviours", { skip: SKIP ?? false, timeout: 600
 
   it(
     "Kubernetes API contacted from container (failed attempt from a pod)",
-    {
-      todo:
-        "engine gap: for a connect that fails before the kernel routes it (ENETUNREACH), fd.sip/fd.sport " +
-        "render the empty kernel tuple (0.0.0.0:0) instead of the connect sockaddr (evt.arg.addr is right)",
-    },
+    // regression: a connect that fails before the kernel routes it (ENETUNREACH) used to
+    // render the empty kernel tuple (0.0.0.0:0) as fd.sip/fd.sport instead of its sockaddr
     async (t) => {
       const c = needContainers(t);
       if (c === null) return;

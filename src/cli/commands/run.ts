@@ -324,6 +324,12 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
     io.stdout(RUN_HELP);
     return 0;
   }
+  // Stop signals are caught from the start, so one that arrives while starting (or right
+  // after the readiness line) still means "flush and exit 0", never a kill by signal.
+  let onStop: () => void = () => {};
+  const stopRequested = new Promise<void>((resolve) => (onStop = resolve));
+  process.once("SIGINT", onStop);
+  process.once("SIGTERM", onStop);
   const first = resolveSettings(args);
   for (const p of first.problems) io.stderr(`lanner run: ${formatProblem(p)}\n`);
   if (first.problems.some((p) => p.severity === "error")) return 1;
@@ -562,10 +568,7 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
   };
   process.on("SIGHUP", onHup);
   process.on("SIGUSR1", reopen);
-  await new Promise<void>((resolve) => {
-    process.once("SIGINT", resolve);
-    process.once("SIGTERM", resolve);
-  });
+  await stopRequested;
   process.off("SIGHUP", onHup);
   for (const w of watchers) w?.close();
   configWatcher?.close();
