@@ -22,6 +22,7 @@ import { bpfObjectPath, packageRoot } from "../../src/capture/paths.js";
 const QUICK = process.env["BENCH_QUICK"] === "1";
 const SECONDS = QUICK ? 0.4 : 3;
 const RUNS = QUICK ? 1 : 3;
+const SETTLE_MS = QUICK ? 300 : 2000;
 const root = packageRoot();
 const LOADGEN = join(root, "bench/.output/loadgen");
 const LANNER = join(root, "bin/lanner");
@@ -82,6 +83,9 @@ async function underLanner(mode: string, types: string): Promise<TracedResult> {
   let r: LoopResult;
   try {
     await waitReady(child, "lanner capture");
+    // steady state: the agent's start-up work (container runtime listing, cgroup walk, GC
+    // after seeding /proc) must not share the loop's physical core while it is measured
+    await new Promise((res) => setTimeout(res, SETTLE_MS));
     r = loop(mode);
   } catch (e) {
     child.kill("SIGKILL");
