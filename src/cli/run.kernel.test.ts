@@ -147,6 +147,38 @@ describe("lanner run", () => {
     },
   );
 
+  test("metrics: Prometheus text at /metrics, /healthz", { skip: skip ?? false }, async () => {
+    const rules = join(dir, "metrics.yaml");
+    const marker = join(dir, "metrics-marker");
+    writeFileSync(marker, "");
+    writeFileSync(rules, rule("Metrics marker", `evt.type in (open, openat) and fd.name = ${marker}`));
+    const port = 20000 + (process.pid % 20000);
+    const agent = new AgentProcess(["--json", "-r", rules, "--metrics", `127.0.0.1:${port}`]);
+    try {
+      await agent.ready();
+      execFileSync("/bin/cat", [marker]);
+      await agent.waitFor(() => agent.alerts.length === 1, "the alert");
+      const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+      assert.equal(health.status, 200);
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      for (const name of [
+        "lanner_events_captured_total",
+        'lanner_events_dropped_total{cpu="0",reason="ring_full"}',
+        "lanner_events_evaluated_total",
+        "lanner_process_table_size",
+        "lanner_container_table_size",
+        "lanner_resident_memory_bytes",
+        "lanner_event_lag_seconds",
+        'lanner_output_delivered_total{kind="stdout",output="stdout"}',
+      ]) {
+        assert.ok(text.includes(`\n${name} `), `${name} in /metrics`);
+      }
+      assert.match(text, /\nlanner_alerts_total\{priority="Warning",rule="Metrics marker"\} 1\n/);
+    } finally {
+      assert.equal(await agent.stop(), 0);
+    }
+  });
+
   test(
     "kernel drops become an internal alert (source internal) and the agent keeps running",
     { skip: skip ?? false },

@@ -404,6 +404,27 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
     const reg = new MetricsRegistry();
     registerOutputMetrics(reg, built.manager, built.hub);
     reg.collect(() => engineFamilies(agent));
+    reg.collect(() => {
+      const c = containers.stats();
+      return [
+        {
+          name: "lanner_container_table_size",
+          help: "Containers known to the container store.",
+          type: "gauge",
+          samples: [{ name: "lanner_container_table_size", value: c.containers }],
+        },
+        {
+          name: "lanner_container_runtime_errors_total",
+          help: "Container runtime calls that failed, by kind.",
+          type: "counter",
+          samples: (["fetchErrors", "timeouts", "unavailable", "malformed"] as const).map((k) => ({
+            name: "lanner_container_runtime_errors_total",
+            labels: { kind: k },
+            value: c[k],
+          })),
+        },
+      ];
+    });
     try {
       metricsServer = await startMetricsServer({
         registry: reg,
