@@ -932,42 +932,47 @@ static napi_value js_set_max_entries(napi_env env, napi_callback_info info)
 	return NULL;
 }
 
-/* setAutoload(h, progIndex, bool), setAutoattach(h, progIndex, bool) */
-static napi_value js_set_autoload(napi_env env, napi_callback_info info)
+/* The (h, progIndex, bool) arguments of setAutoload/setAutoattach; false with a JS error
+ * pending when they are not that. */
+static bool get_prog_flag(napi_env env, napi_callback_info info, const char *what,
+			  struct bpf_program **p, bool *on)
 {
 	napi_value argv[3];
 	struct ln_obj *o;
+
+	if (!get_args(env, info, 3, argv) || !(o = get_obj(env, argv[0], true)) ||
+	    !(*p = get_prog(env, o, argv[1])))
+		return false;
+	if (napi_get_value_bool(env, argv[2], on) != napi_ok) {
+		throw_type(env, "%s must be a boolean", what);
+		return false;
+	}
+	return true;
+}
+
+/* setAutoload(h, progIndex, bool) */
+static napi_value js_set_autoload(napi_env env, napi_callback_info info)
+{
 	struct bpf_program *p;
 	bool on;
 	int err;
 
-	if (!get_args(env, info, 3, argv) || !(o = get_obj(env, argv[0], true)) ||
-	    !(p = get_prog(env, o, argv[1])))
+	if (!get_prog_flag(env, info, "autoload", &p, &on))
 		return NULL;
-	if (napi_get_value_bool(env, argv[2], &on) != napi_ok) {
-		throw_type(env, "autoload must be a boolean");
-		return NULL;
-	}
 	err = bpf_program__set_autoload(p, on);
 	if (err)
 		throw_errno(env, err, "setting autoload of program %s", bpf_program__name(p));
 	return NULL;
 }
 
+/* setAutoattach(h, progIndex, bool) */
 static napi_value js_set_autoattach(napi_env env, napi_callback_info info)
 {
-	napi_value argv[3];
-	struct ln_obj *o;
 	struct bpf_program *p;
 	bool on;
 
-	if (!get_args(env, info, 3, argv) || !(o = get_obj(env, argv[0], true)) ||
-	    !(p = get_prog(env, o, argv[1])))
+	if (!get_prog_flag(env, info, "autoattach", &p, &on))
 		return NULL;
-	if (napi_get_value_bool(env, argv[2], &on) != napi_ok) {
-		throw_type(env, "autoattach must be a boolean");
-		return NULL;
-	}
 	bpf_program__set_autoattach(p, on);
 	return NULL;
 }
