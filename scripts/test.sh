@@ -62,6 +62,9 @@ test_rc=${PIPESTATUS[0]}
 
 if [ -n "$agent_pid" ]; then
   kill -TERM "$agent_pid" 2>/dev/null
+  # it must flush and exit on its own; a hung agent is killed after 30 s and fails the check
+  for _ in $(seq 1 60); do kill -0 "$agent_pid" 2>/dev/null || break; sleep 0.5; done
+  kill -0 "$agent_pid" 2>/dev/null && { echo "FAILED: the watching agent ignored SIGTERM for 30 s"; kill -KILL "$agent_pid"; fail=1; }
   wait "$agent_pid"
   agent_rc=$?
   step "quiet-host check: alerts the default rules raised while the suite ran"
