@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 log() { printf 'setup: %s\n' "$*" >&2; }
 
 PKGS=(clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool bpftrace make g++ pkg-config
-      containerd runc iproute2 iptables busybox-static python3-grpcio python3-grpc-tools)
+      containerd runc docker.io iproute2 iptables busybox-static python3-grpcio python3-grpc-tools)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -32,6 +32,7 @@ else
   # tracefs/bpffs mounts (setup.sh) and containerd for the container tests
   bash scripts/setup.sh
   bash scripts/containerd.sh || echo "NOTE: containerd did not start: container tests will skip with a reason"
+  bash scripts/docker.sh || echo "NOTE: dockerd did not start: Docker tests will skip with a reason"
 fi
 
 step "benchmark smoke run"
