@@ -11,12 +11,15 @@
  *   and /tasks/start).
  * - A missing, hanging or misbehaving runtime is logged once per kind of failure, counted,
  *   retried with backoff, and never fatal. Every runtime call has a deadline.
- * - CRI-O, Docker and Podman runtime clients are not implemented: their containers are
- *   identified from cgroup paths (id, type) and the missing metadata is reported once as a
- *   NotSupportedError. Docker's containers are also found in containerd's `moby` namespace
- *   when Docker runs on containerd.
+ * - Docker is asked through its Engine API (DockerClient) when its socket exists: inspect on
+ *   a miss, and its event stream (create/start/destroy) so a new container is described
+ *   before its first process event. Without the socket, Docker's containers are found in
+ *   containerd's `moby` namespace when Docker runs on containerd.
+ * - CRI-O and Podman runtime clients are not implemented: their containers are identified
+ *   from cgroup paths (id, type) and the missing metadata is reported once as a
+ *   NotSupportedError (so is Docker's when its client is disabled).
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { CgroupResolver, type CgroupResolverOptions } from "./cgroup-resolver.js";
 import {
   cgroupDirFromSpec,
@@ -32,6 +35,7 @@ import {
   partialContainer,
   type ContainerInfo,
 } from "./container-info.js";
+import { DockerClient, type DockerEvent } from "./docker-client.js";
 import { errorMessage, NotSupportedError, StateError } from "./errors.js";
 import { LogOnce, stderrLogger, type Logger } from "./log-once.js";
 import { LruMap } from "./lru.js";
@@ -45,9 +49,18 @@ export interface ContainerdOptions {
   readonly timeoutMs?: number;
 }
 
+export interface DockerOptions {
+  /** Socket path or unix:// address (default /var/run/docker.sock). */
+  readonly address?: string;
+  /** Deadline of each Engine API request (default 2000 ms). */
+  readonly timeoutMs?: number;
+}
+
 export interface ContainerStoreOptions {
   /** containerd connection; false disables it. */
   readonly containerd?: ContainerdOptions | false;
+  /** Docker Engine API connection (used while its socket exists); false disables it. */
+  readonly docker?: DockerOptions | false;
   readonly procRoot?: string;
   readonly cgroup?: CgroupResolverOptions | CgroupResolver;
   readonly maxContainers?: number;
@@ -110,6 +123,10 @@ export class ContainerStore {
   private readonly maxBackoffMs: number;
   private readonly problems: LogOnce;
   private readonly client: ContainerdClient | null;
+  private readonly docker: DockerClient | null;
+  private dockerSubscription: { close(): void } | null = null;
+  private dockerTimer: NodeJS.Timeout | null = null;
+  private dockerBackoffMs = 250;
   private subscription: { close(): void } | null = null;
   private resubscribeTimer: NodeJS.Timeout | null = null;
   private backoffMs = 250;
@@ -153,6 +170,14 @@ export class ContainerStore {
             ...(cd?.address !== undefined ? { address: cd.address } : {}),
             ...(cd?.timeoutMs !== undefined ? { timeoutMs: cd.timeoutMs } : {}),
           });
+    const dk = opts.docker;
+    this.docker =
+      dk === false
+        ? null
+        : new DockerClient({
+            ...(dk?.address !== undefined ? { address: dk.address } : {}),
+            ...(dk?.timeoutMs !== undefined ? { timeoutMs: dk.timeoutMs } : {}),
+          });
   }
 
   /** Starts watching the runtime. Returns at once; see whenSynced(). */
@@ -160,6 +185,7 @@ export class ContainerStore {
     if (this.started || this.closed) return;
     this.started = true;
     this.subscribe();
+    this.subscribeDocker();
     this.syncedOnce = this.syncAll();
   }
 
@@ -189,6 +215,10 @@ export class ContainerStore {
     for (const t of this.deleteTimers.values()) clearTimeout(t);
     this.deleteTimers.clear();
     this.client?.close();
+    this.dockerSubscription?.close();
+    this.dockerSubscription = null;
+    if (this.dockerTimer !== null) clearTimeout(this.dockerTimer);
+    this.docker?.close();
     await Promise.allSettled([...this.pendingFetch.values()]);
   }
 
@@ -409,6 +439,7 @@ export class ContainerStore {
 
   private async doFetch(fullId: string, hint: ContainerType): Promise<ContainerInfo | undefined> {
     this.counters.fetches++;
+    if (hint === "docker" && this.dockerActive()) return this.fetchDockerNow(fullId);
     const namespaces =
       hint === "docker" ? ["moby"] : hint === "containerd" || hint === "cri" ? this.namespaces : [];
     if (this.client !== null) {
@@ -437,7 +468,9 @@ export class ContainerStore {
           ? "needs a CRI gRPC client for /run/crio/crio.sock; not implemented"
           : hint === "podman"
             ? "needs the Podman REST API client; not implemented"
-            : "needs the Docker Engine API client; not implemented (containers in containerd's moby namespace are found)";
+            : this.docker === null
+              ? "the Docker Engine API client is disabled; containers in containerd's moby namespace are found"
+              : `needs the Docker Engine API on ${this.docker.socketPath}, which is missing; containers in containerd's moby namespace are found`;
       this.noteProblem(new NotSupportedError(feature, provider), `runtime-${hint}`);
       return this.records.peek(fullId);
     }
@@ -499,9 +532,14 @@ export class ContainerStore {
   }
 
   private async syncAll(): Promise<boolean> {
-    if (this.client === null) return false;
+    if (this.client === null) {
+      if (!this.dockerActive()) return false;
+      return this.syncDocker();
+    }
     let ok = true;
+    if (this.dockerActive()) void this.syncDocker();
     for (const ns of this.namespaces) {
+      if (ns === "moby" && this.dockerActive()) continue;
       let recs: ContainerdRecord[];
       try {
         recs = await this.client.listContainers(ns);
@@ -557,6 +595,12 @@ export class ContainerStore {
     if (ev.kind === "other") return;
     const id = ev.id;
     if (id === "") return;
+    if (env.namespace === "moby" && this.dockerActive()) {
+      // Docker's own API describes these (and names them); containerd only adds pids.
+      if ((ev.kind === "task-create" || ev.kind === "task-start") && ev.pid > 0) this.learnPid(id, ev.pid);
+      if (ev.kind === "exec-started" && ev.pid > 0) this.byPidCache.set(ev.pid, id);
+      return;
+    }
     const type: ContainerType = env.namespace === "moby" ? "docker" : "containerd";
     const state = this.runtime.get(id) ?? { pid: null, startedAtNs: null };
     this.runtime.set(id, state);
@@ -584,21 +628,119 @@ export class ContainerStore {
       case "task-exit":
       case "task-delete":
         return;
-      case "container-delete": {
-        const old = this.deleteTimers.get(id);
-        if (old !== undefined) clearTimeout(old);
-        const t = setTimeout(() => {
-          this.deleteTimers.delete(id);
-          this.records.delete(id);
-          this.runtime.delete(id);
-          const short = id.slice(0, 12);
-          if (this.shortIds.get(short) === id) this.shortIds.delete(short);
-        }, this.retainDeletedMs);
-        t.unref();
-        this.deleteTimers.set(id, t);
+      case "container-delete":
+        this.scheduleDelete(id);
         return;
-      }
     }
+  }
+
+  /** Forgets a deleted container after retainDeletedMs (late events still resolve). */
+  private scheduleDelete(id: string): void {
+    const old = this.deleteTimers.get(id);
+    if (old !== undefined) clearTimeout(old);
+    const t = setTimeout(() => {
+      this.deleteTimers.delete(id);
+      this.records.delete(id);
+      this.runtime.delete(id);
+      const short = id.slice(0, 12);
+      if (this.shortIds.get(short) === id) this.shortIds.delete(short);
+    }, this.retainDeletedMs);
+    t.unref();
+    this.deleteTimers.set(id, t);
+  }
+
+  // ---------------------------------------------------------------- Docker Engine API
+
+  /** Whether Docker is asked: a client is configured and its socket exists. */
+  private dockerActive(): boolean {
+    return this.docker !== null && existsSync(this.docker.socketPath);
+  }
+
+  private async fetchDockerNow(fullId: string): Promise<ContainerInfo | undefined> {
+    if (this.docker === null || this.closed) return this.records.peek(fullId);
+    try {
+      const info = await this.docker.inspect(fullId);
+      if (info === null) {
+        this.counters.notFound++;
+        return this.records.peek(fullId);
+      }
+      if (this.closed) return info;
+      this.put(info);
+      if (info.initPid !== null) this.learnPid(info.fullId, info.initPid);
+      return info;
+    } catch (err) {
+      this.counters.fetchErrors++;
+      this.noteProblem(err, "docker-inspect");
+      return this.records.peek(fullId);
+    }
+  }
+
+  /** Event-driven Docker fetch: chained after one in flight so a newer state is seen. */
+  private fetchDocker(fullId: string): Promise<ContainerInfo | undefined> {
+    this.counters.fetches++;
+    const pending = this.pendingFetch.get(fullId);
+    const run = (): Promise<ContainerInfo | undefined> => this.fetchDockerNow(fullId);
+    const p = (pending === undefined ? run() : pending.then(run, run)).finally(() => {
+      if (this.pendingFetch.get(fullId) === p) this.pendingFetch.delete(fullId);
+    });
+    this.pendingFetch.set(fullId, p);
+    this.lastFetch.set(fullId, Date.now());
+    return p;
+  }
+
+  private async syncDocker(): Promise<boolean> {
+    if (this.docker === null) return false;
+    let ids: string[];
+    try {
+      ids = await this.docker.listIds();
+    } catch (err) {
+      this.noteProblem(err, "docker-list");
+      return false;
+    }
+    await Promise.all(ids.map((id) => this.fetchDocker(id)));
+    return true;
+  }
+
+  private subscribeDocker(): void {
+    if (this.docker === null || this.closed) return;
+    if (!existsSync(this.docker.socketPath)) {
+      // No engine (yet): look again later, quietly.
+      this.scheduleDockerResubscribe(this.maxBackoffMs, false);
+      return;
+    }
+    this.dockerSubscription = this.docker.events({
+      onEvent: (ev) => {
+        this.dockerBackoffMs = 250;
+        this.onDockerEvent(ev);
+      },
+      onMalformed: (err) => this.noteProblem(err, "docker-event"),
+      onEnd: (err) => {
+        this.dockerSubscription = null;
+        if (this.closed) return;
+        this.counters.eventStreamRestarts++;
+        if (err !== null) this.noteProblem(err, "docker-events");
+        const delay = this.dockerBackoffMs;
+        this.dockerBackoffMs = Math.min(this.dockerBackoffMs * 2, this.maxBackoffMs);
+        this.scheduleDockerResubscribe(delay, true);
+      },
+    });
+  }
+
+  private scheduleDockerResubscribe(delay: number, resync: boolean): void {
+    if (this.closed) return;
+    this.dockerTimer = setTimeout(() => {
+      this.dockerTimer = null;
+      this.subscribeDocker();
+      if (resync && this.dockerActive()) void this.syncDocker();
+    }, delay);
+    this.dockerTimer.unref();
+  }
+
+  private onDockerEvent(ev: DockerEvent): void {
+    this.counters.events++;
+    if (!/^[0-9a-f]{64}$/.test(ev.id)) return;
+    if (ev.action === "create" || ev.action === "start") void this.fetchDocker(ev.id);
+    else if (ev.action === "destroy") this.scheduleDelete(ev.id);
   }
 
   /** Gets one record from a known namespace (event-driven; bypasses the refetch limit). */

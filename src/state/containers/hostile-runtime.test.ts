@@ -253,6 +253,7 @@ describe("runtimes without a client (CRI-O, Docker, Podman)", () => {
     const logs: string[] = [];
     const store = new ContainerStore({
       containerd: false,
+      docker: false,
       procRoot,
       cgroup: { root: null },
       refetchMs: 0,

@@ -26,5 +26,14 @@ export {
   type ContainerStoreOptions,
   type ContainerStoreStats,
   type ContainerdOptions,
+  type DockerOptions,
 } from "./container-store.js";
+export {
+  containerFromDockerInspect,
+  DEFAULT_DOCKER_SOCKET,
+  DockerClient,
+  parseDockerEvent,
+  type DockerClientOptions,
+  type DockerEvent,
+} from "./docker-client.js";
 export { NotSupportedError, StateError } from "./errors.js";

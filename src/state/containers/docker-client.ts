@@ -1,0 +1,353 @@
+/**
+ * A Docker Engine API client over its unix socket (node:http with `socketPath`): container
+ * inspect (GET /containers/{id}/json) and the event stream (GET /events, filtered to
+ * container create/start/destroy). Every request has a deadline, so a socket that accepts
+ * but never answers fails with ETIMEDOUT instead of hanging; replies that are not the JSON
+ * the API documents fail with EMALFORMED. The API version is fixed (v1.41, Docker 20.10;
+ * newer engines still serve it).
+ */
+import { request, type IncomingMessage } from "node:http";
+import { shortContainerId } from "./cgroup-path.js";
+import {
+  CRI,
+  parseImageRef,
+  type ContainerInfo,
+  type ContainerMount,
+  type CriPodRef,
+} from "./container-info.js";
+import { errorMessage, StateError } from "./errors.js";
+
+export const DEFAULT_DOCKER_SOCKET = "/var/run/docker.sock";
+const API = "/v1.41";
+const MAX_BODY = 8 * 1024 * 1024;
+const MAX_EVENT_LINE = 1024 * 1024;
+
+export interface DockerClientOptions {
+  /** Socket path or unix:// address (default /var/run/docker.sock). */
+  readonly address?: string;
+  /** Deadline of each request (default 2000 ms). */
+  readonly timeoutMs?: number;
+}
+
+/** One container event of GET /events. */
+export interface DockerEvent {
+  /** create, start, destroy, ... */
+  readonly action: string;
+  readonly id: string;
+  /** Event time, ns since the epoch (0 when absent). */
+  readonly timeNs: bigint;
+}
+
+export interface DockerEventHandlers {
+  onEvent(ev: DockerEvent): void;
+  /** A line that is not an event (the stream continues). */
+  onMalformed(err: StateError): void;
+  /** The stream ended (error or server close); not called after close(). */
+  onEnd(err: Error | null): void;
+}
+
+function socketPathOf(address: string): string {
+  return address.startsWith("unix://") ? address.slice("unix://".length) : address;
+}
+
+function transportError(err: unknown, what: string): StateError {
+  if (err instanceof StateError) return err;
+  const code = (err as { code?: string }).code ?? "";
+  const mapped =
+    code === "ENOENT" ||
+    code === "ECONNREFUSED" ||
+    code === "EACCES" ||
+    code === "ECONNRESET" ||
+    code === "EPIPE"
+      ? "EUNAVAILABLE"
+      : "ERUNTIME";
+  return new StateError(mapped, `docker ${what}: ${errorMessage(err)}`, { cause: err });
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+
+function str(v: unknown): string {
+  return typeof v === "string" ? v : "";
+}
+
+function nonEmpty(v: string | undefined): string | null {
+  return v === undefined || v === "" ? null : v;
+}
+
+function stringMap(v: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!isObject(v)) return out;
+  for (const [k, val] of Object.entries(v)) if (typeof val === "string") out[k] = val;
+  return out;
+}
+
+/** RFC 3339 with up to nanosecond fraction -> ns since the epoch; null for zero/invalid. */
+export function rfc3339ToNs(s: string): bigint | null {
+  const m = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})$/.exec(s);
+  if (m === null) return null;
+  const ms = Date.parse(`${m[1] ?? ""}${m[3] ?? "Z"}`);
+  if (!Number.isFinite(ms) || ms <= 0) return null;
+  const frac = (m[2] ?? "").slice(0, 9).padEnd(9, "0");
+  return BigInt(ms) * 1_000_000n + BigInt(frac);
+}
+
+/** The ContainerInfo of a GET /containers/{id}/json reply; throws StateError(EMALFORMED). */
+export function containerFromDockerInspect(body: unknown): ContainerInfo {
+  if (!isObject(body)) throw new StateError("EMALFORMED", "docker inspect: reply is not an object");
+  const fullId = str(body["Id"]);
+  if (!/^[0-9a-f]{64}$/.test(fullId))
+    throw new StateError("EMALFORMED", "docker inspect: reply without a container id");
+  const config = isObject(body["Config"]) ? body["Config"] : {};
+  const host = isObject(body["HostConfig"]) ? body["HostConfig"] : {};
+  const state = isObject(body["State"]) ? body["State"] : {};
+  const labels = stringMap(config["Labels"]);
+  const image = nonEmpty(str(config["Image"]));
+  const ref = image === null ? null : parseImageRef(image);
+  const imageId = str(body["Image"]);
+  const mounts: ContainerMount[] = [];
+  if (Array.isArray(body["Mounts"])) {
+    for (const m of body["Mounts"] as unknown[]) {
+      if (!isObject(m)) continue;
+      mounts.push({
+        source: str(m["Source"]),
+        dest: str(m["Destination"]),
+        mode: str(m["Mode"]),
+        rw: m["RW"] === true,
+        propagation: str(m["Propagation"]),
+      });
+    }
+  }
+  const podName = nonEmpty(labels[CRI.podName]);
+  const podNs = nonEmpty(labels[CRI.podNamespace]);
+  const podUid = nonEmpty(labels[CRI.podUid]);
+  const isSandbox = labels["io.kubernetes.docker.type"] === "podsandbox";
+  const sandboxId = isSandbox ? fullId : nonEmpty(labels[CRI.sandboxIdLabel]);
+  const pod: CriPodRef | null =
+    podName !== null || podNs !== null || podUid !== null || sandboxId !== null
+      ? { name: podName, namespace: podNs, uid: podUid, sandboxId }
+      : null;
+  const name =
+    nonEmpty(labels[CRI.containerName]) ?? nonEmpty(str(body["Name"]).replace(/^\//, "")) ?? fullId;
+  const pid = typeof state["Pid"] === "number" && state["Pid"] > 0 ? state["Pid"] : null;
+  const startTs = rfc3339ToNs(str(state["StartedAt"])) ?? rfc3339ToNs(str(body["Created"]));
+  return {
+    id: shortContainerId(fullId),
+    fullId,
+    name,
+    image,
+    imageRepository: ref?.repository ?? null,
+    imageTag: ref?.tag ?? null,
+    imageDigest: ref?.digest ?? (imageId.startsWith("sha256:") ? imageId : null),
+    type: "docker",
+    privileged: host["Privileged"] === true,
+    mounts,
+    labels,
+    startTs,
+    runtimeNamespace: null,
+    initPid: pid,
+    hostPid: str(host["PidMode"]) === "host",
+    hostNetwork: str(host["NetworkMode"]) === "host",
+    hostIpc: str(host["IpcMode"]) === "host",
+    pod,
+    isSandbox,
+    complete: true,
+  };
+}
+
+/** One line of GET /events -> a container event, or null for another kind of event. */
+export function parseDockerEvent(line: string): DockerEvent | null {
+  let v: unknown;
+  try {
+    v = JSON.parse(line);
+  } catch (err) {
+    throw new StateError("EMALFORMED", "docker event is not JSON", { cause: err });
+  }
+  if (!isObject(v)) throw new StateError("EMALFORMED", "docker event is not an object");
+  if (str(v["Type"]) !== "" && v["Type"] !== "container") return null;
+  const actor = isObject(v["Actor"]) ? v["Actor"] : {};
+  const id = str(actor["ID"]) || str(v["id"]);
+  const action = str(v["Action"]) || str(v["status"]);
+  if (id === "" || action === "") throw new StateError("EMALFORMED", "docker event without id or action");
+  const timeNano = v["timeNano"];
+  const time = v["time"];
+  const timeNs =
+    typeof timeNano === "number"
+      ? BigInt(Math.trunc(timeNano))
+      : typeof time === "number"
+        ? BigInt(Math.trunc(time)) * 1_000_000_000n
+        : 0n;
+  return { action, id, timeNs };
+}
+
+export class DockerClient {
+  readonly socketPath: string;
+  private readonly timeoutMs: number;
+  private readonly open = new Set<{ destroy(): void }>();
+
+  constructor(opts: DockerClientOptions = {}) {
+    this.socketPath = socketPathOf(opts.address ?? DEFAULT_DOCKER_SOCKET);
+    this.timeoutMs = opts.timeoutMs ?? 2000;
+  }
+
+  /** GET with a deadline; resolves status and body (at most MAX_BODY bytes). */
+  private get(path: string, what: string): Promise<{ status: number; body: string }> {
+    return new Promise((resolve, reject) => {
+      let done = false;
+      const req = request({ socketPath: this.socketPath, path: API + path, method: "GET" });
+      const handle = { destroy: () => req.destroy() };
+      this.open.add(handle);
+      const finish = (err: StateError | null, value?: { status: number; body: string }): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        this.open.delete(handle);
+        if (err !== null) {
+          req.destroy();
+          reject(err);
+        } else if (value !== undefined) resolve(value);
+      };
+      const timer = setTimeout(
+        () => finish(new StateError("ETIMEDOUT", `docker ${what}: no reply within ${this.timeoutMs} ms`)),
+        this.timeoutMs,
+      );
+      timer.unref();
+      req.on("error", (err) => finish(transportError(err, what)));
+      req.on("response", (res: IncomingMessage) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on("data", (c: Buffer) => {
+          size += c.length;
+          if (size > MAX_BODY) finish(new StateError("EMALFORMED", `docker ${what}: reply too large`));
+          else chunks.push(c);
+        });
+        res.on("error", (err) => finish(transportError(err, what)));
+        res.on("end", () =>
+          finish(null, { status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }),
+        );
+      });
+      req.end();
+    });
+  }
+
+  /** GET /version: the engine's version string. */
+  async version(): Promise<string> {
+    const { status, body } = await this.get("/version", "version");
+    if (status !== 200) throw new StateError("ERUNTIME", `docker version: HTTP ${status}`);
+    let v: unknown;
+    try {
+      v = JSON.parse(body);
+    } catch (err) {
+      throw new StateError("EMALFORMED", "docker version: reply is not JSON", { cause: err });
+    }
+    if (!isObject(v)) throw new StateError("EMALFORMED", "docker version: reply is not an object");
+    return str(v["Version"]);
+  }
+
+  /** GET /containers/{id}/json; null when the engine does not know the container. */
+  async inspect(id: string): Promise<ContainerInfo | null> {
+    const { status, body } = await this.get(`/containers/${encodeURIComponent(id)}/json`, "inspect");
+    if (status === 404) return null;
+    if (status !== 200) throw new StateError("ERUNTIME", `docker inspect: HTTP ${status}`);
+    let v: unknown;
+    try {
+      v = JSON.parse(body);
+    } catch (err) {
+      throw new StateError("EMALFORMED", "docker inspect: reply is not JSON", { cause: err });
+    }
+    return containerFromDockerInspect(v);
+  }
+
+  /** GET /containers/json: the running containers' full ids. */
+  async listIds(): Promise<string[]> {
+    const { status, body } = await this.get("/containers/json", "list");
+    if (status !== 200) throw new StateError("ERUNTIME", `docker list: HTTP ${status}`);
+    let v: unknown;
+    try {
+      v = JSON.parse(body);
+    } catch (err) {
+      throw new StateError("EMALFORMED", "docker list: reply is not JSON", { cause: err });
+    }
+    if (!Array.isArray(v)) throw new StateError("EMALFORMED", "docker list: reply is not an array");
+    return (v as unknown[]).map((c) => (isObject(c) ? str(c["Id"]) : "")).filter((id) => id !== "");
+  }
+
+  /**
+   * Streams container create/start/destroy events. The response headers must arrive within
+   * the deadline; then the stream stays open until the engine or close() ends it.
+   */
+  events(handlers: DockerEventHandlers): { close(): void } {
+    const filters = JSON.stringify({ type: ["container"], event: ["create", "start", "destroy"] });
+    const req = request({
+      socketPath: this.socketPath,
+      path: `${API}/events?filters=${encodeURIComponent(filters)}`,
+      method: "GET",
+    });
+    let ended = false;
+    const handle = { destroy: () => req.destroy() };
+    this.open.add(handle);
+    const end = (err: Error | null): void => {
+      if (ended) return;
+      ended = true;
+      clearTimeout(timer);
+      this.open.delete(handle);
+      req.destroy();
+      handlers.onEnd(err);
+    };
+    const timer = setTimeout(
+      () => end(new StateError("ETIMEDOUT", `docker events: no reply within ${this.timeoutMs} ms`)),
+      this.timeoutMs,
+    );
+    timer.unref();
+    req.on("error", (err) => end(transportError(err, "events")));
+    req.on("response", (res: IncomingMessage) => {
+      clearTimeout(timer);
+      if (res.statusCode !== 200) {
+        res.resume();
+        end(new StateError("ERUNTIME", `docker events: HTTP ${res.statusCode ?? 0}`));
+        return;
+      }
+      let buf = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => {
+        if (ended) return;
+        buf += chunk;
+        // One JSON object per line (the engine writes "\n" after each).
+        let nl: number;
+        while ((nl = buf.indexOf("\n")) >= 0) {
+          const line = buf.slice(0, nl).trim();
+          buf = buf.slice(nl + 1);
+          if (line === "") continue;
+          try {
+            const ev = parseDockerEvent(line);
+            if (ev !== null) handlers.onEvent(ev);
+          } catch (err) {
+            handlers.onMalformed(transportError(err, "events"));
+          }
+        }
+        if (buf.length > MAX_EVENT_LINE) {
+          buf = "";
+          handlers.onMalformed(new StateError("EMALFORMED", "docker event line too long"));
+        }
+      });
+      res.on("error", (err) => end(transportError(err, "events")));
+      res.on("end", () => end(null));
+    });
+    req.end();
+    return {
+      close: () => {
+        ended = true;
+        clearTimeout(timer);
+        this.open.delete(handle);
+        req.destroy();
+      },
+    };
+  }
+
+  /** Aborts every request in flight. */
+  close(): void {
+    for (const h of this.open) h.destroy();
+    this.open.clear();
+  }
+}
