@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { createServer as createHttpServer } from "node:http";
 import { createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,7 +14,13 @@ import { DOCKER_IMAGE, DockerContainers, dockerUnavailable } from "../../../test
 import { findCgroup2Mount } from "./cgroup-resolver.js";
 import { ContainerStore } from "./container-store.js";
 import type { ContainerInfo } from "./container-info.js";
-import { containerFromDockerInspect, DockerClient, parseDockerEvent, rfc3339ToNs } from "./docker-client.js";
+import {
+  containerFromDockerInspect,
+  DockerClient,
+  parseDockerEvent,
+  rfc3339ToNs,
+  splitJsonObjects,
+} from "./docker-client.js";
 
 const dir = mkdtempSync(join(tmpdir(), "lanner-docker-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -75,6 +82,9 @@ describe("docker reply parsing", () => {
       null,
     );
     assert.throws(() => parseDockerEvent("{nope"), /not JSON/);
+    const split = splitJsonObjects('{"a":"}{"}{"b":[1,{"c":2}]}\n\n garbage\n{"d":"\\"}"}{"e"');
+    assert.deepEqual(split.objects, ['{"a":"}{"}', '{"b":[1,{"c":2}]}', "garbage", '{"d":"\\"}"}']);
+    assert.equal(split.rest, '{"e"');
   });
 });
 
@@ -160,6 +170,47 @@ describe("missing and hanging Docker sockets", () => {
     } finally {
       await store.close();
       for (const c of conns) c.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+});
+
+describe("malformed Docker replies", () => {
+  it("are counted as malformed and logged once; the event stream continues", async () => {
+    const sock = join(dir, "garbage.sock");
+    const id = "e".repeat(64);
+    const server = createHttpServer((req, res) => {
+      if ((req.url ?? "").includes("/events")) {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.write("garbage line\n");
+        res.write(JSON.stringify({ Type: "container", Action: "destroy", Actor: { ID: id } }) + "\n");
+        return; // stays open
+      }
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end("{not json");
+    });
+    await new Promise<void>((r) => server.listen(sock, r));
+    const logs: string[] = [];
+    const store = new ContainerStore({
+      containerd: false,
+      docker: { address: sock, timeoutMs: 300 },
+      procRoot: join(dir, "no-proc"),
+      cgroup: { root: null },
+      refetchMs: 0,
+      logger: (m) => logs.push(m),
+    });
+    try {
+      store.start();
+      for (let i = 0; i < 3; i++) await store.fetch(id, "docker", true);
+      await until("event", () => (store.stats().events >= 1 ? true : undefined));
+      const s = store.stats();
+      assert.ok(s.malformed >= 4, JSON.stringify(s));
+      assert.equal(store.problemCounts().get("docker-inspect:EMALFORMED"), 3);
+      assert.equal(store.problemCounts().get("docker-event:EMALFORMED"), 1);
+      assert.equal(new Set(logs).size, logs.length, logs.join("\n"));
+    } finally {
+      await store.close();
+      server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
     }
   });

@@ -181,6 +181,53 @@ export function parseDockerEvent(line: string): DockerEvent | null {
   return { action, id, timeNs };
 }
 
+/**
+ * Splits a stream buffer into complete top-level JSON texts (objects separated by newlines,
+ * whitespace or nothing); `rest` is the unfinished tail. Text outside an object up to the
+ * next newline is returned as one (malformed) text, so garbage is reported, not skipped.
+ */
+export function splitJsonObjects(buf: string): { objects: string[]; rest: string } {
+  const objects: string[] = [];
+  let start = -1;
+  let depth = 0;
+  let inString = false;
+  let escaped = false;
+  let consumed = 0;
+  for (let i = 0; i < buf.length; i++) {
+    const ch = buf[i];
+    if (depth === 0) {
+      if (ch === "{") {
+        start = i;
+        depth = 1;
+        inString = false;
+      } else if (ch !== " " && ch !== "\n" && ch !== "\r" && ch !== "\t") {
+        const nl = buf.indexOf("\n", i);
+        if (nl < 0) return { objects, rest: buf.slice(i) };
+        objects.push(buf.slice(i, nl).trim());
+        i = nl;
+        consumed = nl + 1;
+      } else consumed = i + 1;
+      continue;
+    }
+    if (inString) {
+      if (escaped) escaped = false;
+      else if (ch === "\\") escaped = true;
+      else if (ch === '"') inString = false;
+      continue;
+    }
+    if (ch === '"') inString = true;
+    else if (ch === "{" || ch === "[") depth++;
+    else if (ch === "}" || ch === "]") {
+      depth--;
+      if (depth === 0) {
+        objects.push(buf.slice(start, i + 1));
+        consumed = i + 1;
+      }
+    }
+  }
+  return { objects, rest: depth > 0 ? buf.slice(start) : buf.slice(consumed) };
+}
+
 export class DockerClient {
   readonly socketPath: string;
   private readonly timeoutMs: number;
@@ -313,14 +360,12 @@ export class DockerClient {
       res.on("data", (chunk: string) => {
         if (ended) return;
         buf += chunk;
-        // One JSON object per line (the engine writes "\n" after each).
-        let nl: number;
-        while ((nl = buf.indexOf("\n")) >= 0) {
-          const line = buf.slice(0, nl).trim();
-          buf = buf.slice(nl + 1);
-          if (line === "") continue;
+        // JSON objects, one per line as the engine writes them, or concatenated.
+        const { objects, rest } = splitJsonObjects(buf);
+        buf = rest;
+        for (const text of objects) {
           try {
-            const ev = parseDockerEvent(line);
+            const ev = parseDockerEvent(text);
             if (ev !== null) handlers.onEvent(ev);
           } catch (err) {
             handlers.onMalformed(transportError(err, "events"));
