@@ -4,9 +4,9 @@
  * container's very first process on; host processes carry container.id = host.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { execFileSync, execSync, spawn, spawnSync } from "node:child_process";
 import { after, before, describe, test } from "node:test";
-import { containerdAvailable, TestContainers } from "../../test/helpers/containerd.js";
+import { busyboxRootfs, containerdAvailable, TestContainers } from "../../test/helpers/containerd.js";
 import { kernelSkipReason } from "../../test/helpers/kernel.js";
 import { LANNER } from "../../test/helpers/agent.js";
 
@@ -96,6 +96,80 @@ describe("capture in containers", { skip: skip ?? false }, () => {
     } finally {
       child.kill("SIGINT");
       await new Promise((r) => child.on("exit", r));
+    }
+  });
+
+  test("a Docker container's first process carries its Docker metadata", async (t) => {
+    const docker = "/usr/bin/docker";
+    const dockerOk = spawnSync(docker, ["version"], { encoding: "utf8", timeout: 10000 }).status === 0;
+    if (!dockerOk) {
+      t.skip("no Docker engine answers on /var/run/docker.sock (scripts/docker.sh starts one)");
+      return;
+    }
+    // an image from the busybox rootfs the containerd tests use (no registry here)
+    const rootfs = busyboxRootfs();
+    execSync(`tar -C ${rootfs} -c . | ${docker} import - lanner/busybox:test`, { stdio: "ignore" });
+    const cap = spawn(process.execPath, [LANNER, "capture", "-o", "json", "-t", "execve"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const events: Ev[] = [];
+    let buf = "";
+    let stderr = "";
+    cap.stdout.on("data", (d: Buffer) => {
+      buf += d.toString();
+      const lines = buf.split("\n");
+      buf = lines.pop() ?? "";
+      for (const l of lines) if (l.startsWith("{")) events.push(JSON.parse(l) as Ev);
+    });
+    const name = `lanner-cap-${process.pid}`;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const tm = setTimeout(() => reject(new Error(`not ready: ${stderr}`)), 30000);
+        cap.stderr.on("data", (d: Buffer) => {
+          stderr += d.toString();
+          if (stderr.includes("lanner: ready")) {
+            clearTimeout(tm);
+            resolve();
+          }
+        });
+      });
+      const id = execFileSync(
+        docker,
+        [
+          "run",
+          "-d",
+          "--network",
+          "none",
+          "--name",
+          name,
+          "--label",
+          "app=web",
+          "lanner/busybox:test",
+          "/bin/sleep",
+          "30",
+        ],
+        { encoding: "utf8" },
+      ).trim();
+      const pid = Number(
+        execFileSync(docker, ["inspect", "-f", "{{.State.Pid}}", id], { encoding: "utf8" }).trim(),
+      );
+      const deadline = Date.now() + 10000;
+      let first: Ev | undefined;
+      while (Date.now() < deadline) {
+        first = events.find((e) => e["proc.pid"] === pid && e["evt.type"] === "execve");
+        if (first && first["container.image"]) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.ok(first, `the container's first process (pid ${pid}) exec is captured`);
+      assert.equal(first["container.id"], id.slice(0, 12));
+      assert.equal(first["container.full_id"], id);
+      assert.equal(first["container.name"], name);
+      assert.equal(first["container.type"], "docker");
+      assert.equal(first["container.image"], "lanner/busybox:test");
+    } finally {
+      spawnSync(docker, ["rm", "-f", name], { stdio: "ignore" });
+      cap.kill("SIGINT");
+      await new Promise((r) => cap.on("exit", r));
     }
   });
 });
