@@ -15,9 +15,13 @@
  *   a miss, and its event stream (create/start/destroy) so a new container is described
  *   before its first process event. Without the socket, Docker's containers are found in
  *   containerd's `moby` namespace when Docker runs on containerd.
- * - CRI-O and Podman runtime clients are not implemented: their containers are identified
- *   from cgroup paths (id, type) and the missing metadata is reported once as a
- *   NotSupportedError (so is Docker's when its client is disabled).
+ * - CRI-O is asked through the Kubernetes CRI API (CriClient, runtime.v1 ContainerStatus
+ *   with verbose info, then PodSandboxStatus) when its socket exists: on a miss for a crio
+ *   cgroup path, for a kubepods path containerd does not know, and at start-up
+ *   (ListContainers). Without the socket the missing metadata is reported once.
+ * - The Podman runtime client is not implemented: its containers are identified from cgroup
+ *   paths (id, type) and the missing metadata is reported once as a NotSupportedError (so is
+ *   Docker's when its client is disabled).
  */
 import { existsSync, readFileSync } from "node:fs";
 import { CgroupResolver, type CgroupResolverOptions } from "./cgroup-resolver.js";
@@ -35,6 +39,7 @@ import {
   partialContainer,
   type ContainerInfo,
 } from "./container-info.js";
+import { CriClient } from "./cri-client.js";
 import { DockerClient, type DockerEvent } from "./docker-client.js";
 import { errorMessage, NotSupportedError, StateError } from "./errors.js";
 import { LogOnce, stderrLogger, type Logger } from "./log-once.js";
@@ -56,11 +61,23 @@ export interface DockerOptions {
   readonly timeoutMs?: number;
 }
 
+export interface CriOptions {
+  /**
+   * Socket path or unix:// address of a CRI runtime.v1 server (default
+   * /var/run/crio/crio.sock; containerd's socket also serves CRI).
+   */
+  readonly address?: string;
+  /** Deadline of each CRI call (default 2000 ms). */
+  readonly timeoutMs?: number;
+}
+
 export interface ContainerStoreOptions {
   /** containerd connection; false disables it. */
   readonly containerd?: ContainerdOptions | false;
   /** Docker Engine API connection (used while its socket exists); false disables it. */
   readonly docker?: DockerOptions | false;
+  /** CRI-O's CRI API (used while its socket exists); false disables it. */
+  readonly cri?: CriOptions | false;
   readonly procRoot?: string;
   readonly cgroup?: CgroupResolverOptions | CgroupResolver;
   readonly maxContainers?: number;
@@ -124,6 +141,7 @@ export class ContainerStore {
   private readonly problems: LogOnce;
   private readonly client: ContainerdClient | null;
   private readonly docker: DockerClient | null;
+  private readonly cri: CriClient | null;
   private dockerSubscription: { close(): void } | null = null;
   private dockerTimer: NodeJS.Timeout | null = null;
   private dockerBackoffMs = 250;
@@ -178,6 +196,15 @@ export class ContainerStore {
             ...(dk?.address !== undefined ? { address: dk.address } : {}),
             ...(dk?.timeoutMs !== undefined ? { timeoutMs: dk.timeoutMs } : {}),
           });
+    const cr = opts.cri;
+    this.cri =
+      cr === false
+        ? null
+        : new CriClient({
+            ...(cr?.address !== undefined ? { address: cr.address } : {}),
+            ...(cr?.timeoutMs !== undefined ? { timeoutMs: cr.timeoutMs } : {}),
+            type: "cri-o",
+          });
   }
 
   /** Starts watching the runtime. Returns at once; see whenSynced(). */
@@ -219,6 +246,7 @@ export class ContainerStore {
     this.dockerSubscription = null;
     if (this.dockerTimer !== null) clearTimeout(this.dockerTimer);
     this.docker?.close();
+    this.cri?.close();
     await Promise.allSettled([...this.pendingFetch.values()]);
   }
 
@@ -440,6 +468,7 @@ export class ContainerStore {
   private async doFetch(fullId: string, hint: ContainerType): Promise<ContainerInfo | undefined> {
     this.counters.fetches++;
     if (hint === "docker" && this.dockerActive()) return this.fetchDockerNow(fullId);
+    if (hint === "cri-o" && this.criActive()) return this.fetchCriNow(fullId);
     const namespaces =
       hint === "docker" ? ["moby"] : hint === "containerd" || hint === "cri" ? this.namespaces : [];
     if (this.client !== null) {
@@ -456,6 +485,8 @@ export class ContainerStore {
         if (rec !== null) return this.upsert(rec, hint === "docker" ? "docker" : "containerd", true);
       }
     }
+    // A kubepods cgroup path names no runtime: CRI-O's when containerd does not know it.
+    if (hint === "cri" && this.criActive()) return this.fetchCriNow(fullId);
     if (hint === "cri-o" || hint === "podman" || hint === "docker") {
       const feature =
         hint === "cri-o"
@@ -465,7 +496,9 @@ export class ContainerStore {
             : "Docker container metadata";
       const provider =
         hint === "cri-o"
-          ? "needs a CRI gRPC client for /run/crio/crio.sock; not implemented"
+          ? this.cri === null
+            ? "the CRI client is disabled"
+            : `needs the CRI API on ${this.cri.socketPath}, which is missing`
           : hint === "podman"
             ? "needs the Podman REST API client; not implemented"
             : this.docker === null
@@ -532,8 +565,9 @@ export class ContainerStore {
   }
 
   private async syncAll(): Promise<boolean> {
+    if (this.criActive()) void this.syncCri();
     if (this.client === null) {
-      if (!this.dockerActive()) return false;
+      if (!this.dockerActive()) return this.criActive() ? this.syncCri() : false;
       return this.syncDocker();
     }
     let ok = true;
@@ -647,6 +681,45 @@ export class ContainerStore {
     }, this.retainDeletedMs);
     t.unref();
     this.deleteTimers.set(id, t);
+  }
+
+  // ---------------------------------------------------------------- CRI (CRI-O)
+
+  /** Whether CRI-O is asked: a CRI client is configured and its socket exists. */
+  private criActive(): boolean {
+    return this.cri !== null && existsSync(this.cri.socketPath);
+  }
+
+  private async fetchCriNow(fullId: string): Promise<ContainerInfo | undefined> {
+    if (this.cri === null || this.closed) return this.records.peek(fullId);
+    try {
+      const info = await this.cri.containerStatus(fullId, true);
+      if (info === null) {
+        this.counters.notFound++;
+        return this.records.peek(fullId);
+      }
+      if (this.closed) return info;
+      this.put(info);
+      if (info.initPid !== null) this.learnPid(info.fullId, info.initPid);
+      return info;
+    } catch (err) {
+      this.counters.fetchErrors++;
+      this.noteProblem(err, "cri-status");
+      return this.records.peek(fullId);
+    }
+  }
+
+  private async syncCri(): Promise<boolean> {
+    if (this.cri === null) return false;
+    let ids: string[];
+    try {
+      ids = (await this.cri.listContainers()).map((c) => c.id);
+    } catch (err) {
+      this.noteProblem(err, "cri-list");
+      return false;
+    }
+    await Promise.all(ids.map((id) => this.fetch(id, "cri-o", true)));
+    return true;
   }
 
   // ---------------------------------------------------------------- Docker Engine API

@@ -17,6 +17,7 @@ import {
   type PrivateContainerd,
 } from "../../../test/helpers/cri.js";
 import { DEFAULT_CONTAINERD_SOCKET } from "./containerd-client.js";
+import { ContainerStore } from "./container-store.js";
 import { CriClient } from "./cri-client.js";
 import { errorMessage } from "./errors.js";
 
@@ -182,6 +183,30 @@ describe("CriClient with containerd's CRI plugin", { skip }, () => {
       assert.equal(await client.containerStatus("0".repeat(64)), null);
     } finally {
       client.close();
+    }
+  });
+
+  it("the store describes a cri-o container through the CRI client", async () => {
+    const logs: string[] = [];
+    const store = new ContainerStore({
+      containerd: false,
+      docker: false,
+      cri: { address, timeoutMs: 5000 },
+      logger: (m) => logs.push(m),
+    });
+    try {
+      const info = await store.fetch(containerId ?? "", "cri-o", true);
+      assert.ok(info !== undefined, logs.join("\n"));
+      assert.equal(info.name, "sleeper");
+      assert.equal(info.type, "cri-o");
+      assert.equal(info.image, CRI_TEST_IMAGE);
+      assert.equal(info.pod?.name, POD.name);
+      assert.equal(store.byId(containerId ?? "")?.name, "sleeper");
+      assert.ok(info.initPid !== null);
+      assert.equal(store.byPid(info.initPid)?.fullId, containerId);
+      assert.deepEqual(logs, []);
+    } finally {
+      await store.close();
     }
   });
 });

@@ -26,8 +26,17 @@ export {
   type ContainerStoreOptions,
   type ContainerStoreStats,
   type ContainerdOptions,
+  type CriOptions,
   type DockerOptions,
 } from "./container-store.js";
+export {
+  containerFromCriStatus,
+  CriClient,
+  DEFAULT_CRIO_SOCKET,
+  type CriClientOptions,
+  type CriContainerSummary,
+  type CriPodSandbox,
+} from "./cri-client.js";
 export {
   containerFromDockerInspect,
   DEFAULT_DOCKER_SOCKET,
