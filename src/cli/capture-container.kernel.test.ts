@@ -99,7 +99,7 @@ describe("capture in containers", { skip: skip ?? false }, () => {
     }
   });
 
-  test("Docker containers: the first process carries its container, an exec carries Docker's metadata", async (t) => {
+  test("Docker containers: the first process and an exec carry Docker's metadata", async (t) => {
     const docker = "/usr/bin/docker";
     const dockerOk = spawnSync(docker, ["version"], { encoding: "utf8", timeout: 10000 }).status === 0;
     if (!dockerOk) {
@@ -153,10 +153,9 @@ describe("capture in containers", { skip: skip ?? false }, () => {
       const pid = Number(
         execFileSync(docker, ["inspect", "-f", "{{.State.Pid}}", id], { encoding: "utf8" }).trim(),
       );
-      // The first process: its container is known from the cgroup path at once. Docker's
-      // metadata arrives through the engine's event stream + inspect, which can finish
-      // after that first exec (a race the engine API leaves open): the name and image are
-      // asserted on an exec in the running container.
+      // The first process and an exec in the running container. Regression: a container
+      // found by the cgroup walk used to be completed from containerd's bare moby record
+      // (no name, type containerd) before Docker's inspect; it is now always asked of Docker.
       execFileSync(docker, ["exec", id, "/bin/ls", "/"]);
       const deadline = Date.now() + 10000;
       const find = (pred: (e: Ev) => boolean): Ev | undefined => events.find(pred);
@@ -168,6 +167,8 @@ describe("capture in containers", { skip: skip ?? false }, () => {
       assert.ok(first, `the container's first process (pid ${pid}) exec is captured`);
       assert.equal(first["container.id"], id.slice(0, 12));
       assert.equal(first["container.full_id"], id);
+      assert.equal(first["container.type"], "docker");
+      assert.equal(first["container.name"], name);
       const ls = find((e) => e["proc.name"] === "ls" && e["container.id"] === id.slice(0, 12));
       assert.ok(ls, "an exec in the container is captured");
       assert.equal(ls["container.full_id"], id);

@@ -474,6 +474,14 @@ export class ContainerStore {
     if (this.client !== null) {
       for (const ns of namespaces) {
         if (!this.namespaces.includes(ns)) continue;
+        // Docker's containers live in containerd's moby namespace too, but only Docker's
+        // API names and describes them: a container found without a runtime hint (e.g. by
+        // the cgroup walk) is asked for there, never completed from the bare moby record.
+        if (ns === "moby" && this.dockerActive()) {
+          const d = await this.fetchDockerNow(fullId);
+          if (d !== undefined && d.complete) return d;
+          continue;
+        }
         let rec: ContainerdRecord | null;
         try {
           rec = await this.client.getContainer(ns, fullId);
