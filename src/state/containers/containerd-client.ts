@@ -12,6 +12,7 @@ import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { decodeContainerdEvent, type ContainerdEvent } from "./containerd-events.js";
 import { StateError } from "./errors.js";
+import { grpcCallError } from "./grpc-call-error.js";
 
 export const DEFAULT_CONTAINERD_SOCKET = "/run/containerd/containerd.sock";
 const SPEC_TYPE_URL = "types.containerd.io/opencontainers/runtime-spec/1/Spec";
@@ -232,28 +233,7 @@ export function toRecord(namespace: string, c: unknown): ContainerdRecord {
   };
 }
 
-/** Marks an error from a unary call with a stable code. */
-function callError(what: string, err: unknown): StateError {
-  const e = err as { code?: unknown; details?: unknown; message?: unknown };
-  const grpcCode = typeof e.code === "number" ? e.code : -1;
-  const code =
-    grpcCode === grpc.status.DEADLINE_EXCEEDED
-      ? "ETIMEDOUT"
-      : grpcCode === grpc.status.UNAVAILABLE
-        ? "EUNAVAILABLE"
-        : grpcCode === grpc.status.NOT_FOUND
-          ? "ENOTFOUND"
-          : grpcCode === grpc.status.INTERNAL
-            ? "EMALFORMED"
-            : "ERUNTIME";
-  const msg =
-    typeof e.details === "string" && e.details !== ""
-      ? e.details
-      : typeof e.message === "string"
-        ? e.message
-        : String(err);
-  return new StateError(code, `containerd ${what}: ${msg}`, { cause: err });
-}
+const callError = (what: string, err: unknown): StateError => grpcCallError("containerd", what, err);
 
 export class ContainerdClient {
   readonly address: string;

@@ -22,6 +22,7 @@ import {
   type CriPodRef,
 } from "./container-info.js";
 import { StateError } from "./errors.js";
+import { grpcCallError } from "./grpc-call-error.js";
 
 export const DEFAULT_CRIO_SOCKET = "/var/run/crio/crio.sock";
 
@@ -256,28 +257,7 @@ export function containerFromCriStatus(
   };
 }
 
-/** Marks an error from a call with a stable code. */
-function callError(what: string, err: unknown): StateError {
-  const e = err as { code?: unknown; details?: unknown; message?: unknown };
-  const grpcCode = typeof e.code === "number" ? e.code : -1;
-  const code =
-    grpcCode === grpc.status.DEADLINE_EXCEEDED
-      ? "ETIMEDOUT"
-      : grpcCode === grpc.status.UNAVAILABLE
-        ? "EUNAVAILABLE"
-        : grpcCode === grpc.status.NOT_FOUND
-          ? "ENOTFOUND"
-          : grpcCode === grpc.status.INTERNAL
-            ? "EMALFORMED"
-            : "ERUNTIME";
-  const msg =
-    typeof e.details === "string" && e.details !== ""
-      ? e.details
-      : typeof e.message === "string"
-        ? e.message
-        : String(err);
-  return new StateError(code, `CRI ${what}: ${msg}`, { cause: err });
-}
+const callError = (what: string, err: unknown): StateError => grpcCallError("CRI", what, err);
 
 export class CriClient {
   readonly address: string;
