@@ -1387,20 +1387,29 @@ static bool get_flags(napi_env env, napi_value v, __u64 *flags)
 	return true;
 }
 
-/* mapLookup(h, mapIndex, key, valueOut, flags?) -> bool found */
-static napi_value js_map_lookup(napi_env env, napi_callback_info info)
+/* The (h, mapIndex, key, value, flags?) arguments of mapLookup/mapUpdate; false with a JS
+ * error pending when they are not that. */
+static bool get_kv_args(napi_env env, napi_callback_info info, struct bpf_map **m, void **k,
+			size_t *kl, void **v, size_t *vl, __u64 *flags)
 {
 	napi_value argv[5];
 	struct ln_obj *o;
+
+	return get_args(env, info, 5, argv) && (*m = loaded_map(env, argv, &o)) &&
+	       get_bytes(env, argv[2], "key", k, kl) && get_bytes(env, argv[3], "value", v, vl) &&
+	       get_flags(env, argv[4], flags);
+}
+
+/* mapLookup(h, mapIndex, key, valueOut, flags?) -> bool found */
+static napi_value js_map_lookup(napi_env env, napi_callback_info info)
+{
 	struct bpf_map *m;
 	void *k, *v;
 	size_t kl, vl;
 	__u64 flags;
 	int err;
 
-	if (!get_args(env, info, 5, argv) || !(m = loaded_map(env, argv, &o)) ||
-	    !get_bytes(env, argv[2], "key", &k, &kl) ||
-	    !get_bytes(env, argv[3], "value", &v, &vl) || !get_flags(env, argv[4], &flags))
+	if (!get_kv_args(env, info, &m, &k, &kl, &v, &vl, &flags))
 		return NULL;
 	err = bpf_map__lookup_elem(m, k, kl, v, vl, flags);
 	if (err == -ENOENT)
@@ -1416,17 +1425,13 @@ static napi_value js_map_lookup(napi_env env, napi_callback_info info)
 /* mapUpdate(h, mapIndex, key, value, flags?) */
 static napi_value js_map_update(napi_env env, napi_callback_info info)
 {
-	napi_value argv[5];
-	struct ln_obj *o;
 	struct bpf_map *m;
 	void *k, *v;
 	size_t kl, vl;
 	__u64 flags;
 	int err;
 
-	if (!get_args(env, info, 5, argv) || !(m = loaded_map(env, argv, &o)) ||
-	    !get_bytes(env, argv[2], "key", &k, &kl) ||
-	    !get_bytes(env, argv[3], "value", &v, &vl) || !get_flags(env, argv[4], &flags))
+	if (!get_kv_args(env, info, &m, &k, &kl, &v, &vl, &flags))
 		return NULL;
 	err = bpf_map__update_elem(m, k, kl, v, vl, flags);
 	if (err)
