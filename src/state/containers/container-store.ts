@@ -121,6 +121,17 @@ interface RuntimeState {
 
 type Listener = (info: ContainerInfo) => void;
 
+/** The address/timeout a runtime client is built with (only the keys that are set). */
+function connectOptions(o: { address?: string; timeoutMs?: number } | undefined): {
+  address?: string;
+  timeoutMs?: number;
+} {
+  return {
+    ...(o?.address !== undefined ? { address: o.address } : {}),
+    ...(o?.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
+  };
+}
+
 export class ContainerStore {
   private readonly records: LruMap<string, ContainerInfo>;
   private readonly shortIds = new Map<string, string>();
@@ -185,24 +196,21 @@ export class ContainerStore {
       cd === false
         ? null
         : new ContainerdClient({
-            ...(cd?.address !== undefined ? { address: cd.address } : {}),
-            ...(cd?.timeoutMs !== undefined ? { timeoutMs: cd.timeoutMs } : {}),
+            ...connectOptions(cd),
           });
     const dk = opts.docker;
     this.docker =
       dk === false
         ? null
         : new DockerClient({
-            ...(dk?.address !== undefined ? { address: dk.address } : {}),
-            ...(dk?.timeoutMs !== undefined ? { timeoutMs: dk.timeoutMs } : {}),
+            ...connectOptions(dk),
           });
     const cr = opts.cri;
     this.cri =
       cr === false
         ? null
         : new CriClient({
-            ...(cr?.address !== undefined ? { address: cr.address } : {}),
-            ...(cr?.timeoutMs !== undefined ? { timeoutMs: cr.timeoutMs } : {}),
+            ...connectOptions(cr),
             type: "cri-o",
           });
   }
