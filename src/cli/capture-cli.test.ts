@@ -3,12 +3,13 @@
  * printed reason when not root.
  */
 import assert from "node:assert/strict";
-import { execFile, spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { promisify } from "node:util";
 import { packageRoot } from "../capture/paths.js";
 import { kernelSkipReason } from "../../test/helpers/kernel.js";
+import { startCapture } from "../../test/helpers/capture.js";
 
 const execFileP = promisify(execFile);
 const LANNER = join(packageRoot(), "bin/lanner");
@@ -21,27 +22,6 @@ async function lanner(...args: string[]): Promise<{ code: number; stdout: string
     const err = e as { code: number; stdout: string; stderr: string };
     return { code: err.code, stdout: err.stdout, stderr: err.stderr };
   }
-}
-
-/** Starts `lanner capture ARGS` and resolves once it printed its readiness line. */
-async function startCapture(
-  args: string[],
-): Promise<{ child: ChildProcessWithoutNullStreams; stdout: () => string; stderr: string }> {
-  const child = spawn(process.execPath, [LANNER, "capture", ...args], { stdio: ["pipe", "pipe", "pipe"] });
-  let stdout = "";
-  const state = { child, stdout: () => stdout, stderr: "" };
-  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`not ready: ${state.stderr}`)), 20000);
-    child.stderr.on("data", (d: Buffer) => {
-      state.stderr += d.toString();
-      if (state.stderr.includes("lanner: ready")) {
-        clearTimeout(t);
-        resolve();
-      }
-    });
-  });
-  return state;
 }
 
 describe("lanner CLI", () => {

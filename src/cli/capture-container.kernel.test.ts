@@ -8,7 +8,7 @@ import { execFileSync, execSync, spawn, spawnSync } from "node:child_process";
 import { after, before, describe, test } from "node:test";
 import { busyboxRootfs, containerdAvailable, TestContainers } from "../../test/helpers/containerd.js";
 import { kernelSkipReason } from "../../test/helpers/kernel.js";
-import { LANNER } from "../../test/helpers/agent.js";
+import { startCapture } from "../../test/helpers/capture.js";
 
 type Ev = Record<string, unknown>;
 
@@ -27,29 +27,9 @@ describe("capture in containers", { skip: skip ?? false }, () => {
   });
 
   test("the first process of a container and an exec in it carry container and pod fields; host is host", async () => {
-    const child = spawn(process.execPath, [LANNER, "capture", "-o", "json", "-t", "execve"], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    const events: Ev[] = [];
-    let buf = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => {
-      buf += d.toString();
-      const lines = buf.split("\n");
-      buf = lines.pop() ?? "";
-      for (const l of lines) if (l.startsWith("{")) events.push(JSON.parse(l) as Ev);
-    });
+    const cap = await startCapture(["-o", "json", "-t", "execve"]);
+    const events = cap.events;
     try {
-      await new Promise<void>((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`not ready: ${stderr}`)), 30000);
-        child.stderr.on("data", (d: Buffer) => {
-          stderr += d.toString();
-          if (stderr.includes("lanner: ready")) {
-            clearTimeout(t);
-            resolve();
-          }
-        });
-      });
       const pod = await tc.startPod({
         name: "web-7d4b9",
         namespace: "shop",
@@ -94,8 +74,7 @@ describe("capture in containers", { skip: skip ?? false }, () => {
       assert.ok(h, "the host exec is captured");
       assert.equal(h["container.id"], "host");
     } finally {
-      child.kill("SIGINT");
-      await new Promise((r) => child.on("exit", r));
+      await cap.stop();
     }
   });
 
@@ -109,30 +88,10 @@ describe("capture in containers", { skip: skip ?? false }, () => {
     // an image from the busybox rootfs the containerd tests use (no registry here)
     const rootfs = busyboxRootfs();
     execSync(`tar -C ${rootfs} -c . | ${docker} import - lanner/busybox:test`, { stdio: "ignore" });
-    const cap = spawn(process.execPath, [LANNER, "capture", "-o", "json", "-t", "execve"], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    const events: Ev[] = [];
-    let buf = "";
-    let stderr = "";
-    cap.stdout.on("data", (d: Buffer) => {
-      buf += d.toString();
-      const lines = buf.split("\n");
-      buf = lines.pop() ?? "";
-      for (const l of lines) if (l.startsWith("{")) events.push(JSON.parse(l) as Ev);
-    });
+    const cap = await startCapture(["-o", "json", "-t", "execve"]);
+    const events = cap.events;
     const name = `lanner-cap-${process.pid}`;
     try {
-      await new Promise<void>((resolve, reject) => {
-        const tm = setTimeout(() => reject(new Error(`not ready: ${stderr}`)), 30000);
-        cap.stderr.on("data", (d: Buffer) => {
-          stderr += d.toString();
-          if (stderr.includes("lanner: ready")) {
-            clearTimeout(tm);
-            resolve();
-          }
-        });
-      });
       const id = execFileSync(
         docker,
         [
@@ -179,8 +138,7 @@ describe("capture in containers", { skip: skip ?? false }, () => {
       assert.equal(ls["container.image.tag"], "test");
     } finally {
       spawnSync(docker, ["rm", "-f", name], { stdio: "ignore" });
-      cap.kill("SIGINT");
-      await new Promise((r) => cap.on("exit", r));
+      await cap.stop();
     }
   });
 });
