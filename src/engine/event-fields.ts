@@ -9,6 +9,7 @@ import { resultName } from "../decode/errno.js";
 import * as F from "../decode/flags.js";
 import { AF_INET, AF_INET6, AF_UNIX, formatEndpoint, type SockAddr } from "../decode/sockaddr.js";
 import { SYSCALL_SPECS, type ParamSpec } from "../decode/syscall-params.js";
+import { formatRfc3339Nano } from "../rules/output.js";
 import type { ProcessTable } from "../state/process-table.js";
 import { addStateFields } from "../state/state-fields.js";
 
@@ -171,7 +172,7 @@ function eventOwnFields(
   const out: EventFields = {};
   out["evt.num"] = num;
   const wall = BigInt(Math.round(ev.ts)) + bootToWallNs;
-  out["evt.time"] = rfc3339Nanos(wall);
+  out["evt.time"] = formatRfc3339Nano(wall);
   out["evt.rawtime"] = wall.toString();
   out["evt.cpu"] = ev.cpu;
   out["proc.pid"] = ev.tgid;
@@ -281,11 +282,4 @@ function eventOwnFields(
     }
   }
   return out;
-}
-
-/** RFC 3339 UTC with nanoseconds, as Falco's JSON `time`. */
-export function rfc3339Nanos(wallNs: bigint): string {
-  const ms = Number(wallNs / 1_000_000n);
-  const nanos = (wallNs % 1_000_000_000n).toString().padStart(9, "0");
-  return `${new Date(ms).toISOString().slice(0, 19)}.${nanos}Z`;
 }

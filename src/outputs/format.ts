@@ -1,6 +1,7 @@
 // Alert rendering: Falco's JSON shape and text line. Pure functions plus a caching renderer,
 // so that N outputs of the same format render an alert once.
 
+import { formatRfc3339Nano as rulesRfc3339 } from "../rules/output.js";
 import type { Alert, OutputFieldValue } from "../engine/alert.js";
 
 const NS_PER_S = 1_000_000_000n;
@@ -9,13 +10,9 @@ function pad(n: number, width: number): string {
   return String(n).padStart(width, "0");
 }
 
-/** `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ` (RFC 3339, UTC, nanoseconds). */
+/** RFC 3339 UTC with nanoseconds (the rules library's; one implementation). */
 export function formatRfc3339Nano(timeNs: bigint): string {
-  const t = timeNs < 0n ? 0n : timeNs;
-  const secs = t / NS_PER_S;
-  const frac = Number(t % NS_PER_S);
-  const iso = new Date(Number(secs) * 1000).toISOString(); // YYYY-MM-DDTHH:MM:SS.mmmZ
-  return `${iso.slice(0, 19)}.${pad(frac, 9)}Z`;
+  return rulesRfc3339(timeNs < 0n ? 0n : timeNs);
 }
 
 /** Falco's default `%evt.time`: local wall clock `HH:MM:SS.nnnnnnnnn`. */
