@@ -19,19 +19,22 @@
  *   offset + 8 + round_up(len, 8). Records appear in ring order. The batch is reused: JS
  *   must finish with it before the callback returns.
  *
- * No loss, no duplication when a batch fills up: libbpf's sample callback cannot un-consume
- * a record, so a record that does not fit in the remaining space is copied into a C-side
- * carry buffer, the drain stops (negative return), and the carried record is the first one
- * of the next batch. A record that is larger than the whole batch (8 + round_up(len, 8) >
- * capacity) can never be delivered; it is skipped and counted in stats().oversized.
+ * The consumer reads the ring itself through its own mmap of the map (the kernel's layout:
+ * consumer page RW; producer page then the data area mapped twice, RO), not through
+ * libbpf's ring_buffer__consume. Two reasons. libbpf 1.1 publishes consumer_pos after every
+ * record, and the producer reads that cache line on every reserve: while we drain, each of
+ * those stores costs the traced CPU a cache miss. We publish it once per batch. And a record
+ * that does not fit in the batch simply stays in the ring for the next batch: no loss, no
+ * duplication, no copy (libbpf's callback cannot un-consume a record). A record that is larger
+ * than the whole batch (8 + round_up(len, 8) > capacity) can never be delivered; it is
+ * consumed and counted in stats().oversized.
  *
- * Delivery: uv_poll on ring_buffer__epoll_fd() (forced wakeups) plus a uv_timer every
- * pollMs (the normal path: BPF submits with BPF_RB_NO_WAKEUP, and libbpf 1.1's
- * ring_buffer__poll never drains such data, so we always use ring_buffer__consume). One
- * turn delivers batches until the ring is empty or maxBatchesPerTurn is reached; in the
- * latter case a uv_idle handle resumes the drain on the next loop iteration. The JS callback is
- * never called from inside ring_buffer__consume, so JS may close the consumer (or the whole
- * object) inside the callback.
+ * Delivery: uv_poll on ring_buffer__epoll_fd() (forced wakeups; libbpf's ring_buffer object
+ * is kept for that epoll set only) plus a uv_timer every pollMs (the normal path: BPF submits
+ * with BPF_RB_NO_WAKEUP). One turn delivers batches until the ring is empty or
+ * maxBatchesPerTurn is reached; in the latter case a uv_idle handle resumes the drain on the
+ * next loop iteration. The JS callback is never called while records are being copied, so
+ * JS may close the consumer (or the whole object) inside the callback.
  */
 #define NAPI_VERSION 8
 #include <node_api.h>
@@ -49,6 +52,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -57,7 +61,6 @@
 #define LN_LOG_TAIL 8192u
 #define LN_MSG_TAIL 1024u
 #define LN_LOGQ_MAX 256u
-#define LN_STOP (-2) /* sample-callback return value that stops a drain */
 #define LN_DEFAULT_POLL_MS 10u
 #define LN_DEFAULT_MAX_BATCHES 64u
 
@@ -564,14 +567,17 @@ struct ln_ring {
 	size_t cap, used;
 	uint32_t count;
 	bool full;
-	uint8_t *carry;
-	size_t carry_len, carry_cap;
-	bool has_carry;
+	/* our own view of the ring (see the header comment) */
+	uint64_t *cons_pos;       /* consumer page, RW */
+	const uint64_t *prod_pos; /* producer page, RO; the data area follows it */
+	const uint8_t *data;      /* max_entries bytes, mapped twice back to back */
+	uint64_t mask;
+	size_t cons_len, prod_len;
 	uint32_t poll_ms, max_batches;
 	char map_name[64];
 	/* counters */
 	uint64_t st_records, st_bytes, st_batches, st_turns, st_cap_hits, st_oversized,
-		st_carried, st_errors, st_wakeups;
+		st_deferred, st_errors, st_wakeups;
 	int last_err;
 };
 
@@ -1511,46 +1517,107 @@ static void put_record(struct ln_ring *r, const void *data, size_t len)
 	r->count++;
 }
 
-static int on_sample(void *ctx, void *data, size_t len)
-{
-	struct ln_ring *r = ctx;
-	size_t need = LN_REC_HDR + round8(len);
+/* The kernel's record header: u32 len with these two flag bits, u32 page offset. */
+#define LN_RB_BUSY (1u << 31)
+#define LN_RB_DISCARD (1u << 30)
+#define LN_RB_HDR 8u
 
-	if (need > r->cap - r->used) {
-		if (need > r->cap) {
-			r->st_oversized++; /* can never fit: skip it, keep draining */
-			return 0;
-		}
-		/* Already consumed by libbpf once we return: keep it for the next batch. */
-		if (len > r->carry_cap) {
-			uint8_t *nc = realloc(r->carry, len);
-			if (!nc) {
-				r->st_oversized++;
-				r->full = true;
-				return LN_STOP;
-			}
-			r->carry = nc;
-			r->carry_cap = len;
-		}
-		memcpy(r->carry, data, len);
-		r->carry_len = len;
-		r->has_carry = true;
-		r->st_carried++;
-		r->full = true;
-		return LN_STOP;
-	}
-	put_record(r, data, len);
-	if (r->cap - r->used < LN_REC_HDR) {
-		r->full = true; /* nothing more fits; this record is copied, stop here */
-		return LN_STOP;
-	}
+/* libbpf needs a sample callback; the records never go through it. */
+static int on_sample_unused(void *ctx, void *data, size_t len)
+{
+	(void)ctx;
+	(void)data;
+	(void)len;
 	return 0;
+}
+
+/*
+ * Copies committed records into the batch until the ring is empty, a record is still being
+ * written (BUSY), or the next record does not fit (r->full; it stays in the ring). Publishes
+ * consumer_pos once, at the end.
+ */
+static void ring_fill(struct ln_ring *r)
+{
+	uint64_t cons = __atomic_load_n(r->cons_pos, __ATOMIC_RELAXED);
+	uint64_t prod = __atomic_load_n(r->prod_pos, __ATOMIC_ACQUIRE);
+	uint64_t start = cons;
+
+	for (;;) {
+		const uint8_t *rec;
+		uint32_t hdr, len;
+		size_t need;
+
+		if (cons >= prod) {
+			prod = __atomic_load_n(r->prod_pos, __ATOMIC_ACQUIRE);
+			if (cons >= prod)
+				break;
+		}
+		rec = r->data + (cons & r->mask);
+		hdr = __atomic_load_n((const uint32_t *)rec, __ATOMIC_ACQUIRE);
+		if (hdr & LN_RB_BUSY)
+			break;
+		len = hdr & ~(LN_RB_BUSY | LN_RB_DISCARD);
+		if (!(hdr & LN_RB_DISCARD)) {
+			need = LN_REC_HDR + round8(len);
+			if (need > r->cap) {
+				r->st_oversized++; /* can never fit: skip it */
+			} else if (need > r->cap - r->used) {
+				r->st_deferred++;
+				r->full = true;
+				break;
+			} else {
+				put_record(r, rec + LN_RB_HDR, len);
+			}
+		}
+		cons += round8(len + LN_RB_HDR);
+		if (r->cap - r->used < LN_REC_HDR) {
+			r->full = true;
+			break;
+		}
+	}
+	if (cons != start)
+		__atomic_store_n(r->cons_pos, cons, __ATOMIC_RELEASE);
+}
+
+/* Maps the ring as the kernel lays it out; 0 or a negative errno. */
+static int ring_map(struct ln_ring *r, int fd, uint32_t max_entries)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	void *c, *p;
+
+	r->cons_len = page;
+	r->prod_len = page + 2 * (size_t)max_entries;
+	c = mmap(NULL, r->cons_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (c == MAP_FAILED)
+		return -errno;
+	p = mmap(NULL, r->prod_len, PROT_READ, MAP_SHARED, fd, (off_t)page);
+	if (p == MAP_FAILED) {
+		int err = -errno;
+
+		munmap(c, r->cons_len);
+		return err;
+	}
+	r->cons_pos = c;
+	r->prod_pos = p;
+	r->data = (const uint8_t *)p + page;
+	r->mask = (uint64_t)max_entries - 1;
+	return 0;
+}
+
+static void ring_unmap(struct ln_ring *r)
+{
+	if (r->cons_pos)
+		munmap(r->cons_pos, r->cons_len);
+	if (r->prod_pos)
+		munmap((void *)r->prod_pos, r->prod_len);
+	r->cons_pos = NULL;
+	r->prod_pos = NULL;
+	r->data = NULL;
 }
 
 static void ring_maybe_free(struct ln_ring *r)
 {
 	if (r->handles_open == 0 && r->wrapper_gone) {
-		free(r->carry);
 		free(r);
 	}
 }
@@ -1590,8 +1657,8 @@ static void ring_close(struct ln_ring *r)
 	if (r->rb)
 		ring_buffer__free(r->rb);
 	r->rb = NULL;
+	ring_unmap(r);
 	r->buf = NULL;
-	r->has_carry = false;
 	if (r->cb_ref)
 		napi_delete_reference(r->env, r->cb_ref);
 	if (r->buf_ref)
@@ -1658,8 +1725,8 @@ static bool deliver(struct ln_ring *r, bool async)
 
 /*
  * Delivers up to max_batches batches (0 = until empty). Returns records delivered, or -1
- * if the JS callback threw (sync: exception left pending) or ring_buffer__consume failed
- * (sync: error thrown). *capped is set when it stopped at max_batches with data left.
+ * if the JS callback threw (sync: exception left pending). *capped is set when it stopped
+ * at max_batches with data left.
  */
 static int64_t drain_batches(struct ln_ring *r, uint32_t max_batches, bool async, bool *capped)
 {
@@ -1668,26 +1735,10 @@ static int64_t drain_batches(struct ln_ring *r, uint32_t max_batches, bool async
 
 	*capped = false;
 	for (b = 0; !r->closed && (max_batches == 0 || b < max_batches); b++) {
-		int err = 0;
-
 		r->used = 0;
 		r->count = 0;
 		r->full = false;
-		if (r->has_carry) {
-			r->has_carry = false;
-			put_record(r, r->carry, r->carry_len);
-			if (r->cap - r->used < LN_REC_HDR)
-				r->full = true;
-		}
-		if (!r->full)
-			err = ring_buffer__consume(r->rb);
-		if (err < 0 && err != LN_STOP && !r->full) {
-			r->st_errors++;
-			r->last_err = -err;
-			if (!async)
-				throw_errno(r->env, err, "draining ring buffer %s", r->map_name);
-			return -1;
-		}
+		ring_fill(r);
 		if (r->count == 0)
 			break;
 		total += r->count;
@@ -1818,7 +1869,7 @@ static napi_value js_ring_open(napi_env env, napi_callback_info info)
 	r->poll_ms = (uint32_t)poll_ms;
 	r->max_batches = (uint32_t)maxb;
 	snprintf(r->map_name, sizeof(r->map_name), "%s", bpf_map__name(m));
-	r->rb = ring_buffer__new(bpf_map__fd(m), on_sample, r, NULL);
+	r->rb = ring_buffer__new(bpf_map__fd(m), on_sample_unused, r, NULL);
 	if (!r->rb) {
 		err = errno;
 		free(r);
@@ -1826,9 +1877,17 @@ static napi_value js_ring_open(napi_env env, napi_callback_info info)
 		throw_errno(env, err, "opening ring consumer on map %s", bpf_map__name(m));
 		return NULL;
 	}
+	err = ring_map(r, bpf_map__fd(m), bpf_map__max_entries(m));
+	if (err) {
+		ring_buffer__free(r->rb);
+		free(r);
+		throw_errno(env, -err, "opening ring consumer on map %s: mmap", bpf_map__name(m));
+		return NULL;
+	}
 	err = uv_poll_init(loop, &r->poll, ring_buffer__epoll_fd(r->rb));
 	if (err) {
 		ring_buffer__free(r->rb);
+		ring_unmap(r);
 		free(r);
 		throw_errno(env, -err, "opening ring consumer on map %s: uv_poll_init",
 			    bpf_map__name(m));
@@ -1977,7 +2036,7 @@ static napi_value js_ring_stats(napi_env env, napi_callback_info info)
 	S("batches", r->st_batches);
 	S("turns", r->st_turns);
 	S("capHits", r->st_cap_hits);
-	S("carried", r->st_carried);
+	S("deferred", r->st_deferred);
 	S("oversized", r->st_oversized);
 	S("wakeups", r->st_wakeups);
 	S("errors", r->st_errors);

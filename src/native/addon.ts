@@ -50,7 +50,7 @@ export interface NativeRingStats {
   batches: number;
   turns: number;
   capHits: number;
-  carried: number;
+  deferred: number;
   oversized: number;
   wakeups: number;
   errors: number;

@@ -128,7 +128,7 @@ test('a batch smaller than the pending data delivers everything across many call
     assert.equal(ring.drain(), 5000);
     assertSeqs(recs, 1, 5000);
     assert.ok(calls > 5000 / 10, `${calls} callbacks`);
-    assert.ok(ring.stats().carried > 0, 'the carry path was exercised');
+    assert.ok(ring.stats().deferred > 0, 'a record that did not fit stayed in the ring for the next batch');
     // A bounded drain stops after maxBatches and resumes where it stopped.
     getppidTimes(100);
     const got = ring.drain(2);
