@@ -113,8 +113,14 @@ describe("lanner run", () => {
       const outA = join(dir, "cfg-a.jsonl");
       const outB = join(dir, "cfg-b.jsonl");
       const cfg = join(dir, "cfg.yaml");
+      const port = 20000 + ((process.pid + 7) % 20000);
       const config = (out: string): string =>
-        `rules_files: [${rules}]\njson_output: true\nstdout_output: {enabled: false}\nfile_output: {enabled: true, filename: ${out}}\n`;
+        `rules_files: [${rules}]\njson_output: true\nstdout_output: {enabled: false}\nfile_output: {enabled: true, filename: ${out}}\n` +
+        `metrics: {enabled: true, listen_address: "127.0.0.1:${port}"}\n`;
+      const delivered = async (): Promise<string | undefined> =>
+        /\nlanner_output_delivered_total\{kind="file",output="file"\} (\d+)\n/.exec(
+          await (await fetch(`http://127.0.0.1:${port}/metrics`)).text(),
+        )?.[1];
       writeFileSync(cfg, config(outA));
       const agent = new AgentProcess(["-c", cfg]);
       const lines = (f: string): number => {
@@ -128,6 +134,7 @@ describe("lanner run", () => {
         await agent.ready();
         execFileSync("/bin/cat", [marker]);
         await agent.waitFor(() => lines(outA) === 1, "an alert in file A");
+        assert.equal(await delivered(), "1");
         writeFileSync(cfg, config(outB));
         await agent.waitFor(() => agent.stderr.includes("outputs reconfigured"), "outputs reconfigured");
         execFileSync("/bin/cat", [marker]);
@@ -141,6 +148,8 @@ describe("lanner run", () => {
         execFileSync("/bin/cat", [marker]);
         await agent.waitFor(() => lines(outB) === 2, "the next alert still in file B");
         assert.equal(lines(outA), 1);
+        // /metrics reports the outputs in force: file B's two alerts, not file A's one
+        assert.equal(await delivered(), "2");
       } finally {
         assert.equal(await agent.stop(), 0);
       }

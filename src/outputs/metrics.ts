@@ -141,10 +141,23 @@ export class MetricsRegistry {
   }
 }
 
-/** Register the output layer's live counters (outputs, and the gRPC hub if any). */
-export function registerOutputMetrics(reg: MetricsRegistry, manager: OutputManager, hub?: AlertHub): void {
+/** The outputs in force: fixed, or read at every scrape (a config reload replaces them). */
+export type OutputsSource = OutputManager | (() => { manager: OutputManager; hub?: AlertHub | undefined });
+
+/**
+ * Register the output layer's live counters (outputs, and the gRPC hub if any). With a
+ * function source every scrape reports the outputs in force; after a reload the new
+ * outputs' counters start from zero, which Prometheus reads as a counter reset.
+ */
+export function registerOutputMetrics(
+  reg: MetricsRegistry,
+  source: OutputsSource,
+  fixedHub?: AlertHub,
+): void {
   reg.collect(() => {
-    const st = manager.stats();
+    const cur = typeof source === "function" ? source() : { manager: source, hub: fixedHub };
+    const hub = cur.hub;
+    const st = cur.manager.stats();
     const per = (
       name: string,
       help: string,

@@ -402,7 +402,7 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
   }
   if (metricsCfg?.enabled) {
     const reg = new MetricsRegistry();
-    registerOutputMetrics(reg, built.manager, built.hub);
+    registerOutputMetrics(reg, () => built); // `built` changes on a config reload
     reg.collect(() => engineFamilies(agent));
     reg.collect(() => {
       const c = containers.stats();
