@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import { AgentProcess, LANNER } from "../../test/helpers/agent.js";
-import { kernelSkipReason } from "../../test/helpers/kernel.js";
+import { kernelSkipReason, PYTHON } from "../../test/helpers/kernel.js";
 import { packageRoot } from "../capture/paths.js";
 
 const execFileP = promisify(execFile);
@@ -156,6 +156,54 @@ describe("lanner run", () => {
     },
   );
 
+  test(
+    "fd.sip.name: a rule's domain is resolved and matched against the server IP of a real connect",
+    { skip: skip ?? false },
+    async () => {
+      const rules = join(dir, "dns.yaml");
+      const port = 30000 + (process.pid % 20000);
+      const out = (name: string): string =>
+        `- rule: ${name}\n  desc: test rule\n  condition: COND\n  output: "${name} %fd.sip.name %fd.sip"\n  priority: NOTICE\n`;
+      writeFileSync(
+        rules,
+        out("To localhost by name").replace(
+          "COND",
+          `evt.type = connect and fd.sport = ${port} and fd.sip.name = localhost`,
+        ) +
+          out("Not to localhost by name").replace(
+            "COND",
+            `evt.type = connect and fd.sport = ${port} and fd.sip.name != localhost`,
+          ),
+      );
+      const agent = new AgentProcess(["--json", "-r", rules]);
+      try {
+        await agent.ready();
+        // one listener on every loopback address; connects to 127.0.0.1 (localhost) and 127.0.0.2
+        const py = [
+          "import socket",
+          "s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)",
+          `s.bind(("0.0.0.0", ${port})); s.listen(4)`,
+          `for ip in ("127.0.0.1", "127.0.0.2"):`,
+          `    c = socket.create_connection((ip, ${port})); a, _ = s.accept(); a.close(); c.close()`,
+        ].join("\n");
+        execFileSync(PYTHON, ["-c", py]);
+        await agent.waitFor(() => agent.alerts.length >= 2, "two connect alerts");
+        await new Promise((r) => setTimeout(r, 200));
+        const by = agent.alerts.map((x) => [
+          x.rule,
+          x.output_fields["fd.sip"],
+          x.output_fields["fd.sip.name"],
+        ]);
+        assert.deepEqual(by, [
+          ["To localhost by name", "127.0.0.1", "localhost"],
+          ["Not to localhost by name", "127.0.0.2", null],
+        ]);
+      } finally {
+        assert.equal(await agent.stop(), 0);
+      }
+    },
+  );
+
   test("metrics: Prometheus text at /metrics, /healthz", { skip: skip ?? false }, async () => {
     const rules = join(dir, "metrics.yaml");
     const marker = join(dir, "metrics-marker");
@@ -176,6 +224,7 @@ describe("lanner run", () => {
         "lanner_events_evaluated_total",
         "lanner_process_table_size",
         "lanner_container_table_size",
+        "lanner_dns_lookup_failures_total",
         "lanner_resident_memory_bytes",
         "lanner_event_lag_seconds",
         'lanner_output_delivered_total{kind="stdout",output="stdout"}',

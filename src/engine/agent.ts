@@ -19,7 +19,7 @@ import {
   walkBatch,
 } from "../decode/record-view.js";
 import { SUPPORTED_SYSCALLS } from "../decode/syscall-params.js";
-import { isAllTypes, type CompiledRule, type RuleSet } from "../rules/index.js";
+import { domainNamesIn, isAllTypes, type CompiledRule, type RuleSet } from "../rules/index.js";
 import { State, stateSyscalls } from "../state/state.js";
 import type { Alert, OutputFieldValue, Priority } from "./alert.js";
 import { EventFieldReader, type Enrichers } from "./field-reader.js";
@@ -121,6 +121,7 @@ export class Agent {
     this.syscalls = [...all].filter((n) => syscallNr(n) !== undefined);
     this.rulesByNr = rulesByNr;
     this.ruleset = ruleset;
+    this.opts.enrichers?.watchDomains?.(domainNamesIn(ruleset.rules.map((r) => r.bound)));
   }
 
   /**

@@ -16,6 +16,10 @@ export interface Enrichers {
   userName?(uid: number, pid: number): string | null;
   groupName?(gid: number, pid: number): string | null;
   containerField?(containerId: string, field: string, arg: string | undefined): FieldValue | undefined;
+  /** The watched domain names that resolve to `ip` (fd.sip.name ...). */
+  domainNames?(ip: string): readonly string[];
+  /** The names the rules in force compare domain fields with: keep them resolved. */
+  watchDomains?(names: readonly string[]): void;
 }
 
 type Extractor = (r: EventFieldReader, arg: string | number | undefined) => FieldValue;
@@ -102,6 +106,10 @@ const EXTRACTORS: Readonly<Record<string, Extractor>> = {
   "container.id": (r) => r.containerId(),
   "evt.arg": (r, arg) => r.arg(arg),
   "evt.rawarg": (r, arg) => r.rawArg(arg),
+  "fd.cip.name": (r) => r.domainName("fd.cip"),
+  "fd.sip.name": (r) => r.domainName("fd.sip"),
+  "fd.lip.name": (r) => r.domainName("fd.lip"),
+  "fd.rip.name": (r) => r.domainName("fd.rip"),
   "evt.abspath": (r) => {
     if (r.ev.kind !== "syscall") return null;
     const spec = SYSCALL_SPECS.get(r.ev.nr);
@@ -220,6 +228,14 @@ export class EventFieldReader implements FieldReader {
     }
     const a = this.ancestor(n);
     return a ? f(a) : null;
+  }
+
+  /** `fd.sip.name` ...: the watched names that resolve to the IP; unknown when none does. */
+  domainName(ipField: string): FieldValue {
+    const ip = this.rendered()[ipField];
+    if (typeof ip !== "string" || this.enrich.domainNames === undefined) return null;
+    const names = this.enrich.domainNames(ip);
+    return names.length === 0 ? null : names.length === 1 ? (names[0] as string) : names;
   }
 
   /** `evt.arg.NAME` / `evt.arg[N]`: rendered as Falco renders arguments. */

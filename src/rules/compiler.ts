@@ -11,7 +11,8 @@
  */
 import type { BoundCheck, BoundExpr, BoundFieldExpr, BoundOperand } from "./bound.js";
 import { parseNumberLiteral } from "./binder.js";
-import { categoryOf, EVT_TYPE_ID } from "./fields.js";
+import { DOMAIN_FIELDS } from "./domains.js";
+import { categoryOf, EVT_TYPE_ID, fieldByName } from "./fields.js";
 import { globToRegExp } from "./glob.js";
 import { netContains, parseIpv4, parseNet, toIp, type IpNet } from "./ip.js";
 import { compileRe2 } from "./regex.js";
@@ -297,6 +298,19 @@ function compileCheck(c: BoundCheck): Predicate {
 
   if (c.valField !== undefined) return compileValCheck(c, get, compileGetter(c.valField));
   const values = c.values ?? [];
+
+  // `fd.sip.name != "x"`: true for a connection whose server IP is not one of x's addresses
+  // (the name field is unknown then, but the IP is known), as Falco compares domains.
+  const domainIp = c.lhs.kind === "field" ? DOMAIN_FIELDS.get(c.lhs.field.def.name) : undefined;
+  if (domainIp !== undefined && c.op === "!=" && c.modifier === undefined) {
+    const ipId = fieldByName(domainIp)?.id ?? -1;
+    const name = values[0] ?? "";
+    return (ev, t) => {
+      const ip = ev.read(ipId, undefined);
+      if (ip === null || ip === undefined) return false;
+      return !anyOf(get(ev, t), (x) => x === name);
+    };
+  }
 
   // evt.type fast paths
   if (c.lhs.kind === "field" && c.lhs.field.def.id === EVT_TYPE_ID && c.modifier === undefined) {

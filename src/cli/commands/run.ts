@@ -33,6 +33,7 @@ import {
 import { engineFamilies } from "../../engine/engine-metrics.js";
 import { ContainerStore } from "../../state/containers/index.js";
 import { createStateEnrichers, K8sApiWatcher, K8sMetadata } from "../../state/k8s/index.js";
+import { DomainNames } from "../../state/dns/index.js";
 import { UserResolver } from "../../state/users/index.js";
 import { applyOverride, formatProblem, readConfigFile, unknownKeys, type ConfigProblem } from "../config.js";
 import type { CliIO } from "../io.js";
@@ -374,8 +375,12 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
   api?.start();
   const k8s = new K8sMetadata({ containers, ...(api !== undefined ? { api } : {}) });
   const users = new UserResolver();
-  const enrichers = createStateEnrichers({ containers, k8s, users });
+  const domains = new DomainNames({
+    onError: (name, e) => io.stderr(`lanner: resolving ${name} (for fd.*.name): ${errorMessage(e)}\n`),
+  });
+  const enrichers = createStateEnrichers({ containers, k8s, users, domains });
   const closeState = async (): Promise<void> => {
+    domains.close();
     k8s.close();
     await api?.close();
     await containers.close();
@@ -423,6 +428,18 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
             value: c[k],
           })),
         },
+        {
+          name: "lanner_dns_names",
+          help: "Domain names the rules compare fd.*.name with, kept resolved.",
+          type: "gauge",
+          samples: [{ name: "lanner_dns_names", value: domains.stats().names }],
+        },
+        {
+          name: "lanner_dns_lookup_failures_total",
+          help: "Lookups of those names that failed (the last addresses are kept).",
+          type: "counter",
+          samples: [{ name: "lanner_dns_lookup_failures_total", value: domains.stats().failures }],
+        },
       ];
     });
     try {
@@ -439,6 +456,8 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
       `lanner run: warning: rule '${w}' can match every event type; it sees only the captured syscalls\n`,
     );
   }
+  // the names the rules compare fd.*.name with: resolved before the first alert can need them
+  await domains.settled(2000);
   const r = agent.report;
   io.stderr(
     `lanner: ready (rules=${loaded.ruleset.rules.length}, syscalls=${agent.syscalls.length}, mode=${r?.mode ?? "?"}` +

@@ -11,6 +11,7 @@ import {
   type ContainerMount,
 } from "../containers/container-info.js";
 import type { ContainerStore } from "../containers/container-store.js";
+import type { DomainNames } from "../dns/domain-names.js";
 import type { UserResolver } from "../users/user-resolver.js";
 import { formatLabels, ownerOfKind, type K8sMetadata, type PodMeta } from "./k8s-metadata.js";
 
@@ -21,6 +22,8 @@ export interface StateEnrichers {
   userName(uid: number, pid: number): string | null;
   groupName(gid: number, pid: number): string | null;
   containerField(containerId: string, field: string, arg: string | undefined): StateFieldValue | undefined;
+  domainNames?(ip: string): readonly string[];
+  watchDomains?(names: readonly string[]): void;
 }
 
 /** Glob with `*` and `?` (container.mount.dest[/proc*]). */
@@ -143,12 +146,15 @@ export interface StateEnrichersOptions {
   readonly containers: ContainerStore;
   readonly k8s?: K8sMetadata | null;
   readonly users?: UserResolver | null;
+  /** names for fd.*.name; without it those fields are unknown */
+  readonly domains?: DomainNames | null;
 }
 
 export function createStateEnrichers(opts: StateEnrichersOptions): StateEnrichers {
   const { containers } = opts;
   const k8s = opts.k8s ?? null;
   const users = opts.users ?? null;
+  const domains = opts.domains ?? null;
   const containerOfPid = (pid: number): string | undefined => {
     const c = containers.byPid(pid);
     return c === undefined || c === HOST_CONTAINER ? undefined : c.fullId;
@@ -172,5 +178,11 @@ export function createStateEnrichers(opts: StateEnrichersOptions): StateEnricher
       const pod = k8s === null || c === HOST_CONTAINER ? null : k8s.forContainer(c);
       return containerFieldValue(c, pod, field, arg);
     },
+    ...(domains === null
+      ? {}
+      : {
+          domainNames: (ip: string) => domains.namesOf(ip),
+          watchDomains: (names: readonly string[]) => void domains.watch(names),
+        }),
   };
 }

@@ -1,0 +1,61 @@
+// Domain-name fields: the names the rules ask about, and Falco's comparison semantics.
+import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
+import { test } from "node:test";
+import { domainNamesIn } from "./domains.js";
+import { loadRules } from "./loader.js";
+import { compatPath, evalCond } from "./testutil.js";
+
+const names = (text: string): string[] => {
+  const r = loadRules([{ name: "t.yaml", text }]);
+  assert.equal(r.diagnostics.filter((d) => d.severity === "error").length, 0);
+  return domainNamesIn(r.ruleset.rules.map((x) => x.bound)).sort();
+};
+
+test("names come from =, != and in, through lists and macros, once each", () => {
+  const text = `
+- list: good_domains
+  items: [a.example, b.example]
+- macro: to_good
+  condition: fd.sip.name in (good_domains)
+- rule: R1
+  desc: d
+  condition: evt.type = connect and to_good and not fd.cip.name = c.example
+  output: o
+  priority: WARNING
+- rule: R2
+  desc: d
+  condition: evt.type = connect and to_good and fd.rip.name != d.example and proc.name = a.example
+  output: o
+  priority: WARNING
+`;
+  // proc.name's literal is not a domain
+  assert.deepEqual(names(text), ["a.example", "b.example", "c.example", "d.example"]);
+});
+
+const stable = compatPath("falco_rules.yaml");
+test("Falco's stable rules ask for the Kubernetes API server's name", { skip: !existsSync(stable) }, () => {
+  const r = loadRules([{ name: "falco_rules.yaml", text: readFileSync(stable, "utf8") }]);
+  assert.deepEqual(domainNamesIn(r.ruleset.rules.map((x) => x.bound)), [
+    "kubernetes.default.svc.cluster.local",
+  ]);
+});
+
+test("comparisons: any of the names the reader gives matches; != needs a known IP", () => {
+  const ev = (ip: string | null, n: string | readonly string[] | null) => ({
+    "fd.sip": ip,
+    "fd.sip.name": n,
+  });
+  assert.equal(evalCond("fd.sip.name = a.example", ev("10.0.0.1", "a.example")), true);
+  assert.equal(evalCond("fd.sip.name = a.example", ev("10.0.0.1", ["b.example", "a.example"])), true);
+  assert.equal(evalCond("fd.sip.name in (x.example, a.example)", ev("10.0.0.1", "a.example")), true);
+  assert.equal(evalCond("fd.sip.name = a.example", ev("10.0.0.1", null)), false);
+  // Falco: != is "the server IP is not one of a.example's addresses"
+  assert.equal(evalCond("fd.sip.name != a.example", ev("10.0.0.1", null)), true);
+  assert.equal(evalCond("fd.sip.name != a.example", ev("10.0.0.1", "b.example")), true);
+  assert.equal(evalCond("fd.sip.name != a.example", ev("10.0.0.1", "a.example")), false);
+  assert.equal(evalCond("fd.sip.name != a.example", ev("10.0.0.1", ["a.example", "b.example"])), false);
+  // not a socket event: unknown, every comparison false
+  assert.equal(evalCond("fd.sip.name != a.example", ev(null, null)), false);
+  assert.equal(evalCond("fd.sip.name = a.example", ev(null, null)), false);
+});

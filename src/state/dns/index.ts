@@ -1,0 +1,7 @@
+export {
+  canonicalIp,
+  DomainNames,
+  type DomainNamesOptions,
+  type DomainNamesStats,
+  type Lookup,
+} from "./domain-names.js";
