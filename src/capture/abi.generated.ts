@@ -37,7 +37,7 @@ export const LN_KIND = {
 
 /** enum ln_stat */
 export const LN_STAT = {
-  LN_S_EMITTED: 0,
+  LN_S_UNUSED0: 0,
   LN_S_DROP_RING: 1,
   LN_S_DROP_SCRATCH: 2,
   LN_S_TRUNC: 3,

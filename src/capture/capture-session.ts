@@ -69,8 +69,6 @@ export interface CaptureReport {
 }
 
 export interface CaptureStats {
-  /** records the kernel submitted */
-  emitted: number;
   /** records lost because the ring was full, by CPU */
   dropRingByCpu: number[];
   dropRing: number;
@@ -374,7 +372,6 @@ export class CaptureSession {
   /** Reads the kernel's per-CPU counters and adds what JS has seen. */
   stats(): CaptureStats {
     const s: CaptureStats = {
-      emitted: 0,
       dropRingByCpu: new Array<number>(this.ncpu).fill(0),
       dropRing: 0,
       dropScratch: 0,
@@ -400,7 +397,6 @@ export class CaptureSession {
       }
       return t;
     };
-    s.emitted = sum(LN_STAT.LN_S_EMITTED);
     s.dropRing = sum(LN_STAT.LN_S_DROP_RING, s.dropRingByCpu);
     s.dropScratch = sum(LN_STAT.LN_S_DROP_SCRATCH);
     s.truncated = sum(LN_STAT.LN_S_TRUNC);

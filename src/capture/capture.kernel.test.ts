@@ -305,6 +305,33 @@ describe("capture (kernel)", { skip: skip ?? false }, () => {
     assert.ok(grown < 64 << 20, `RSS grew ${grown >> 20} MiB (bounded by the ring and the batch)`);
   });
 
+  test("a ring filling past the wakeup threshold wakes the consumer long before its timer", async () => {
+    const { execFile } = await import("node:child_process");
+    const { promisify } = await import("node:util");
+    const loadgen = join(packageRoot(), "bench/.output/loadgen");
+    let seen = 0;
+    const { CaptureSession } = await import("./capture-session.js");
+    const s = CaptureSession.start({
+      syscalls: "all",
+      ringBytes: 4 << 20,
+      wakeupBytes: 256 << 10,
+      pollMs: 60_000, // the timer cannot be what delivers
+      onBatch: (_b, _bytes, records) => (seen += records),
+    });
+    try {
+      // the loop runs in another process while this event loop stays free for wakeups
+      await promisify(execFile)(loadgen, ["getppid", "0.3"]);
+      await new Promise((r) => setTimeout(r, 100));
+      const st = s.stats();
+      assert.ok(st.wakeups > 0, "forced wakeups counted");
+      assert.ok(seen > 0 && seen === st.delivered, `delivered by wakeups (got ${seen})`);
+      // at most one forced wakeup per millisecond per CPU
+      assert.ok(st.wakeups <= 400 * st.dropRingByCpu.length, `${st.wakeups} wakeups in 0.3 s`);
+    } finally {
+      s.close();
+    }
+  });
+
   test("close leaks no fds", async () => {
     const before = openFdCount();
     await recordDuring({ syscalls: ["openat"] }, async () => {});

@@ -259,7 +259,6 @@ export class Agent {
 
 function emptyCaptureStats(): CaptureStats {
   return {
-    emitted: 0,
     dropRingByCpu: [],
     dropRing: 0,
     dropScratch: 0,

@@ -29,9 +29,11 @@ export function engineFamilies(agent: Agent): Family[] {
   const s = agent.stats();
   const c = s.capture;
   const fams: Family[] = [
-    counter("lanner_events_captured_total", "Records the kernel submitted to the ring buffer.", [
-      { name: "lanner_events_captured_total", value: c.emitted },
-    ]),
+    counter(
+      "lanner_events_captured_total",
+      "Events captured in the kernel: delivered to user space or lost to a full buffer.",
+      [{ name: "lanner_events_captured_total", value: c.delivered + c.dropRing + c.dropScratch }],
+    ),
     counter("lanner_events_delivered_total", "Records delivered to user space.", [
       { name: "lanner_events_delivered_total", value: c.delivered },
     ]),

@@ -159,7 +159,7 @@ function fmt(v: EventFields[string] | undefined): string {
 
 export function formatStats(s: CaptureStats, outputDropped: number, printed: number): string {
   return (
-    `lanner: stats emitted=${s.emitted} delivered=${s.delivered} printed=${printed} ` +
+    `lanner: stats delivered=${s.delivered} printed=${printed} ` +
     `dropped_ring=${s.dropRing} dropped_ring_by_cpu=[${s.dropRingByCpu.join(",")}] ` +
     `dropped_scratch=${s.dropScratch} dropped_output=${outputDropped} truncated=${s.truncated} ` +
     `read_failures=${s.readFailures} enter_misses=${s.enterMisses} batches=${s.batches}\n`
