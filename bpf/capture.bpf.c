@@ -193,6 +193,8 @@ const struct ln_desc ln_descs[LN_MAX_SYSCALL] SEC(".rodata.ln_desc") = {
 	D(link, .p = { PC(0), PC(1) }),
 	D(linkat, .p = { PD(1, 0), PD(3, 2) }),
 	D(chmod, .p = { PC(0) }),
+	D(truncate, .p = { PC(0) }),
+	D(ftruncate, .x = X_FDINFO, .xarg = 0),
 	D(fchmod, .x = X_FDINFO, .xarg = 0),
 	D(fchmodat, .p = { PD(1, 0) }),
 	D(fchmodat2, .p = { PD(1, 0) }),

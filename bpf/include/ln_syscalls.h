@@ -41,6 +41,8 @@
 #define LN_NR_link             86
 #define LN_NR_linkat           265
 #define LN_NR_chmod            90
+#define LN_NR_truncate         76
+#define LN_NR_ftruncate        77
 #define LN_NR_fchmod           91
 #define LN_NR_fchmodat         268
 #define LN_NR_chown            92

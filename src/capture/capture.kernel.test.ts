@@ -197,6 +197,28 @@ describe("capture (kernel)", { skip: skip ?? false }, () => {
     assert.equal(un["fs.path.name"], join(d, "b.txt"));
   });
 
+  test("truncate and ftruncate carry the file and the 64-bit length", async () => {
+    const d = join(dir, "trunc");
+    let res: Record<string, number> = {};
+    const rec = await recordDuring({ syscalls: ["truncate", "ftruncate"] }, async () => {
+      const { mkdirSync } = await import("node:fs");
+      mkdirSync(d);
+      res = await workload("truncate", d);
+    });
+    const [t] = sys(rec.events, "truncate", res["pid"]);
+    const [ft] = sys(rec.events, "ftruncate", res["pid"]);
+    assert.ok(t && ft, "both seen");
+    const tf = rec.fields(t);
+    assert.equal(tf["evt.arg.path"], "log.txt");
+    assert.equal(tf["fs.path.name"], join(d, "log.txt"), "relative path resolved against the cwd");
+    assert.equal(tf["evt.arg.length"], 0);
+    assert.equal(tf["evt.res"], "SUCCESS");
+    const ff = rec.fields(ft);
+    assert.equal(ff["fd.num"], res["fd"]);
+    assert.equal(ff["fd.name"], join(d, "log.txt"));
+    assert.equal(ff["evt.arg.length"], 5 * 2 ** 30);
+  });
+
   test("setuid, ptrace and memfd_create are seen with their arguments", async () => {
     let su: Record<string, number> = {};
     let pt: Record<string, number> = {};

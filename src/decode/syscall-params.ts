@@ -16,6 +16,7 @@ export type ParamType =
   | "mode"
   | "int"
   | "uint"
+  | "size64" // 64-bit size or offset (off_t)
   | "hex"
   | "uid"
   | "pid"
@@ -219,6 +220,8 @@ const DEFS: readonly Def[] = [
     targetArg: 1,
   },
   { name: "chmod", ret: "res", params: [p("filename", "path", 0), p("mode", "mode", 1)], pathArg: 0 },
+  { name: "truncate", ret: "res", params: [p("path", "path", 0), p("length", "size64", 1)], pathArg: 0 },
+  { name: "ftruncate", ret: "res", params: [p("fd", "fd", 0), p("length", "size64", 1)], fdArg: 0 },
   { name: "fchmod", ret: "res", params: [p("fd", "fd", 0), p("mode", "mode", 1)], fdArg: 0 },
   {
     name: "fchmodat",

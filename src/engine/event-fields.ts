@@ -36,6 +36,8 @@ function renderArg(ev: SyscallEvent, p: ParamSpec): FieldValue {
     case "uint":
     case "uid":
       return u32;
+    case "size64":
+      return Number(BigInt.asIntN(64, raw));
     case "hex":
       return `0x${raw.toString(16)}`;
     case "signal":

@@ -261,6 +261,7 @@ export class EventFieldReader implements FieldReader {
     const p = typeof arg === "number" ? spec?.params[arg] : spec?.params.find((x) => x.name === arg);
     if (!p) return null;
     const v = this.ev.args[p.arg] ?? 0n;
+    if (p.type === "size64") return Number(BigInt.asIntN(64, v));
     return p.type === "fd" || p.type === "int" || p.type === "pid"
       ? Number(BigInt.asIntN(32, v))
       : Number(BigInt.asUintN(32, v));

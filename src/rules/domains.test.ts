@@ -25,11 +25,11 @@ test("names come from =, != and in, through lists and macros, once each", () => 
   priority: WARNING
 - rule: R2
   desc: d
-  condition: evt.type = connect and to_good and fd.rip.name != d.example and proc.name = a.example
+  condition: evt.type = connect and to_good and fd.rip.name != d.example and proc.name = a.example and not fd.sip.name startswith e.example
   output: o
   priority: WARNING
 `;
-  // proc.name's literal is not a domain
+  // proc.name's literal is not a domain; a prefix is not a name to resolve
   assert.deepEqual(names(text), ["a.example", "b.example", "c.example", "d.example"]);
 });
 

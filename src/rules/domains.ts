@@ -13,7 +13,10 @@ export const DOMAIN_FIELDS: ReadonlyMap<string, string> = new Map([
   ["fd.rip.name", "fd.rip"],
 ]);
 
-/** Every literal that a condition compares a domain-name field with (=, !=, in, ...). */
+/** Operators that compare a domain field with names (as Falco: the others cannot match). */
+const NAME_OPS = new Set(["=", "==", "!=", "in", "intersects"]);
+
+/** Every literal that a condition compares a domain-name field with (=, !=, in). */
 export function domainNamesIn(conditions: Iterable<BoundExpr>): string[] {
   const out = new Set<string>();
   const seen = new Set<BoundExpr>();
@@ -32,7 +35,7 @@ export function domainNamesIn(conditions: Iterable<BoundExpr>): string[] {
         walk(e.e);
         return;
       case "check":
-        if (e.lhs.kind === "field" && DOMAIN_FIELDS.has(e.lhs.field.def.name))
+        if (e.lhs.kind === "field" && DOMAIN_FIELDS.has(e.lhs.field.def.name) && NAME_OPS.has(e.op))
           for (const v of e.values ?? []) if (v !== "") out.add(v);
         return;
       default:

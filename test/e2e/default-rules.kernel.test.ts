@@ -586,6 +586,27 @@ describe("default ruleset, real behaviours", { skip: SKIP ?? false, timeout: 600
     );
   });
 
+  it("Log file truncated: truncate(2) and ftruncate(2) to length 0", async () => {
+    const t = await behave("log-tamper", "truncate-path");
+    await expectAlert(
+      agent,
+      byPid(t.pid),
+      "Log file truncated",
+      "Warning",
+      { ...HOST, "evt.type": "truncate", "fs.path.name": t["path"] as string, "proc.name": "python3" },
+      { allowed: ["Log file deleted"] },
+    );
+    const f = await behave("log-tamper", "ftruncate");
+    await expectAlert(
+      agent,
+      byPid(f.pid),
+      "Log file truncated",
+      "Warning",
+      { ...HOST, "evt.type": "ftruncate", "fd.name": f["path"] as string, "proc.name": "python3" },
+      { allowed: ["Log file deleted"] },
+    );
+  });
+
   it("Log file deleted", async () => {
     const benign = await behave("tmp-delete");
     const r = await behave("log-tamper", "delete");
