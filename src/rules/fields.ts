@@ -91,6 +91,7 @@ const FS_PATH_EV = [
   "symlinkat",
   "chmod",
   "fchmodat",
+  "truncate",
   "mount",
   "umount2",
 ];
