@@ -14,47 +14,29 @@
  *
  * BENCH_QUICK=1: short runs (CI smoke), targets reported but not enforced.
  */
-import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
-import { cpus } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
-import { BpfObject, numPossibleCpus } from "../../src/native/index.js";
 import { bpfObjectPath, packageRoot } from "../../src/capture/paths.js";
+import {
+  LOADGEN,
+  loop as runLoop,
+  loopAsync,
+  median,
+  NCPU,
+  openFloor,
+  perCpuSum,
+  pin,
+  pinnedTo,
+  type LoopResult,
+} from "../floor.helper.js";
 
 const QUICK = process.env["BENCH_QUICK"] === "1";
 const SECONDS = QUICK ? 0.4 : 3;
 const RUNS = QUICK ? 1 : 3;
 const SETTLE_MS = QUICK ? 300 : 2000;
-const root = packageRoot();
-const LOADGEN = join(root, "bench/.output/loadgen");
-const LANNER = join(root, "bin/lanner");
-const NCPU = cpus().length;
-const pin = (cpu: number): string[] => (NCPU > 1 ? ["taskset", "-c", String(cpu)] : []);
-
-interface LoopResult {
-  per_sec: number;
-  syscalls: number;
-  seconds: number;
-}
-
-function loop(mode: string): LoopResult {
-  const cmd = [...pin(0), LOADGEN, mode, String(SECONDS)];
-  const out = execFileSync(cmd[0]!, cmd.slice(1), { encoding: "utf8" });
-  return JSON.parse(out) as LoopResult;
-}
-
-/** The same loop without blocking this process's event loop (for in-process consumers). */
-async function loopAsync(mode: string): Promise<LoopResult> {
-  const cmd = [...pin(0), LOADGEN, mode, String(SECONDS)];
-  const { stdout } = await promisify(execFile)(cmd[0]!, cmd.slice(1), { encoding: "utf8" });
-  return JSON.parse(stdout) as LoopResult;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? 0;
-}
+const LANNER = join(packageRoot(), "bin/lanner");
+const loop = (mode: string): LoopResult => runLoop(mode, SECONDS);
 
 async function waitReady(child: ChildProcess, what: string): Promise<void> {
   let err = "";
@@ -115,10 +97,8 @@ async function underLanner(mode: string, types: string): Promise<TracedResult> {
 
 /** The kernel's floor: empty programs on sys_enter/sys_exit of execve, openat, connect. */
 function underFloor(mode: string): LoopResult {
-  const obj = BpfObject.open(bpfObjectPath("floor"));
+  const obj = openFloor(["floor_enter", "floor_exit"]);
   try {
-    for (const p of ["ref_enter", "ref_exit"]) obj.setAutoload(p, false);
-    obj.load();
     for (const s of ["execve", "openat", "connect"]) {
       obj.attachTracepoint("floor_enter", "syscalls", `sys_enter_${s}`);
       obj.attachTracepoint("floor_exit", "syscalls", `sys_exit_${s}`);
@@ -134,36 +114,26 @@ function underFloor(mode: string): LoopResult {
  * timer"; 3.96 M getppid/s median, 4.8 M max on the day of the notes): a 32-byte event per
  * enter and per exit, drained by this process pinned to CPU 1, records counted in batches.
  */
-async function underReference(mode: string): Promise<TracedResult> {
-  const obj = BpfObject.open(bpfObjectPath("floor"));
-  const self = String(process.pid);
-  if (NCPU > 1) execFileSync("taskset", ["-a", "-p", "-c", "1", self], { stdio: "ignore" });
-  try {
-    for (const p of ["floor_enter", "floor_exit"]) obj.setAutoload(p, false);
-    const tgid = Buffer.alloc(4);
-    tgid.writeUInt32LE(process.pid);
-    obj.setGlobal("ref_self_tgid", tgid);
-    obj.load();
-    obj.attach("ref_enter");
-    obj.attach("ref_exit");
-    let events = 0;
-    obj.ringBuffer("ref_events", {
-      batchBytes: 4096 * 40,
-      pollMs: 10,
-      onBatch: (_bytes, records) => (events += records),
-    });
-    await new Promise((res) => setTimeout(res, 300));
-    const r = await loopAsync(mode);
-    await new Promise((res) => setTimeout(res, 50));
-    const dropMap = obj.map("ref_drops");
-    const perCpu = Buffer.alloc(numPossibleCpus() * 8);
-    dropMap.lookup(Buffer.alloc(4), perCpu);
-    const drops = dropMap.perCpuValues(perCpu).reduce((a, v) => a + Number(v.readBigUInt64LE(0)), 0);
-    return { loop: r, delivered: events, dropped: drops, lost: 0 };
-  } finally {
-    obj.close();
-    if (NCPU > 1) execFileSync("taskset", ["-a", "-p", "-c", `0-${NCPU - 1}`, self], { stdio: "ignore" });
-  }
+function underReference(mode: string): Promise<TracedResult> {
+  return pinnedTo(1, async () => {
+    const obj = openFloor(["ref_enter", "ref_exit"], { ref_self_tgid: process.pid });
+    try {
+      obj.attach("ref_enter");
+      obj.attach("ref_exit");
+      let events = 0;
+      obj.ringBuffer("ref_events", {
+        batchBytes: 4096 * 40,
+        pollMs: 10,
+        onBatch: (_bytes, records) => (events += records),
+      });
+      await new Promise((res) => setTimeout(res, 300));
+      const r = await loopAsync(mode, SECONDS);
+      await new Promise((res) => setTimeout(res, 50));
+      return { loop: r, delivered: events, dropped: perCpuSum(obj, "ref_drops"), lost: 0 };
+    } finally {
+      obj.close();
+    }
+  });
 }
 
 /** bpftrace printing every syscall exit of the loop's process, as the peer. */
