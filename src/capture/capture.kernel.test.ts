@@ -333,6 +333,7 @@ describe("capture (kernel)", { skip: skip ?? false }, () => {
     const loadgen = join(packageRoot(), "bench/.output/loadgen");
     let seen = 0;
     const { CaptureSession } = await import("./capture-session.js");
+    const t0 = Date.now();
     const s = CaptureSession.start({
       syscalls: "all",
       ringBytes: 4 << 20,
@@ -348,7 +349,8 @@ describe("capture (kernel)", { skip: skip ?? false }, () => {
       assert.ok(st.wakeups > 0, "forced wakeups counted");
       assert.ok(seen > 0 && seen === st.delivered, `delivered by wakeups (got ${seen})`);
       // at most one forced wakeup per millisecond per CPU
-      assert.ok(st.wakeups <= 400 * st.dropRingByCpu.length, `${st.wakeups} wakeups in 0.3 s`);
+      const ms = Date.now() - t0 + 1;
+      assert.ok(st.wakeups <= ms * st.dropRingByCpu.length, `${st.wakeups} wakeups in ${ms} ms`);
     } finally {
       s.close();
     }
