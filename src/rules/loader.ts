@@ -33,7 +33,7 @@ import type {
   StringNode,
   ValueNode,
 } from "./ast.js";
-import { exprText, MODIFIABLE_OPERATORS } from "./ast.js";
+import { BINARY_OPERATORS, exprText, LIST_OPERATORS, MODIFIABLE_OPERATORS, MODIFIERS } from "./ast.js";
 import { BindContext, bindCondition, type ListEntry, type MacroEntry } from "./binder.js";
 import { compileCondition } from "./compiler.js";
 import { DiagnosticBag, type Diagnostic, type SourceRef } from "./diagnostics.js";
@@ -912,28 +912,8 @@ function fieldNodeOf(s: StringNode): FieldExpr {
   };
 }
 
-const LIST_OPS = new Set(["in", "intersects", "pmatch"]);
-const ALL_OPS = new Set([
-  "=",
-  "==",
-  "!=",
-  "<",
-  "<=",
-  ">",
-  ">=",
-  "contains",
-  "icontains",
-  "bcontains",
-  "startswith",
-  "bstartswith",
-  "endswith",
-  "glob",
-  "iglob",
-  "regex",
-  "in",
-  "intersects",
-  "pmatch",
-]);
+const LIST_OPS = new Set<string>(LIST_OPERATORS);
+const ALL_OPS = new Set<string>([...BINARY_OPERATORS, ...LIST_OPERATORS]);
 
 function exceptionExpr(e: ExceptionDef, ruleName: string, diags: DiagnosticBag): Expr | undefined {
   const what = `exception '${e.name}' of rule '${ruleName}'`;
@@ -947,7 +927,10 @@ function exceptionExpr(e: ExceptionDef, ruleName: string, diags: DiagnosticBag):
     const c = e.comps?.[i];
     const text = c?.value.trim() ?? (e.singleField ? "in" : "=");
     const [opText = "", modText] = text.split(/\s+/);
-    if (!ALL_OPS.has(opText) || (modText !== undefined && !["oneof", "anyof", "allof"].includes(modText))) {
+    if (
+      !ALL_OPS.has(opText) ||
+      (modText !== undefined && !(MODIFIERS as readonly string[]).includes(modText))
+    ) {
       diags.at(c?.src ?? e.at, 0, "error", `${what}: unknown comparison operator '${text}'`);
       ok = false;
     } else if (modText !== undefined && !MODIFIABLE_OPERATORS.has(opText)) {
