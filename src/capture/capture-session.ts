@@ -29,8 +29,14 @@ export interface CaptureOptions {
   readonly batchBytes?: number;
   /** drain timer (ms); the latency bound; default 10 */
   readonly pollMs?: number;
-  /** force a wakeup when pending data crosses this many bytes; default ring/4 */
+  /** force a wakeup when pending data is over this many bytes; default ring/4 */
   readonly wakeupBytes?: number;
+  /**
+   * threads whose entry-time data (paths, sockaddrs) the kernel keeps; default 2048. A thread
+   * keeps its slot between syscalls; the least recently used is evicted when more threads
+   * than this are in stashed syscalls at once (counted as enter misses).
+   */
+  readonly stashEntries?: number;
   /**
    * Called once per batch of raw records, synchronously; `batch` is reused after the call.
    * Framing: u32 record length, u32 zero, record, padding to 8 (decode/ walks it).
@@ -233,6 +239,7 @@ export class CaptureSession {
       obj.setGlobal("filter_tgid", u32(opts.filterPid ?? 0));
       obj.setGlobal("wakeup_bytes", u64(wakeupBytes));
       obj.setMaxEntries("ln_events", ringBytes);
+      if (opts.stashEntries !== undefined) obj.setMaxEntries("ln_stash", opts.stashEntries);
       obj.load();
 
       // The syscall selection, written before anything is attached.

@@ -39,13 +39,19 @@ describe("lanner run", () => {
   test("config: unknown keys warn, bad values are errors naming the key", async () => {
     const c = join(dir, "lanner.yaml");
     writeFileSync(c, "json_output: true\nno_such_key: 1\nrule_matching: sometimes\n");
-    const r = spawnSync(process.execPath, [LANNER, "run", "-c", c, "-o", "priority=loud"], {
-      encoding: "utf8",
-    });
+    const r = spawnSync(
+      process.execPath,
+      [LANNER, "run", "-c", c, "-o", "priority=loud", "-o", "capture.stash_entries=12"],
+      { encoding: "utf8" },
+    );
     assert.equal(r.status, 1);
     assert.match(r.stderr, /lanner run: warning: no_such_key: unknown key, ignored/);
     assert.match(r.stderr, /lanner run: error: rule_matching: expected first or all, got "sometimes"/);
     assert.match(r.stderr, /lanner run: error: priority: unknown priority "loud"/);
+    assert.match(
+      r.stderr,
+      /lanner run: error: capture.stash_entries: expected an integer in 256..1048576, got 12/,
+    );
   });
 
   const skip = kernelSkipReason();
@@ -249,6 +255,8 @@ describe("lanner run", () => {
         rules,
         "-o",
         "capture.ring_mib=1",
+        "-o",
+        "capture.stash_entries=4096",
         "-o",
         "syscall_event_drops.threshold=0",
         "-o",

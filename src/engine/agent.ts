@@ -33,6 +33,8 @@ export interface AgentOptions {
   readonly ringBytes?: number;
   /** ring drain period (ms): the bound on alert latency added by batching; default 5 */
   readonly pollMs?: number;
+  /** see CaptureOptions.stashEntries */
+  readonly stashEntries?: number;
   /** syscalls to capture besides what rules and state need */
   readonly extraSyscalls?: readonly string[];
 }
@@ -156,6 +158,7 @@ export class Agent {
       syscalls: a.syscalls.length ? a.syscalls : [...SUPPORTED_SYSCALLS],
       ...(opts.ringBytes !== undefined ? { ringBytes: opts.ringBytes } : {}),
       pollMs: opts.pollMs ?? 5,
+      ...(opts.stashEntries !== undefined ? { stashEntries: opts.stashEntries } : {}),
       onBatch: (batch, bytes) => walkBatch(a.view, batch, bytes, a.onRecord),
     });
     a.reader.bootToWallNs = a.session.bootToWallNs;

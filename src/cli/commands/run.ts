@@ -233,6 +233,7 @@ interface Settings {
   dropPolicy: DropPolicy;
   ringBytes: number | undefined;
   pollMs: number | undefined;
+  stashEntries: number | undefined;
   rulePaths: string[];
   hostname: string;
 }
@@ -284,17 +285,19 @@ function resolveSettings(args: RunArgs): { settings: Settings; problems: ConfigP
       });
     } else ringBytes = n << 20;
   }
-  let pollMs: number | undefined;
-  if (cap["poll_ms"] !== undefined) {
-    const n = Number(cap["poll_ms"]);
-    if (!Number.isInteger(n) || n < 1 || n > 1000) {
-      problems.push({
-        severity: "error",
-        key: "capture.poll_ms",
-        message: `expected an integer in 1..1000, got ${JSON.stringify(cap["poll_ms"])}`,
-      });
-    } else pollMs = n;
-  }
+  const capInt = (key: string, min: number, max: number): number | undefined => {
+    if (cap[key] === undefined) return undefined;
+    const n = Number(cap[key]);
+    if (Number.isInteger(n) && n >= min && n <= max) return n;
+    problems.push({
+      severity: "error",
+      key: `capture.${key}`,
+      message: `expected an integer in ${min}..${max}, got ${JSON.stringify(cap[key])}`,
+    });
+    return undefined;
+  };
+  const pollMs = capInt("poll_ms", 1, 1000);
+  const stashEntries = capInt("stash_entries", 256, 1 << 20);
   const rf = raw["rules_files"] ?? raw["rules_file"];
   const rulePaths = Array.isArray(rf) ? rf.map(String) : typeof rf === "string" ? [rf] : [defaultRulesPath()];
   const hostname = (raw["node_name"] as string | undefined) ?? osHostname();
@@ -307,6 +310,7 @@ function resolveSettings(args: RunArgs): { settings: Settings; problems: ConfigP
       dropPolicy,
       ringBytes,
       pollMs,
+      stashEntries,
       rulePaths,
       hostname,
     },
@@ -335,7 +339,7 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
   for (const p of first.problems) io.stderr(`lanner run: ${formatProblem(p)}\n`);
   if (first.problems.some((p) => p.severity === "error")) return 1;
   let settings = first.settings;
-  const { raw, dropPolicy, ringBytes, pollMs, hostname } = settings;
+  const { raw, dropPolicy, ringBytes, pollMs, stashEntries, hostname } = settings;
   let rulePaths = settings.rulePaths;
 
   // ---- rules
@@ -397,6 +401,7 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
       onAlert: (a) => built.manager.publish(a),
       ...(ringBytes !== undefined ? { ringBytes } : {}),
       ...(pollMs !== undefined ? { pollMs } : {}),
+      ...(stashEntries !== undefined ? { stashEntries } : {}),
     });
   } catch (e) {
     io.stderr(`lanner run: ${errorMessage(e)}\n`);
