@@ -24,6 +24,7 @@
  *   Docker's when its client is disabled).
  */
 import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { CgroupResolver, type CgroupResolverOptions } from "./cgroup-resolver.js";
 import {
   cgroupDirFromSpec,
@@ -40,7 +41,7 @@ import {
   type ContainerInfo,
 } from "./container-info.js";
 import { CriClient } from "./cri-client.js";
-import { DockerClient, type DockerEvent } from "./docker-client.js";
+import { containerFromDockerConfig, DockerClient, type DockerEvent } from "./docker-client.js";
 import { errorMessage, NotSupportedError, StateError } from "./errors.js";
 import { LogOnce, stderrLogger, type Logger } from "./log-once.js";
 import { LruMap } from "./lru.js";
@@ -59,6 +60,8 @@ export interface DockerOptions {
   readonly address?: string;
   /** Deadline of each Engine API request (default 2000 ms). */
   readonly timeoutMs?: number;
+  /** Docker's data root, for its on-disk container records (default: asked of the engine). */
+  readonly dataRoot?: string;
 }
 
 export interface CriOptions {
@@ -140,6 +143,13 @@ export class ContainerStore {
   private readonly runtime = new Map<string, RuntimeState>();
   private readonly pendingFetch = new Map<string, Promise<ContainerInfo | undefined>>();
   private readonly lastFetch = new LruMap<string, number>(4096);
+  /**
+   * The runtime each container id was learnt from (cgroup path, containerd namespace, a
+   * record), so that a record made on a pid or cgroup cache hit is fetched from the right
+   * API. Without it, a Docker container whose pid containerd's moby event announced first
+   * was fetched as a CRI container and its first events said container.type=cri.
+   */
+  private readonly typeHints = new LruMap<string, ContainerType>(16384);
   private readonly unresolvedCgroups = new Set<number>();
   private readonly deleteTimers = new Map<string, NodeJS.Timeout>();
   private readonly listeners = new Set<Listener>();
@@ -152,6 +162,8 @@ export class ContainerStore {
   private readonly problems: LogOnce;
   private readonly client: ContainerdClient | null;
   private readonly docker: DockerClient | null;
+  /** Docker's data root, once known (option, or the engine's /info) */
+  private dockerRoot: string | null;
   private readonly cri: CriClient | null;
   private dockerSubscription: { close(): void } | null = null;
   private dockerTimer: NodeJS.Timeout | null = null;
@@ -199,6 +211,7 @@ export class ContainerStore {
             ...connectOptions(cd),
           });
     const dk = opts.docker;
+    this.dockerRoot = dk === false ? null : (dk?.dataRoot ?? null);
     this.docker =
       dk === false
         ? null
@@ -284,7 +297,7 @@ export class ContainerStore {
     const known = this.byCgroup.get(k);
     if (known !== undefined) {
       this.counters.cgroupHits++;
-      return known === HOST ? HOST_CONTAINER : this.recordFor(known, "cri");
+      return known === HOST ? HOST_CONTAINER : this.recordFor(known, this.typeHints.get(known) ?? "cri");
     }
     this.counters.cgroupMisses++;
     const path = this.resolver.resolve(k);
@@ -306,7 +319,8 @@ export class ContainerStore {
   byPid(pid: number, cgroupId?: number | bigint): ContainerInfo | undefined {
     this.counters.lookups++;
     const known = this.byPidCache.get(pid);
-    if (known !== undefined) return known === HOST ? HOST_CONTAINER : this.recordFor(known, "cri");
+    if (known !== undefined)
+      return known === HOST ? HOST_CONTAINER : this.recordFor(known, this.typeHints.get(known) ?? "cri");
     let text: string;
     this.counters.pidReads++;
     try {
@@ -323,6 +337,7 @@ export class ContainerStore {
     }
     const m = containerFromProcCgroup(text);
     const value = m === null ? HOST : m.fullId;
+    if (m !== null && m.type !== "cri") this.typeHints.set(m.fullId, m.type);
     this.byPidCache.set(pid, value);
     if (cgroupId !== undefined)
       this.byCgroup.set(typeof cgroupId === "bigint" ? Number(cgroupId) : cgroupId, value);
@@ -370,10 +385,38 @@ export class ContainerStore {
       if (!r.complete) void this.fetch(fullId, r.type ?? hint);
       return r;
     }
+    if (hint === "docker") {
+      const disk = this.dockerFromDisk(fullId);
+      if (disk !== null) {
+        this.put(disk); // inspect, on Docker's start event, refreshes it
+        return disk;
+      }
+    }
     const partial = partialContainer(fullId, hint);
     this.put(partial);
     void this.fetch(fullId, hint);
     return partial;
+  }
+
+  /** Docker's on-disk record of a container (see containerFromDockerConfig); null if none. */
+  private dockerFromDisk(fullId: string): ContainerInfo | null {
+    if (this.dockerRoot === null || this.closed) return null;
+    const dir = join(this.dockerRoot, "containers", fullId);
+    try {
+      const config: unknown = JSON.parse(readFileSync(join(dir, "config.v2.json"), "utf8"));
+      let host: unknown = {};
+      try {
+        host = JSON.parse(readFileSync(join(dir, "hostconfig.json"), "utf8"));
+      } catch {
+        // privileged and host namespaces then come with inspect
+      }
+      const info = containerFromDockerConfig(config, host);
+      return info.fullId === fullId ? info : null;
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code !== "ENOENT") this.noteProblem(err, "docker-config");
+      return null;
+    }
   }
 
   private learnCgroup(k: number, path: string): ContainerInfo {
@@ -383,6 +426,7 @@ export class ContainerStore {
       return HOST_CONTAINER;
     }
     this.byCgroup.set(k, m.fullId);
+    if (m.type !== "cri") this.typeHints.set(m.fullId, m.type);
     return this.recordFor(m.fullId, m.type);
   }
 
@@ -397,6 +441,7 @@ export class ContainerStore {
 
   private put(info: ContainerInfo): void {
     this.records.set(info.fullId, info);
+    if (info.type !== null && info.type !== "cri") this.typeHints.set(info.fullId, info.type);
     this.shortIds.set(info.id, info.fullId);
     if (this.shortIds.size > this.records.max * 2) {
       for (const [s, f] of this.shortIds) if (this.records.peek(f) === undefined) this.shortIds.delete(s);
@@ -645,6 +690,7 @@ export class ContainerStore {
     if (ev.kind === "other") return;
     const id = ev.id;
     if (id === "") return;
+    this.typeHints.set(id, env.namespace === "moby" ? "docker" : "containerd");
     if (env.namespace === "moby" && this.dockerActive()) {
       // Docker's own API describes these (and names them); containerd only adds pids.
       if ((ev.kind === "task-create" || ev.kind === "task-start") && ev.pid > 0) this.learnPid(id, ev.pid);
@@ -779,6 +825,13 @@ export class ContainerStore {
 
   private async syncDocker(): Promise<boolean> {
     if (this.docker === null) return false;
+    if (this.dockerRoot === null) {
+      try {
+        this.dockerRoot = (await this.docker.rootDir()) || null;
+      } catch (err) {
+        this.noteProblem(err, "docker-info");
+      }
+    }
     let ids: string[];
     try {
       ids = await this.docker.listIds();

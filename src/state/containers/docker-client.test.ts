@@ -15,6 +15,7 @@ import { findCgroup2Mount } from "./cgroup-resolver.js";
 import { ContainerStore } from "./container-store.js";
 import type { ContainerInfo } from "./container-info.js";
 import {
+  containerFromDockerConfig,
   containerFromDockerInspect,
   DockerClient,
   parseDockerEvent,
@@ -85,6 +86,42 @@ describe("docker reply parsing", () => {
     const split = splitJsonObjects('{"a":"}{"}{"b":[1,{"c":2}]}\n\n garbage\n{"d":"\\"}"}{"e"');
     assert.deepEqual(split.objects, ['{"a":"}{"}', '{"b":[1,{"c":2}]}', "garbage", '{"d":"\\"}"}']);
     assert.equal(split.rest, '{"e"');
+  });
+});
+describe("Docker's on-disk container records", () => {
+  it("map as inspect does: ID, MountPoints by destination, the host config apart", () => {
+    const id = "ab".repeat(32);
+    const info = containerFromDockerConfig(
+      {
+        ID: id,
+        Name: "/web",
+        Created: "2026-11-22T03:11:29.89758747Z",
+        Image: `sha256:${"cd".repeat(32)}`,
+        Config: { Image: "registry.example/shop/web:1.2", Labels: { app: "web" } },
+        State: { Pid: 4242, StartedAt: "2026-11-22T03:11:30.5Z" },
+        MountPoints: {
+          "/data": { Source: "/srv/data", Destination: "/data", RW: true, Propagation: "rprivate" },
+        },
+      },
+      { Privileged: true, NetworkMode: "host", PidMode: "" },
+    );
+    assert.equal(info.fullId, id);
+    assert.equal(info.id, id.slice(0, 12));
+    assert.equal(info.name, "web");
+    assert.equal(info.type, "docker");
+    assert.equal(info.image, "registry.example/shop/web:1.2");
+    assert.equal(info.imageRepository, "registry.example/shop/web");
+    assert.equal(info.imageTag, "1.2");
+    assert.equal(info.initPid, 4242);
+    assert.equal(info.privileged, true);
+    assert.equal(info.hostNetwork, true);
+    assert.equal(info.hostPid, false);
+    assert.deepEqual(info.mounts, [
+      { source: "/srv/data", dest: "/data", mode: "", rw: true, propagation: "rprivate" },
+    ]);
+    assert.equal(info.labels["app"], "web");
+    assert.equal(info.complete, true);
+    assert.throws(() => containerFromDockerConfig("[]", {}), /config.v2.json: not an object/);
   });
 });
 
@@ -297,6 +334,30 @@ describe("real Docker engine", async () => {
       if (cg !== undefined) assert.equal(store.stats().cgroupMisses, before);
     } finally {
       off();
+    }
+  });
+
+  it("Docker's own files describe a container at once, with no engine call", async () => {
+    const c = await containers.run(`${tag}-disk`, ["--label", "app=disk"]);
+    // no socket: only <data-root>/containers/<id>/ can answer
+    const offline = new ContainerStore({
+      containerd: false,
+      cri: false,
+      docker: { address: "/nonexistent/docker.sock", dataRoot: "/var/lib/docker" },
+      logger: (m) => logs.push(m),
+    });
+    try {
+      const info = offline.byPid(c.pid);
+      assert.equal(info?.complete, true, "complete at the first lookup");
+      assert.equal(info?.fullId, c.fullId);
+      assert.equal(info?.type, "docker");
+      assert.equal(info?.name, `${tag}-disk`);
+      assert.equal(info?.image, DOCKER_IMAGE);
+      assert.equal(info?.labels["app"], "disk");
+      assert.equal(info?.initPid, c.pid);
+      assert.equal(info?.privileged, false);
+    } finally {
+      await offline.close();
     }
   });
 

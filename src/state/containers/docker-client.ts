@@ -156,6 +156,40 @@ export function containerFromDockerInspect(body: unknown): ContainerInfo {
   };
 }
 
+/**
+ * A container from Docker's own files, `<data-root>/containers/<id>/config.v2.json` and
+ * `hostconfig.json`. dockerd writes them at create, before start, while inspect waits for
+ * the container's lock until start is over; so this is the record a container's very first
+ * process can carry. Same fields as inspect (config.v2.json spells the id `ID` and keeps
+ * mounts as `MountPoints`, keyed by destination).
+ */
+export function containerFromDockerConfig(config: unknown, hostConfig: unknown): ContainerInfo {
+  if (!isObject(config)) throw new StateError("EMALFORMED", "docker config.v2.json: not an object");
+  const mounts: unknown[] = [];
+  if (isObject(config["MountPoints"])) {
+    for (const m of Object.values(config["MountPoints"])) {
+      if (!isObject(m)) continue;
+      mounts.push({
+        Source: m["Source"],
+        Destination: m["Destination"],
+        Mode: m["Mode"] ?? "",
+        RW: m["RW"],
+        Propagation: m["Propagation"] ?? "",
+      });
+    }
+  }
+  return containerFromDockerInspect({
+    Id: config["ID"],
+    Name: config["Name"],
+    Created: config["Created"],
+    Config: config["Config"],
+    Image: config["Image"],
+    State: config["State"],
+    HostConfig: isObject(hostConfig) ? hostConfig : {},
+    Mounts: mounts,
+  });
+}
+
 /** One line of GET /events -> a container event, or null for another kind of event. */
 export function parseDockerEvent(line: string): DockerEvent | null {
   let v: unknown;
@@ -290,6 +324,20 @@ export class DockerClient {
     }
     if (!isObject(v)) throw new StateError("EMALFORMED", "docker version: reply is not an object");
     return str(v["Version"]);
+  }
+
+  /** GET /info: the engine's data root (`DockerRootDir`). */
+  async rootDir(): Promise<string> {
+    const { status, body } = await this.get("/info", "info");
+    if (status !== 200) throw new StateError("ERUNTIME", `docker info: HTTP ${status}`);
+    let v: unknown;
+    try {
+      v = JSON.parse(body);
+    } catch (err) {
+      throw new StateError("EMALFORMED", "docker info: reply is not JSON", { cause: err });
+    }
+    if (!isObject(v)) throw new StateError("EMALFORMED", "docker info: reply is not an object");
+    return str(v["DockerRootDir"]);
   }
 
   /** GET /containers/{id}/json; null when the engine does not know the container. */
