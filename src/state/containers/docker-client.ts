@@ -312,58 +312,46 @@ export class DockerClient {
     });
   }
 
+  /**
+   * GET `path` and parse its JSON body; undefined for a 404 when `notFoundOk`. Errors name
+   * the call (`docker <what>: ...`): ERUNTIME for another status, EMALFORMED for bad JSON.
+   */
+  private async getJson(path: string, what: string, notFoundOk = false): Promise<unknown> {
+    const { status, body } = await this.get(path, what);
+    if (status === 404 && notFoundOk) return undefined;
+    if (status !== 200) throw new StateError("ERUNTIME", `docker ${what}: HTTP ${status}`);
+    try {
+      return JSON.parse(body) as unknown;
+    } catch (err) {
+      throw new StateError("EMALFORMED", `docker ${what}: reply is not JSON`, { cause: err });
+    }
+  }
+
+  private async getObject(path: string, what: string): Promise<Record<string, unknown>> {
+    const v = await this.getJson(path, what);
+    if (!isObject(v)) throw new StateError("EMALFORMED", `docker ${what}: reply is not an object`);
+    return v;
+  }
+
   /** GET /version: the engine's version string. */
   async version(): Promise<string> {
-    const { status, body } = await this.get("/version", "version");
-    if (status !== 200) throw new StateError("ERUNTIME", `docker version: HTTP ${status}`);
-    let v: unknown;
-    try {
-      v = JSON.parse(body);
-    } catch (err) {
-      throw new StateError("EMALFORMED", "docker version: reply is not JSON", { cause: err });
-    }
-    if (!isObject(v)) throw new StateError("EMALFORMED", "docker version: reply is not an object");
-    return str(v["Version"]);
+    return str((await this.getObject("/version", "version"))["Version"]);
   }
 
   /** GET /info: the engine's data root (`DockerRootDir`). */
   async rootDir(): Promise<string> {
-    const { status, body } = await this.get("/info", "info");
-    if (status !== 200) throw new StateError("ERUNTIME", `docker info: HTTP ${status}`);
-    let v: unknown;
-    try {
-      v = JSON.parse(body);
-    } catch (err) {
-      throw new StateError("EMALFORMED", "docker info: reply is not JSON", { cause: err });
-    }
-    if (!isObject(v)) throw new StateError("EMALFORMED", "docker info: reply is not an object");
-    return str(v["DockerRootDir"]);
+    return str((await this.getObject("/info", "info"))["DockerRootDir"]);
   }
 
   /** GET /containers/{id}/json; null when the engine does not know the container. */
   async inspect(id: string): Promise<ContainerInfo | null> {
-    const { status, body } = await this.get(`/containers/${encodeURIComponent(id)}/json`, "inspect");
-    if (status === 404) return null;
-    if (status !== 200) throw new StateError("ERUNTIME", `docker inspect: HTTP ${status}`);
-    let v: unknown;
-    try {
-      v = JSON.parse(body);
-    } catch (err) {
-      throw new StateError("EMALFORMED", "docker inspect: reply is not JSON", { cause: err });
-    }
-    return containerFromDockerInspect(v);
+    const v = await this.getJson(`/containers/${encodeURIComponent(id)}/json`, "inspect", true);
+    return v === undefined ? null : containerFromDockerInspect(v);
   }
 
   /** GET /containers/json: the running containers' full ids. */
   async listIds(): Promise<string[]> {
-    const { status, body } = await this.get("/containers/json", "list");
-    if (status !== 200) throw new StateError("ERUNTIME", `docker list: HTTP ${status}`);
-    let v: unknown;
-    try {
-      v = JSON.parse(body);
-    } catch (err) {
-      throw new StateError("EMALFORMED", "docker list: reply is not JSON", { cause: err });
-    }
+    const v = await this.getJson("/containers/json", "list");
     if (!Array.isArray(v)) throw new StateError("EMALFORMED", "docker list: reply is not an array");
     return (v as unknown[]).map((c) => (isObject(c) ? str(c["Id"]) : "")).filter((id) => id !== "");
   }
