@@ -356,6 +356,29 @@ describe("capture (kernel)", { skip: skip ?? false }, () => {
     }
   });
 
+  test("stashEntries sizes the kernel's entry-time stash", async () => {
+    const { execFileSync } = await import("node:child_process");
+    const { CaptureSession } = await import("./capture-session.js");
+    const stashSizes = (): number[] =>
+      (
+        JSON.parse(execFileSync("bpftool", ["map", "list", "-j"], { encoding: "utf8" })) as {
+          name?: string;
+          max_entries?: number;
+        }[]
+      )
+        .filter((m) => m.name === "ln_stash")
+        .map((m) => m.max_entries ?? 0);
+    const before = stashSizes();
+    const s = CaptureSession.start({ syscalls: ["openat"], stashEntries: 777, onBatch: () => {} });
+    try {
+      const now = stashSizes();
+      assert.equal(now.length, before.length + 1, "one more ln_stash map");
+      assert.ok(now.includes(777), `a 777-entry ln_stash (sizes ${now.join(",")})`);
+    } finally {
+      s.close();
+    }
+  });
+
   test("close leaks no fds", async () => {
     const before = openFdCount();
     await recordDuring({ syscalls: ["openat"] }, async () => {});
