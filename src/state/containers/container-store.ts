@@ -297,7 +297,7 @@ export class ContainerStore {
     const known = this.byCgroup.get(k);
     if (known !== undefined) {
       this.counters.cgroupHits++;
-      return known === HOST ? HOST_CONTAINER : this.recordFor(known, this.typeHints.get(known) ?? "cri");
+      return known === HOST ? HOST_CONTAINER : this.recordFor(known);
     }
     this.counters.cgroupMisses++;
     const path = this.resolver.resolve(k);
@@ -319,8 +319,7 @@ export class ContainerStore {
   byPid(pid: number, cgroupId?: number | bigint): ContainerInfo | undefined {
     this.counters.lookups++;
     const known = this.byPidCache.get(pid);
-    if (known !== undefined)
-      return known === HOST ? HOST_CONTAINER : this.recordFor(known, this.typeHints.get(known) ?? "cri");
+    if (known !== undefined) return known === HOST ? HOST_CONTAINER : this.recordFor(known);
     let text: string;
     this.counters.pidReads++;
     try {
@@ -379,12 +378,15 @@ export class ContainerStore {
 
   // ---------------------------------------------------------------- internals
 
-  private recordFor(fullId: string, hint: ContainerType): ContainerInfo {
+  /** The record of a container; `hint` (default: what its id was learnt with) names the
+   * runtime to ask when the record is missing or incomplete. */
+  private recordFor(fullId: string, hint?: ContainerType): ContainerInfo {
     const r = this.records.get(fullId);
     if (r !== undefined) {
-      if (!r.complete) void this.fetch(fullId, r.type ?? hint);
+      if (!r.complete) void this.fetch(fullId, r.type ?? hint ?? this.typeHints.peek(fullId) ?? "cri");
       return r;
     }
+    hint ??= this.typeHints.peek(fullId) ?? "cri";
     if (hint === "docker") {
       const disk = this.dockerFromDisk(fullId);
       if (disk !== null) {
@@ -752,10 +754,18 @@ export class ContainerStore {
     return this.cri !== null && existsSync(this.cri.socketPath);
   }
 
-  private async fetchCriNow(fullId: string): Promise<ContainerInfo | undefined> {
-    if (this.cri === null || this.closed) return this.records.peek(fullId);
+  /**
+   * Asks one runtime API for a container (`ask` answers null when it does not know it) and
+   * records the answer; a failure is counted and reported under `problem`.
+   */
+  private async fetchFrom(
+    fullId: string,
+    ask: ((id: string) => Promise<ContainerInfo | null>) | null,
+    problem: string,
+  ): Promise<ContainerInfo | undefined> {
+    if (ask === null || this.closed) return this.records.peek(fullId);
     try {
-      const info = await this.cri.containerStatus(fullId, true);
+      const info = await ask(fullId);
       if (info === null) {
         this.counters.notFound++;
         return this.records.peek(fullId);
@@ -766,9 +776,14 @@ export class ContainerStore {
       return info;
     } catch (err) {
       this.counters.fetchErrors++;
-      this.noteProblem(err, "cri-status");
+      this.noteProblem(err, problem);
       return this.records.peek(fullId);
     }
+  }
+
+  private fetchCriNow(fullId: string): Promise<ContainerInfo | undefined> {
+    const cri = this.cri;
+    return this.fetchFrom(fullId, cri && ((id) => cri.containerStatus(id, true)), "cri-status");
   }
 
   private async syncCri(): Promise<boolean> {
@@ -791,23 +806,9 @@ export class ContainerStore {
     return this.docker !== null && existsSync(this.docker.socketPath);
   }
 
-  private async fetchDockerNow(fullId: string): Promise<ContainerInfo | undefined> {
-    if (this.docker === null || this.closed) return this.records.peek(fullId);
-    try {
-      const info = await this.docker.inspect(fullId);
-      if (info === null) {
-        this.counters.notFound++;
-        return this.records.peek(fullId);
-      }
-      if (this.closed) return info;
-      this.put(info);
-      if (info.initPid !== null) this.learnPid(info.fullId, info.initPid);
-      return info;
-    } catch (err) {
-      this.counters.fetchErrors++;
-      this.noteProblem(err, "docker-inspect");
-      return this.records.peek(fullId);
-    }
+  private fetchDockerNow(fullId: string): Promise<ContainerInfo | undefined> {
+    const docker = this.docker;
+    return this.fetchFrom(fullId, docker && ((id) => docker.inspect(id)), "docker-inspect");
   }
 
   /** Event-driven Docker fetch: chained after one in flight so a newer state is seen. */
