@@ -16,13 +16,32 @@ import { addStateFields } from "../state/state-fields.js";
 export type FieldValue = string | number | boolean | null | readonly string[];
 export type EventFields = Record<string, FieldValue>;
 
+/** The number behind an argument (`evt.rawarg`): signed for fds, ints and pids, 64-bit for
+ * sizes, else the unsigned 32-bit register value. */
+export function argNumber(raw: bigint, type: ParamSpec["type"]): number {
+  switch (type) {
+    case "size64":
+      return Number(BigInt.asIntN(64, raw));
+    case "fd":
+    case "int":
+    case "pid":
+      return Number(BigInt.asIntN(32, raw));
+    default:
+      return Number(BigInt.asUintN(32, raw));
+  }
+}
+
 function renderArg(ev: SyscallEvent, p: ParamSpec): FieldValue {
   const raw = ev.args[p.arg] ?? 0n;
-  const i32 = Number(BigInt.asIntN(32, raw));
   const u32 = Number(BigInt.asUintN(32, raw));
   switch (p.type) {
     case "fd":
-      return i32;
+    case "int":
+    case "pid":
+    case "uint":
+    case "uid":
+    case "size64":
+      return argNumber(raw, p.type);
     case "path":
     case "str":
       return ev.paths.get(p.arg) ?? null;
@@ -30,14 +49,6 @@ function renderArg(ev: SyscallEvent, p: ParamSpec): FieldValue {
       return F.openFlags(ev.type === "openat2" && ev.openHow ? ev.openHow.flags : u32);
     case "mode":
       return F.fileMode(ev.type === "openat2" && ev.openHow ? ev.openHow.mode : u32);
-    case "int":
-    case "pid":
-      return i32;
-    case "uint":
-    case "uid":
-      return u32;
-    case "size64":
-      return Number(BigInt.asIntN(64, raw));
     case "hex":
       return `0x${raw.toString(16)}`;
     case "signal":
@@ -73,7 +84,8 @@ function renderArg(ev: SyscallEvent, p: ParamSpec): FieldValue {
   }
 }
 
-function resolvedPath(ev: SyscallEvent, arg: number): string | null {
+/** Argument `arg`'s path, made absolute against the directory captured with it. */
+export function resolvedPath(ev: SyscallEvent, arg: number): string | null {
   const path = ev.paths.get(arg);
   if (path === undefined) return null;
   return resolvePath(path, ev.dirs.get(arg));

@@ -3,12 +3,12 @@
  * event and from state. Hot fields have direct extractors; the rest come from the event's
  * rendered field map (made once per event, only when a rule reads such a field).
  */
-import { resolvePath, type DecodedEvent, type SyscallEvent } from "../decode/event.js";
+import { type DecodedEvent, type SyscallEvent } from "../decode/event.js";
 import { resultName } from "../decode/errno.js";
 import { SYSCALL_SPECS } from "../decode/syscall-params.js";
 import { FIELDS, type FieldReader, type FieldValue } from "../rules/index.js";
 import type { ProcessInfo, ProcessTable } from "../state/process-table.js";
-import { eventFields, type EventFields } from "./event-fields.js";
+import { argNumber, eventFields, resolvedPath, type EventFields } from "./event-fields.js";
 
 /** Optional resolvers from state/ (containers, users); absent ones yield `host`/unknown. */
 export interface Enrichers {
@@ -113,9 +113,7 @@ const EXTRACTORS: Readonly<Record<string, Extractor>> = {
   "evt.abspath": (r) => {
     if (r.ev.kind !== "syscall") return null;
     const spec = SYSCALL_SPECS.get(r.ev.nr);
-    if (spec?.pathArg === undefined) return null;
-    const p = r.ev.paths.get(spec.pathArg);
-    return p === undefined ? null : resolvePath(p, r.ev.dirs.get(spec.pathArg));
+    return spec?.pathArg === undefined ? null : resolvedPath(r.ev, spec.pathArg);
   },
 };
 
@@ -260,11 +258,7 @@ export class EventFieldReader implements FieldReader {
     const spec = SYSCALL_SPECS.get(this.ev.nr);
     const p = typeof arg === "number" ? spec?.params[arg] : spec?.params.find((x) => x.name === arg);
     if (!p) return null;
-    const v = this.ev.args[p.arg] ?? 0n;
-    if (p.type === "size64") return Number(BigInt.asIntN(64, v));
-    return p.type === "fd" || p.type === "int" || p.type === "pid"
-      ? Number(BigInt.asIntN(32, v))
-      : Number(BigInt.asUintN(32, v));
+    return argNumber(this.ev.args[p.arg] ?? 0n, p.type);
   }
 
   private rendered(): EventFields {
