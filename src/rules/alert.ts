@@ -3,7 +3,7 @@
  * `{"time","rule","priority","source","hostname","output","output_fields","tags"}`.
  */
 import type { FieldReader } from "./compiler.js";
-import { formatRfc3339Nano, formatTimeOfDay, jsonKey, jsonValue, type OutputValue } from "./output.js";
+import { formatRfc3339Nano, formatTimeOfDay, jsonKey, jsonStringify, type OutputValue } from "./output.js";
 import type { CompiledRule } from "./ruleset.js";
 
 export interface AlertContext {
@@ -46,7 +46,7 @@ export function alertToJson(a: Alert): string {
   let first = true;
   const f = a.output_fields;
   for (const k in f) {
-    s += `${first ? "" : ","}${jsonKey(k)}:${jsonValue(f[k])}`;
+    s += `${first ? "" : ","}${jsonKey(k)}:${jsonStringify(f[k])}`;
     first = false;
   }
   return `${s}},"tags":${JSON.stringify(a.tags)}}`;

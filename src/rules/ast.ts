@@ -11,29 +11,7 @@ export interface NodeBase {
   readonly src: SourceRef | undefined;
 }
 
-export type BinaryOperator =
-  | "="
-  | "=="
-  | "!="
-  | "<"
-  | "<="
-  | ">"
-  | ">="
-  | "contains"
-  | "icontains"
-  | "bcontains"
-  | "startswith"
-  | "bstartswith"
-  | "endswith"
-  | "glob"
-  | "iglob"
-  | "regex";
-export type ListOperator = "in" | "intersects" | "pmatch";
-export type UnaryOperator = "exists";
-export type Operator = BinaryOperator | ListOperator | UnaryOperator;
-export type Modifier = "oneof" | "anyof" | "allof";
-
-export const BINARY_OPERATORS: readonly BinaryOperator[] = [
+export const BINARY_OPERATORS = [
   "=",
   "==",
   "!=",
@@ -50,24 +28,23 @@ export const BINARY_OPERATORS: readonly BinaryOperator[] = [
   "glob",
   "iglob",
   "regex",
-];
-export const LIST_OPERATORS: readonly ListOperator[] = ["in", "intersects", "pmatch"];
-export const MODIFIERS: readonly Modifier[] = ["oneof", "anyof", "allof"];
-/** Operators that accept a list modifier (`startswith oneof (a, b)`). */
-export const MODIFIABLE_OPERATORS: ReadonlySet<string> = new Set([
-  "=",
-  "==",
-  "!=",
-  "contains",
-  "icontains",
-  "bcontains",
-  "startswith",
-  "bstartswith",
-  "endswith",
-  "glob",
-  "iglob",
-  "regex",
-]);
+] as const;
+export const LIST_OPERATORS = ["in", "intersects", "pmatch"] as const;
+export const MODIFIERS = ["oneof", "anyof", "allof"] as const;
+export type BinaryOperator = (typeof BINARY_OPERATORS)[number];
+export type ListOperator = (typeof LIST_OPERATORS)[number];
+export type UnaryOperator = "exists";
+export type Operator = BinaryOperator | ListOperator | UnaryOperator;
+export type Modifier = (typeof MODIFIERS)[number];
+/** Operators that accept a list modifier (`startswith oneof (a, b)`): all binary ones but
+ * the ordering comparisons. */
+export const MODIFIABLE_OPERATORS: ReadonlySet<string> = new Set(
+  BINARY_OPERATORS.filter((op) => !/^[<>]/.test(op)),
+);
+/** Operators spelt as words (the lexer reads them as operators, not as field text). */
+export const WORD_OPERATORS: ReadonlySet<string> = new Set(
+  [...BINARY_OPERATORS, ...LIST_OPERATORS, "exists"].filter((op) => /^[a-z]/.test(op)),
+);
 
 export type TransformerName =
   "tolower" | "toupper" | "b64" | "basename" | "len" | "join" | "concat" | "getopt";

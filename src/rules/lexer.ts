@@ -7,6 +7,7 @@
  * `nextValue()` on the right-hand side and inside lists. Every token carries its start
  * and end offsets in the condition string.
  */
+import { WORD_OPERATORS } from "./ast.js";
 
 export type TokenKind =
   | "lparen"
@@ -38,24 +39,8 @@ export class LexError extends Error {
   }
 }
 
-const WORD_OPS = new Set([
-  "contains",
-  "icontains",
-  "bcontains",
-  "startswith",
-  "bstartswith",
-  "endswith",
-  "glob",
-  "iglob",
-  "regex",
-  "in",
-  "intersects",
-  "pmatch",
-  "exists",
-]);
-
 export function isWordOperator(s: string): boolean {
-  return WORD_OPS.has(s);
+  return WORD_OPERATORS.has(s);
 }
 
 function isSpace(c: number): boolean {

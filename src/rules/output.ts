@@ -197,16 +197,6 @@ export function jsonKey(k: string): string {
   return j;
 }
 
-/** JSON for one output value (bigints written as exact integers). */
-export function jsonValue(v: unknown): string {
-  if (typeof v === "string") return JSON.stringify(v);
-  if (typeof v === "number") return Number.isFinite(v) ? String(v) : "null";
-  if (typeof v === "bigint") return v.toString();
-  if (typeof v === "boolean") return v ? "true" : "false";
-  if (v === null || v === undefined) return "null";
-  return jsonStringify(v);
-}
-
 /** JSON text for a value that may contain bigints (written as plain integers). */
 export function jsonStringify(v: unknown): string {
   if (v === null || v === undefined) return "null";
