@@ -53,8 +53,12 @@ describe("alert rendering", () => {
   it("caches renderings per alert", () => {
     const r = new AlertRenderer({ timeFormatIso8601: true }, true);
     const a = makeAlert();
-    assert.equal(r.json(a), r.json(a));
-    assert.ok(r.json(a).includes(JSON.stringify(r.text(a))));
+    const first = r.json(a);
+    assert.ok(first.includes(JSON.stringify(r.text(a))));
+    // a second rendering of the same alert object is the cached one, not a new rendering
+    (a as { message: string }).message = "changed after the first rendering";
+    assert.equal(r.json(a), first);
+    assert.notEqual(new AlertRenderer({ timeFormatIso8601: true }, false).json(a), first);
   });
 
   it("parses priorities case-insensitively", () => {

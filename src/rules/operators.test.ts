@@ -129,7 +129,7 @@ test("exists, and unknown values make every comparison false", () => {
   }
 });
 
-test("comparing with <NA> warns (unsafe NA check)", () => {
+test("comparing with <NA> compiles and is false for an unknown value (the warning: bad-rules.test.ts)", () => {
   const r = compileFilter("proc.pname = <NA> and fd.num != <NA>");
   assert.ok(r.ok);
   assert.equal(evalCond("proc.pname != <NA>", {}), false);
