@@ -105,7 +105,7 @@ export class OutputManager {
   checkCounters(now = Date.now()): Alert[] {
     const out: Alert[] = [];
     for (const o of this.#outputs) {
-      if (o.kind === "grpc") continue;
+      if (o.reportsDropsInBand === true) continue;
       const seen = this.#seen.get(o);
       if (seen === undefined) continue;
       if (now - seen.lastReport < (this.#opts.reportIntervalMs ?? 30_000)) continue;

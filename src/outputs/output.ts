@@ -31,6 +31,9 @@ export interface Output {
   close(deadlineMs?: number): Promise<void>;
   /** Reopen files / respawn children (SIGHUP, SIGUSR1). Optional. */
   reopen?(): Promise<void>;
+  /** The output reports its own drops to its consumers (gRPC subscribers, in-stream), so the
+   * manager's drop alerts skip it. */
+  readonly reportsDropsInBand?: boolean;
 }
 
 export interface QueuedOutputOptions {

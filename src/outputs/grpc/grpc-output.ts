@@ -8,6 +8,7 @@ import type { GrpcServer } from "./server.js";
 
 export class GrpcOutput implements Output {
   readonly kind = "grpc";
+  readonly reportsDropsInBand = true;
   readonly name: string;
   readonly hub: AlertHub;
   readonly server: GrpcServer | undefined;
