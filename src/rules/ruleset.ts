@@ -55,6 +55,7 @@ export class RuleSet {
   private readonly all: readonly Entry[];
   private readonly compiler = new ConditionCompiler();
   private readonly out: CompiledRule[] = [];
+  private readonly rulesByType = new Map<string, readonly CompiledRule[]>();
 
   constructor(rules: readonly CompiledRule[], opts: RuleSetOptions = {}) {
     this.rules = rules.filter((r) => r.enabled);
@@ -85,7 +86,12 @@ export class RuleSet {
 
   /** Rules that can match events of type `evtType`, in load order. */
   rulesFor(evtType: string): readonly CompiledRule[] {
-    return this.bucket(evtType).map((e) => e.rule);
+    let r = this.rulesByType.get(evtType);
+    if (r === undefined) {
+      r = this.bucket(evtType).map((e) => e.rule); // the buckets never change: made once a type
+      this.rulesByType.set(evtType, r);
+    }
+    return r;
   }
 
   /**
