@@ -101,7 +101,7 @@ const EXTRACTORS: Readonly<Record<string, Extractor>> = {
     const l = r.ev.kind !== "syscall" ? r.ev.loginuid : r.proc()?.loginuid;
     return l === undefined ? null : l === 0xffffffff ? -1 : l;
   },
-  "group.gid": (r) => (r.ev.kind === "syscall" ? r.ev.egid : r.ev.egid),
+  "group.gid": (r) => r.ev.egid,
   "group.name": (r) => r.enrich.groupName?.(r.ev.egid, r.ev.tgid) ?? (r.ev.egid === 0 ? "root" : null),
   "container.id": (r) => r.containerId(),
   "evt.arg": (r, arg) => r.arg(arg),
@@ -126,6 +126,7 @@ export class EventFieldReader implements FieldReader {
   private readonly extract: (Extractor | undefined)[];
   private readonly names: readonly string[];
   private readonly ancestors: (ProcessInfo | undefined)[] = [];
+  private readonly walked: number[] = [];
   private ancestorsFor = -1;
   private containerCache: string | null = null;
 
@@ -194,9 +195,10 @@ export class EventFieldReader implements FieldReader {
     if (this.ancestorsFor !== this.ev.tgid) {
       this.ancestors.length = 0;
       let p = this.proc();
-      const seen = new Set<number>();
-      while (p && this.ancestors.length < MAX_ANCESTORS && p.ppid > 0 && !seen.has(p.ppid)) {
-        seen.add(p.pid);
+      const seen = this.walked; // reused: no allocation per event
+      seen.length = 0;
+      while (p && this.ancestors.length < MAX_ANCESTORS && p.ppid > 0 && !seen.includes(p.ppid)) {
+        seen.push(p.pid);
         p = this.procs.lookup(p.ppid);
         this.ancestors.push(p);
       }
