@@ -26,17 +26,25 @@ export interface StateEnrichers {
   watchDomains?(names: readonly string[]): void;
 }
 
+/** Compiled globs by pattern: the patterns are the field arguments of the rules in force. */
+const GLOBS = new Map<string, RegExp>();
+
 /** Glob with `*` and `?` (container.mount.dest[/proc*]). */
 function globMatch(pattern: string, s: string): boolean {
   if (!pattern.includes("*") && !pattern.includes("?")) return pattern === s;
-  const re = new RegExp(
-    "^" +
-      pattern
-        .replace(/[.+^${}()|[\]\\]/g, "\\$&")
-        .replace(/\*/g, ".*")
-        .replace(/\?/g, ".") +
-      "$",
-  );
+  let re = GLOBS.get(pattern);
+  if (re === undefined) {
+    re = new RegExp(
+      "^" +
+        pattern
+          .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+          .replace(/\*/g, ".*")
+          .replace(/\?/g, ".") +
+        "$",
+    );
+    if (GLOBS.size >= 256) GLOBS.clear();
+    GLOBS.set(pattern, re);
+  }
   return re.test(s);
 }
 
