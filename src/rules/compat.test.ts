@@ -1,14 +1,13 @@
 // The upstream Falco rules load unchanged: stable, incubating, sandbox (Falco's order).
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { formatDiagnostic } from "./diagnostics.js";
 import { loadRules } from "./loader.js";
-import { compatPath } from "./testutil.js";
+import { compatPath, compatRulesSkip } from "./testutil.js";
 
 const FILES = ["falco_rules.yaml", "falco-incubating_rules.yaml", "falco-sandbox_rules.yaml"];
-const present = FILES.every((f) => existsSync(compatPath(f)));
-const skip = present ? false : `compat files not found at ${compatPath("")}`;
+const skip = compatRulesSkip(...FILES);
 
 function load(names: readonly string[]) {
   return loadRules(names.map((n) => ({ name: n, text: readFileSync(compatPath(n), "utf8") })));

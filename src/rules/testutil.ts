@@ -1,5 +1,7 @@
 /** Helpers shared by the rules tests. */
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { compatDirSetting, compatSkipReason } from "../../test/helpers/compat.js";
 import type { FieldValue } from "./compiler.js";
 import { formatDiagnostic } from "./diagnostics.js";
 import { compileFilter } from "./filter.js";
@@ -24,9 +26,17 @@ export function condError(cond: string): string {
   return d === undefined ? "no diagnostic" : `${d.col}: ${d.message}`;
 }
 
-/** Path of a compat rules file (tests read them in place, never copy them). */
+/**
+ * Path of a compat rules file (tests read them in place, never copy them), under the one
+ * compat setting (LANNER_COMPAT_DIR, default ../shared/compat); it may not exist.
+ */
 export function compatPath(name: string): string {
-  return fileURLToPath(new URL(`../../../../shared/compat/falco-rules/${name}`, import.meta.url));
+  return join(compatDirSetting(), "falco-rules", name);
+}
+
+/** Why a test needing these compat rules files must skip, or false when they are there. */
+export function compatRulesSkip(...names: string[]): string | false {
+  return compatSkipReason(...names.map((n) => `falco-rules/${n}`)) ?? false;
 }
 
 /** Repository root (dist/src/rules -> repo). */

@@ -6,7 +6,7 @@
  * container where the rule is about containers) raises exactly that alert, with the
  * expected priority, source and output_fields; a benign look-alike raises nothing.
  * Part 2 does the same for a handful of Falco's stable rules, loaded with
- * `-r ../shared/compat/falco-rules/falco_rules.yaml`.
+ * `-r $LANNER_COMPAT_DIR/falco-rules/falco_rules.yaml` (default ../shared/compat).
  *
  * Alerts are tied to behaviours by pid (every default rule outputs %proc.pid), or by a
  * unique marker in the command line or a unique path (Falco's outputs have no pid).
@@ -24,12 +24,14 @@ import {
   type RunningContainer,
   type RunningPod,
 } from "../helpers/containerd.js";
+import { compatDirSetting, compatSkipReason } from "../helpers/compat.js";
 import { Agent, REPO, runSkipReason, type AlertJson, type FieldValue } from "./agent.js";
 
 const execFileP = promisify(execFile);
 const PY = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
 const BEHAVE = join(REPO, "test/fixtures/behaviors/behave.py");
-const FALCO_RULES = join(REPO, "..", "shared", "compat", "falco-rules", "falco_rules.yaml");
+const FALCO_RULES_REL = "falco-rules/falco_rules.yaml";
+const FALCO_RULES = join(compatDirSetting(), FALCO_RULES_REL);
 const SYSCALL_TRACEPOINTS = [
   "/sys/kernel/tracing/events/syscalls",
   "/sys/kernel/debug/tracing/events/syscalls",
@@ -880,7 +882,8 @@ describe("default ruleset, real behaviours", { skip: SKIP ?? false, timeout: 600
 
 // ------------------------------------------------------------------ part 2: Falco's stable rules
 
-const FALCO_SKIP = SKIP ?? (existsSync(FALCO_RULES) ? null : `${FALCO_RULES} not found`);
+const FALCO_SKIP = SKIP ?? compatSkipReason(FALCO_RULES_REL);
+if (FALCO_SKIP !== null && SKIP === null) console.log(`# SKIP Falco stable rules e2e: ${FALCO_SKIP}`);
 
 describe(
   "Falco stable rules (compat file), real behaviours",
