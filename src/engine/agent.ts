@@ -19,17 +19,22 @@ import {
   walkBatch,
 } from "../decode/record-view.js";
 import { SUPPORTED_SYSCALLS } from "../decode/syscall-params.js";
+import { clockOffsets } from "../native/clock.js";
 import { domainNamesIn, isAllTypes, type CompiledRule, type RuleSet } from "../rules/index.js";
+import { IpServices } from "../state/ip-services.js";
+import { ProcLive } from "../state/proc-live.js";
+import type { StateServices } from "../state/services.js";
 import { State, stateSyscalls } from "../state/state.js";
 import type { Alert, OutputFieldValue, Priority } from "./alert.js";
-import { EventFieldReader, type Enrichers } from "./field-reader.js";
+import { EventContext } from "./fields/index.js";
 
 export interface AgentOptions {
   readonly ruleset: RuleSet;
   /** called for every alert, synchronously on the event path: must not block */
   readonly onAlert: (alert: Alert) => void;
   readonly hostname?: string;
-  readonly enrichers?: Enrichers;
+  /** containers, pods, users, domain names; without it those fields are unknown */
+  readonly services?: StateServices;
   readonly ringBytes?: number;
   /** ring drain period (ms): the bound on alert latency added by batching; default 5 */
   readonly pollMs?: number;
@@ -82,7 +87,7 @@ export function syscallsForRules(rules: readonly CompiledRule[]): { names: strin
 export class Agent {
   private session: CaptureSession | null = null;
   private readonly state = new State();
-  private readonly reader: EventFieldReader;
+  private readonly ctx: EventContext;
   private readonly view = new RecordView();
   /** per syscall number: the rules that can match it (index by number, not by name) */
   private rulesByNr: (readonly CompiledRule[])[] = [];
@@ -104,12 +109,15 @@ export class Agent {
     this.ruleset = opts.ruleset;
     for (let nr = 0; nr < 1024; nr++) this.typeByNr[nr] = syscallName(nr);
     this.index(opts.ruleset);
-    this.reader = new EventFieldReader(
-      this.state.procs,
-      opts.enrichers ?? {},
-      0n,
-      opts.hostname ?? osHostname(),
-    );
+    const state = this.state;
+    this.ctx = new EventContext({
+      procs: state.procs,
+      hostname: opts.hostname ?? osHostname(),
+      state: opts.services ?? null,
+      fdNameChanged: () => state.fdNameChanged(),
+      live: new ProcLive(),
+      ipServices: new IpServices(),
+    });
   }
 
   /** Computes the syscall set and the by-number rule index of a rule set. */
@@ -123,7 +131,7 @@ export class Agent {
     this.syscalls = [...all].filter((n) => syscallNr(n) !== undefined);
     this.rulesByNr = rulesByNr;
     this.ruleset = ruleset;
-    this.opts.enrichers?.watchDomains?.(domainNamesIn(ruleset.rules.map((r) => r.bound)));
+    this.opts.services?.watchDomains(domainNamesIn(ruleset.rules.map((r) => r.bound)));
   }
 
   /**
@@ -161,7 +169,8 @@ export class Agent {
       ...(opts.stashEntries !== undefined ? { stashEntries: opts.stashEntries } : {}),
       onBatch: (batch, bytes) => walkBatch(a.view, batch, bytes, a.onRecord),
     });
-    a.reader.bootToWallNs = a.session.bootToWallNs;
+    a.ctx.bootToWallNs = a.session.bootToWallNs;
+    a.ctx.startTs = Number(clockOffsets().boottimeNs);
     a.purgeTimer = setInterval(() => {
       a.nowMs = Date.now();
       a.state.purge(a.nowMs);
@@ -194,17 +203,18 @@ export class Agent {
     }
     const ev = decodeRecord(v);
     if (!ev) return;
-    this.lastTs = ev.ts;
     this.decoded++;
     this.evaluated++;
-    const reader = this.reader;
-    reader.set(ev, type, this.num);
-    const matched = this.ruleset.match(reader, type);
+    const ctx = this.ctx;
+    ctx.set(ev, type, this.num);
+    ctx.prevTs = this.lastTs;
+    this.lastTs = ev.ts;
+    const matched = this.ruleset.match(ctx, type);
     for (let i = 0; i < matched.length; i++) this.raise(matched[i] as CompiledRule, type);
   };
 
   private raise(rule: CompiledRule, type: string): void {
-    const r = this.reader;
+    const r = this.ctx;
     const fields = rule.output.values(r, type, { "evt.time": r.wallNs() }) as Record<
       string,
       OutputFieldValue
@@ -246,7 +256,7 @@ export class Agent {
           ? 0
           : Math.max(
               0,
-              Date.now() / 1e3 - Number(BigInt(Math.round(this.lastTs)) + this.reader.bootToWallNs) / 1e9,
+              Date.now() / 1e3 - Number(BigInt(Math.round(this.lastTs)) + this.ctx.bootToWallNs) / 1e9,
             ),
     };
   }

@@ -2,7 +2,7 @@
  * Alerts shaped like Falco's: text `HH:MM:SS.nnnnnnnnn: Priority output` and JSON
  * `{"time","rule","priority","source","hostname","output","output_fields","tags"}`.
  */
-import type { FieldReader } from "./compiler.js";
+import type { EvalContext } from "./fields.js";
 import { formatRfc3339Nano, formatTimeOfDay, jsonKey, jsonStringify, type OutputValue } from "./output.js";
 import type { CompiledRule } from "./ruleset.js";
 
@@ -23,7 +23,7 @@ export interface Alert {
   readonly tags: readonly string[];
 }
 
-export function buildAlert(rule: CompiledRule, ev: FieldReader, evtType: string, ctx: AlertContext): Alert {
+export function buildAlert(rule: CompiledRule, ev: EvalContext, evtType: string, ctx: AlertContext): Alert {
   const outputFields = rule.output.values(ev, evtType, { "evt.time": ctx.timeNs });
   return {
     time: formatRfc3339Nano(ctx.timeNs),

@@ -3,11 +3,27 @@
  * against field types. Reports every problem into a DiagnosticBag at the position of the
  * offending token (inside the macro that contains it, when it comes from a macro).
  */
-import type { CheckNode, Expr, FieldExpr, ListNode, NodeBase, StringNode, ValueNode } from "./ast.js";
+import type {
+  CheckNode,
+  Expr,
+  FieldExpr,
+  FieldNode,
+  ListNode,
+  NodeBase,
+  StringNode,
+  ValueNode,
+} from "./ast.js";
 import { fieldExprText } from "./ast.js";
 import type { BoundCheck, BoundExpr, BoundFieldExpr, BoundOperand } from "./bound.js";
 import { DiagnosticBag, type Diagnostic } from "./diagnostics.js";
-import { categoryOf, isMultiValued, resolveField, type FieldCategory, type FieldType } from "./fields.js";
+import {
+  categoryOf,
+  type FieldCategory,
+  type FieldDef,
+  type FieldSchema,
+  type FieldType,
+  type ResolvedField,
+} from "./fields.js";
 import { parseNet } from "./ip.js";
 import { compileRe2 } from "./regex.js";
 
@@ -39,6 +55,8 @@ export class BindContext {
     macros: ReadonlyMap<string, MacroEntry>,
     lists: ReadonlyMap<string, ListEntry>,
     diags: DiagnosticBag,
+    /** The fields conditions and outputs are resolved against. */
+    readonly fields: FieldSchema,
   ) {
     this.macros = macros;
     this.lists = lists;
@@ -110,6 +128,8 @@ export interface BindResult {
 const NUMERIC_OPS = new Set(["=", "==", "!=", "<", "<=", ">", ">=", "in", "intersects", "exists"]);
 const EQ_OPS = new Set(["=", "==", "!=", "in", "intersects", "exists"]);
 const ORDER_OPS = new Set(["<", "<=", ">", ">="]);
+/** What a list field (fd.types without an index) can be compared with, as libsinsp. */
+const LIST_OPS = new Set(["exists", "in", "intersects"]);
 
 export function operatorFits(op: string, type: FieldType): boolean {
   const cat: FieldCategory = categoryOf(type);
@@ -135,6 +155,36 @@ export function parseNumberLiteral(s: string): number | undefined {
   const body = s.replace(/^[+-]/, "");
   const v = /^0[xX]/.test(body) ? parseInt(body.slice(2), 16) : Number(body);
   return neg ? -v : v;
+}
+
+const UNPRODUCED = new Map<string, FieldDef>();
+
+/** Stands in for a field the registry does not produce: always unknown. */
+function unproduced(name: string): FieldDef {
+  let d = UNPRODUCED.get(name);
+  if (d === undefined) {
+    const get = (): null => null;
+    d = {
+      id: -1,
+      name,
+      type: "string",
+      desc: "not produced",
+      arg: "optional",
+      dotted: false,
+      events: "all",
+      deprecated: false,
+      className: name.split(".")[0] ?? name,
+      filterOnly: false,
+      watchesLiterals: false,
+      show: false,
+      producer: () => get,
+      multiOf: () => undefined,
+      compare: undefined,
+      unavailable: () => "not produced",
+    };
+    UNPRODUCED.set(name, d);
+  }
+  return d;
 }
 
 class Binder {
@@ -237,19 +287,39 @@ class Binder {
     return this.bindFieldExpr(f);
   }
 
-  bindFieldExpr(f: FieldExpr): BoundFieldExpr | undefined {
-    if (f.kind === "field") {
-      const r = resolveField(f.name, f.arg);
-      if (!r.ok) {
-        if (r.message.startsWith("unknown field")) this.unknownField = true;
+  /**
+   * A field name against the registry. A field this host cannot produce, or another tool's
+   * field Lanner does not produce, is a warning naming it, and reads as unknown (so a check
+   * on it is false, said, never silently).
+   */
+  private resolveField(f: FieldNode): ResolvedField | undefined {
+    const fields = this.ctx.fields;
+    const r = fields.resolve(f.name, f.arg);
+    if (!r.ok) {
+      const why = r.unknown ? fields.foreign.get(f.name) : undefined;
+      if (why === undefined) {
+        if (r.unknown) this.unknownField = true;
         this.err(f, f.start, r.message);
         return undefined;
       }
+      this.ctx.diags.at(f.src, f.start, "warning", `field '${f.name}' is not produced by Lanner (${why}): it reads as unknown and checks on it are false`);
+      return { def: unproduced(f.name), arg: f.arg };
+    }
+    const missing = r.field.def.unavailable();
+    if (missing !== undefined)
+      this.ctx.diags.at(f.src, f.start, "warning", `field '${r.field.def.name}' cannot be produced on this host (${missing}): it reads as unknown and checks on it are false`);
+    return r.field;
+  }
+
+  bindFieldExpr(f: FieldExpr): BoundFieldExpr | undefined {
+    if (f.kind === "field") {
+      const field = this.resolveField(f);
+      if (field === undefined) return undefined;
       return {
         kind: "field",
-        field: r.field,
-        type: r.field.def.type,
-        multi: isMultiValued(r.field),
+        field,
+        type: field.def.type,
+        multi: field.def.multiOf(field.arg) !== undefined,
         text: fieldExprText(f),
       };
     }
@@ -353,6 +423,10 @@ class Binder {
     const op = c.op;
     if (!operatorFits(op, lhs.type)) {
       this.err(c, c.opStart, `operator '${op}' is not supported by field '${lhs.text}' of type ${lhs.type}`);
+      return { k: "const", v: false };
+    }
+    if (lhs.kind === "field" && lhs.field.def.multiOf(lhs.field.arg) === "list" && !LIST_OPS.has(op)) {
+      this.err(c, c.opStart, `list field '${lhs.text}' only supports the operators exists, in and intersects`);
       return { k: "const", v: false };
     }
     if (c.rhs === undefined) {

@@ -1,35 +1,29 @@
 /**
- * Compiler: bound conditions become closures, built once. Evaluation reads fields through
- * a FieldReader that the engine implements over decoded events and state; `evt.type` is
- * passed separately (it is known before any field is read) so type checks cost a string
- * comparison.
+ * Compiler: bound conditions become closures, built once. A field's getter is its
+ * registry producer (called directly: no lookup per event); `evt.type` is passed separately
+ * (it is known before any field is read) so type checks cost a string comparison.
  *
- * Semantics (as Falco): a field whose value is unknown (null) makes every comparison false,
- * including `!=`, and makes `exists` false. Fields that yield several values (list fields,
- * `proc.aname` without an index) match when any value matches; for list fields `in` means
- * every value is in the set and `intersects` that at least one is.
+ * Semantics (as libsinsp): a field whose value is unknown (null) makes every comparison
+ * false, including `!=`, and makes `exists` false. Fields with several values compare as
+ * their registry row says (fields.ts `Multi`): `any` value for ancestors, `either` end of a
+ * connection for fd.ip/fd.net/fd.port (`!=`: neither end is equal), and lists (`in`: every
+ * value in the set, `intersects`: one is).
  */
 import type { BoundCheck, BoundExpr, BoundFieldExpr, BoundOperand } from "./bound.js";
 import { parseNumberLiteral } from "./binder.js";
-import { DOMAIN_FIELDS } from "./domains.js";
-import { categoryOf, EVT_TYPE_ID, fieldByName } from "./fields.js";
+import { categoryOf, type EvalContext, type FieldValue, type Getter, type Multi } from "./fields.js";
 import { globToRegExp } from "./glob.js";
 import { netContains, parseIpv4, parseNet, toIp, type IpNet } from "./ip.js";
 import { compileRe2 } from "./regex.js";
 
-/** A field value: null when unknown for this event. */
-export type FieldValue = string | number | bigint | boolean | readonly string[] | Uint8Array | null;
+export type { FieldValue, Getter } from "./fields.js";
 
-/** What the engine provides to evaluate conditions and render outputs for one event. */
-export interface FieldReader {
-  /** Value of field `fieldId` (see FIELDS) with its argument (index, key or undefined). */
-  read(fieldId: number, arg: string | number | undefined): FieldValue;
-}
-
-export type Predicate = (ev: FieldReader, evtType: string) => boolean;
-export type Getter = (ev: FieldReader, evtType: string) => FieldValue;
+export type Predicate = (ev: EvalContext, evtType: string) => boolean;
 
 // ---------------------------------------------------------------- getters
+
+/** The field whose value is the event type the caller passes (the rule index's key). */
+export const EVT_TYPE = "evt.type";
 
 function asString(v: FieldValue): string | null {
   if (typeof v === "string") return v;
@@ -77,10 +71,8 @@ function operandGetter(o: BoundOperand): Getter {
 
 export function compileGetter(f: BoundFieldExpr): Getter {
   if (f.kind === "field") {
-    const id = f.field.def.id;
-    if (id === EVT_TYPE_ID) return (_ev, t) => t;
-    const arg = f.field.arg;
-    return (ev) => ev.read(id, arg);
+    if (f.field.def.name === EVT_TYPE) return (_ev, t) => t;
+    return f.field.def.producer(f.field.arg);
   }
   const args = f.args.map(operandGetter);
   const fieldArgs = f.args
@@ -285,71 +277,32 @@ function anyOf(v: FieldValue, test: (x: FieldValue) => boolean): boolean {
   return test(v);
 }
 
-function compileCheck(c: BoundCheck): Predicate {
-  const get = compileGetter(c.lhs);
-  const cat = categoryOf(c.lhs.type);
+/** How the values of a check's left-hand side are combined (see fields.ts `Multi`). */
+function multiOf(f: BoundFieldExpr): Multi | undefined {
+  if (f.kind === "field") return f.field.def.multiOf(f.field.arg);
+  return f.multi ? "any" : undefined;
+}
 
-  if (c.op === "exists") {
-    return (ev, t) => {
-      const v = get(ev, t);
-      return v !== null && v !== undefined && !(Array.isArray(v) && v.length === 0);
-    };
-  }
-
-  if (c.valField !== undefined) return compileValCheck(c, get, compileGetter(c.valField));
-  const values = c.values ?? [];
-
-  // `fd.sip.name != "x"`: true for a connection whose server IP is not one of x's addresses
-  // (the name field is unknown then, but the IP is known), as Falco compares domains.
-  const domainIp = c.lhs.kind === "field" ? DOMAIN_FIELDS.get(c.lhs.field.def.name) : undefined;
-  if (domainIp !== undefined && c.op === "!=" && c.modifier === undefined) {
-    const ipId = fieldByName(domainIp)?.id ?? -1;
-    const name = values[0] ?? "";
-    return (ev, t) => {
-      const ip = ev.read(ipId, undefined);
-      if (ip === null || ip === undefined) return false;
-      return !anyOf(get(ev, t), (x) => x === name);
-    };
-  }
-
-  // evt.type fast paths
-  if (c.lhs.kind === "field" && c.lhs.field.def.id === EVT_TYPE_ID && c.modifier === undefined) {
-    if (c.op === "=" || c.op === "==") {
-      const l = values[0];
-      return (_ev, t) => t === l;
-    }
-    if (c.op === "!=") {
-      const l = values[0];
-      return (_ev, t) => t !== l;
-    }
-    if (c.op === "in" || c.op === "intersects") {
-      const set = new Set(values);
-      return (_ev, t) => set.has(t);
-    }
-  }
-
-  switch (cat) {
+/** The test of one scalar value (never null) against the check's literals. */
+function elementTest(c: BoundCheck, values: readonly string[]): (x: FieldValue) => boolean {
+  switch (categoryOf(c.lhs.type)) {
     case "number": {
-      const nums = values.map((v) => parseNumberLiteral(v) ?? NaN);
-      const test = numberTest(c.op, nums);
-      return (ev, t) => {
-        const v = get(ev, t);
-        if (typeof v === "number") return test(v);
-        if (v === null || v === undefined) return false;
-        return anyOf(v, (x) => {
-          const n = numberOf(x);
-          return n !== null && test(n);
-        });
+      const test = numberTest(
+        c.op,
+        values.map((v) => parseNumberLiteral(v) ?? NaN),
+      );
+      return (x) => {
+        if (typeof x === "number") return test(x);
+        const n = numberOf(x);
+        return n !== null && test(n);
       };
     }
     case "bool": {
-      const bools = values.map((v) => v === "true");
+      const set = new Set(values.map((v) => v === "true"));
       const neg = c.op === "!=";
-      const set = new Set(bools);
-      return (ev, t) => {
-        const b = boolOf(get(ev, t));
-        if (b === null) return false;
-        return neg ? !set.has(b) : set.has(b);
+      return (x) => {
+        const b = boolOf(x);
+        return b !== null && (neg ? !set.has(b) : set.has(b));
       };
     }
     case "ip": {
@@ -374,31 +327,10 @@ function compileCheck(c: BoundCheck): Predicate {
         for (const n of nets) if (netContains(n, ip)) return true;
         return false;
       };
-      return (ev, t) => {
-        const r = contains(get(ev, t));
-        if (r === null) return false;
-        return neg ? !r : r;
+      return (x) => {
+        const r = contains(x);
+        return r !== null && (neg ? !r : r);
       };
-    }
-    case "list": {
-      const test = stringTest(c, values);
-      if (c.op === "in" && c.lhs.multi) {
-        return (ev, t) => {
-          const v = get(ev, t);
-          if (!Array.isArray(v)) {
-            const s = asString(v);
-            return s !== null && test(s);
-          }
-          if (v.length === 0) return false;
-          for (const x of v as readonly string[]) if (!test(x)) return false;
-          return true;
-        };
-      }
-      return (ev, t) =>
-        anyOf(get(ev, t), (x) => {
-          const s = asString(x);
-          return s !== null && test(s);
-        });
     }
     case "bytes": {
       if (c.op === "bcontains" || c.op === "bstartswith") {
@@ -407,35 +339,96 @@ function compileCheck(c: BoundCheck): Predicate {
         const all = c.modifier === "allof";
         const one = (b: Buffer, p: Buffer): boolean =>
           starts ? b.length >= p.length && b.subarray(0, p.length).equals(p) : b.includes(p);
-        return (ev, t) => {
-          const v = get(ev, t);
-          if (v === null || v === undefined) return false;
+        return (x) => {
           const b =
-            v instanceof Uint8Array
-              ? Buffer.from(v.buffer, v.byteOffset, v.byteLength)
-              : Buffer.from(asString(v) ?? "", "latin1");
+            x instanceof Uint8Array
+              ? Buffer.from(x.buffer, x.byteOffset, x.byteLength)
+              : Buffer.from(asString(x) ?? "", "latin1");
           return all ? pats.every((p) => one(b, p)) : pats.some((p) => one(b, p));
         };
       }
       const test = stringTest(c, values);
-      return (ev, t) => {
-        const s = asString(get(ev, t));
+      return (x) => {
+        const s = asString(x);
         return s !== null && test(s);
       };
     }
-    case "string": {
+    case "string":
+    case "list": {
       const test = stringTest(c, values);
-      return (ev, t) => {
-        const v = get(ev, t);
-        if (typeof v === "string") return test(v);
-        if (v === null || v === undefined) return false;
-        return anyOf(v, (x) => {
-          const s = asString(x);
-          return s !== null && test(s);
-        });
+      return (x) => {
+        if (typeof x === "string") return test(x);
+        const s = asString(x);
+        return s !== null && test(s);
       };
     }
   }
+}
+
+function compileCheck(c: BoundCheck): Predicate {
+  const get = compileGetter(c.lhs);
+
+  if (c.op === "exists") {
+    return (ev, t) => {
+      const v = get(ev, t);
+      return v !== null && v !== undefined && !(Array.isArray(v) && v.length === 0);
+    };
+  }
+
+  if (c.valField !== undefined) return compileValCheck(c, get, compileGetter(c.valField));
+  const values = c.values ?? [];
+
+  // fields libsinsp compares rather than extracts (fd.sip.name: "is the IP one of x's addresses")
+  if (c.lhs.kind === "field" && c.lhs.field.def.compare !== undefined) {
+    const custom = c.lhs.field.def.compare(c.op, values, c.lhs.field.arg);
+    if (custom !== undefined) return custom;
+  }
+
+  // evt.type fast paths
+  if (c.lhs.kind === "field" && c.lhs.field.def.name === EVT_TYPE && c.modifier === undefined) {
+    if (c.op === "=" || c.op === "==") {
+      const l = values[0];
+      return (_ev, t) => t === l;
+    }
+    if (c.op === "!=") {
+      const l = values[0];
+      return (_ev, t) => t !== l;
+    }
+    if (c.op === "in" || c.op === "intersects") {
+      const set = new Set(values);
+      return (_ev, t) => set.has(t);
+    }
+  }
+
+  const elem = elementTest(c, values);
+  const multi = multiOf(c.lhs);
+  if (multi === "list" && (c.op === "in" || c.op === "intersects")) {
+    // `in`: every value is in the set; `intersects`: at least one is
+    const every = c.op === "in";
+    return (ev, t) => {
+      const v = get(ev, t);
+      if (v === null || v === undefined) return false;
+      if (!Array.isArray(v)) return elem(v);
+      if (v.length === 0) return false;
+      for (const x of v as readonly string[]) if (elem(x) !== every) return !every;
+      return every;
+    };
+  }
+  // a field naming either end of a connection: `!=` holds when neither end is equal
+  const every = multi === "either" && c.op === "!=";
+  return (ev, t) => {
+    const v = get(ev, t);
+    if (typeof v === "string" || typeof v === "number") return elem(v);
+    if (v === null || v === undefined) return false;
+    if (!Array.isArray(v)) return elem(v);
+    if (v.length === 0) return false;
+    if (every) {
+      for (const x of v as readonly string[]) if (!elem(x)) return false;
+      return true;
+    }
+    for (const x of v as readonly string[]) if (elem(x)) return true;
+    return false;
+  };
 }
 
 function compileValCheck(c: BoundCheck, get: Getter, rhs: Getter): Predicate {
@@ -473,7 +466,7 @@ function compileValCheck(c: BoundCheck, get: Getter, rhs: Getter): Predicate {
 // ---------------------------------------------------------------- boolean structure
 
 function isTypeCheck(e: BoundExpr): boolean {
-  return e.k === "check" && e.lhs.kind === "field" && e.lhs.field.def.id === EVT_TYPE_ID;
+  return e.k === "check" && e.lhs.kind === "field" && e.lhs.field.def.name === EVT_TYPE;
 }
 
 function flattenInto(k: "and" | "or", e: BoundExpr, out: BoundExpr[]): void {

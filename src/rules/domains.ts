@@ -1,22 +1,14 @@
 /**
- * Domain-name fields (`fd.sip.name` ...): which IP field each one names, and the names the
- * rules compare them with, which the engine must keep resolved. The values themselves come
- * from the engine's reader: the watched names whose addresses include the IP (Falco's
- * semantics: `fd.sip.name = "x"` is true when fd.sip is one of x's addresses).
+ * The literals that conditions compare "watching" fields with (`fd.sip.name = x`: the
+ * registry row says `watchesLiterals`): the engine keeps those names resolved, and the
+ * field's own comparison says whether an address is one of a name's (Falco's semantics).
  */
 import type { BoundExpr } from "./bound.js";
-
-export const DOMAIN_FIELDS: ReadonlyMap<string, string> = new Map([
-  ["fd.cip.name", "fd.cip"],
-  ["fd.sip.name", "fd.sip"],
-  ["fd.lip.name", "fd.lip"],
-  ["fd.rip.name", "fd.rip"],
-]);
 
 /** Operators that compare a domain field with names (as Falco: the others cannot match). */
 const NAME_OPS = new Set(["=", "==", "!=", "in", "intersects"]);
 
-/** Every literal that a condition compares a domain-name field with (=, !=, in). */
+/** Every literal that a condition compares a watching field with (=, !=, in). */
 export function domainNamesIn(conditions: Iterable<BoundExpr>): string[] {
   const out = new Set<string>();
   const seen = new Set<BoundExpr>();
@@ -35,7 +27,7 @@ export function domainNamesIn(conditions: Iterable<BoundExpr>): string[] {
         walk(e.e);
         return;
       case "check":
-        if (e.lhs.kind === "field" && DOMAIN_FIELDS.has(e.lhs.field.def.name) && NAME_OPS.has(e.op))
+        if (e.lhs.kind === "field" && e.lhs.field.def.watchesLiterals && NAME_OPS.has(e.op))
           for (const v of e.values ?? []) if (v !== "") out.add(v);
         return;
       default:

@@ -5,6 +5,7 @@
 import { BindContext, bindCondition, type ListEntry, type MacroEntry } from "./binder.js";
 import { compileCondition, type Predicate } from "./compiler.js";
 import { DiagnosticBag, stringSource, type Diagnostic } from "./diagnostics.js";
+import type { FieldSchema } from "./fields.js";
 import { eventTypesOf, type EvtSet } from "./evttypes.js";
 import { parseCondition } from "./parser.js";
 
@@ -17,10 +18,12 @@ export interface CompiledFilter {
 export function compileFilter(
   text: string,
   opts: {
+    /** The fields the condition is resolved against. */
+    fields: FieldSchema;
     file?: string;
     macros?: ReadonlyMap<string, MacroEntry>;
     lists?: ReadonlyMap<string, ListEntry>;
-  } = {},
+  },
 ): { ok: true; filter: CompiledFilter } | { ok: false; diagnostics: readonly Diagnostic[] } {
   const src = stringSource(opts.file ?? "<filter>", text);
   const diags = new DiagnosticBag();
@@ -29,7 +32,7 @@ export function compileFilter(
     diags.at(src, r.error.offset, "error", r.error.message);
     return { ok: false, diagnostics: diags.items };
   }
-  const ctx = new BindContext(opts.macros ?? new Map(), opts.lists ?? new Map(), diags);
+  const ctx = new BindContext(opts.macros ?? new Map(), opts.lists ?? new Map(), diags, opts.fields);
   const b = bindCondition(r.expr, ctx);
   if (b.bound === undefined) return { ok: false, diagnostics: diags.items };
   return {

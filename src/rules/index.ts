@@ -10,22 +10,29 @@ export type * from "./ast.js";
 export { exprText, fieldExprText } from "./ast.js";
 export type { ParseError, ParseResult } from "./parser.js";
 export { MAX_DEPTH, MAX_LENGTH, parseCondition, parseFieldExprAt } from "./parser.js";
-export type { ArgKind, FieldCategory, FieldDef, FieldType, ResolvedField } from "./fields.js";
-export {
-  categoryOf,
-  EVT_TYPE_ID,
-  FIELD_CLASSES,
-  FIELDS,
-  fieldById,
-  fieldByName,
-  resolveField,
+export type {
+  ArgKind,
+  CompareFactory,
+  EvalContext,
+  FieldCategory,
+  FieldClass,
+  FieldDef,
+  FieldRecord,
+  FieldResolution,
+  FieldSchema,
+  FieldSpec,
+  FieldType,
+  FieldValue,
+  Getter,
+  Multi,
+  ResolvedField,
 } from "./fields.js";
+export { categoryOf, FieldRegistry, recordRegistry } from "./fields.js";
 export type { BoundExpr, BoundFieldExpr } from "./bound.js";
 export type { ListEntry, MacroEntry } from "./binder.js";
 export { BindContext, bindCondition, operatorFits } from "./binder.js";
-export type { FieldReader, FieldValue, Getter, Predicate } from "./compiler.js";
-export { compileCondition, compileGetter, ConditionCompiler, nextEvent } from "./compiler.js";
-export { ObjectFieldReader } from "./object-reader.js";
+export type { Predicate } from "./compiler.js";
+export { compileCondition, compileGetter, ConditionCompiler, EVT_TYPE, nextEvent } from "./compiler.js";
 export type { EvtSet } from "./evttypes.js";
 export { ALL_TYPES, eventTypesOf, evtSetHas, evtSetToString, isAllTypes } from "./evttypes.js";
 export type { OutputCompileResult, OutputField, OutputTemplate, OutputValue } from "./output.js";
@@ -38,8 +45,8 @@ export type { LoadOptions, LoadResult, RuleInfo, RulesFileInput } from "./loader
 export { ENGINE_VERSION, loadRules, NATIVE_PLUGINS, SOURCES } from "./loader.js";
 export { readRulesFiles } from "./files.js";
 export { compileFilter } from "./filter.js";
-export { DOMAIN_FIELDS, domainNamesIn } from "./domains.js";
+export { domainNamesIn } from "./domains.js";
 export type { CompiledFilter } from "./filter.js";
 export { buildAlert, alertToJson, alertToText } from "./alert.js";
 export type { Alert, AlertContext } from "./alert.js";
-export { renderFieldsMarkdown, fieldsJson } from "./field-docs.js";
+export { fieldsJson, renderFieldsMarkdown, renderFieldsText } from "./field-docs.js";

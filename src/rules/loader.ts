@@ -12,6 +12,7 @@
  *    after it (in the same or an earlier file) or they are an error;
  *  - an item with only `rule` and `enabled` toggles an existing rule.
  */
+import type { FieldSchema } from "./fields.js";
 import {
   isMap,
   isScalar,
@@ -47,7 +48,7 @@ import { joinSourced, offsetSource, scalarSource, type SourcedText } from "./yam
 /** Falco engine version whose rules language Lanner implements. */
 export const ENGINE_VERSION = "0.63.0";
 /** Plugins whose fields Lanner provides natively. */
-export const NATIVE_PLUGINS: ReadonlySet<string> = new Set(["container"]);
+export const NATIVE_PLUGINS: ReadonlySet<string> = new Set(["container", "k8smeta"]);
 /** Event sources Lanner provides. */
 export const SOURCES: ReadonlySet<string> = new Set(["syscall"]);
 
@@ -58,6 +59,8 @@ export interface RulesFileInput {
 }
 
 export interface LoadOptions extends RuleSetOptions {
+  /** The fields conditions and outputs are resolved against (the engine's syscall fields). */
+  readonly fields: FieldSchema;
   /** Rules less severe than this are loaded and checked but left out of the rule set. */
   readonly minPriority?: Priority;
 }
@@ -1034,7 +1037,7 @@ class Loader {
     for (const m of this.macros.values()) macroEntries.set(m.name, { name: m.name, expr: m.expr });
     const listEntries = new Map<string, ListEntry>();
     for (const l of this.lists.values()) listEntries.set(l.name, { name: l.name, items: l.items });
-    const ctx = new BindContext(macroEntries, listEntries, this.diags);
+    const ctx = new BindContext(macroEntries, listEntries, this.diags, opts.fields);
 
     const infos: RuleInfo[] = [];
     const compiled: CompiledRule[] = [];
@@ -1153,6 +1156,6 @@ class Loader {
 }
 
 /** Load rules files in order and compile every rule. Never throws on bad input. */
-export function loadRules(files: readonly RulesFileInput[], opts: LoadOptions = {}): LoadResult {
+export function loadRules(files: readonly RulesFileInput[], opts: LoadOptions): LoadResult {
   return new Loader().load(files, opts);
 }

@@ -7,10 +7,10 @@
 import { fieldExprText } from "./ast.js";
 import { BindContext, bindFieldExpr } from "./binder.js";
 import type { BoundFieldExpr } from "./bound.js";
-import { compileGetter, type FieldReader, type FieldValue, type Getter } from "./compiler.js";
+import { compileGetter, type FieldValue, type Getter } from "./compiler.js";
 import type { DiagnosticBag } from "./diagnostics.js";
 import { type SourceRef } from "./diagnostics.js";
-import { categoryOf } from "./fields.js";
+import { categoryOf, type EvalContext } from "./fields.js";
 import { parseFieldExprAt } from "./parser.js";
 
 export interface OutputField {
@@ -19,15 +19,18 @@ export interface OutputField {
   readonly type: string;
   readonly get: Getter;
   readonly abstime: boolean;
+  /** A list field (fd.types): `(a,b)` in text, an array in JSON; other several-valued
+   * fields (proc.aname) are their values separated by spaces, as libsinsp renders them. */
+  readonly list: boolean;
 }
 
 export interface OutputTemplate {
   readonly text: string;
   readonly fields: readonly OutputField[];
   /** Render the text output. */
-  render(ev: FieldReader, evtType: string): string;
+  render(ev: EvalContext, evtType: string): string;
   /** Typed values for JSON output_fields (added to `into` when given). */
-  values(ev: FieldReader, evtType: string, into?: Record<string, OutputValue>): Record<string, OutputValue>;
+  values(ev: EvalContext, evtType: string, into?: Record<string, OutputValue>): Record<string, OutputValue>;
 }
 
 export type OutputValue = string | number | bigint | boolean | readonly string[] | null;
@@ -68,7 +71,7 @@ export function formatRfc3339Nano(ns: bigint | number): string {
   return `${rfcPrefix}${frac}Z`;
 }
 
-function textOf(v: FieldValue, abstime: boolean): string {
+function textOf(v: FieldValue, abstime: boolean, list: boolean): string {
   if (v === null || v === undefined) return NA;
   if (typeof v === "string") return v;
   if (typeof v === "number" || typeof v === "bigint") return abstime ? formatTimeOfDay(v) : String(v);
@@ -78,12 +81,14 @@ function textOf(v: FieldValue, abstime: boolean): string {
     for (const b of v) s += b >= 32 && b < 127 ? String.fromCharCode(b) : ".";
     return s;
   }
-  return (v as readonly string[]).join(",");
+  const items = v as readonly string[];
+  return list ? `(${items.join(",")})` : items.join(" ");
 }
 
-function jsonValueOf(v: FieldValue, numeric: boolean): OutputValue {
+function jsonValueOf(v: FieldValue, numeric: boolean, list: boolean): OutputValue {
   if (v === null || v === undefined) return null;
-  if (v instanceof Uint8Array) return textOf(v, false);
+  if (v instanceof Uint8Array) return textOf(v, false, false);
+  if (Array.isArray(v)) return list ? v : (v as readonly string[]).join(" ");
   if (typeof v === "bigint")
     return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
   if (numeric && typeof v === "string" && /^-?\d+$/.test(v)) return Number(v);
@@ -101,8 +106,8 @@ export type OutputCompileResult = { ok: true; template: OutputTemplate } | { ok:
 export function compileOutput(
   text: string,
   diags: DiagnosticBag,
-  src?: SourceRef,
-  ctx: BindContext = new BindContext(new Map(), new Map(), diags),
+  src: SourceRef | undefined,
+  ctx: BindContext,
 ): OutputCompileResult {
   const parts: (string | number)[] = []; // literal text or index into fields
   const fields: OutputField[] = [];
@@ -146,13 +151,20 @@ export function compileOutput(
       i = end;
       continue;
     }
+    if (b.kind === "field" && b.field.def.filterOnly) {
+      diags.at(src, start, "error", `in output: field '${b.text}' can only be used in conditions`);
+      ok = false;
+      i = end;
+      continue;
+    }
     if (lit !== "") parts.push(lit);
     lit = "";
     const key = fieldExprText(r.expr);
     let idx = fields.findIndex((f) => f.key === key);
     if (idx < 0) {
       idx = fields.length;
-      fields.push({ key, type: b.type, get: compileGetter(b), abstime: b.type === "abstime" });
+      const list = b.kind === "field" ? b.field.def.multiOf(b.field.arg) === "list" : b.type === "list(string)";
+      fields.push({ key, type: b.type, get: compileGetter(b), abstime: b.type === "abstime", list });
     }
     parts.push(idx);
     i = end;
@@ -168,7 +180,7 @@ export function compileOutput(
       const vals: string[] = new Array<string>(n);
       for (let k = 0; k < n; k++) {
         const f = fields[k] as OutputField;
-        vals[k] = textOf(f.get(ev, t), f.abstime);
+        vals[k] = textOf(f.get(ev, t), f.abstime, f.list);
       }
       let s = "";
       for (const p of parts) s += typeof p === "string" ? p : vals[p];
@@ -178,7 +190,7 @@ export function compileOutput(
       const out: Record<string, OutputValue> = into ?? {};
       for (let k = 0; k < n; k++) {
         const f = fields[k] as OutputField;
-        out[f.key] = jsonValueOf(f.get(ev, t), numeric[k] === true);
+        out[f.key] = jsonValueOf(f.get(ev, t), numeric[k] === true, f.list);
       }
       return out;
     },

@@ -3,7 +3,8 @@
  * matched with rule_matching `first` (stop at the first matching rule) or `all`.
  */
 import type { BoundExpr } from "./bound.js";
-import { ConditionCompiler, evalEpoch, type FieldReader, type Predicate } from "./compiler.js";
+import { ConditionCompiler, evalEpoch, type Predicate } from "./compiler.js";
+import type { EvalContext } from "./fields.js";
 import { evtSetHas, isAllTypes, type EvtSet } from "./evttypes.js";
 import type { OutputTemplate } from "./output.js";
 import type { Priority } from "./priority.js";
@@ -98,7 +99,7 @@ export class RuleSet {
    * Rules matching the event. Returns a reused array (valid until the next call): empty when
    * nothing matches, at most one rule with rule_matching `first`.
    */
-  match(ev: FieldReader, evtType: string): readonly CompiledRule[] {
+  match(ev: EvalContext, evtType: string): readonly CompiledRule[] {
     const entries = this.useIndex ? this.bucket(evtType) : this.all;
     const out = this.out;
     out.length = 0;
@@ -115,7 +116,7 @@ export class RuleSet {
   }
 
   /** First matching rule or undefined. */
-  matchFirst(ev: FieldReader, evtType: string): CompiledRule | undefined {
+  matchFirst(ev: EvalContext, evtType: string): CompiledRule | undefined {
     const entries = this.useIndex ? this.bucket(evtType) : this.all;
     evalEpoch.v++;
     for (let i = 0; i < entries.length; i++) {

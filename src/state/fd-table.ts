@@ -76,6 +76,8 @@ export class FdInfo {
     readonly rip: string = "",
     readonly rport: number = 0,
     readonly connected: boolean = false,
+    /** fd.nameraw: a file's path exactly as the opening syscall was given it */
+    readonly nameRaw: string = "",
   ) {}
 
   /** The same file under another fd (dup*): only close-on-exec differs. */
@@ -92,6 +94,7 @@ export class FdInfo {
       this.rip,
       this.rport,
       this.connected,
+      this.nameRaw,
     );
   }
 

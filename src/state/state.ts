@@ -47,7 +47,7 @@ import type { ThreadInfo } from "./thread-table.js";
  */
 export function stateSyscalls(): string[] {
   const out: string[] = [];
-  for (let nr = 0; nr < OPS.length; nr++) if (OPS[nr] !== 0) out.push(syscallName(nr));
+  for (let nr = 0; nr < OPS.length; nr++) if (OPS[nr] !== 0 && PASSIVE[nr] === 0) out.push(syscallName(nr));
   return out;
 }
 
@@ -98,10 +98,14 @@ const enum Op {
   Clone3,
   Capset,
   Bpf,
+  /** sendto/recvfrom (and sendmsg/recvmsg): a UDP socket's peer; applied when captured, never forces capture */
+  Datagram,
 }
 
 /** What each syscall number does to the state (0 = nothing). */
 const OPS = new Uint8Array(LN_CONST.LN_C_MAX_SYSCALL);
+/** Ops applied when the rules capture the syscall anyway: they never widen the kernel's selection. */
+const PASSIVE = new Uint8Array(LN_CONST.LN_C_MAX_SYSCALL);
 /** fd type and the argument holding its flags, for syscalls that make anonymous fds */
 const ANON_TYPE = new Map<number, { type: FdType; flagsArg: number; always: boolean }>();
 
@@ -138,6 +142,11 @@ op("clone", Op.Clone);
 op("clone3", Op.Clone3);
 op("capset", Op.Capset);
 op("bpf", Op.Bpf);
+for (const n of ["sendto", "recvfrom", "sendmsg", "recvmsg"]) {
+  op(n, Op.Datagram);
+  const nr = syscallNr(n);
+  if (nr !== undefined && nr < PASSIVE.length) PASSIVE[nr] = 1;
+}
 anon("eventfd", "event", -1);
 anon("eventfd2", "event", 1);
 anon("epoll_create", "eventpoll", -1);
@@ -185,6 +194,11 @@ export class State {
   private pendingFd = -1;
   private updates = 0;
   private unknownProcess = 0;
+  /** whether applying the last record changed the name of the fd it used */
+  private nameChanged = false;
+  /** the fd the last record created (its name_changed is computed when asked), or -1 */
+  private newFd = -1;
+  private newFdTgid = 0;
 
   constructor(opts: StateOptions = {}) {
     this.procs = new ProcessTable(opts);
@@ -238,6 +252,8 @@ export class State {
    */
   applyRecord(v: RecordView, nowMs = 0): void {
     if (this.pendingTable !== null) this.flushClose();
+    this.nameChanged = false;
+    this.newFd = -1;
     if (v.kind !== KIND_SYSCALL) {
       const ev = decodeRecord(v);
       if (ev !== null && ev.kind !== "syscall") this.procs.apply(ev, nowMs || Date.now());
@@ -251,6 +267,8 @@ export class State {
   /** Applies one decoded event. Never throws. */
   apply(ev: DecodedEvent, nowMs = 0): void {
     if (this.pendingTable !== null) this.flushClose();
+    this.nameChanged = false;
+    this.newFd = -1;
     if (ev.kind !== "syscall") {
       this.procs.apply(ev, nowMs || Date.now());
       return;
@@ -260,7 +278,37 @@ export class State {
     this.applySyscall(this.eventSrc.set(ev), o);
   }
 
+  /**
+   * fd.name_changed: the last record applied changed the name of the fd it used (a connect,
+   * bind or listen, a UDP datagram to or from a new peer, a new fd's first name).
+   */
+  fdNameChanged(): boolean {
+    if (this.newFd >= 0) {
+      // a new fd (open, accept): changed when it has a name (computed only when asked)
+      this.nameChanged = (this.procs.get(this.newFdTgid)?.fds.get(this.newFd)?.name ?? "") !== "";
+      this.newFd = -1;
+    }
+    return this.nameChanged;
+  }
+
   private applySyscall(ev: SyscallSource, o: Op): void {
+    this.newFd = -1;
+    if (o === Op.Connect || o === Op.Bind || o === Op.Listen || o === Op.Datagram) {
+      const fd = ev.argInt(0);
+      const before = this.procs.get(ev.tgid)?.fds.get(fd)?.name;
+      this.applyOp(ev, o);
+      const after = this.procs.get(ev.tgid)?.fds.get(fd)?.name;
+      this.nameChanged = after !== undefined && after !== (before ?? "");
+      return;
+    }
+    this.applyOp(ev, o);
+    if (o === Op.Open || o === Op.Creat || o === Op.Openat2 || o === Op.Accept) {
+      this.newFd = ev.ret;
+      this.newFdTgid = ev.tgid;
+    }
+  }
+
+  private applyOp(ev: SyscallSource, o: Op): void {
     const ret = ev.ret;
     if (ret < 0 && !(o === Op.Connect && ret === EINPROGRESS)) {
       if (o === Op.Close && ret !== EBADF) this.closeFd(ev); // close releases the fd on EINTR/EIO too
@@ -434,6 +482,23 @@ export class State {
       case Op.Bpf:
         if (ret > 0 && BPF_FD_CMDS.has(ev.argUint(0))) fds.set(ret, new FdInfo("bpf", "", true));
         return;
+      case Op.Datagram: {
+        // an unconnected UDP socket takes the peer of its last datagram as its name (libsinsp)
+        const fd = ev.argInt(0);
+        const prev = fds.get(fd);
+        if (prev === undefined || !prev.isSocket || prev.l4proto !== "udp" || prev.role === ROLE_SERVER) return;
+        const sa = ev.sockaddr(4);
+        if (sa === undefined || sa.addr === "" || (prev.connected && prev.rip === sa.addr && prev.rport === sa.port))
+          return;
+        const t = ev.tuple();
+        const lip = t !== null && t.local.addr !== "" ? t.local.addr : prev.lip;
+        const lport = t !== null && t.local.port !== 0 ? t.local.port : prev.lport;
+        fds.set(
+          fd,
+          new FdInfo(prev.type, `${lip}:${lport}->${sa.addr}:${sa.port}`, prev.cloexec, "udp", ROLE_CLIENT, lip, lport, sa.addr, sa.port, prev.connected),
+        );
+        return;
+      }
       case Op.Close:
         this.closeFd(ev);
         return;
@@ -500,6 +565,7 @@ export class State {
       this.lastClosedTable === fds &&
       last.type === type &&
       last.cloexec === cloexec &&
+      last.nameRaw === last.name &&
       ev.pathIs(pathArg, last.name)
     ) {
       fds.set(fd, last);
@@ -511,7 +577,7 @@ export class State {
       // normalising costs more than the rest of the update: only when the path needs it
       name = isPlainAbsolute(path) ? path : resolvePath(path, ev.dir(pathArg));
     }
-    fds.set(fd, new FdInfo(type, name, cloexec));
+    fds.set(fd, new FdInfo(type, name, cloexec, "", ROLE_NONE, "", 0, "", 0, false, path ?? ""));
   }
 
   private dupFd(fds: FdTable, ev: SyscallSource, oldFd: number, cloexec: boolean): void {

@@ -4,18 +4,20 @@
 import { parseArgs } from "node:util";
 import { CaptureSession, resolveSyscalls, type CaptureStats } from "../../capture/capture-session.js";
 import { decodeRecord, type DecodedEvent, type ProcEvent } from "../../decode/event.js";
-import { addStateFields } from "../../engine/state-fields.js";
 import { ContainerStore } from "../../state/containers/index.js";
-import { createStateEnrichers, K8sMetadata } from "../../state/k8s/index.js";
+import { K8sMetadata } from "../../state/k8s/k8s-metadata.js";
 import { UserResolver } from "../../state/users/index.js";
 import { KIND_SYSCALL, RecordView, walkBatch } from "../../decode/record-view.js";
 import { SUPPORTED_SYSCALLS } from "../../decode/syscall-params.js";
-import { eventFields, type EventFields } from "../../engine/event-fields.js";
+import { eventRecord, type EventRecord } from "../../engine/event-record.js";
+import { EventContext, SYSCALL_FIELDS } from "../../engine/fields/index.js";
+import { IpServices } from "../../state/ip-services.js";
+import { ProcLive } from "../../state/proc-live.js";
+import { createStateServices } from "../../state/services.js";
 import { State } from "../../state/state.js";
 import { errorMessage } from "../../errors.js";
 import { hostname } from "node:os";
 import { syscallNr } from "../../capture/syscalls.js";
-import { EventFieldReader } from "../../engine/field-reader.js";
 import { compileFilter, formatDiagnostic, isAllTypes, type CompiledFilter } from "../../rules/index.js";
 import { UsageError, type CliIO } from "../io.js";
 
@@ -126,7 +128,7 @@ export function parseCaptureArgs(argv: string[]): CaptureArgs | "help" {
 }
 
 /** Text line in the spirit of sysdig: `num time cpu name (tid) < type k=v ...`. */
-export function formatText(f: EventFields): string {
+export function formatText(f: EventRecord): string {
   const parts: string[] = [
     String(f["evt.num"]),
     String(f["evt.time"]),
@@ -151,7 +153,7 @@ export function formatText(f: EventFields): string {
   return parts.join(" ");
 }
 
-function fmt(v: EventFields[string] | undefined): string {
+function fmt(v: EventRecord[string] | undefined): string {
   if (v === null || v === undefined) return "<NA>";
   if (Array.isArray(v)) return v.join(" ");
   return String(v);
@@ -178,7 +180,7 @@ export async function captureCommand(argv: string[], io: CliIO): Promise<number>
   // --filter: compiled once; its event types narrow what the kernel sends
   let filter: CompiledFilter | null = null;
   if (args.filter !== null) {
-    const r = compileFilter(args.filter, { file: "--filter" });
+    const r = compileFilter(args.filter, { file: "--filter", fields: SYSCALL_FIELDS });
     if (!r.ok) {
       for (const d of r.diagnostics) io.stderr(`lanner capture: ${formatDiagnostic(d)}\n`);
       return 2;
@@ -199,8 +201,14 @@ export async function captureCommand(argv: string[], io: CliIO): Promise<number>
   const containers = new ContainerStore({});
   containers.start();
   const k8s = new K8sMetadata({ containers });
-  const enrichers = createStateEnrichers({ containers, k8s, users: new UserResolver() });
-  const reader = new EventFieldReader(procs, enrichers, 0n, hostname());
+  const ctx = new EventContext({
+    procs,
+    hostname: hostname(),
+    state: createStateServices({ containers, k8s, users: new UserResolver() }),
+    fdNameChanged: () => state.fdNameChanged(),
+    live: new ProcLive(),
+    ipServices: new IpServices(),
+  });
 
   // Fast per-record filter state (numbers only; no allocation for filtered records).
   const wanted = new Uint8Array(1024);
@@ -223,9 +231,10 @@ export async function captureCommand(argv: string[], io: CliIO): Promise<number>
     }
   };
 
-  const emit = (fields: EventFields, ev: DecodedEvent): void => {
+  /** `ctx` points at the event: print it */
+  const emit = (): void => {
     if (args.output === "none") return;
-    addStateFields(fields, ev, enrichers);
+    const fields = eventRecord(ctx);
     lines.push(args.output === "json" ? JSON.stringify(fields) : formatText(fields));
   };
 
@@ -245,14 +254,12 @@ export async function captureCommand(argv: string[], io: CliIO): Promise<number>
       if (args.output !== "none" || filter !== null) {
         const ev = decodeRecord(v);
         if (ev && ev.kind === "syscall") {
-          if (filter !== null) {
-            reader.set(ev, ev.type, num);
-            if (!filter.predicate(reader, ev.type)) {
-              num--;
-              return;
-            }
+          ctx.set(ev, ev.type, num);
+          if (filter !== null && !filter.predicate(ctx, ev.type)) {
+            num--;
+            return;
           }
-          emit(eventFields(ev, num, procs, session?.bootToWallNs ?? 0n), ev);
+          emit();
         }
       }
     } else {
@@ -263,12 +270,10 @@ export async function captureCommand(argv: string[], io: CliIO): Promise<number>
       if (!args.lifecycle.has(type)) return;
       if (args.pid !== 0 && ev.tgid !== args.pid) return;
       if (comm !== null && ev.comm !== comm) return;
-      if (filter !== null) {
-        reader.set(ev, type, num + 1);
-        if (!filter.predicate(reader, type)) return;
-      }
+      ctx.set(ev, type, num + 1);
+      if (filter !== null && !filter.predicate(ctx, type)) return;
       num++;
-      emit(eventFields(ev, num, procs, session?.bootToWallNs ?? 0n), ev);
+      emit();
     }
     if (num >= limit) setImmediate(stop);
   };
@@ -287,7 +292,7 @@ export async function captureCommand(argv: string[], io: CliIO): Promise<number>
     await containers.close();
     return 1;
   }
-  reader.bootToWallNs = session.bootToWallNs;
+  ctx.bootToWallNs = session.bootToWallNs;
   await state.seedAsync(); // in slices: the ring keeps being drained meanwhile
   const purgeTimer = setInterval(() => state.purge(Date.now()), 1000);
   const flush = (): void => {

@@ -2,6 +2,7 @@
  * `lanner rules validate|list|fields`. Argument parsing lives in the dispatcher; these take
  * parsed arguments and return the exit code.
  */
+import { SYSCALL_FIELDS } from "../../engine/fields/index.js";
 import { formatDiagnostic, type Diagnostic } from "../../rules/diagnostics.js";
 import { fieldsJson, renderFieldsText } from "../../rules/field-docs.js";
 import { readRulesFiles } from "../../rules/files.js";
@@ -14,7 +15,7 @@ export interface RulesIO {
 
 function load(files: readonly string[]): { result: LoadResult; readErrors: readonly Diagnostic[] } {
   const { files: inputs, diagnostics } = readRulesFiles(files);
-  return { result: loadRules(inputs), readErrors: diagnostics };
+  return { result: loadRules(inputs, { fields: SYSCALL_FIELDS }), readErrors: diagnostics };
 }
 
 /**
@@ -84,6 +85,6 @@ export async function rulesList(files: readonly string[], io: RulesIO, json = fa
 
 /** Every supported field with type and description. */
 export async function rulesFields(json: boolean, io: RulesIO): Promise<number> {
-  io.stdout(json ? JSON.stringify(fieldsJson()) + "\n" : renderFieldsText());
+  io.stdout(json ? JSON.stringify(fieldsJson(SYSCALL_FIELDS)) + "\n" : renderFieldsText(SYSCALL_FIELDS));
   return 0;
 }

@@ -32,7 +32,10 @@ import {
 } from "../../rules/index.js";
 import { engineFamilies } from "../../engine/engine-metrics.js";
 import { ContainerStore } from "../../state/containers/index.js";
-import { createStateEnrichers, K8sApiWatcher, K8sMetadata } from "../../state/k8s/index.js";
+import type { K8sApiWatcher } from "../../state/k8s/k8s-api-watcher.js";
+import { K8sMetadata } from "../../state/k8s/k8s-metadata.js";
+import { createStateServices } from "../../state/services.js";
+import { SYSCALL_FIELDS } from "../../engine/fields/index.js";
 import { DomainNames } from "../../state/dns/index.js";
 import { UserResolver } from "../../state/users/index.js";
 import { applyOverride, formatProblem, readConfigFile, unknownKeys, type ConfigProblem } from "../config.js";
@@ -319,6 +322,7 @@ function resolveSettings(args: RunArgs): { settings: Settings; problems: ConfigP
 }
 
 const loadOptions = (s: Settings): LoadOptions => ({
+  fields: SYSCALL_FIELDS,
   ruleMatching: s.ruleMatching,
   ...(s.minPriority !== undefined ? { minPriority: s.minPriority } : {}),
 });
@@ -369,20 +373,22 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
   const containers = new ContainerStore({});
   containers.start();
   const inCluster = process.env["KUBERNETES_SERVICE_HOST"] !== undefined;
-  const api =
-    args.kubeconfig !== null || inCluster
-      ? new K8sApiWatcher({
-          nodeName: hostname,
-          ...(args.kubeconfig !== null ? { kubeconfig: args.kubeconfig } : {}),
-        })
-      : undefined;
+  // the Kubernetes client is loaded only for a node that has a cluster to watch
+  let api: K8sApiWatcher | undefined;
+  if (args.kubeconfig !== null || inCluster) {
+    const { K8sApiWatcher } = await import("../../state/k8s/k8s-api-watcher.js");
+    api = new K8sApiWatcher({
+      nodeName: hostname,
+      ...(args.kubeconfig !== null ? { kubeconfig: args.kubeconfig } : {}),
+    });
+  }
   api?.start();
   const k8s = new K8sMetadata({ containers, ...(api !== undefined ? { api } : {}) });
   const users = new UserResolver();
   const domains = new DomainNames({
     onError: (name, e) => io.stderr(`lanner: resolving ${name} (for fd.*.name): ${errorMessage(e)}\n`),
   });
-  const enrichers = createStateEnrichers({ containers, k8s, users, domains });
+  const services = createStateServices({ containers, k8s, users, domains });
   const closeState = async (): Promise<void> => {
     domains.close();
     k8s.close();
@@ -396,7 +402,7 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
     agent = Agent.start({
       ruleset: loaded.ruleset,
       hostname,
-      enrichers,
+      services,
       // `built` is replaced when a config reload changes the outputs
       onAlert: (a) => built.manager.publish(a),
       ...(ringBytes !== undefined ? { ringBytes } : {}),

@@ -15,11 +15,3 @@ export {
   type PodMeta,
 } from "./k8s-metadata.js";
 export { loadKubeConfig, type KubeConfigSource, type KubeEndpoint } from "./kube-config.js";
-export {
-  containerFieldValue,
-  createStateEnrichers,
-  STATE_FIELD_NAMES,
-  type StateEnrichers,
-  type StateEnrichersOptions,
-  type StateFieldValue,
-} from "./state-enrichers.js";
