@@ -46,6 +46,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -1019,11 +1021,37 @@ static void short_tail(char *out, size_t outsz)
 	out[n] = 0;
 }
 
+/*
+ * The verifier gives up with EAGAIN when a signal is pending on the loading thread, and
+ * libbpf retries a program load only five times: under a sampling profiler (node --cpu-prof
+ * sends the thread SIGPROF every millisecond) or any busy timer, programs whose verification
+ * takes longer than the interval never load. So the load runs with the asynchronous signals
+ * blocked on this thread; a signal sent to the thread stays pending until the mask is
+ * restored, one sent to the process (SIGINT, SIGTERM) is taken by another thread and Node's
+ * handler sees it once the load returns. Fault signals stay unblocked: a fault with them
+ * blocked would kill the process without a report.
+ */
+static void block_async_signals(sigset_t *old)
+{
+	sigset_t set;
+
+	sigfillset(&set);
+	sigdelset(&set, SIGSEGV);
+	sigdelset(&set, SIGBUS);
+	sigdelset(&set, SIGFPE);
+	sigdelset(&set, SIGILL);
+	sigdelset(&set, SIGTRAP);
+	sigdelset(&set, SIGABRT);
+	sigdelset(&set, SIGSYS);
+	pthread_sigmask(SIG_BLOCK, &set, old);
+}
+
 /* load(h): throws Error{errno, code, program?, map?, log} */
 static napi_value js_load(napi_env env, napi_callback_info info)
 {
 	napi_value argv[1], e;
 	struct ln_obj *o;
+	sigset_t oldmask;
 	int err;
 
 	if (!get_args(env, info, 1, argv) || !(o = get_obj(env, argv[0], true)))
@@ -1035,7 +1063,9 @@ static napi_value js_load(napi_env env, napi_callback_info info)
 	}
 	g_log.tail[0] = 0;
 	capture_begin();
+	block_async_signals(&oldmask);
 	err = bpf_object__load(o->obj);
+	pthread_sigmask(SIG_SETMASK, &oldmask, NULL);
 	capture_end();
 	if (err) {
 		char what[256], detail[LN_MSG_TAIL + 1];

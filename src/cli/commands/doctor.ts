@@ -1,5 +1,6 @@
 /**
- * `lanner doctor`: what this kernel offers and what Lanner will use, each with the reason.
+ * `lanner doctor`: whether this machine has what Lanner uses today (each line says what for),
+ * and how both capture modes attach here, with every fallback and its reason.
  */
 import * as os from "node:os";
 import { parseArgs } from "node:util";
@@ -11,9 +12,10 @@ import type { CliIO } from "../io.js";
 
 export const DOCTOR_HELP = `Usage: lanner doctor [--json]
 
-Probes this machine by loading a trivial program of each type, checks BTF and the
-mounts Lanner needs, then starts and stops both capture modes and reports the attach
-points used and every fallback taken, with the reason.
+Checks what Lanner uses on this machine, each with what it is used for: BTF, the
+mounts it reads, and the BPF program and map types of its capture programs (probed by
+loading a trivial program of each type). Then starts and stops both capture modes and
+reports the attach points used and every fallback taken, with the reason.
 `;
 
 export async function doctorCommand(argv: string[], io: CliIO): Promise<number> {
@@ -44,7 +46,7 @@ export async function doctorCommand(argv: string[], io: CliIO): Promise<number> 
     io.stdout(JSON.stringify({ kernel: kernelRelease(), probes, capture: plans }, null, 2) + "\n");
     return plans.some((p) => p.ok) ? 0 : 1;
   }
-  io.stdout(`kernel: ${kernelRelease()}\n\nfeatures (probed by loading):\n`);
+  io.stdout(`kernel: ${kernelRelease()}\n\nwhat Lanner uses (program and map types probed by loading):\n`);
   for (const p of probes) {
     io.stdout(
       `  ${p.ok ? "yes" : "no "}  ${p.id.padEnd(24)} ${p.use}${p.ok ? "" : `\n         why not: ${p.reason}`}\n`,

@@ -65,6 +65,9 @@ Options:
       --node-name NAME        node name (alerts' hostname; pods are watched with spec.nodeName)
       --kubeconfig FILE       read pod metadata from this cluster's API server (in a pod,
                               the service account is used without this flag)
+      --cpu-prof[=FILE]       profile the agent's JavaScript (V8 sampling profiler) from
+                              'ready' until it stops, and write FILE (default
+                              lanner.<date>.<time>.<pid>.cpuprofile in the current directory)
   -h, --help                  this help
 
 Prints 'lanner: ready ...' on stderr once programs are attached.
@@ -94,11 +97,14 @@ interface RunArgs {
   ruleMatching: string | null;
   nodeName: string | null;
   kubeconfig: string | null;
+  /** --cpu-prof: "" without a file name */
+  cpuProf: string | null;
 }
 
 function parseRunArgs(argv: string[]): RunArgs | "help" {
   const { values } = parseArgs({
-    args: argv,
+    // --cpu-prof takes its file only as --cpu-prof=FILE
+    args: argv.map((a) => (a === "--cpu-prof" ? "--cpu-prof=" : a)),
     options: {
       rules: { type: "string", short: "r", multiple: true },
       config: { type: "string", short: "c" },
@@ -116,6 +122,7 @@ function parseRunArgs(argv: string[]): RunArgs | "help" {
       "rule-matching": { type: "string" },
       "node-name": { type: "string" },
       kubeconfig: { type: "string" },
+      "cpu-prof": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -139,6 +146,7 @@ function parseRunArgs(argv: string[]): RunArgs | "help" {
     ruleMatching: values["rule-matching"] ?? null,
     nodeName: values["node-name"] ?? null,
     kubeconfig: values.kubeconfig ?? null,
+    cpuProf: values["cpu-prof"] ?? null,
   };
 }
 
@@ -342,6 +350,12 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
   const first = resolveSettings(args);
   for (const p of first.problems) io.stderr(`lanner run: ${formatProblem(p)}\n`);
   if (first.problems.some((p) => p.severity === "error")) return 1;
+  const cpuProf =
+    args.cpuProf === null ? null : (await import("../cpu-profile.js")).planCpuProfile(args.cpuProf);
+  if (cpuProf !== null && "error" in cpuProf) {
+    io.stderr(`lanner run: --cpu-prof: ${cpuProf.error}\n`);
+    return 1;
+  }
   let settings = first.settings;
   const { raw, dropPolicy, ringBytes, pollMs, stashEntries, hostname } = settings;
   let rulePaths = settings.rulePaths;
@@ -474,6 +488,9 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
     `lanner: ready (rules=${loaded.ruleset.rules.length}, syscalls=${agent.syscalls.length}, mode=${r?.mode ?? "?"}` +
       `${r && r.fallbacks.length ? `, fallbacks=${r.fallbacks.length}` : ""})\n`,
   );
+  // after the programs are loaded: the profile is of the running agent
+  const profiler = cpuProf === null ? null : await cpuProf.start();
+  if (profiler) io.stderr(`lanner: cpu profile: recording to ${profiler.path}\n`);
 
   // ---- run until a signal
   // Drops: checked every second; over the threshold, the actions run, rate-limited by a
@@ -620,6 +637,13 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
   process.on("SIGHUP", onHup);
   process.on("SIGUSR1", reopen);
   await stopRequested;
+  if (profiler) {
+    try {
+      io.stderr(`lanner: cpu profile: ${await profiler.stop()} samples written to ${profiler.path}\n`);
+    } catch (e) {
+      io.stderr(`lanner: cpu profile: writing ${profiler.path}: ${errorMessage(e)}\n`);
+    }
+  }
   process.off("SIGHUP", onHup);
   for (const w of watchers) w?.close();
   configWatcher?.close();
