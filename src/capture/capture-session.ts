@@ -38,6 +38,11 @@ export interface CaptureOptions {
    */
   readonly stashEntries?: number;
   /**
+   * bytes of sendto/recvfrom payload each record carries (evt.buffer), at most 256; default 0.
+   * Falco captures 80 by default.
+   */
+  readonly snaplen?: number;
+  /**
    * Called once per batch of raw records, synchronously; `batch` is reused after the call.
    * Framing: u32 record length, u32 zero, record, padding to 8 (decode/ walks it).
    */
@@ -238,6 +243,7 @@ export class CaptureSession {
       obj.setGlobal("self_tgid", u32(process.pid));
       obj.setGlobal("filter_tgid", u32(opts.filterPid ?? 0));
       obj.setGlobal("wakeup_bytes", u64(wakeupBytes));
+      if (opts.snaplen !== undefined) obj.setGlobal("snaplen", u32(Math.max(0, Math.min(256, opts.snaplen))));
       obj.setMaxEntries("ln_events", ringBytes);
       if (opts.stashEntries !== undefined) obj.setMaxEntries("ln_stash", opts.stashEntries);
       obj.load();

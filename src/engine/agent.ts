@@ -40,6 +40,8 @@ export interface AgentOptions {
   readonly pollMs?: number;
   /** see CaptureOptions.stashEntries */
   readonly stashEntries?: number;
+  /** see CaptureOptions.snaplen (evt.buffer) */
+  readonly snaplen?: number;
   /** syscalls to capture besides what rules and state need */
   readonly extraSyscalls?: readonly string[];
 }
@@ -167,6 +169,7 @@ export class Agent {
       ...(opts.ringBytes !== undefined ? { ringBytes: opts.ringBytes } : {}),
       pollMs: opts.pollMs ?? 5,
       ...(opts.stashEntries !== undefined ? { stashEntries: opts.stashEntries } : {}),
+      ...(opts.snaplen !== undefined ? { snaplen: opts.snaplen } : {}),
       onBatch: (batch, bytes) => walkBatch(a.view, batch, bytes, a.onRecord),
     });
     a.ctx.bootToWallNs = a.session.bootToWallNs;

@@ -3,9 +3,10 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { formatDiagnostic } from "./diagnostics.js";
 import { loadRules } from "./loader.js";
+import { RECORDS } from "../../test/helpers/rules.js";
 
 function diags(name: string, text: string): string[] {
-  return loadRules([{ name, text }]).diagnostics.map(formatDiagnostic);
+  return loadRules([{ name, text }], { fields: RECORDS }).diagnostics.map(formatDiagnostic);
 }
 
 const RULE = (cond: string, extra = "") => `- rule: R
@@ -180,7 +181,7 @@ test("one pass reports every problem across files, in file order", () => {
   const r = loadRules([
     { name: "a.yaml", text: RULE("evt.type = execve and proc.nme = x") },
     { name: "b.yaml", text: RULE("evt.type = execve and fd.num contains 1").replace("rule: R", "rule: R2") },
-  ]);
+  ], { fields: RECORDS });
   assert.deepEqual(r.diagnostics.map(formatDiagnostic), [
     "a.yaml:3:36: error: unknown field 'proc.nme'",
     "b.yaml:3:43: error: operator 'contains' is not supported by field 'fd.num' of type int64",

@@ -4,13 +4,13 @@ import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { formatDiagnostic } from "./diagnostics.js";
 import { loadRules } from "./loader.js";
-import { compatPath, compatRulesSkip } from "./testutil.js";
+import { RECORDS, compatPath, compatRulesSkip } from "../../test/helpers/rules.js";
 
 const FILES = ["falco_rules.yaml", "falco-incubating_rules.yaml", "falco-sandbox_rules.yaml"];
 const skip = compatRulesSkip(...FILES);
 
 function load(names: readonly string[]) {
-  return loadRules(names.map((n) => ({ name: n, text: readFileSync(compatPath(n), "utf8") })));
+  return loadRules(names.map((n) => ({ name: n, text: readFileSync(compatPath(n), "utf8") })), { fields: RECORDS });
 }
 
 test(

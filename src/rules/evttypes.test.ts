@@ -4,6 +4,7 @@ import { evtSetToString } from "./evttypes.js";
 import { compileFilter } from "./filter.js";
 import { parseCondition } from "./parser.js";
 import type { MacroEntry } from "./binder.js";
+import { RECORDS } from "../../test/helpers/rules.js";
 
 function types(cond: string, macros: Record<string, string> = {}): string {
   const m = new Map<string, MacroEntry>();
@@ -12,7 +13,7 @@ function types(cond: string, macros: Record<string, string> = {}): string {
     assert.ok(r.ok);
     m.set(k, { name: k, expr: r.expr });
   }
-  const r = compileFilter(cond, { macros: m });
+  const r = compileFilter(cond, { fields: RECORDS, macros: m });
   assert.ok(r.ok, cond);
   return evtSetToString(r.filter.eventTypes);
 }

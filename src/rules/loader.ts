@@ -45,8 +45,12 @@ import { parsePriority, priorityLevel, type Priority } from "./priority.js";
 import { RuleSet, type CompiledRule, type RuleSetOptions } from "./ruleset.js";
 import { joinSourced, offsetSource, scalarSource, type SourcedText } from "./yaml-source.js";
 
-/** Falco engine version whose rules language Lanner implements. */
-export const ENGINE_VERSION = "0.63.0";
+/**
+ * The Falco engine version whose rules language Lanner implements: 0.62.0 (Falco 0.44) has
+ * the comparison modifiers, the transformers and val() Lanner implements; 0.63.0 adds matching
+ * on raw bytes with `\xHH` escapes in literals, which Lanner does not (values are UTF-8 text).
+ */
+export const ENGINE_VERSION = "0.62.0";
 /** Plugins whose fields Lanner provides natively. */
 export const NATIVE_PLUGINS: ReadonlySet<string> = new Set(["container", "k8smeta"]);
 /** Event sources Lanner provides. */
@@ -796,7 +800,11 @@ class FileReader {
     };
     const warnEvttypes = flag("warn_evttypes");
     const skipUnknown = flag("skip-if-unknown-filter");
-    flag("capture");
+    if (flag("capture") === true || p.has("capture_duration"))
+      this.warn(
+        (p.get("capture") ?? p.get("capture_duration"))?.key as YNode,
+        `rule '${name}': 'capture' and 'capture_duration' are ignored: Lanner does not write capture files`,
+      );
     let exceptions: ExceptionDef[] | undefined;
     if (p.has("exceptions")) {
       const ex = this.exceptions(p.get("exceptions"), name);

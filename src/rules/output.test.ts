@@ -1,26 +1,27 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { alertToJson, buildAlert } from "./alert.js";
+import { BindContext } from "./binder.js";
 import { DiagnosticBag, formatDiagnostic, stringSource } from "./diagnostics.js";
 import { loadRules } from "./loader.js";
-import { ObjectFieldReader } from "./object-reader.js";
 import { compileOutput, formatRfc3339Nano, formatTimeOfDay, type OutputTemplate } from "./output.js";
+import { RECORDS } from "../../test/helpers/rules.js";
 
 function tpl(text: string): OutputTemplate {
   const d = new DiagnosticBag();
-  const r = compileOutput(text, d, stringSource("out", text));
+  const r = compileOutput(text, d, stringSource("out", text), new BindContext(new Map(), new Map(), d, RECORDS));
   if (!r.ok) assert.fail(d.items.map(formatDiagnostic).join("\n"));
   return r.template;
 }
 
 function outErr(text: string): string {
   const d = new DiagnosticBag();
-  const r = compileOutput(text, d, stringSource("out", text));
+  const r = compileOutput(text, d, stringSource("out", text), new BindContext(new Map(), new Map(), d, RECORDS));
   assert.equal(r.ok, false);
   return d.items.map(formatDiagnostic).join("\n");
 }
 
-const EV = new ObjectFieldReader({
+const EV = ({
   "proc.name": "bash",
   "proc.aname[2]": "sshd",
   "fd.num": 3,
@@ -80,7 +81,7 @@ test("JSON alert shaped like Falco's", () => {
   priority: NOTICE
   tags: [shell, T1059]
 `;
-  const r = loadRules([{ name: "t.yaml", text: yaml }]);
+  const r = loadRules([{ name: "t.yaml", text: yaml }], { fields: RECORDS });
   assert.equal(r.errors, 0);
   const rule = r.ruleset.match(EV, "execve")[0];
   assert.ok(rule);

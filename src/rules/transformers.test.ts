@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { condError, evalCond as ev } from "./testutil.js";
+import { condError, evalCond as ev } from "../../test/helpers/rules.js";
 
 test("tolower / toupper", () => {
   assert.equal(ev("tolower(proc.name) = bash", { "proc.name": "BaSh" }), true);

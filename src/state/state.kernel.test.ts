@@ -25,7 +25,7 @@ import { packageRoot } from "../capture/paths.js";
 import { decodeRecord, type DecodedEvent, type ProcEvent, type SyscallEvent } from "../decode/event.js";
 import { RecordView, walkBatch } from "../decode/record-view.js";
 import { SUPPORTED_SYSCALLS } from "../decode/syscall-params.js";
-import { eventFields, type EventFields } from "../engine/event-fields.js";
+import { contextFor, snapshot, type Snapshot } from "../../test/helpers/fields.js";
 import { capabilityNames, parseCapMask } from "./capabilities.js";
 import { State } from "./state.js";
 import { kernelSkipReason, openFdCount, PYTHON } from "../../test/helpers/kernel.js";
@@ -38,7 +38,7 @@ if (skip) console.log(`# SKIP state kernel tests: ${skip}`);
 
 interface Seen {
   ev: DecodedEvent;
-  f: EventFields;
+  f: Snapshot;
   /** fd numbers of the event's process right after the event was applied */
   fds: number[];
 }
@@ -52,6 +52,7 @@ interface Run {
 /** Captures while `fn` runs; keeps the events of the test's descendants, fields rendered as they arrive. */
 async function captureDuring(fn: () => Promise<string>): Promise<Run> {
   const state = new State();
+  const ctx = contextFor(state);
   const seen: Seen[] = [];
   const mine = new Set<number>();
   const view = new RecordView();
@@ -69,7 +70,7 @@ async function captureDuring(fn: () => Promise<string>): Promise<Run> {
         const p = state.process(ev.tgid);
         seen.push({
           ev,
-          f: eventFields(ev, 0, state.procs, session.bootToWallNs),
+          f: snapshot(ctx, ev),
           fds: p ? p.fds.numbers() : [],
         });
       }),

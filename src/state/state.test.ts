@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { capabilityNames } from "./capabilities.js";
 import { FdInfo } from "./fd-table.js";
-import { addStateFields } from "./state-fields.js";
+import { contextFor, contextForTable, snapshot } from "../../test/helpers/fields.js";
 import { State } from "./state.js";
 import {
   BatchWriter,
@@ -40,10 +40,9 @@ function newState(opts: { maxEntries?: number; exitGraceMs?: number } = {}): Sta
   return new State({ procRoot: emptyProc, ...opts });
 }
 
-function fields(s: State, ev: DecodedEvent, extra: Record<string, number> = {}): Record<string, unknown> {
-  const out: Record<string, string | number | boolean | null | readonly string[]> = { ...extra };
-  addStateFields(out, ev, s.procs, 0n);
-  return out;
+/** Every field of `ev` as the rules would see it now (the event names its fd itself). */
+function fields(s: State, ev: DecodedEvent): Record<string, unknown> {
+  return snapshot(contextFor(s), ev);
 }
 
 /** bash(100) -> sh(200) -> cat(300), with cwd and argv */
@@ -188,7 +187,7 @@ describe("fd table", () => {
       }),
     );
     s.apply(syscall("openat", 300, { ret: 4, args: [-100, 0, 0o200000], paths: [[1, "/etc"]] }));
-    const f = fields(s, syscall("close", 300, { args: [3] }), { "fd.num": 3 });
+    const f = fields(s, syscall("close", 300, { args: [3] }));
     assert.equal(f["fd.name"], "/root/notes.txt");
     assert.equal(f["fd.type"], "file");
     assert.equal(f["fd.typechar"], "f");
@@ -198,7 +197,7 @@ describe("fd table", () => {
     const close = syscall("close", 300, { args: [3] });
     s.apply(close);
     assert.equal(
-      fields(s, close, { "fd.num": 3 })["fd.name"],
+      fields(s, close)["fd.name"],
       "/root/notes.txt",
       "the close event still names the fd",
     );
@@ -219,7 +218,7 @@ describe("fd table", () => {
     assert.equal(s.fd(300, 5)?.cloexec, true);
     const close = syscall("close", 300, { args: [1] });
     s.apply(close);
-    const f = fields(s, close, { "fd.num": 1 });
+    const f = fields(s, close);
     assert.equal(f["fd.type"], "ipv4");
     assert.equal(f["fd.typechar"], "4");
     assert.equal(f["fd.sip"], "10.0.0.9");
@@ -241,8 +240,7 @@ describe("fd table", () => {
     const t = new ProcessTable({ procRoot: emptyProc });
     t.apply(exec(300, "/usr/bin/cat", ["cat"]), 1);
     t.get(300)!.fds.set(3, new FdInfo("file", "/seeded/long/ago", false));
-    const out: Record<string, string | number | boolean | null | readonly string[]> = { "fd.num": 3 };
-    addStateFields(out, syscall("close", 300, { args: [3] }), t, 0n);
+    const out = snapshot(contextForTable(t), syscall("close", 300, { args: [3] }));
     assert.equal(out["fd.name"], undefined);
     assert.equal(out["proc.exepath"], "/usr/bin/cat", "process fields still come from it");
   });

@@ -103,6 +103,8 @@ export interface SyscallOpts {
   data?: Buffer | null;
   openHow?: { flags: number; mode: number; resolve: number } | null;
   ts?: number;
+  euid?: number;
+  egid?: number;
 }
 
 export function syscall(name: string, pid: number, o: SyscallOpts = {}): SyscallEvent {
@@ -123,9 +125,9 @@ export function syscall(name: string, pid: number, o: SyscallOpts = {}): Syscall
     type: name,
     ret: o.ret ?? 0,
     args,
-    euid: 0,
-    egid: 0,
-    cgroupId: 1n,
+    euid: o.euid ?? 0,
+    egid: o.egid ?? 0,
+    cgroupId: 0n,
     truncated: false,
     paths: o.paths ? new Map(o.paths) : EMPTY_MAP,
     fdPaths: o.fdPaths ? new Map(o.fdPaths) : EMPTY_MAP,

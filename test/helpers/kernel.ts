@@ -11,8 +11,8 @@ import { CaptureSession, type CaptureOptions } from "../../src/capture/capture-s
 import { bpfObjectPath, packageRoot } from "../../src/capture/paths.js";
 import { decodeRecord, type DecodedEvent } from "../../src/decode/event.js";
 import { RecordView, walkBatch } from "../../src/decode/record-view.js";
-import { eventFields, type EventFields } from "../../src/engine/event-fields.js";
-import { ProcessTable } from "../../src/state/process-table.js";
+import { State } from "../../src/state/state.js";
+import { contextFor, snapshot, type Snapshot } from "./fields.js";
 
 const execFileP = promisify(execFile);
 
@@ -38,7 +38,8 @@ export async function workload(name: string, ...args: string[]): Promise<Record<
 
 export interface Recorded {
   events: DecodedEvent[];
-  fields: (ev: DecodedEvent) => EventFields;
+  /** every field of an event, as the rules saw it when the event was read */
+  fields: (ev: DecodedEvent) => Snapshot;
   session: CaptureSession;
 }
 
@@ -51,22 +52,27 @@ export async function recordDuring(
   fn: () => Promise<void>,
 ): Promise<Recorded> {
   const events: DecodedEvent[] = [];
-  const procs = new ProcessTable();
-  procs.seed();
+  const snaps = new Map<DecodedEvent, Snapshot>();
+  const state = new State();
+  state.seed();
+  const ctx = contextFor(state);
   const mine = new Set<number>();
   const view = new RecordView();
-  const session = CaptureSession.start({
+  const session: CaptureSession = CaptureSession.start({
     ...opts,
     onBatch: (batch, bytes) =>
       walkBatch(view, batch, bytes, (v) => {
+        state.applyRecord(v, Date.now());
         const ev = decodeRecord(v);
         if (!ev) return;
-        if (ev.kind !== "syscall") procs.apply(ev, Date.now());
         // The test process itself is never traced (not even its forks): its children are
         // recognised by their exec record's parent.
         if (ev.kind === "exec" && (ev.ppid === process.pid || mine.has(ev.ppid))) mine.add(ev.tgid);
         if (ev.kind === "fork" && mine.has(ev.tgid)) mine.add(ev.childTgid);
-        if (mine.has(ev.tgid)) events.push(ev);
+        if (!mine.has(ev.tgid)) return;
+        events.push(ev);
+        ctx.bootToWallNs = session.bootToWallNs;
+        snaps.set(ev, snapshot(ctx, ev));
       }),
   });
   try {
@@ -76,7 +82,7 @@ export async function recordDuring(
   } finally {
     session.close();
   }
-  return { events, session, fields: (ev) => eventFields(ev, 0, procs, session.bootToWallNs) };
+  return { events, session, fields: (ev) => snaps.get(ev) ?? {} };
 }
 
 /** Open fds of this process (for leak checks). */

@@ -21,6 +21,7 @@ import {
   type MetricsServer,
 } from "../../outputs/index.js";
 import {
+  ENGINE_VERSION,
   formatDiagnostic,
   loadRules,
   parsePriority,
@@ -245,6 +246,7 @@ interface Settings {
   ringBytes: number | undefined;
   pollMs: number | undefined;
   stashEntries: number | undefined;
+  snaplen: number;
   rulePaths: string[];
   hostname: string;
 }
@@ -309,6 +311,8 @@ function resolveSettings(args: RunArgs): { settings: Settings; problems: ConfigP
   };
   const pollMs = capInt("poll_ms", 1, 1000);
   const stashEntries = capInt("stash_entries", 256, 1 << 20);
+  // Falco's default snaplen: the first 80 bytes of sendto/recvfrom data (evt.buffer)
+  const snaplen = capInt("snaplen", 0, 256) ?? 80;
   const rf = raw["rules_files"] ?? raw["rules_file"];
   const rulePaths = Array.isArray(rf) ? rf.map(String) : typeof rf === "string" ? [rf] : [defaultRulesPath()];
   const hostname = (raw["node_name"] as string | undefined) ?? osHostname();
@@ -322,6 +326,7 @@ function resolveSettings(args: RunArgs): { settings: Settings; problems: ConfigP
       ringBytes,
       pollMs,
       stashEntries,
+      snaplen,
       rulePaths,
       hostname,
     },
@@ -357,7 +362,7 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
     return 1;
   }
   let settings = first.settings;
-  const { raw, dropPolicy, ringBytes, pollMs, stashEntries, hostname } = settings;
+  const { raw, dropPolicy, ringBytes, pollMs, stashEntries, snaplen, hostname } = settings;
   let rulePaths = settings.rulePaths;
 
   // ---- rules
@@ -374,7 +379,7 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
   // ---- outputs
   let built: BuiltOutputs;
   try {
-    built = await buildOutputs(settings.outputs, { hostname, version: { version: "0.1.0" } });
+    built = await buildOutputs(settings.outputs, { hostname, version: { version: "0.1.0", engineVersion: ENGINE_VERSION } });
     await built.start();
   } catch (e) {
     io.stderr(`lanner run: starting outputs: ${errorMessage(e)}\n`);
@@ -422,6 +427,7 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
       ...(ringBytes !== undefined ? { ringBytes } : {}),
       ...(pollMs !== undefined ? { pollMs } : {}),
       ...(stashEntries !== undefined ? { stashEntries } : {}),
+      snaplen,
     });
   } catch (e) {
     io.stderr(`lanner run: ${errorMessage(e)}\n`);
@@ -585,7 +591,7 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
           await old.grpcServer?.stop();
           const fresh = await buildOutputs(next.settings.outputs, {
             hostname,
-            version: { version: "0.1.0" },
+            version: { version: "0.1.0", engineVersion: ENGINE_VERSION },
           });
           await fresh.start();
           built = fresh;

@@ -213,14 +213,17 @@ export class EventContext {
     return this.sockV;
   }
 
-  /** The fd number an event names: its return value for fd-creating calls, else its fd argument. */
+  /**
+   * The fd number an event names: the return value of fd-creating calls (-1 when they
+   * failed, as libsinsp's open_file_failed expects), else its fd argument.
+   */
   fdNum(): number | null {
     const ev = this.sys;
     if (ev === null) return null;
     const spec = SYSCALL_SPECS.get(ev.nr);
     if (spec === undefined) return null;
     if (spec.ret === "fd" || ev.type === "dup" || ev.type === "dup2" || ev.type === "dup3")
-      return ev.ret >= 0 ? ev.ret : null;
+      return ev.ret >= 0 ? ev.ret : -1;
     if (spec.fdArg === undefined) return null;
     const n = Number(BigInt.asIntN(32, ev.args[spec.fdArg] ?? 0n));
     return n >= 0 ? n : null;
@@ -232,7 +235,7 @@ export class EventContext {
     const spec = SYSCALL_SPECS.get(ev.nr);
     if (spec === undefined) return null;
     const num = this.fdNum();
-    const entry = num === null ? undefined : this.proc()?.fds.get(num);
+    const entry = this.fdEntry();
     let type: string | null = null;
     let name: string | null = null;
     let nameRaw: string | null = null;
@@ -383,9 +386,10 @@ export class EventContext {
     };
   }
 
+  /** The fd table's entry for the event's fd (only where syscall records keep the tables current). */
   private fdEntry(): FdInfo | undefined {
     const n = this.fdNum();
-    return n === null ? undefined : this.proc()?.fds.get(n);
+    return n === null || n < 0 || !this.services.procs.fdsTracked ? undefined : this.proc()?.fds.get(n);
   }
 
   /** fd.typechar of a type name. */
