@@ -47,6 +47,12 @@ export function procEvent(kind: ProcEvent["kind"], o: Partial<ProcEvent> & { tgi
     exe: null,
     argv: null,
     cwd: null,
+    env: null,
+    pgid: 0,
+    exeIno: 0,
+    exeCtimeNs: 0n,
+    exeMtimeNs: 0n,
+    pidnsInitStartNs: 0n,
     ...o,
   };
 }
@@ -103,6 +109,10 @@ export interface SyscallOpts {
   data?: Buffer | null;
   openHow?: { flags: number; mode: number; resolve: number } | null;
   ts?: number;
+  env?: readonly string[] | null;
+  latencyNs?: number | null;
+  fileInfo?: SyscallEvent["fileInfo"];
+  pollFds?: SyscallEvent["pollFds"];
 }
 
 export function syscall(name: string, pid: number, o: SyscallOpts = {}): SyscallEvent {
@@ -138,6 +148,10 @@ export function syscall(name: string, pid: number, o: SyscallOpts = {}): Syscall
     cwd: o.cwd ?? null,
     openHow: o.openHow ?? null,
     data: o.data ?? null,
+    env: o.env ?? null,
+    latencyNs: o.latencyNs ?? null,
+    fileInfo: o.fileInfo ?? null,
+    pollFds: o.pollFds ?? null,
   };
 }
 
