@@ -46,6 +46,7 @@ struct {
 /* What a sys_enter program saves for the matching sys_exit (keyed by tid). */
 struct ln_stash_val {
 	__u64 args[6];
+	__u64 ts; /* bpf_ktime_get_boot_ns() at entry (LN_T_ENTER_TS) */
 	__u32 nr;
 	__u32 len; /* bytes of data[] that are valid (string: including the NUL) */
 	struct ln_open_how how;
@@ -138,7 +139,10 @@ enum {
 	X_CWD,      /* CWD after the call */
 	X_CLONE3,   /* DATA: struct clone_args */
 	X_CAPSET,   /* DATA: cap_user_data_t[2] */
-	X_OPENAT2,  /* OPEN_HOW (stashed) */
+	X_OPENAT2,  /* OPEN_HOW (stashed), FILE of the returned fd */
+	X_OPEN,     /* FILE of the returned fd */
+	X_MSG,      /* TUPLE arg0, SOCKADDR arg1 from the user msghdr's msg_name */
+	X_POLL,     /* POLLFDS from the user pollfd array in arg0 (arg1 entries) */
 };
 
 struct ln_desc {
@@ -158,9 +162,9 @@ const struct ln_desc ln_descs[LN_MAX_SYSCALL] SEC(".rodata.ln_desc") = {
 	D(execve, .enter = E_ARGS, .p = { PC(0) }, .x = X_EXEC),
 	D(execveat, .enter = E_ARGS, .p = { PD(1, 0) }, .x = X_EXEC),
 	D(clone3, .x = X_CLONE3),
-	D(open, .enter = E_ARGS | E_PATH, .p = { PC(0) }),
-	D(creat, .enter = E_ARGS | E_PATH, .p = { PC(0) }),
-	D(openat, .enter = E_ARGS | E_PATH, .p = { PD(1, 0) }),
+	D(open, .enter = E_ARGS | E_PATH, .p = { PC(0) }, .x = X_OPEN),
+	D(creat, .enter = E_ARGS | E_PATH, .p = { PC(0) }, .x = X_OPEN),
+	D(openat, .enter = E_ARGS | E_PATH, .p = { PD(1, 0) }, .x = X_OPEN),
 	D(openat2, .enter = E_ARGS | E_PATH | E_HOW, .p = { PD(1, 0) }, .x = X_OPENAT2),
 	D(dup, .x = X_FDINFO, .xarg = LN_ARG_RET),
 	D(dup2, .x = X_FDINFO, .xarg = LN_ARG_RET),
@@ -175,8 +179,10 @@ const struct ln_desc ln_descs[LN_MAX_SYSCALL] SEC(".rodata.ln_desc") = {
 	D(accept4, .x = X_ACCEPT),
 	D(sendto, .x = X_SENDTO),
 	D(recvfrom, .x = X_RECVFROM),
-	D(sendmsg, .x = X_TUPLE, .xarg = 0),
-	D(recvmsg, .x = X_TUPLE, .xarg = 0),
+	D(sendmsg, .x = X_MSG),
+	D(recvmsg, .x = X_MSG),
+	D(poll, .x = X_POLL),
+	D(ppoll, .x = X_POLL),
 	D(sendmmsg, .x = X_TUPLE, .xarg = 0),
 	D(recvmmsg, .x = X_TUPLE, .xarg = 0),
 	D(shutdown, .x = X_TUPLE, .xarg = 0),
@@ -670,6 +676,76 @@ __noinline int ln_put_tuple(struct ln_buf *r, __u32 arg, __s64 fd)
 	return 0;
 }
 
+/* LN_FI_UPPER / LN_FI_LOWER when the inode is an overlayfs inode, else 0. The overlay inode
+ * embeds the vfs inode; __upperdentry is set (with a positive dentry) when the file exists
+ * in the upper layer (created or copied up in the container). */
+static __always_inline __u32 ovl_layer(struct inode *inode)
+{
+	struct dentry *upper = NULL;
+	__u64 oi;
+
+	if (!inode || BPF_CORE_READ(inode, i_sb, s_magic) != OVERLAYFS_SUPER_MAGIC ||
+	    !bpf_core_type_exists(struct ovl_inode))
+		return 0;
+	oi = (__u64)inode - bpf_core_field_offset(struct ovl_inode, vfs_inode);
+	bpf_probe_read_kernel(&upper, sizeof(upper),
+			      (void *)(oi + bpf_core_field_offset(struct ovl_inode, __upperdentry)));
+	if (upper && BPF_CORE_READ(upper, d_inode, i_ino))
+		return LN_FI_UPPER;
+	return LN_FI_LOWER;
+}
+
+/* LN_T_FILE: device, inode and overlay layer of the file open at fd. */
+__noinline int ln_put_file(struct ln_buf *r, __u32 arg, __s64 fd)
+{
+	struct ln_file_info fi = {};
+	struct file *f = (void *)fd_to_file(fd);
+	struct inode *inode;
+	__u32 off = 0;
+
+	if (!r || !f)
+		return -1;
+	inode = BPF_CORE_READ(f, f_inode);
+	fi.ino = BPF_CORE_READ(inode, i_ino);
+	fi.dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	fi.flags = ovl_layer(inode);
+	if (tail_room(r, &off, sizeof(fi)) < sizeof(fi))
+		return -1;
+	__builtin_memcpy(PAYLOAD(r, off), &fi, sizeof(fi));
+	tail_commit(r, off, LN_T_FILE, arg, sizeof(fi));
+	return 0;
+}
+
+/* A u64 tail (LN_T_ENTER_TS). */
+static __always_inline void put_u64(struct ln_buf *r, __u32 kind, __u32 arg, __u64 v)
+{
+	__u32 off = 0;
+
+	if (tail_room(r, &off, sizeof(v)) < sizeof(v))
+		return;
+	__builtin_memcpy(PAYLOAD(r, off), &v, sizeof(v));
+	tail_commit(r, off, kind, arg, sizeof(v));
+}
+
+/* LN_T_SOCKADDR (arg 1) from msg_name of the user msghdr of sendmsg/recvmsg, read at exit
+ * (recvmsg: msg_namelen as the kernel set it). Nothing when msg_name is NULL or empty. */
+__noinline int ln_put_msgname(struct ln_buf *r, __u64 umsg)
+{
+	struct user_msghdr m = {};
+	__u32 len;
+
+	if (!r || !umsg)
+		return -1;
+	if (bpf_probe_read_user(&m, sizeof(m), (const void *)umsg)) {
+		stat_inc(LN_S_READ_FAIL);
+		return -1;
+	}
+	if (!m.msg_name || m.msg_namelen <= 0)
+		return -1;
+	len = m.msg_namelen > LN_MAX_SOCKADDR ? LN_MAX_SOCKADDR : m.msg_namelen;
+	return ln_put_ubytes(r, LN_T_SOCKADDR | (1) << 8, (__u64)m.msg_name, len);
+}
+
 /* Sockets get a TUPLE, everything else an FDPATH. */
 __noinline int ln_put_fdinfo(struct ln_buf *r, __u32 arg, __s64 fd)
 {
@@ -751,20 +827,15 @@ __noinline int ln_put_uargv(struct ln_buf *r, __u32 arg, __u64 argv)
 	return 0;
 }
 
-/* argv of the current mm (mm->arg_start..arg_end), as LN_T_ARGV. */
-__noinline int ln_put_mm_argv(struct ln_buf *r, __u32 arg)
+/* The user range [start, end) of the current mm as a string-list tail (argv, environment),
+ * at most LN_MAX_ARGV (== LN_MAX_ENV) bytes; ka = kind | arg << 8. */
+__noinline int ln_put_mm_strs(struct ln_buf *r, __u32 ka, __u64 start, __u64 end)
 {
-	struct task_struct *task = (void *)bpf_get_current_task();
-	struct mm_struct *mm = BPF_CORE_READ(task, mm);
-	__u64 start, end, len;
+	__u64 len;
 	__u32 off = 0, cap;
 	__u8 *base;
 
-	if (!r || !mm)
-		return -1;
-	start = BPF_CORE_READ(mm, arg_start);
-	end = BPF_CORE_READ(mm, arg_end);
-	if (end <= start)
+	if (!r || end <= start)
 		return -1;
 	len = end - start;
 	if (len > LN_MAX_ARGV) {
@@ -774,6 +845,8 @@ __noinline int ln_put_mm_argv(struct ln_buf *r, __u32 arg)
 	cap = tail_room(r, &off, len);
 	if (cap == 0 || cap > LN_MAX_ARGV)
 		return -1;
+	if (cap < len)
+		mark_trunc(r);
 	base = PAYLOAD(r, off);
 	if (bpf_probe_read_user(base, BOUND(cap, 8191), (const void *)start)) {
 		stat_inc(LN_S_READ_FAIL);
@@ -781,8 +854,22 @@ __noinline int ln_put_mm_argv(struct ln_buf *r, __u32 arg)
 	}
 	if (cap < end - start)
 		base[(cap - 1) & (LN_MAX_ARGV - 1)] = 0; /* keep the last string terminated */
-	tail_commit(r, off, LN_T_ARGV, arg, cap);
+	tail_commit(r, off, ka & 0xff, ka >> 8, cap);
 	return 0;
+}
+
+/* argv (LN_T_ARGV: mm->arg_start..arg_end) or environment (LN_T_ENV: env_start..env_end)
+ * of the current mm. */
+static __always_inline int put_mm_strs(struct ln_buf *r, __u32 kind, __u32 arg)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+	struct mm_struct *mm = BPF_CORE_READ(task, mm);
+
+	if (!mm)
+		return -1;
+	if (kind == LN_T_ENV)
+		return ln_put_mm_strs(r, kind | arg << 8, BPF_CORE_READ(mm, env_start), BPF_CORE_READ(mm, env_end));
+	return ln_put_mm_strs(r, kind | arg << 8, BPF_CORE_READ(mm, arg_start), BPF_CORE_READ(mm, arg_end));
 }
 
 /* LN_T_EXE of the current mm. */
@@ -858,6 +945,7 @@ static __noinline int stash_enter(struct pt_regs *regs, __u32 nr, __u32 ef)
 			return 0;
 	}
 	s->nr = nr;
+	s->ts = bpf_ktime_get_boot_ns();
 	s->len = 0;
 	s->args[0] = regs->di;
 	s->args[1] = regs->si;
@@ -954,6 +1042,7 @@ static __noinline int emit_full(struct pt_regs *regs, __u32 nr, long ret, __u64 
 		if (st && st->nr == nr) {
 			for (i = 0; i < 6; i++)
 				e->args[i] = st->args[i];
+			put_u64(r, LN_T_ENTER_TS, LN_ARG_NONE, st->ts);
 		} else {
 			st = NULL;
 			stat_inc(LN_S_ENTER_MISS);
@@ -966,8 +1055,9 @@ static __noinline int emit_full(struct pt_regs *regs, __u32 nr, long ret, __u64 
 		if (ret == 0) {
 			/* the new image: its exe, argv and cwd */
 			ln_put_exe(r, LN_ARG_NONE);
-			ln_put_mm_argv(r, nr == LN_NR_execve ? 1 : 2);
+			put_mm_strs(r, LN_T_ARGV, nr == LN_NR_execve ? 1 : 2);
 			ln_put_cwd(r, LN_T_CWD, LN_ARG_NONE);
+			put_mm_strs(r, LN_T_ENV, LN_ARG_NONE);
 		} else {
 			/* failed: the caller's memory is intact, read it now */
 			put_path_slot(r, d.p[0], args);
@@ -995,6 +1085,28 @@ static __noinline int emit_full(struct pt_regs *regs, __u32 nr, long ret, __u64 
 	case X_OPENAT2:
 		if (st)
 			put_bytes(r, LN_T_OPEN_HOW, 2, (__u64)&st->how, sizeof(st->how), true);
+		if (ret >= 0)
+			ln_put_file(r, LN_ARG_RET, ret);
+		break;
+	case X_OPEN:
+		if (ret >= 0)
+			ln_put_file(r, LN_ARG_RET, ret);
+		break;
+	case X_MSG:
+		ln_put_tuple(r, 0, args[0]);
+		if (ret >= 0)
+			ln_put_msgname(r, args[1]);
+		break;
+	case X_POLL:
+		if (ret >= 0 && args[1]) {
+			__u64 n = args[1];
+
+			if (n > LN_MAX_POLLFDS) {
+				n = LN_MAX_POLLFDS;
+				mark_trunc(r);
+			}
+			ln_put_ubytes(r, LN_T_POLLFDS | (0) << 8, args[0], n * sizeof(struct ln_pollfd));
+		}
 		break;
 	case X_CONNECT:
 		if (st && st->len)
@@ -1179,9 +1291,8 @@ static __always_inline __u32 exe_flags(struct task_struct *t)
 {
 	struct file *exe = BPF_CORE_READ(t, mm, exe_file);
 	struct inode *inode;
-	__u32 flags = 0;
+	__u32 flags = 0, layer;
 	char name[8] = {};
-	__u64 magic;
 
 	if (!exe)
 		return 0;
@@ -1193,19 +1304,215 @@ static __always_inline __u32 exe_flags(struct task_struct *t)
 		    name[5] == ':')
 			flags |= LN_PF_EXE_MEMFD;
 	}
-	magic = BPF_CORE_READ(inode, i_sb, s_magic);
-	if (magic == OVERLAYFS_SUPER_MAGIC && bpf_core_type_exists(struct ovl_inode)) {
-		/* the overlay inode embeds the vfs inode; __upperdentry is set when the file
-		 * exists in the upper layer (created or copied up in the container) */
-		struct dentry *upper = NULL;
-		__u64 oi = (__u64)inode - bpf_core_field_offset(struct ovl_inode, vfs_inode);
-
-		bpf_probe_read_kernel(&upper, sizeof(upper),
-				      (void *)(oi + bpf_core_field_offset(struct ovl_inode, __upperdentry)));
-		if (upper)
-			flags |= LN_PF_EXE_UPPER;
-	}
+	layer = ovl_layer(inode);
+	if (layer == LN_FI_UPPER)
+		flags |= LN_PF_EXE_UPPER;
+	else if (layer == LN_FI_LOWER)
+		flags |= LN_PF_EXE_LOWER;
 	return flags;
+}
+
+/* ---- exe details for LN_K_EXEC: inode times and Falco's EXE_WRITABLE */
+
+#define SB_RDONLY 1
+#define S_IMMUTABLE 8
+#define S_IFREG 0100000
+#define S_IFDIR 0040000
+#define S_IFLNK 0120000
+#define LN_CAP_DAC_OVERRIDE 1
+#define LN_CAP_FOWNER 3
+#define LN_MAY_WRITE 2
+
+/* inode timestamps before 6.11 (i_*time_sec/nsec): 6.6 moved ctime to __i_ctime, 6.7 mtime
+ * to __i_mtime; before that both were struct timespec64 i_ctime / i_mtime. */
+struct inode___v6_7 {
+	struct timespec64 __i_ctime;
+	struct timespec64 __i_mtime;
+} __attribute__((preserve_access_index));
+
+struct inode___v6_6 {
+	struct timespec64 __i_ctime;
+	struct timespec64 i_mtime;
+} __attribute__((preserve_access_index));
+
+struct inode___old {
+	struct timespec64 i_ctime;
+	struct timespec64 i_mtime;
+} __attribute__((preserve_access_index));
+
+static __always_inline __u64 epoch_ns(__s64 sec, __u64 nsec)
+{
+	return sec < 0 ? 0 : (__u64)sec * 1000000000ULL + nsec;
+}
+
+static __always_inline __u64 inode_ctime_ns(struct inode *i)
+{
+	struct timespec64 t = {};
+
+	if (bpf_core_field_exists(i->i_ctime_sec))
+		return epoch_ns(BPF_CORE_READ(i, i_ctime_sec), BPF_CORE_READ(i, i_ctime_nsec));
+	if (bpf_core_field_exists(((struct inode___v6_7 *)i)->__i_ctime))
+		BPF_CORE_READ_INTO(&t, (struct inode___v6_7 *)i, __i_ctime);
+	else
+		BPF_CORE_READ_INTO(&t, (struct inode___old *)i, i_ctime);
+	return epoch_ns(t.tv_sec, t.tv_nsec);
+}
+
+static __always_inline __u64 inode_mtime_ns(struct inode *i)
+{
+	struct timespec64 t = {};
+
+	if (bpf_core_field_exists(i->i_mtime_sec))
+		return epoch_ns(BPF_CORE_READ(i, i_mtime_sec), BPF_CORE_READ(i, i_mtime_nsec));
+	if (bpf_core_field_exists(((struct inode___v6_7 *)i)->__i_mtime))
+		BPF_CORE_READ_INTO(&t, (struct inode___v6_7 *)i, __i_mtime);
+	else
+		BPF_CORE_READ_INTO(&t, (struct inode___old *)i, i_mtime);
+	return epoch_ns(t.tv_sec, t.tv_nsec);
+}
+
+/* Whether id has a mapping in a user namespace's uid_gid_map (the kernel's map_id_up):
+ * up to 5 extents inline, more through `forward`. */
+struct idmap_ctx {
+	__u64 ext;
+	__u32 id;
+	__u32 n;
+	__u32 found;
+};
+
+static long idmap_cb(__u32 i, void *ctx)
+{
+	struct idmap_ctx *c = ctx;
+	struct uid_gid_extent e = {};
+
+	if (i >= c->n)
+		return 1;
+	if (bpf_probe_read_kernel(&e, sizeof(e), (void *)(c->ext + (__u64)i * sizeof(e))))
+		return 1;
+	if (c->id >= e.lower_first && c->id - e.lower_first < e.count) {
+		c->found = 1;
+		return 1;
+	}
+	return 0;
+}
+
+static __always_inline bool id_mapped(__u64 map, __u32 id)
+{
+	struct idmap_ctx c = { .id = id };
+	struct uid_gid_map *m = (void *)map;
+
+	c.n = BPF_CORE_READ(m, nr_extents);
+	if (c.n <= 5)
+		c.ext = map + bpf_core_field_offset(struct uid_gid_map, extent);
+	else
+		bpf_probe_read_kernel(&c.ext, sizeof(c.ext),
+				      (void *)(map + bpf_core_field_offset(struct uid_gid_map, forward)));
+	bpf_loop(340, idmap_cb, &c, 0); /* UID_GID_MAP_MAX_EXTENTS */
+	return c.found;
+}
+
+/* Binary search of gid in the sorted supplementary groups (the kernel's groups_search). */
+struct groups_ctx {
+	__u64 gid_arr;
+	__u32 gid;
+	__u32 left;
+	__u32 right;
+	__u32 found;
+};
+
+static long groups_cb(__u32 i, void *ctx)
+{
+	struct groups_ctx *c = ctx;
+	__u32 mid, g = 0;
+
+	if (c->left >= c->right)
+		return 1;
+	mid = c->left + (c->right - c->left) / 2;
+	bpf_probe_read_kernel(&g, sizeof(g), (void *)(c->gid_arr + (__u64)mid * sizeof(g)));
+	if (c->gid > g) {
+		c->left = mid + 1;
+	} else if (c->gid < g) {
+		c->right = mid;
+	} else {
+		c->found = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Falco's EXE_WRITABLE for the exe `inode` of the current task: false on a read-only superblock (for
+ * regular files, directories, links) or an immutable inode, and when the inode's uid/gid have
+ * no mapping; true when the fsuid owns it (it may chmod it), when the permission bits of its
+ * class (owner, group incl. supplementary groups, other) allow writing, or with
+ * CAP_DAC_OVERRIDE (uid and gid mapped in the task's user namespace) or CAP_FOWNER (uid
+ * mapped). POSIX ACLs are not consulted. Global: verified once, with scalars.
+ */
+__noinline int ln_exe_writable(__u64 inode)
+{
+	struct task_struct *t = (void *)bpf_get_current_task();
+	struct inode *ino = (void *)inode;
+	const struct cred *cred;
+	struct groups_ctx g = {};
+	__u32 mode, iuid, igid, fsuid, fsgid;
+	__u64 caps, ns, gi;
+
+	if (!t || !ino)
+		return 0;
+	mode = BPF_CORE_READ(ino, i_mode);
+	if ((BPF_CORE_READ(ino, i_sb, s_flags) & SB_RDONLY) &&
+	    ((mode & S_IFMT) == S_IFREG || (mode & S_IFMT) == S_IFDIR || (mode & S_IFMT) == S_IFLNK))
+		return 0;
+	if (BPF_CORE_READ(ino, i_flags) & S_IMMUTABLE)
+		return 0;
+	iuid = BPF_CORE_READ(ino, i_uid.val);
+	igid = BPF_CORE_READ(ino, i_gid.val);
+	if (iuid == 0xffffffff || igid == 0xffffffff)
+		return 0;
+	cred = BPF_CORE_READ(t, cred);
+	fsuid = BPF_CORE_READ(cred, fsuid.val);
+	fsgid = BPF_CORE_READ(cred, fsgid.val);
+	if (fsuid == iuid)
+		return 1;
+	if (igid == fsgid) {
+		mode >>= 3;
+	} else {
+		gi = (__u64)BPF_CORE_READ(cred, group_info);
+		if (gi) {
+			g.gid = igid;
+			g.right = BPF_CORE_READ((struct group_info *)gi, ngroups);
+			g.gid_arr = gi + bpf_core_field_offset(struct group_info, gid);
+			bpf_loop(32, groups_cb, &g, 0);
+			if (g.found)
+				mode >>= 3;
+		}
+	}
+	if (mode & LN_MAY_WRITE)
+		return 1;
+	caps = BPF_CORE_READ(cred, cap_effective.val);
+	if (!(caps & (1ULL << LN_CAP_DAC_OVERRIDE | 1ULL << LN_CAP_FOWNER)))
+		return 0;
+	ns = (__u64)BPF_CORE_READ(cred, user_ns);
+	if (!ns || !id_mapped(ns + bpf_core_field_offset(struct user_namespace, uid_map), iuid))
+		return 0;
+	if (caps & (1ULL << LN_CAP_FOWNER))
+		return 1;
+	return id_mapped(ns + bpf_core_field_offset(struct user_namespace, gid_map), igid);
+}
+
+/* The LN_K_EXEC-only fields of struct ln_proc: the exe's inode number and times, and
+ * LN_PF_EXE_WRITABLE. t is the current task (the one that exec'd). */
+static __noinline void fill_exe(struct ln_proc *p, struct task_struct *t)
+{
+	struct inode *inode = BPF_CORE_READ(t, mm, exe_file, f_inode);
+
+	if (!inode)
+		return;
+	p->exe_ino = BPF_CORE_READ(inode, i_ino);
+	p->exe_ctime_ns = inode_ctime_ns(inode);
+	p->exe_mtime_ns = inode_mtime_ns(inode);
+	if (ln_exe_writable((__u64)inode))
+		p->flags |= LN_PF_EXE_WRITABLE;
 }
 
 static __always_inline __u64 task_cgroup_id(struct task_struct *t)
@@ -1238,6 +1545,7 @@ static __noinline void fill_proc(struct ln_proc *p, struct task_struct *t)
 	p->vpid = pid_nr_at(lpid, level);
 	p->sid = pid_nr_at(BPF_CORE_READ(sig, pids[PIDTYPE_SID]), 0);
 	p->vpgid = pid_nr_at(BPF_CORE_READ(sig, pids[PIDTYPE_PGID]), level);
+	p->pgid = pid_nr_at(BPF_CORE_READ(sig, pids[PIDTYPE_PGID]), 0);
 	p->tty = 0;
 	if (tty) {
 		__u32 major = BPF_CORE_READ(tty, driver, major);
@@ -1250,12 +1558,18 @@ static __noinline void fill_proc(struct ln_proc *p, struct task_struct *t)
 	p->mntns = BPF_CORE_READ(t, nsproxy, mnt_ns, ns.inum);
 	p->netns = BPF_CORE_READ(t, nsproxy, net_ns, ns.inum);
 	p->pidns = 0;
+	p->pidns_init_start_ns = 0;
 	if (tpid) {
 		bpf_probe_read_kernel(&up, sizeof(up),
 				      (void *)tpid + bpf_core_field_offset(struct pid, numbers) +
 					      (level & 63) * sizeof(struct upid));
 		p->pidns = BPF_CORE_READ(up.ns, ns.inum);
+		p->pidns_init_start_ns = BPF_CORE_READ(up.ns, child_reaper, start_boottime);
 	}
+	p->pad = 0;
+	p->exe_ino = 0;
+	p->exe_ctime_ns = 0;
+	p->exe_mtime_ns = 0;
 	p->cap_effective = BPF_CORE_READ(cred, cap_effective.val);
 	p->cap_permitted = BPF_CORE_READ(cred, cap_permitted.val);
 	p->child_tgid = 0;
@@ -1315,10 +1629,12 @@ static __noinline int on_exec(struct task_struct *task, __u32 old_pid)
 		return 0;
 	p = (void *)r->b;
 	fill_proc(p, task);
+	fill_exe(p, task);
 	p->exit_code = old_pid;
 	ln_put_exe(r, LN_ARG_NONE);
-	ln_put_mm_argv(r, LN_ARG_NONE);
+	put_mm_strs(r, LN_T_ARGV, LN_ARG_NONE);
 	ln_put_cwd(r, LN_T_CWD, LN_ARG_NONE);
+	put_mm_strs(r, LN_T_ENV, LN_ARG_NONE);
 	return send_scratch(r);
 }
 

@@ -28,8 +28,14 @@ enum ln_const {
 	LN_C_PF_EXE_UPPER = LN_PF_EXE_UPPER,
 	LN_C_PF_GROUP_DEAD = LN_PF_GROUP_DEAD,
 	LN_C_PF_EXE_DELETED = LN_PF_EXE_DELETED,
+	LN_C_PF_EXE_WRITABLE = LN_PF_EXE_WRITABLE,
+	LN_C_PF_EXE_LOWER = LN_PF_EXE_LOWER,
+	LN_C_FI_UPPER = LN_FI_UPPER,
+	LN_C_FI_LOWER = LN_FI_LOWER,
 	LN_C_MAX_PATH = LN_MAX_PATH,
 	LN_C_MAX_ARGV = LN_MAX_ARGV,
+	LN_C_MAX_ENV = LN_MAX_ENV,
+	LN_C_MAX_POLLFDS = LN_MAX_POLLFDS,
 	LN_C_MAX_SOCKADDR = LN_MAX_SOCKADDR,
 	LN_C_MAX_DATA = LN_MAX_DATA,
 	LN_C_SCRATCH = LN_SCRATCH,
@@ -40,6 +46,8 @@ enum ln_const {
 	LN_C_PROC_SIZE = sizeof(struct ln_proc),
 	LN_C_SOCK_TUPLE_SIZE = sizeof(struct ln_sock_tuple),
 	LN_C_OPEN_HOW_SIZE = sizeof(struct ln_open_how),
+	LN_C_FILE_INFO_SIZE = sizeof(struct ln_file_info),
+	LN_C_POLLFD_SIZE = sizeof(struct ln_pollfd),
 };
 
 _Static_assert(sizeof(struct ln_hdr) == 24, "ln_hdr");
@@ -47,6 +55,9 @@ _Static_assert(sizeof(struct ln_tail) == 4, "ln_tail");
 _Static_assert(sizeof(struct ln_syscall) == 104, "ln_syscall");
 _Static_assert(sizeof(struct ln_sock_tuple) == 48, "ln_sock_tuple");
 _Static_assert(sizeof(struct ln_open_how) == 24, "ln_open_how");
+_Static_assert(sizeof(struct ln_proc) == 192, "ln_proc");
+_Static_assert(sizeof(struct ln_file_info) == 16, "ln_file_info");
+_Static_assert(sizeof(struct ln_pollfd) == 8, "ln_pollfd");
 
 /* One global of every ABI type, so each is emitted into BTF by name. */
 struct ln_hdr ln_abi_hdr;
@@ -55,6 +66,8 @@ struct ln_sock_tuple ln_abi_sock_tuple;
 struct ln_syscall ln_abi_syscall;
 struct ln_proc ln_abi_proc;
 struct ln_open_how ln_abi_open_how;
+struct ln_file_info ln_abi_file_info;
+struct ln_pollfd ln_abi_pollfd;
 enum ln_kind ln_abi_kind;
 enum ln_tail_kind ln_abi_tail_kind;
 enum ln_stat ln_abi_stat;

@@ -15,7 +15,7 @@
 #ifndef LANNER_ABI_H
 #define LANNER_ABI_H
 
-#define LN_ABI_VERSION 1
+#define LN_ABI_VERSION 2
 
 /* Record kinds (ln_hdr.kind). */
 enum ln_kind {
@@ -42,10 +42,14 @@ enum ln_tail_kind {
 	LN_T_FDS = 9,      /* two s32 fds written by pipe/pipe2/socketpair */
 	LN_T_DATA = 10,    /* bytes of a user buffer: sendto/recvfrom data (snaplen), clone3's
 			      struct clone_args, capset's cap data */
-	LN_T_ENV = 11,     /* environment strings, like LN_T_ARGV (optional) */
+	LN_T_ENV = 11,     /* environment strings of the new image (mm->env_start..env_end),
+			      each NUL-terminated, concatenated, bounded by LN_MAX_ENV */
 	LN_T_TTY = 12,     /* reserved */
 	LN_T_FDPATH = 13,  /* absolute path of the (non-socket) file open at fd `arg` (or the
 			      returned fd when arg == LN_ARG_RET), NUL-terminated */
+	LN_T_FILE = 14,    /* struct ln_file_info of the file open at fd `arg` (LN_ARG_RET) */
+	LN_T_POLLFDS = 15, /* struct ln_pollfd[n] read from user memory at exit (n <= LN_MAX_POLLFDS) */
+	LN_T_ENTER_TS = 16,/* __u64: bpf_ktime_get_boot_ns() at syscall entry (stashed syscalls) */
 };
 
 #define LN_ARG_RET 6
@@ -143,6 +147,14 @@ struct ln_proc {
 	__u32 child_tgid;/* LN_K_FORK: the child's tgid; otherwise 0 */
 	__u32 flags;     /* LN_PF_* */
 	char comm[16];
+	__u32 pgid;      /* process group id (host pid namespace) */
+	__u32 pad;
+	/* LN_K_EXEC only (0 in FORK and EXIT records): the executable's inode */
+	__u64 exe_ino;
+	__u64 exe_ctime_ns; /* inode ctime, ns since the epoch */
+	__u64 exe_mtime_ns; /* inode mtime, ns since the epoch */
+	__u64 pidns_init_start_ns; /* start_boottime of the init (child reaper) of the task's
+				      pid namespace (boot ns) */
 };
 
 #define LN_PF_THREAD 0x1      /* fork created a thread (CLONE_THREAD) */
@@ -150,10 +162,16 @@ struct ln_proc {
 #define LN_PF_EXE_UPPER 0x4   /* exe file is on an overlayfs upper layer */
 #define LN_PF_GROUP_DEAD 0x8  /* LN_K_EXIT: the last thread of the process exited */
 #define LN_PF_EXE_DELETED 0x10 /* exe file has no links left (deleted or memfd) */
+#define LN_PF_EXE_WRITABLE 0x20 /* LN_K_EXEC: the exe is writable by the process (owner,
+				   permission bits against fsuid/fsgid and groups, or
+				   CAP_DAC_OVERRIDE/CAP_FOWNER), on a writable, non-immutable inode */
+#define LN_PF_EXE_LOWER 0x40  /* exe file is on overlayfs and only in a lower layer */
 
 /* Bounds (bytes). */
 #define LN_MAX_PATH 4096
 #define LN_MAX_ARGV 4096
+#define LN_MAX_ENV 4096
+#define LN_MAX_POLLFDS 32 /* struct ln_pollfd entries in LN_T_POLLFDS */
 #define LN_MAX_SOCKADDR 128
 #define LN_MAX_DATA 256
 #define LN_SCRATCH 16384 /* max size of a record with tails (the per-CPU build buffer) */
@@ -164,6 +182,23 @@ struct ln_open_how {
 	__u64 flags;
 	__u64 mode;
 	__u64 resolve;
+};
+
+/* LN_T_FILE payload: the file an open/openat/openat2/creat returned. */
+struct ln_file_info {
+	__u64 ino;   /* inode number */
+	__u32 dev;   /* kernel dev_t of the inode's superblock: major << 20 | minor */
+	__u32 flags; /* LN_FI_* */
+};
+
+#define LN_FI_UPPER 0x1 /* on overlayfs, in the upper layer */
+#define LN_FI_LOWER 0x2 /* on overlayfs, only in a lower layer */
+
+/* LN_T_POLLFDS payload entry: the user's struct pollfd as it is after the call. */
+struct ln_pollfd {
+	__s32 fd;
+	__s16 events;
+	__s16 revents;
 };
 
 /* Ring buffer wakeup policy: records are submitted with BPF_RB_NO_WAKEUP; user space drains

@@ -83,4 +83,6 @@
 #define LN_NR_sendmmsg         307
 #define LN_NR_recvmmsg         299
 #define LN_NR_shutdown         48
+#define LN_NR_poll             7
+#define LN_NR_ppoll            271
 #endif

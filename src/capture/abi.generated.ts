@@ -4,7 +4,7 @@
 
 /** enum ln_const */
 export const LN_CONST = {
-  LN_C_ABI_VERSION: 1,
+  LN_C_ABI_VERSION: 2,
   LN_C_ARG_RET: 6,
   LN_C_ARG_NONE: 7,
   LN_C_F_TRUNC: 1,
@@ -13,8 +13,14 @@ export const LN_CONST = {
   LN_C_PF_EXE_UPPER: 4,
   LN_C_PF_GROUP_DEAD: 8,
   LN_C_PF_EXE_DELETED: 16,
+  LN_C_PF_EXE_WRITABLE: 32,
+  LN_C_PF_EXE_LOWER: 64,
+  LN_C_FI_UPPER: 1,
+  LN_C_FI_LOWER: 2,
   LN_C_MAX_PATH: 4096,
   LN_C_MAX_ARGV: 4096,
+  LN_C_MAX_ENV: 4096,
+  LN_C_MAX_POLLFDS: 32,
   LN_C_MAX_SOCKADDR: 128,
   LN_C_MAX_DATA: 256,
   LN_C_SCRATCH: 16384,
@@ -22,9 +28,11 @@ export const LN_CONST = {
   LN_C_HDR_SIZE: 24,
   LN_C_TAIL_SIZE: 4,
   LN_C_SYSCALL_SIZE: 104,
-  LN_C_PROC_SIZE: 152,
+  LN_C_PROC_SIZE: 192,
   LN_C_SOCK_TUPLE_SIZE: 48,
   LN_C_OPEN_HOW_SIZE: 24,
+  LN_C_FILE_INFO_SIZE: 16,
+  LN_C_POLLFD_SIZE: 8,
 } as const;
 
 /** enum ln_kind */
@@ -63,7 +71,24 @@ export const LN_TAIL_KIND = {
   LN_T_ENV: 11,
   LN_T_TTY: 12,
   LN_T_FDPATH: 13,
+  LN_T_FILE: 14,
+  LN_T_POLLFDS: 15,
+  LN_T_ENTER_TS: 16,
 } as const;
+
+/** struct ln_file_info: byte offsets (size, count, signedness in the comment) */
+export const LN_FILE_INFO = {
+  SIZEOF: 16,
+  INO: 0, // u64
+  DEV: 8, // u32
+  FLAGS: 12, // u32
+} as const;
+
+export const LN_FILE_INFO_FIELDS = [
+  { name: "ino", offset: 0, size: 8, count: 1, signed: false },
+  { name: "dev", offset: 8, size: 4, count: 1, signed: false },
+  { name: "flags", offset: 12, size: 4, count: 1, signed: false },
+] as const;
 
 /** struct ln_hdr: byte offsets (size, count, signedness in the comment) */
 export const LN_HDR = {
@@ -103,9 +128,23 @@ export const LN_OPEN_HOW_FIELDS = [
   { name: "resolve", offset: 16, size: 8, count: 1, signed: false },
 ] as const;
 
+/** struct ln_pollfd: byte offsets (size, count, signedness in the comment) */
+export const LN_POLLFD = {
+  SIZEOF: 8,
+  FD: 0, // s32
+  EVENTS: 4, // s16
+  REVENTS: 6, // s16
+} as const;
+
+export const LN_POLLFD_FIELDS = [
+  { name: "fd", offset: 0, size: 4, count: 1, signed: true },
+  { name: "events", offset: 4, size: 2, count: 1, signed: true },
+  { name: "revents", offset: 6, size: 2, count: 1, signed: true },
+] as const;
+
 /** struct ln_proc: byte offsets (size, count, signedness in the comment) */
 export const LN_PROC = {
-  SIZEOF: 152,
+  SIZEOF: 192,
   H_TS: 0, // u64
   H_TGID: 8, // u32
   H_TID: 12, // u32
@@ -136,6 +175,12 @@ export const LN_PROC = {
   CHILD_TGID: 128, // u32
   FLAGS: 132, // u32
   COMM: 136, // s8[16]
+  PGID: 152, // u32
+  PAD: 156, // u32
+  EXE_INO: 160, // u64
+  EXE_CTIME_NS: 168, // u64
+  EXE_MTIME_NS: 176, // u64
+  PIDNS_INIT_START_NS: 184, // u64
 } as const;
 
 export const LN_PROC_FIELDS = [
@@ -169,6 +214,12 @@ export const LN_PROC_FIELDS = [
   { name: "child_tgid", offset: 128, size: 4, count: 1, signed: false },
   { name: "flags", offset: 132, size: 4, count: 1, signed: false },
   { name: "comm", offset: 136, size: 1, count: 16, signed: true },
+  { name: "pgid", offset: 152, size: 4, count: 1, signed: false },
+  { name: "pad", offset: 156, size: 4, count: 1, signed: false },
+  { name: "exe_ino", offset: 160, size: 8, count: 1, signed: false },
+  { name: "exe_ctime_ns", offset: 168, size: 8, count: 1, signed: false },
+  { name: "exe_mtime_ns", offset: 176, size: 8, count: 1, signed: false },
+  { name: "pidns_init_start_ns", offset: 184, size: 8, count: 1, signed: false },
 ] as const;
 
 /** struct ln_sock_tuple: byte offsets (size, count, signedness in the comment) */

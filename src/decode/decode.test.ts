@@ -76,7 +76,7 @@ describe("decode", () => {
     assert.equal(Number(BigInt.asIntN(32, ev.args[0]!)), -100);
   });
 
-  test("a tail that claims more bytes than the record holds is not read past the end", () => {
+  test("a tail that claims more bytes than the record holds makes the record corrupt, never read", () => {
     const buf = syscallRecord({
       nr: syscallNr("unlink")!,
       ret: 0n,
@@ -84,9 +84,7 @@ describe("decode", () => {
       tails: [[LN_TAIL_KIND.LN_T_PATH, 0, Buffer.from("/tmp/a\0")]],
     });
     buf.writeUInt16LE(60000, FRAME_HEADER + LN_SYSCALL.SIZEOF); // corrupt the tail length
-    const ev = decodeRecord(view(buf));
-    assert.ok(ev && ev.kind === "syscall");
-    assert.equal(ev.paths.size, 0);
+    assert.equal(decodeRecord(view(buf)), null);
   });
 
   test("flags and enums render by name as rules compare them", () => {

@@ -3,8 +3,23 @@
  * Strings are decoded here, never on the hot path.
  */
 import { posix } from "node:path";
-import { LN_OPEN_HOW, LN_PROC, LN_SYSCALL, LN_TAIL_KIND } from "../capture/abi.generated.js";
-import { KIND_EXEC, KIND_EXIT, KIND_FORK, KIND_SYSCALL, type RecordView } from "./record-view.js";
+import {
+  LN_CONST,
+  LN_FILE_INFO,
+  LN_OPEN_HOW,
+  LN_POLLFD,
+  LN_PROC,
+  LN_SOCK_TUPLE,
+  LN_TAIL_KIND,
+} from "../capture/abi.generated.js";
+import {
+  KIND_EXEC,
+  KIND_EXIT,
+  KIND_FORK,
+  KIND_SYSCALL,
+  recordValid,
+  type RecordView,
+} from "./record-view.js";
 import { parseSockaddr, parseTuple, type SockAddr, type SockTuple } from "./sockaddr.js";
 import { syscallName } from "./syscall-params.js";
 
@@ -39,6 +54,38 @@ export interface SyscallEvent {
   readonly cwd: string | null;
   readonly openHow: { flags: number; mode: number; resolve: number } | null;
   readonly data: Buffer | null;
+  /** execve/execveat success: the new image's environment ("NAME=value", bounded) */
+  readonly env: readonly string[] | null;
+  /**
+   * exit ts - entry ts (ns) of the syscalls stashed at entry (open, openat, openat2, creat,
+   * connect, execve, execveat); null for others, or when the entry was missed
+   */
+  readonly latencyNs: number | null;
+  /** open/openat/openat2/creat success: the returned file (LN_T_FILE) */
+  readonly fileInfo: FileInfo | null;
+  /** poll/ppoll success: the pollfd array after the call (at most LN_MAX_POLLFDS) */
+  readonly pollFds: readonly PollFd[] | null;
+}
+
+/** The file an open returned: what Falco calls fd.dev and fd.ino, and its overlay layer. */
+export interface FileInfo {
+  /**
+   * device of the file's filesystem as user space encodes dev_t (stat(2)'s st_dev, Falco's
+   * fd.dev): major = (dev >> 8) & 0xfff, minor = (dev & 0xff) | ((dev >> 12) & 0xfff00)
+   */
+  dev: number;
+  ino: number;
+  /** on overlayfs, in the upper layer */
+  upper: boolean;
+  /** on overlayfs, only in a lower layer */
+  lower: boolean;
+}
+
+/** One struct pollfd as poll/ppoll left it (events and revents as unsigned 16-bit masks). */
+export interface PollFd {
+  fd: number;
+  events: number;
+  revents: number;
 }
 
 export type ProcKind = "fork" | "exec" | "exit";
@@ -74,11 +121,24 @@ export interface ProcEvent {
   readonly exe: string | null;
   readonly argv: readonly string[] | null;
   readonly cwd: string | null;
+  /** exec: the new image's environment (bounded like argv); null in fork/exit records */
+  readonly env: readonly string[] | null;
+  /** process group id in the host pid namespace */
+  readonly pgid: number;
+  /** exec: the executable's inode number (0 in fork/exit records) */
+  readonly exeIno: number;
+  /** exec: the executable's ctime, ns since the epoch (0n in fork/exit records) */
+  readonly exeCtimeNs: bigint;
+  /** exec: the executable's mtime, ns since the epoch */
+  readonly exeMtimeNs: bigint;
+  /** start (boot ns) of the init process of the task's pid namespace */
+  readonly pidnsInitStartNs: bigint;
 }
 
 export type DecodedEvent = SyscallEvent | ProcEvent;
 
 const OPEN_HOW_SIZE = LN_OPEN_HOW.SIZEOF;
+const TWO32 = 4294967296;
 
 const PROC_KINDS: Readonly<Record<number, ProcKind>> = {
   [KIND_FORK]: "fork",
@@ -92,7 +152,8 @@ function cstr(buf: Buffer, start: number, len: number): string {
   return buf.toString("utf8", start, end);
 }
 
-function strList(buf: Buffer, start: number, len: number): string[] {
+/** NUL-separated strings (argv, environment); a last unterminated one counts too. */
+export function splitStrings(buf: Buffer, start: number, len: number): string[] {
   const out: string[] = [];
   let s = start;
   const end = start + len;
@@ -104,6 +165,13 @@ function strList(buf: Buffer, start: number, len: number): string[] {
   }
   if (s < end) out.push(buf.toString("utf8", s, end));
   return out;
+}
+
+/** kernel dev_t (major << 20 | minor) -> the user-space encoding (new_encode_dev) */
+export function userDev(kdev: number): number {
+  const major = kdev >>> 20;
+  const minor = kdev & 0xfffff;
+  return ((minor & 0xff) | (major << 8) | ((minor & ~0xff) << 12)) >>> 0;
 }
 
 interface TailAcc {
@@ -118,8 +186,13 @@ interface TailAcc {
   cwd: string | null;
   openHow: { flags: number; mode: number; resolve: number } | null;
   data: Buffer | null;
+  env: string[] | null;
+  enterTs: number;
+  fileInfo: FileInfo | null;
+  pollFds: PollFd[] | null;
 }
 
+/** Reads the tails of a record recordValid() accepted; every read stays inside its tail. */
 function readTails(v: RecordView, end: number): TailAcc {
   const acc: TailAcc = {
     paths: new Map(),
@@ -133,6 +206,10 @@ function readTails(v: RecordView, end: number): TailAcc {
     cwd: null,
     openHow: null,
     data: null,
+    env: null,
+    enterTs: -1,
+    fileInfo: null,
+    pollFds: null,
   };
   const { dv, buf } = v;
   let o = v.tailsStart();
@@ -159,13 +236,13 @@ function readTails(v: RecordView, end: number): TailAcc {
         break;
       }
       case LN_TAIL_KIND.LN_T_TUPLE:
-        if (len >= 8) acc.tuple = parseTuple(dv, start);
+        if (len >= LN_SOCK_TUPLE.SIZEOF) acc.tuple = parseTuple(dv, start, len);
         break;
       case LN_TAIL_KIND.LN_T_FDS:
         if (len >= 8) acc.fds = [dv.getInt32(start, true), dv.getInt32(start + 4, true)];
         break;
       case LN_TAIL_KIND.LN_T_ARGV:
-        acc.argv = strList(buf, start, len);
+        acc.argv = splitStrings(buf, start, len);
         break;
       case LN_TAIL_KIND.LN_T_EXE:
         acc.exe = cstr(buf, start, len);
@@ -184,6 +261,36 @@ function readTails(v: RecordView, end: number): TailAcc {
       case LN_TAIL_KIND.LN_T_DATA:
         acc.data = Buffer.from(buf.subarray(start, start + len));
         break;
+      case LN_TAIL_KIND.LN_T_ENV:
+        acc.env = splitStrings(buf, start, len);
+        break;
+      case LN_TAIL_KIND.LN_T_ENTER_TS:
+        if (len >= 8) acc.enterTs = dv.getUint32(start + 4, true) * TWO32 + dv.getUint32(start, true);
+        break;
+      case LN_TAIL_KIND.LN_T_FILE:
+        if (len >= LN_FILE_INFO.SIZEOF) {
+          const flags = dv.getUint32(start + LN_FILE_INFO.FLAGS, true);
+          acc.fileInfo = {
+            dev: userDev(dv.getUint32(start + LN_FILE_INFO.DEV, true)),
+            ino:
+              dv.getUint32(start + LN_FILE_INFO.INO + 4, true) * TWO32 +
+              dv.getUint32(start + LN_FILE_INFO.INO, true),
+            upper: (flags & LN_CONST.LN_C_FI_UPPER) !== 0,
+            lower: (flags & LN_CONST.LN_C_FI_LOWER) !== 0,
+          };
+        }
+        break;
+      case LN_TAIL_KIND.LN_T_POLLFDS: {
+        const fds: PollFd[] = [];
+        for (let p = start; p + LN_POLLFD.SIZEOF <= start + len; p += LN_POLLFD.SIZEOF)
+          fds.push({
+            fd: dv.getInt32(p + LN_POLLFD.FD, true),
+            events: dv.getUint16(p + LN_POLLFD.EVENTS, true),
+            revents: dv.getUint16(p + LN_POLLFD.REVENTS, true),
+          });
+        acc.pollFds = fds;
+        break;
+      }
       default:
         break; // unknown tail kinds from a newer kernel side are skipped
     }
@@ -192,18 +299,19 @@ function readTails(v: RecordView, end: number): TailAcc {
   return acc;
 }
 
-/** Materialises the record the view points at. */
+/** Materialises the record the view points at; null when it is not a sound record. */
 export function decodeRecord(v: RecordView): DecodedEvent | null {
+  if (!recordValid(v)) return null;
   const kind = v.kind;
-  const end = v.off + Math.min(v.len, v.size);
+  const end = v.off + v.len;
   if (kind === KIND_SYSCALL) {
-    if (v.len < LN_SYSCALL.SIZEOF) return null;
     const t = readTails(v, end);
     const args: bigint[] = [];
     for (let i = 0; i < 6; i++) args.push(v.argBig(i));
+    const ts = v.ts;
     return {
       kind: "syscall",
-      ts: v.ts,
+      ts,
       tgid: v.tgid,
       tid: v.tid,
       cpu: v.cpu,
@@ -215,11 +323,25 @@ export function decodeRecord(v: RecordView): DecodedEvent | null {
       egid: v.egid,
       cgroupId: v.syscallCgroupId,
       truncated: (v.flags & 1) !== 0,
-      ...t,
+      paths: t.paths,
+      fdPaths: t.fdPaths,
+      dirs: t.dirs,
+      sockaddrs: t.sockaddrs,
+      tuple: t.tuple,
+      fds: t.fds,
+      argv: t.argv,
+      exe: t.exe,
+      cwd: t.cwd,
+      openHow: t.openHow,
+      data: t.data,
+      env: t.env,
+      latencyNs: t.enterTs >= 0 && t.enterTs <= ts ? ts - t.enterTs : null,
+      fileInfo: t.fileInfo,
+      pollFds: t.pollFds,
     };
   }
   const pk = PROC_KINDS[kind];
-  if (pk === undefined || v.len < LN_PROC.SIZEOF) return null;
+  if (pk === undefined) return null;
   const { dv, off, buf } = v;
   const t = readTails(v, end);
   const u32 = (o: number): number => dv.getUint32(off + o, true);
@@ -255,6 +377,12 @@ export function decodeRecord(v: RecordView): DecodedEvent | null {
     exe: t.exe,
     argv: t.argv,
     cwd: t.cwd,
+    env: t.env,
+    pgid: u32(LN_PROC.PGID),
+    exeIno: Number(u64(LN_PROC.EXE_INO)),
+    exeCtimeNs: u64(LN_PROC.EXE_CTIME_NS),
+    exeMtimeNs: u64(LN_PROC.EXE_MTIME_NS),
+    pidnsInitStartNs: u64(LN_PROC.PIDNS_INIT_START_NS),
   };
 }
 

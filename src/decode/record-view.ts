@@ -1,9 +1,25 @@
 /**
  * Zero-allocation access to raw records in a batch buffer filled by the native ring
- * reader. A RecordView is a flyweight: `at()` points it at one record; getters read the
- * fields on demand with the offsets generated from the ABI header.
+ * reader. A RecordView is a flyweight: walkBatch points it at one record after another;
+ * getters read the fields on demand with the offsets generated from the ABI header.
+ *
+ * walkBatch hands out only records whose framing is sound (`recordValid`): the fixed part of
+ * its kind is there, the tail chain ends exactly at the record's end, and fixed-size tails
+ * have their size. So the fixed-offset getters below, and any tail reader that stays within
+ * a tail's own length, never read outside the record. Corrupt records are counted and
+ * skipped; the rest of the batch is still delivered.
  */
-import { LN_HDR, LN_KIND, LN_PROC, LN_SYSCALL } from "../capture/abi.generated.js";
+import {
+  LN_FILE_INFO,
+  LN_HDR,
+  LN_KIND,
+  LN_OPEN_HOW,
+  LN_POLLFD,
+  LN_PROC,
+  LN_SOCK_TUPLE,
+  LN_SYSCALL,
+  LN_TAIL_KIND,
+} from "../capture/abi.generated.js";
 
 /** Batch framing written by the addon: u32 record length, u32 zero, record, pad to 8. */
 export const FRAME_HEADER = 8;
@@ -15,25 +31,87 @@ export const KIND_EXIT = LN_KIND.LN_K_EXIT;
 
 const TWO32 = 4294967296;
 
+/** Size of the fixed part of each record kind; 0 for kinds this decoder does not know. */
+const FIXED = new Uint16Array(8);
+FIXED[KIND_SYSCALL] = LN_SYSCALL.SIZEOF;
+FIXED[KIND_FORK] = LN_PROC.SIZEOF;
+FIXED[KIND_EXEC] = LN_PROC.SIZEOF;
+FIXED[KIND_EXIT] = LN_PROC.SIZEOF;
+
 /**
- * Walks one batch from the ring reader, pointing `view` at each record in turn and calling
- * `cb` with it: no allocation per record.
+ * Payload size of the tail kinds the kernel writes whole or not at all (0: variable). A
+ * tail of such a kind with another length is corrupt. LN_T_POLLFDS must be a whole number
+ * of entries.
+ */
+const TAIL_SIZE = new Uint16Array(256);
+TAIL_SIZE[LN_TAIL_KIND.LN_T_TUPLE] = LN_SOCK_TUPLE.SIZEOF;
+TAIL_SIZE[LN_TAIL_KIND.LN_T_FDS] = 8;
+TAIL_SIZE[LN_TAIL_KIND.LN_T_OPEN_HOW] = LN_OPEN_HOW.SIZEOF;
+TAIL_SIZE[LN_TAIL_KIND.LN_T_FILE] = LN_FILE_INFO.SIZEOF;
+TAIL_SIZE[LN_TAIL_KIND.LN_T_ENTER_TS] = 8;
+const POLLFDS = LN_TAIL_KIND.LN_T_POLLFDS;
+
+/**
+ * Whether the record the view points at is sound: inside its buffer, at least its
+ * header, a known kind, `h.size` equal to the framed length, the fixed part of its kind,
+ * `ntails` tails that end exactly at the record's end, fixed-size tails of their size.
+ */
+export function recordValid(v: RecordView): boolean {
+  const off = v.off;
+  const len = v.len;
+  if (!(off >= 0 && len >= LN_HDR.SIZEOF && off + len <= v.buf.length)) return false;
+  const dv = v.dv;
+  if (dv.getUint16(off + LN_HDR.SIZE, true) !== len) return false;
+  const kind = dv.getUint16(off + LN_HDR.KIND, true);
+  const fixed = kind < FIXED.length ? (FIXED[kind] as number) : 0;
+  if (fixed === 0 || len < fixed) return false;
+  const n = dv.getUint8(off + LN_HDR.NTAILS);
+  const end = off + len;
+  let o = off + fixed;
+  for (let i = 0; i < n; i++) {
+    if (o + 4 > end) return false;
+    const tl = dv.getUint16(o, true);
+    const kind = dv.getUint8(o + 2);
+    const want = TAIL_SIZE[kind] ?? 0;
+    if (want !== 0 ? tl !== want : kind === POLLFDS && tl % LN_POLLFD.SIZEOF !== 0) return false;
+    o += 4 + tl;
+  }
+  return o === end;
+}
+
+/**
+ * Walks one batch from the ring reader, pointing `view` at each sound record in turn and
+ * calling `cb` with it: no allocation per record. Returns how many corrupt records were
+ * skipped (also added to `view.corrupt`). A frame whose length runs past the batch ends the
+ * walk (nothing after it can be found) and counts as one.
  */
 export function walkBatch(
   view: RecordView,
   batch: Buffer,
   bytes: number,
   cb: (view: RecordView) => void,
-): void {
+): number {
   view.reset(batch);
+  const limit = bytes < batch.length ? bytes : batch.length;
   let off = 0;
-  while (off + FRAME_HEADER <= bytes) {
+  let bad = 0;
+  while (off + FRAME_HEADER <= limit) {
     const len = batch.readUInt32LE(off);
-    view.off = off + FRAME_HEADER;
+    const start = off + FRAME_HEADER;
+    if (len > limit - start) {
+      bad++;
+      off = limit;
+      break;
+    }
+    view.off = start;
     view.len = len;
-    cb(view);
-    off += FRAME_HEADER + ((len + 7) & ~7);
+    if (recordValid(view)) cb(view);
+    else bad++;
+    off = start + len + ((8 - (len % 8)) % 8);
   }
+  if (off < limit) bad++; // trailing bytes too short for a frame header
+  view.corrupt += bad;
+  return bad;
 }
 
 export class RecordView {
@@ -43,6 +121,8 @@ export class RecordView {
   off = 0;
   /** record length as framed by the ring */
   len = 0;
+  /** corrupt records walkBatch skipped with this view */
+  corrupt = 0;
 
   constructor(buf: Buffer = Buffer.alloc(0)) {
     this.buf = buf;

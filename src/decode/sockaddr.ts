@@ -74,8 +74,12 @@ export function parseSockaddr(b: Uint8Array, off: number, len: number): SockAddr
   return { family, addr: "", port: 0 };
 }
 
-/** Parses a kernel `struct ln_sock_tuple`; `unixPath` comes from a separate tail if any. */
-export function parseTuple(dv: DataView, off: number): SockTuple {
+/**
+ * Parses a kernel `struct ln_sock_tuple` at `off`; null when `len` (the tail's length,
+ * default a whole tuple) is shorter than a tuple: never reads past it.
+ */
+export function parseTuple(dv: DataView, off: number, len: number = LN_SOCK_TUPLE.SIZEOF): SockTuple | null {
+  if (len < LN_SOCK_TUPLE.SIZEOF || off < 0 || off + LN_SOCK_TUPLE.SIZEOF > dv.byteLength) return null;
   const b = new Uint8Array(dv.buffer, dv.byteOffset, dv.byteLength);
   const family = dv.getUint16(off + LN_SOCK_TUPLE.FAMILY, true);
   const addrOf = (o: number): string =>

@@ -138,6 +138,12 @@ const DEFS: readonly Def[] = [
     fdArg: 0,
   },
   { name: "recvfrom", ret: "res", params: [p("fd", "fd", 0), p("size", "uint", 2)], fdArg: 0 },
+  // msg_name of the user msghdr (unconnected UDP peers), read at exit: tail LN_T_SOCKADDR (1)
+  { name: "sendmsg", ret: "res", params: [p("fd", "fd", 0), p("addr", "sockaddr", 1)], fdArg: 0 },
+  { name: "recvmsg", ret: "res", params: [p("fd", "fd", 0), p("addr", "sockaddr", 1)], fdArg: 0 },
+  // the pollfd array after the call: tail LN_T_POLLFDS (0)
+  { name: "poll", ret: "res", params: [p("nfds", "uint", 1), p("timeout", "int", 2)] },
+  { name: "ppoll", ret: "res", params: [p("nfds", "uint", 1)] },
   { name: "unlink", ret: "res", params: [p("path", "path", 0)], pathArg: 0 },
   {
     name: "unlinkat",

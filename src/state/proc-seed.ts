@@ -4,8 +4,18 @@
  * returns null (the caller counts it), never throws. Socket fds are named from the
  * /proc/PID/net tables of the fd owner's network namespace (read once per namespace).
  */
-import { existsSync, readFileSync, readdirSync, readlinkSync } from "node:fs";
+import {
+  accessSync,
+  constants as fsConstants,
+  existsSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  statSync,
+  type BigIntStats,
+} from "node:fs";
 import { LN_CONST } from "../capture/abi.generated.js";
+import { splitStrings } from "../decode/event.js";
 import { AF_INET6, parseSockaddr } from "../decode/sockaddr.js";
 import { parseCapMask } from "./capabilities.js";
 import {
@@ -27,8 +37,23 @@ export interface ProcSnapshot {
   comm: string;
   argv: string[];
   exepath: string;
-  /** LN_PF_EXE_* flags derivable from /proc (memfd, deleted; never upper layer) */
+  /**
+   * LN_PF_EXE_* flags derivable from /proc: memfd, deleted, writable (Falco's rule, see
+   * exeWritable); never the overlay layers
+   */
   exeFlags: number;
+  /** environment (/proc/PID/environ, bounded like the kernel's LN_T_ENV) */
+  env: readonly string[];
+  /** the executable's inode number and times (stat of /proc/PID/exe); 0 when unknown */
+  exeIno: number;
+  exeCtimeNs: bigint;
+  exeMtimeNs: bigint;
+  /** process group id (/proc/PID/stat) */
+  pgid: number;
+  /** pid namespace inode (/proc/PID/ns/pid); 0n when unknown */
+  pidns: bigint;
+  /** start (boot ns, clock-tick resolution) of the init process of that pid namespace */
+  pidnsInitStartNs: bigint;
   cwd: string;
   uid: number;
   gid: number;
@@ -57,6 +82,78 @@ const TICK_NS = 10_000_000n;
 const O_DIRECTORY = 0o200000;
 const O_CLOEXEC = 0o2000000;
 const DELETED = " (deleted)";
+const MAX_ENV = LN_CONST.LN_C_MAX_ENV;
+const CAP_DAC_OVERRIDE = 1n << 1n;
+const CAP_FOWNER = 1n << 3n;
+const NO_ENV: readonly string[] = [];
+
+/**
+ * /proc/PID/environ bytes as the kernel's LN_T_ENV tail carries them: at most LN_MAX_ENV
+ * bytes, the last string cut and terminated at the bound.
+ */
+export function envFromProc(raw: Buffer): string[] {
+  if (raw.length === 0) return [];
+  if (raw.length > MAX_ENV) {
+    raw = Buffer.from(raw.subarray(0, MAX_ENV));
+    raw[MAX_ENV - 1] = 0;
+  }
+  return splitStrings(raw, 0, raw.length);
+}
+
+/** Whether `id` has a mapping in a /proc/PID/uid_map or gid_map text ("first lower count"). */
+function idMapped(mapText: string | null, id: number): boolean {
+  if (mapText === null) return true; // no user namespaces: every id maps
+  for (const line of mapText.split("\n")) {
+    const c = line.trim().split(/\s+/);
+    if (c.length < 3) continue;
+    const lower = Number(c[1]);
+    const count = Number(c[2]);
+    if (id >= lower && id - lower < count) return true;
+  }
+  return false;
+}
+
+/** What Falco's EXE_WRITABLE decides, from user space (the kernel side: ln_exe_writable). */
+export interface ExeAccess {
+  /** st_mode, st_uid, st_gid of the executable */
+  mode: number;
+  uid: number;
+  gid: number;
+  /** the fs is read-only or the inode immutable (access(W_OK) fails with EROFS or EPERM) */
+  readOnly: boolean;
+  fsuid: number;
+  fsgid: number;
+  groups: readonly number[];
+  capEffective: bigint;
+  uidMap: string | null;
+  gidMap: string | null;
+}
+
+/**
+ * Falco's rule: not writable on a read-only fs or an immutable inode (regular files,
+ * directories, links) or when the inode's ids are unmapped (-1); writable when the fsuid
+ * owns it, when the permission bits of its class allow writing (group: fsgid or a
+ * supplementary group), or with CAP_DAC_OVERRIDE (uid and gid mapped in the process's user
+ * namespace) or CAP_FOWNER (uid mapped). POSIX ACLs are not consulted.
+ */
+export function exeWritable(a: ExeAccess): boolean {
+  const fmt = a.mode & 0o170000;
+  if (a.readOnly && (fmt === 0o100000 || fmt === 0o040000 || fmt === 0o120000)) return false;
+  if (a.uid === 0xffffffff || a.gid === 0xffffffff) return false;
+  if (a.fsuid === a.uid) return true;
+  let mode = a.mode;
+  if (a.gid === a.fsgid || a.groups.includes(a.gid)) mode >>= 3;
+  if ((mode & 2) !== 0) return true;
+  if ((a.capEffective & (CAP_DAC_OVERRIDE | CAP_FOWNER)) === 0n || !idMapped(a.uidMap, a.uid)) return false;
+  if ((a.capEffective & CAP_FOWNER) !== 0n) return true;
+  return idMapped(a.gidMap, a.gid);
+}
+
+/** "pid:[4026531836]" -> 4026531836n; 0n when it is not such a link */
+function nsInode(link: string | null): bigint {
+  const m = link === null ? null : /\[(\d+)\]$/.exec(link);
+  return m?.[1] !== undefined ? BigInt(m[1]) : 0n;
+}
 
 function lastNum(s: string | undefined): number {
   if (s === undefined) return 0;
@@ -134,6 +231,10 @@ export function parseProcNetAddr(s: string): { ip: string; port: number } {
 export class ProcReader {
   readonly root: string;
   private readonly nets = new Map<string, NetTables>();
+  /** pid namespace link -> start (boot ns) of its init process; 0n: not found */
+  private readonly pidnsInits = new Map<string, bigint>();
+  /** identical environments share one array */
+  private readonly envs = new Map<string, readonly string[]>();
   /** files that could not be read although the process was there (permissions, races) */
   partialReads = 0;
 
@@ -216,10 +317,39 @@ export class ProcReader {
     const cwd = this.link(`${dir}/cwd`);
     if (cwd === null) this.partialReads++;
     const login = this.readText(`${dir}/loginuid`);
+    const startNs = BigInt(Number(f[19]) || 0) * TICK_NS;
+    const vpid = lastNum(st.get("NSpid")) || pid;
+    const capEffective = parseCapMask(st.get("CapEff") ?? "");
+    let exeIno = 0;
+    let exeCtimeNs = 0n;
+    let exeMtimeNs = 0n;
+    const exeStat = this.stat(`${dir}/exe`);
+    if (exeStat !== null) {
+      exeIno = Number(exeStat.ino);
+      exeCtimeNs = exeStat.ctimeNs;
+      exeMtimeNs = exeStat.mtimeNs;
+      const writable = exeWritable({
+        mode: Number(exeStat.mode),
+        uid: Number(exeStat.uid),
+        gid: Number(exeStat.gid),
+        readOnly: this.readOnly(`${dir}/exe`),
+        fsuid: nth(st.get("Uid"), 3),
+        fsgid: nth(st.get("Gid"), 3),
+        groups: (st.get("Groups") ?? "")
+          .split(/\s+/)
+          .filter((g) => g !== "")
+          .map(Number),
+        capEffective,
+        uidMap: this.readText(`${dir}/uid_map`),
+        gidMap: this.readText(`${dir}/gid_map`),
+      });
+      if (writable) exeFlags |= LN_CONST.LN_C_PF_EXE_WRITABLE;
+    }
+    const pidnsLink = this.link(`${dir}/ns/pid`);
     return {
       pid,
       ppid: Number(f[1]) || 0,
-      vpid: lastNum(st.get("NSpid")) || pid,
+      vpid,
       comm,
       argv,
       exepath,
@@ -233,11 +363,100 @@ export class ProcReader {
       sid: Number(f[3]) || 0,
       vpgid: lastNum(st.get("NSpgid")),
       tty: ttyFromProc(Number(f[4]) || 0),
-      startNs: BigInt(Number(f[19]) || 0) * TICK_NS,
+      startNs,
       nthreads: Number(st.get("Threads")) || 1,
-      capEffective: parseCapMask(st.get("CapEff") ?? ""),
+      capEffective,
       capPermitted: parseCapMask(st.get("CapPrm") ?? ""),
+      env: this.readEnv(`${dir}/environ`),
+      exeIno,
+      exeCtimeNs,
+      exeMtimeNs,
+      pgid: Number(f[2]) || 0,
+      pidns: nsInode(pidnsLink),
+      pidnsInitStartNs: this.pidnsInitStart(pidnsLink, vpid === 1 ? startNs : -1n, Number(f[1]) || 0),
     };
+  }
+
+  private stat(path: string): BigIntStats | null {
+    try {
+      return statSync(path, { bigint: true });
+    } catch {
+      return null;
+    }
+  }
+
+  /** access(W_OK) fails for a read-only fs (EROFS) or an immutable inode (EPERM); we are root. */
+  private readOnly(path: string): boolean {
+    try {
+      accessSync(path, fsConstants.W_OK);
+      return false;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      return code === "EROFS" || code === "EPERM";
+    }
+  }
+
+  private readEnv(path: string): readonly string[] {
+    let raw: Buffer;
+    try {
+      raw = readFileSync(path);
+    } catch {
+      return NO_ENV;
+    }
+    if (raw.length === 0) return NO_ENV;
+    const key = raw.toString("latin1", 0, Math.min(raw.length, MAX_ENV));
+    const known = this.envs.get(key);
+    if (known !== undefined) return known;
+    const env = envFromProc(raw);
+    if (this.envs.size >= 1024) this.envs.clear();
+    this.envs.set(key, env);
+    return env;
+  }
+
+  /**
+   * Start of the init process of the pid namespace `link` names: `ownStart` when the process
+   * is that init (its vpid is 1), else found once per namespace, up the parent chain from
+   * `ppid` (the init is an ancestor, unless the process entered the namespace with setns)
+   * or else among all of /proc, and cached.
+   */
+  private pidnsInitStart(link: string | null, ownStart: bigint, ppid: number): bigint {
+    if (link === null) return 0n;
+    if (ownStart >= 0n) {
+      this.pidnsInits.set(link, ownStart);
+      return ownStart;
+    }
+    const known = this.pidnsInits.get(link);
+    if (known !== undefined) return known;
+    let found = -1n;
+    for (let pid = ppid, depth = 0; pid > 0 && depth < 64 && found < 0n; depth++) {
+      if (this.link(`${this.root}/${pid}/ns/pid`) !== link) break;
+      const r = this.initStartOf(pid);
+      if (r.start >= 0n) found = r.start;
+      pid = r.ppid;
+    }
+    for (const pid of found >= 0n ? [] : this.listPids()) {
+      if (this.link(`${this.root}/${pid}/ns/pid`) !== link) continue;
+      const r = this.initStartOf(pid);
+      if (r.start >= 0n) {
+        found = r.start;
+        break;
+      }
+    }
+    if (found < 0n) found = 0n;
+    if (this.pidnsInits.size >= 4096) this.pidnsInits.clear();
+    this.pidnsInits.set(link, found);
+    return found;
+  }
+
+  /** Start (boot ns) of `pid` when it is the init of its pid namespace (else -1n), and its ppid. */
+  private initStartOf(pid: number): { start: bigint; ppid: number } {
+    const text = this.readText(`${this.root}/${pid}/status`);
+    const stat = this.readText(`${this.root}/${pid}/stat`);
+    if (text === null || stat === null) return { start: -1n, ppid: 0 };
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const ppid = Number(f[1]) || 0;
+    if (lastNum(statusFields(text).get("NSpid")) !== 1) return { start: -1n, ppid };
+    return { start: BigInt(Number(f[19]) || 0) * TICK_NS, ppid };
   }
 
   /** One thread of `pid`, or null when it vanished. */
@@ -344,9 +563,10 @@ export class ProcReader {
     return t;
   }
 
-  /** Forgets cached socket tables (after a seed pass). */
+  /** Forgets cached socket tables and pid namespace inits (after a seed pass). */
   clearNetCache(): void {
     this.nets.clear();
+    this.pidnsInits.clear();
   }
 }
 

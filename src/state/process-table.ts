@@ -18,8 +18,14 @@ import { ThreadInfo, ThreadTable } from "./thread-table.js";
 const PF_THREAD = LN_CONST.LN_C_PF_THREAD;
 const PF_GROUP_DEAD = LN_CONST.LN_C_PF_GROUP_DEAD;
 /** exe flags a process keeps until its next exec */
-const EXE_FLAGS = LN_CONST.LN_C_PF_EXE_MEMFD | LN_CONST.LN_C_PF_EXE_UPPER | LN_CONST.LN_C_PF_EXE_DELETED;
+const EXE_FLAGS =
+  LN_CONST.LN_C_PF_EXE_MEMFD |
+  LN_CONST.LN_C_PF_EXE_UPPER |
+  LN_CONST.LN_C_PF_EXE_LOWER |
+  LN_CONST.LN_C_PF_EXE_DELETED |
+  LN_CONST.LN_C_PF_EXE_WRITABLE;
 const NO_ARGV: readonly string[] = [];
+const NO_ENV: readonly string[] = [];
 
 /** One process. Fixed shape; mutated in place by exec and by syscalls (cwd). */
 export class ProcessInfo {
@@ -39,6 +45,8 @@ export class ProcessInfo {
   sid = 0;
   /** process group id in the process's pid namespace (0 when its leader is outside it) */
   vpgid = 0;
+  /** process group id in the host pid namespace */
+  pgid = 0;
   /** controlling terminal, major << 20 | minor; 0 = none */
   tty = 0;
   /** boot-time ns when the process started (0 when unknown) */
@@ -47,8 +55,20 @@ export class ProcessInfo {
   pidns = 0n;
   netns = 0n;
   mntns = 0n;
-  /** LN_PF_EXE_MEMFD | LN_PF_EXE_UPPER | LN_PF_EXE_DELETED of the current image */
+  /**
+   * LN_PF_EXE_* of the current image: MEMFD, UPPER, LOWER, DELETED, WRITABLE (processes
+   * read from /proc: no UPPER/LOWER)
+   */
   exeFlags = 0;
+  /** proc.env: environment of the current image ("NAME=value", bounded); empty when unknown */
+  env: readonly string[] = NO_ENV;
+  /** inode number of the executable; 0 when unknown */
+  exeIno = 0;
+  /** the executable's ctime and mtime, ns since the epoch; 0n when unknown */
+  exeCtimeNs = 0n;
+  exeMtimeNs = 0n;
+  /** boot ns when the init process of its pid namespace started; 0n when unknown */
+  pidnsInitStartNs = 0n;
   nthreads = 1;
   /** set (ms) when the last thread exited; purged after the grace period */
   exitedAt = 0;
@@ -69,6 +89,12 @@ export class ProcessInfo {
   }
   get isExeUpperLayer(): boolean {
     return (this.exeFlags & LN_CONST.LN_C_PF_EXE_UPPER) !== 0;
+  }
+  get isExeLowerLayer(): boolean {
+    return (this.exeFlags & LN_CONST.LN_C_PF_EXE_LOWER) !== 0;
+  }
+  get isExeWritable(): boolean {
+    return (this.exeFlags & LN_CONST.LN_C_PF_EXE_WRITABLE) !== 0;
   }
 }
 
@@ -117,6 +143,7 @@ export class ProcessTable {
   private exited: ProcessInfo[] = [];
   private exitedHead = 0;
   private readonly misses = new Map<number, number>();
+  private readonly envs = new Map<string, readonly string[]>();
   private readonly max: number;
   private readonly grace: number;
   private readonly seedFds: boolean;
@@ -318,6 +345,10 @@ export class ProcessTable {
       p.exepath = forker.exepath;
       p.cwd = forker.cwd;
       p.exeFlags = forker.exeFlags;
+      p.env = forker.env;
+      p.exeIno = forker.exeIno;
+      p.exeCtimeNs = forker.exeCtimeNs;
+      p.exeMtimeNs = forker.exeMtimeNs;
     }
     fromRecord(p, ev);
     p.nthreads = 1;
@@ -345,6 +376,10 @@ export class ProcessTable {
     if (ev.exe !== null) p.exepath = ev.exe;
     if (ev.cwd !== null) p.cwd = ev.cwd;
     p.exeFlags = ev.flags & EXE_FLAGS;
+    p.env = ev.env === null ? NO_ENV : this.internEnv(ev.env);
+    p.exeIno = ev.exeIno;
+    p.exeCtimeNs = ev.exeCtimeNs;
+    p.exeMtimeNs = ev.exeMtimeNs;
     // A non-leader thread that exec'd took over the leader's tid; the others are killed
     // (their exit records follow).
     const oldTid = ev.exitCode;
@@ -360,6 +395,17 @@ export class ProcessTable {
     p.exitedAt = nowMs || 1;
     p.nthreads = 0;
     this.exited.push(p);
+  }
+
+  /** Identical environments (most execs of a workload) share one array. */
+  private internEnv(env: readonly string[]): readonly string[] {
+    if (env.length === 0) return NO_ENV;
+    const key = env.join("\0");
+    const known = this.envs.get(key);
+    if (known !== undefined) return known;
+    if (this.envs.size >= 1024) this.envs.clear();
+    this.envs.set(key, env);
+    return env;
   }
 
   /** Updates the cwd after a successful chdir/fchdir. */
@@ -429,9 +475,16 @@ function fromSnapshot(p: ProcessInfo, s: ProcSnapshot): void {
   p.loginuid = s.loginuid;
   p.sid = s.sid;
   p.vpgid = s.vpgid;
+  p.pgid = s.pgid;
   p.tty = s.tty;
   p.startNs = s.startNs;
   p.nthreads = s.nthreads;
+  p.env = s.env;
+  p.exeIno = s.exeIno;
+  p.exeCtimeNs = s.exeCtimeNs;
+  p.exeMtimeNs = s.exeMtimeNs;
+  p.pidns = s.pidns;
+  p.pidnsInitStartNs = s.pidnsInitStartNs;
 }
 
 function fromRecord(p: ProcessInfo, ev: ProcEvent): void {
@@ -442,8 +495,10 @@ function fromRecord(p: ProcessInfo, ev: ProcEvent): void {
   p.loginuid = ev.loginuid;
   p.sid = ev.sid;
   p.vpgid = ev.vpgid;
+  p.pgid = ev.pgid;
   p.tty = ev.tty;
   if (ev.startNs !== 0n) p.startNs = ev.startNs;
+  if (ev.pidnsInitStartNs !== 0n) p.pidnsInitStartNs = ev.pidnsInitStartNs;
   p.cgroupId = ev.cgroupId;
   p.pidns = ev.pidns;
   p.netns = ev.netns;

@@ -47,6 +47,12 @@ export function procEvent(kind: ProcEvent["kind"], o: Partial<ProcEvent> & { tgi
     exe: null,
     argv: null,
     cwd: null,
+    env: null,
+    pgid: 0,
+    exeIno: 0,
+    exeCtimeNs: 0n,
+    exeMtimeNs: 0n,
+    pidnsInitStartNs: 0n,
     ...o,
   };
 }
@@ -105,6 +111,10 @@ export interface SyscallOpts {
   ts?: number;
   euid?: number;
   egid?: number;
+  env?: readonly string[] | null;
+  latencyNs?: number | null;
+  fileInfo?: SyscallEvent["fileInfo"];
+  pollFds?: SyscallEvent["pollFds"];
 }
 
 export function syscall(name: string, pid: number, o: SyscallOpts = {}): SyscallEvent {
@@ -140,6 +150,10 @@ export function syscall(name: string, pid: number, o: SyscallOpts = {}): Syscall
     cwd: o.cwd ?? null,
     openHow: o.openHow ?? null,
     data: o.data ?? null,
+    env: o.env ?? null,
+    latencyNs: o.latencyNs ?? null,
+    fileInfo: o.fileInfo ?? null,
+    pollFds: o.pollFds ?? null,
   };
 }
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -93,5 +93,86 @@ describe("UserResolver (files)", () => {
   });
   it("a process that vanished: no entry, no error", () => {
     assert.equal(r.user(0, 99999, "gone").name, null);
+  });
+});
+
+describe("UserResolver follows the account files", () => {
+  const dir = mkdtempSync(join(tmpdir(), "lanner-users-swap-"));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const etc = join(dir, "host", "etc");
+  const cetc = join(dir, "proc", "50", "root", "etc");
+  mkdirSync(etc, { recursive: true });
+  mkdirSync(cetc, { recursive: true });
+  /** As useradd/userdel do: write a new file beside it, rename it over the old one. */
+  const replace = (path: string, text: string): void => {
+    writeFileSync(`${path}+`, text);
+    renameSync(`${path}+`, path);
+  };
+  const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
+  const ROOT = "root:x:0:0:root:/root:/bin/bash\n";
+  replace(join(etc, "passwd"), `${ROOT}olduser:x:1001:1001::/home/olduser:/bin/bash\n`);
+  replace(join(etc, "group"), "root:x:0:\nolduser:x:1001:\n");
+  replace(join(cetc, "passwd"), "app:x:100:100::/app:/bin/sh\n");
+  replace(join(cetc, "group"), "app:x:100:\n");
+  const r = new UserResolver({ hostRoot: join(dir, "host"), procRoot: join(dir, "proc") });
+
+  it("a uid removed and re-created under another name resolves to the new name", async () => {
+    assert.equal(r.user(1001).name, "olduser");
+    assert.equal(r.group(1001).name, "olduser");
+    replace(join(etc, "passwd"), `${ROOT}sshd:x:1001:65534::/run/sshd:/usr/sbin/nologin\n`);
+    replace(join(etc, "group"), "root:x:0:\nsshgrp:x:1001:\n");
+    await nextTurn();
+    assert.deepEqual(r.user(1001), {
+      uid: 1001,
+      name: "sshd",
+      homedir: "/run/sshd",
+      shell: "/usr/sbin/nologin",
+    });
+    assert.equal(r.group(1001).name, "sshgrp");
+    assert.equal(r.loginName(1001), "sshd");
+    replace(join(etc, "passwd"), ROOT);
+    await nextTurn();
+    assert.equal(r.user(1001).name, null, "userdel: the uid has no name any more");
+  });
+
+  it("a file rewritten in place (same inode, same size) is read again", async () => {
+    writeFileSync(join(etc, "passwd"), `${ROOT}alice:x:1002:1002::/home/alice:/bin/sh\n`);
+    await nextTurn();
+    assert.equal(r.user(1002).name, "alice");
+    await new Promise((res) => setTimeout(res, 5));
+    writeFileSync(join(etc, "passwd"), `${ROOT}alicf:x:1002:1002::/home/alicf:/bin/sh\n`);
+    await nextTurn();
+    assert.equal(r.user(1002).name, "alicf");
+  });
+
+  it("a container's files (through /proc/PID/root) are checked the same way", async () => {
+    assert.equal(r.user(100, 50, "ctr").name, "app");
+    replace(join(cetc, "passwd"), "web:x:100:100::/srv:/bin/sh\n");
+    await nextTurn();
+    assert.equal(r.user(100, 50, "ctr").name, "web");
+    // the process exited: what was read is kept, no error
+    await nextTurn();
+    assert.equal(r.user(100, 51, "ctr").name, "web");
+  });
+
+  it("lookups within one turn share one check; unchanged files are not read again", async () => {
+    await nextTurn();
+    r.user(0);
+    r.user(100, 50, "ctr");
+    const checks = r.checks;
+    const reads = r.reads;
+    for (let i = 0; i < 10_000; i++) {
+      r.user(0);
+      r.group(0);
+      r.user(100, 50, "ctr");
+    }
+    assert.equal(r.checks, checks, "no stat per lookup");
+    for (let t = 0; t < 5; t++) {
+      await nextTurn();
+      r.user(0);
+      r.user(100, 50, "ctr");
+    }
+    assert.equal(r.checks, checks + 10, "one check per file set per turn");
+    assert.equal(r.reads, reads, "unchanged files are not read again");
   });
 });
