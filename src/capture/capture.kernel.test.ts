@@ -188,8 +188,10 @@ describe("capture (kernel)", { skip: skip ?? false }, () => {
     assert.equal(mk["evt.arg.mode"], "S_IXGRP|S_IRGRP|S_IXUSR|S_IWUSR|S_IRUSR"); // 0750
     const sl = rec.fields(one("symlink", "symlinkat"));
     assert.equal(sl["evt.arg.target"], "/etc/hostname");
-    assert.equal(sl["fs.path.name"], join(d, "link"));
+    // libsinsp's table: a symlink has a source (the link) and a target (what it points to), no name
+    assert.equal(sl["fs.path.source"], join(d, "link"));
     assert.equal(sl["fs.path.target"], "/etc/hostname");
+    assert.equal(sl["fs.path.name"], undefined);
     const ch = rec.fields(one("chmod", "fchmodat"));
     assert.equal(ch["fs.path.name"], join(d, "b.txt"));
     assert.equal(ch["evt.arg.mode"], "S_IWUSR|S_IRUSR"); // 0600

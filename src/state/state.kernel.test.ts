@@ -193,7 +193,7 @@ describe("state (kernel)", { skip: skip ?? false }, () => {
     assert.equal(c.f["fd.lport"], r.res["client_port"]);
     assert.equal(c.f["fd.rport"], r.res["port"]);
     assert.equal(c.f["fd.name"], `127.0.0.1:${r.res["client_port"]}->127.0.0.1:${r.res["port"]}`);
-    assert.deepEqual(c.f["fd.ip"], ["127.0.0.1"], "client and server are the same address");
+    assert.deepEqual(c.f["fd.ip"], ["127.0.0.1", "127.0.0.1"], "both ends, client first");
     assert.equal(c.f["fd.snet"], "127.0.0.1");
     assert.ok(c.fds.includes(1), "the close event itself still sees fd 1");
     // and once the next record is applied, fd 1 is gone from the table

@@ -7,7 +7,17 @@ import { hostname } from "node:os";
 import type { DecodedEvent } from "../../src/decode/event.js";
 import { SYSCALL_SPECS } from "../../src/decode/syscall-params.js";
 import { EventContext, SYSCALL_FIELDS } from "../../src/engine/fields/index.js";
-import type { FieldValue } from "../../src/rules/index.js";
+import {
+  BindContext,
+  compileFilter,
+  compileOutput,
+  DiagnosticBag,
+  formatDiagnostic,
+  parseCondition,
+  stringSource,
+  type FieldValue,
+  type MacroEntry,
+} from "../../src/rules/index.js";
 import { IpServices } from "../../src/state/ip-services.js";
 import { ProcLive } from "../../src/state/proc-live.js";
 import type { ProcessTable } from "../../src/state/process-table.js";
@@ -78,4 +88,29 @@ export function fieldOf(ctx: EventContext, ev: DecodedEvent, name: string, arg?:
   const type = typeOf(ev);
   ctx.set(ev, type, 0);
   return r.field.def.producer(r.field.arg)(ctx, type);
+}
+
+/** Compiles `cond` against the syscall fields and evaluates it on `ev` (through `ctx`). */
+export function holds(ctx: EventContext, ev: DecodedEvent, cond: string, macros: Record<string, string> = {}): boolean {
+  const m = new Map<string, MacroEntry>();
+  for (const [k, v] of Object.entries(macros)) {
+    const p = parseCondition(v);
+    if (!p.ok) throw new Error(`macro ${k}: ${p.error.message}`);
+    m.set(k, { name: k, expr: p.expr });
+  }
+  const r = compileFilter(cond, { fields: SYSCALL_FIELDS, macros: m });
+  if (!r.ok) throw new Error(r.diagnostics.map(formatDiagnostic).join("\n"));
+  const type = typeOf(ev);
+  ctx.set(ev, type, 0);
+  return r.filter.predicate(ctx, type);
+}
+
+/** The JSON output_fields and the text of an output template for `ev`. */
+export function rendered(ctx: EventContext, ev: DecodedEvent, output: string): { json: Record<string, unknown>; text: string } {
+  const d = new DiagnosticBag();
+  const r = compileOutput(output, d, stringSource("out", output), new BindContext(new Map(), new Map(), d, SYSCALL_FIELDS));
+  if (!r.ok) throw new Error(d.items.map(formatDiagnostic).join("\n"));
+  const type = typeOf(ev);
+  ctx.set(ev, type, 0);
+  return { json: r.template.values(ctx, type), text: r.template.render(ctx, type) };
 }

@@ -73,7 +73,7 @@ export const CONTAINER_FIELDS: FieldClass<EventContext> = {
       show: true,
       get: (ctx) => ctx.containerId(),
     },
-    field("container.full_id", "string", "Full container id (64 characters); 'host' outside containers.", (c) => c.fullId),
+    field("container.full_id", "string", "Full container id (64 characters); 'host' outside containers.", (c) => c.fullId, true),
     field("container.name", "string", "Container name; 'host' outside containers.", (c) => c.name, true),
     field("container.image", "string", "Image name (repository:tag).", (c) => c.image, true),
     field("container.image.repository", "string", "Image repository (docker.io/library/nginx).", (c) => c.imageRepository, true),
