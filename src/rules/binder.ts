@@ -47,6 +47,8 @@ export class BindContext {
   diags: DiagnosticBag;
   private readonly macroCache = new Map<string, MacroBinding>();
   private readonly listCache = new Map<string, readonly string[]>();
+  /** What is being bound (`rule 'x'`), named in warnings about its fields. */
+  owner: string | undefined = undefined;
   /** Macro and list names referenced at least once. */
   readonly usedMacros = new Set<string>();
   readonly usedLists = new Set<string>();
@@ -302,13 +304,17 @@ class Binder {
         this.err(f, f.start, r.message);
         return undefined;
       }
-      this.ctx.diags.at(f.src, f.start, "warning", `field '${f.name}' is not produced by Lanner (${why}): it reads as unknown and checks on it are false`);
+      this.ctx.diags.at(f.src, f.start, "warning", `${this.ownerPrefix()}field '${f.name}' is not produced by Lanner (${why}): it reads as unknown and checks on it are false`);
       return { def: unproduced(f.name), arg: f.arg };
     }
     const missing = r.field.def.unavailable();
     if (missing !== undefined)
-      this.ctx.diags.at(f.src, f.start, "warning", `field '${r.field.def.name}' cannot be produced on this host (${missing}): it reads as unknown and checks on it are false`);
+      this.ctx.diags.at(f.src, f.start, "warning", `${this.ownerPrefix()}field '${r.field.def.name}' cannot be produced on this host (${missing}): it reads as unknown and checks on it are false`);
     return r.field;
+  }
+
+  private ownerPrefix(): string {
+    return this.ctx.owner === undefined ? "" : `${this.ctx.owner}: `;
   }
 
   bindFieldExpr(f: FieldExpr): BoundFieldExpr | undefined {

@@ -36,9 +36,10 @@ import type {
 } from "./ast.js";
 import { BINARY_OPERATORS, exprText, LIST_OPERATORS, MODIFIABLE_OPERATORS, MODIFIERS } from "./ast.js";
 import { BindContext, bindCondition, type ListEntry, type MacroEntry } from "./binder.js";
-import { compileCondition } from "./compiler.js";
+import { compileCondition, ConditionCompiler } from "./compiler.js";
 import { DiagnosticBag, type Diagnostic, type SourceRef } from "./diagnostics.js";
 import { eventTypesOf, evtSetToString, isAllTypes, type EvtSet } from "./evttypes.js";
+import { fieldsNotProduced } from "./field-events.js";
 import { compileOutput } from "./output.js";
 import { parseCondition, parseFieldExprAt } from "./parser.js";
 import { parsePriority, priorityLevel, type Priority } from "./priority.js";
@@ -1033,6 +1034,8 @@ function exceptionExpr(e: ExceptionDef, ruleName: string, diags: DiagnosticBag):
 // ------------------------------------------------------------------ loader
 
 class Loader {
+  /** specialises conditions per event type for the fields-per-event check */
+  readonly specializer = new ConditionCompiler();
   readonly rules = new Map<string, RuleDef>();
   readonly macros = new Map<string, MacroDef>();
   readonly lists = new Map<string, ListDef>();
@@ -1119,6 +1122,7 @@ class Loader {
     const outer = ctx.diags;
     const scratch = new DiagnosticBag();
     ctx.diags = scratch;
+    ctx.owner = `rule '${r.name}'`;
     const b = bindCondition(expr, ctx);
     ctx.diags = outer;
     if (b.unknownField && r.skipIfUnknownFilter) {
@@ -1132,8 +1136,17 @@ class Loader {
     }
     for (const d of scratch.items) this.diags.add(d);
     const out = compileOutput(r.output.text, this.diags, r.output.src, ctx);
+    ctx.owner = undefined;
     if (b.bound === undefined || !out.ok || !exOk || r.broken || r.priority === undefined) return undefined;
     const types = eventTypesOf(b.bound);
+    for (const [field, evts] of fieldsNotProduced(b.bound, types, this.specializer)) {
+      this.diags.at(
+        cond.src,
+        0,
+        "warning",
+        `rule '${r.name}': field '${field}' is never produced for ${evts.join(", ")} events, which the rule can match: checks on it are false there`,
+      );
+    }
     if (r.warnEvttypes && types.neg) {
       const what = isAllTypes(types) ? "every event type" : `${evtSetToString(types)} event types`;
       this.diags.at(
