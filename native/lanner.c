@@ -46,6 +46,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -54,6 +55,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
@@ -552,7 +554,7 @@ struct ln_ring {
 	napi_env env;
 	struct ln_obj *parent;
 	struct ln_ring *next;
-	struct ring_buffer *rb;
+	int epfd; /* epoll fd watching the map (the ring's wakeups); -1 when closed */
 	uv_poll_t poll;
 	uv_timer_t timer;
 	uv_idle_t idle;   /* "come back on the next loop iteration" after a capped turn */
@@ -1067,6 +1069,8 @@ static napi_value js_load(napi_env env, napi_callback_info info)
 	err = bpf_object__load(o->obj);
 	pthread_sigmask(SIG_SETMASK, &oldmask, NULL);
 	capture_end();
+	/* loading parsed the kernel's BTF (megabytes) and freed it: give the pages back */
+	malloc_trim(0);
 	if (err) {
 		char what[256], detail[LN_MSG_TAIL + 1];
 		size_t tl = g_log.tail_len < LN_LOG_TAIL ? g_log.tail_len : LN_LOG_TAIL - 1;
@@ -1552,15 +1556,6 @@ static void put_record(struct ln_ring *r, const void *data, size_t len)
 #define LN_RB_DISCARD (1u << 30)
 #define LN_RB_HDR 8u
 
-/* libbpf needs a sample callback; the records never go through it. */
-static int on_sample_unused(void *ctx, void *data, size_t len)
-{
-	(void)ctx;
-	(void)data;
-	(void)len;
-	return 0;
-}
-
 /*
  * Copies committed records into the batch until the ring is empty, a record is still being
  * written (BUSY), or the next record does not fit (r->full; it stays in the ring). Publishes
@@ -1684,9 +1679,9 @@ static void ring_close(struct ln_ring *r)
 		uv_close((uv_handle_t *)&r->timer, on_handle_closed);
 		uv_close((uv_handle_t *)&r->idle, on_handle_closed);
 	}
-	if (r->rb)
-		ring_buffer__free(r->rb);
-	r->rb = NULL;
+	if (r->epfd >= 0)
+		close(r->epfd);
+	r->epfd = -1;
 	ring_unmap(r);
 	r->buf = NULL;
 	if (r->cb_ref)
@@ -1894,29 +1889,43 @@ static napi_value js_ring_open(napi_env env, napi_callback_info info)
 		return NULL;
 	}
 	r->env = env;
+	r->epfd = -1;
 	r->buf = data;
 	r->cap = len;
 	r->poll_ms = (uint32_t)poll_ms;
 	r->max_batches = (uint32_t)maxb;
 	snprintf(r->map_name, sizeof(r->map_name), "%s", bpf_map__name(m));
-	r->rb = ring_buffer__new(bpf_map__fd(m), on_sample_unused, r, NULL);
-	if (!r->rb) {
+	/* Our own epoll over the map for the kernel's wakeups (no libbpf ring_buffer: it would map
+	 * the ring a second time, and a mapping of a ring counts its data pages twice in RSS) */
+	r->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (r->epfd < 0) {
 		err = errno;
 		free(r);
-		flush_logs(env);
-		throw_errno(env, err, "opening ring consumer on map %s", bpf_map__name(m));
+		throw_errno(env, err, "opening ring consumer on map %s: epoll_create1", bpf_map__name(m));
 		return NULL;
+	}
+	{
+		struct epoll_event ev = { .events = EPOLLIN };
+
+		if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, bpf_map__fd(m), &ev) < 0) {
+			err = errno;
+			close(r->epfd);
+			free(r);
+			throw_errno(env, err, "opening ring consumer on map %s: epoll_ctl", bpf_map__name(m));
+			return NULL;
+		}
 	}
 	err = ring_map(r, bpf_map__fd(m), bpf_map__max_entries(m));
 	if (err) {
-		ring_buffer__free(r->rb);
+		close(r->epfd);
 		free(r);
 		throw_errno(env, -err, "opening ring consumer on map %s: mmap", bpf_map__name(m));
 		return NULL;
 	}
-	err = uv_poll_init(loop, &r->poll, ring_buffer__epoll_fd(r->rb));
+	err = uv_poll_init(loop, &r->poll, r->epfd);
 	if (err) {
-		ring_buffer__free(r->rb);
+		close(r->epfd);
+		r->epfd = -1;
 		ring_unmap(r);
 		free(r);
 		throw_errno(env, -err, "opening ring consumer on map %s: uv_poll_init",

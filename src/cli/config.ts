@@ -4,7 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import { parse as parseYaml, parseDocument } from "yaml";
-import { OUTPUT_CONFIG_KEYS } from "../outputs/index.js";
+import { OUTPUT_CONFIG_KEYS } from "../outputs/config.js";
 
 export interface ConfigProblem {
   readonly severity: "error" | "warning";

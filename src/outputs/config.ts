@@ -8,9 +8,9 @@ import { readFile } from "node:fs/promises";
 import type { DropPolicy } from "./bounded-queue.js";
 import { FileOutput } from "./file-output.js";
 import { AlertRenderer, type LineFormat } from "./format.js";
-import { GrpcOutput } from "./grpc/grpc-output.js";
-import { AlertHub } from "./grpc/hub.js";
-import { DEFAULT_GRPC_ADDRESS, GrpcServer, unixSocketPath, type VersionInfo } from "./grpc/server.js";
+import { DEFAULT_GRPC_ADDRESS, unixSocketPath } from "./grpc/address.js";
+import type { AlertHub } from "./grpc/hub.js";
+import type { GrpcServer, VersionInfo } from "./grpc/server.js";
 import { HttpOutput } from "./http-output.js";
 import { stderrLogger, type Logger } from "./logger.js";
 import { DEFAULT_OUTPUT_QUEUE_CAPACITY, type Output } from "./output.js";
@@ -452,6 +452,12 @@ export async function buildOutputs(
   let hub: AlertHub | undefined;
   let grpcServer: GrpcServer | undefined;
   if (config.grpc.enabled) {
+    // the gRPC library (~19 MB of memory) is loaded only for a node that serves the API
+    const [{ AlertHub }, { GrpcOutput }, { GrpcServer }] = await Promise.all([
+      import("./grpc/hub.js"),
+      import("./grpc/grpc-output.js"),
+      import("./grpc/server.js"),
+    ]);
     const g = config.grpc;
     hub = new AlertHub({ ringSize: g.ringSize, subscriberQueueSize: g.subscriberQueueSize });
     const tcp = unixSocketPath(g.bindAddress) === undefined;

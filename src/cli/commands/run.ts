@@ -9,17 +9,15 @@ import { parseArgs } from "node:util";
 import { packageRoot } from "../../capture/paths.js";
 import { Agent } from "../../engine/agent.js";
 import { errorMessage } from "../../errors.js";
+import { internalAlert } from "../../engine/alert.js";
 import {
   buildOutputs,
+  parseOutputsConfig,
   type BuiltOutputs,
   type OutputsConfig,
-  internalAlert,
-  MetricsRegistry,
-  parseOutputsConfig,
-  registerOutputMetrics,
-  startMetricsServer,
-  type MetricsServer,
-} from "../../outputs/index.js";
+} from "../../outputs/config.js";
+import { MetricsRegistry, registerOutputMetrics } from "../../outputs/metrics.js";
+import { startMetricsServer, type MetricsServer } from "../../outputs/metrics-server.js";
 import {
   ENGINE_VERSION,
   formatDiagnostic,

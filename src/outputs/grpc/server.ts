@@ -31,7 +31,9 @@ import { compileFilter, FilterError, type SubscribeFilter } from "./filter.js";
 import type { AlertHub, Subscriber } from "./hub.js";
 import { loadServices, MalformedRequest, type LannerServices } from "./proto.js";
 
-export const DEFAULT_GRPC_ADDRESS = "unix:///run/lanner/lanner.sock";
+import { DEFAULT_GRPC_ADDRESS, unixSocketPath } from "./address.js";
+
+export { DEFAULT_GRPC_ADDRESS, unixSocketPath } from "./address.js";
 export const SUBSCRIBER_DROP_RULE = "Lanner internal: gRPC subscriber dropped alerts";
 
 export interface GrpcTlsOptions {
@@ -78,12 +80,6 @@ export class ConfigError extends Error {
 }
 
 /** `unix:///run/x.sock` -> `/run/x.sock`; undefined for TCP addresses. */
-export function unixSocketPath(address: string): string | undefined {
-  if (address.startsWith("unix://")) return address.slice("unix://".length);
-  if (address.startsWith("unix:")) return address.slice("unix:".length);
-  return undefined;
-}
-
 export function parseVersion(v: string): {
   major: number;
   minor: number;
