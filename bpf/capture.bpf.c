@@ -1350,7 +1350,8 @@ static __always_inline __u64 inode_ctime_ns(struct inode *i)
 	struct timespec64 t = {};
 
 	if (bpf_core_field_exists(i->i_ctime_sec))
-		return epoch_ns(BPF_CORE_READ(i, i_ctime_sec), BPF_CORE_READ(i, i_ctime_nsec));
+		/* bit 31 of i_ctime_nsec is I_CTIME_QUERIED (multigrain timestamps, 6.13+) */
+		return epoch_ns(BPF_CORE_READ(i, i_ctime_sec), BPF_CORE_READ(i, i_ctime_nsec) & 0x7fffffff);
 	if (bpf_core_field_exists(((struct inode___v6_7 *)i)->__i_ctime))
 		BPF_CORE_READ_INTO(&t, (struct inode___v6_7 *)i, __i_ctime);
 	else

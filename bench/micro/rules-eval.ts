@@ -1,26 +1,35 @@
 /**
  * Rule evaluation micro-benchmark: a synthetic but realistic event mix (execve, openat,
  * connect, ...) evaluated against the upstream Falco rules (stable alone, then stable +
- * incubating + sandbox), with and without the event-type index, on one core; then
- * output rendering + JSON serialisation of alerts.
+ * incubating + sandbox), with and without the event-type index, on one core; then alerts
+ * built and written as the agent does it (the rule's output fields and message, as
+ * Agent.raise builds them, then outputs/format.ts's JSON line).
+ *
+ * It times compiled conditions on precomputed field values: the rules library alone, not
+ * the agent's cost per event (bench/macro/agent.ts measures that).
  *
  *   node dist/bench/micro/rules-eval.js          (BENCH_QUICK=1 for a short run)
  *
- * Target (issue 4): >= 1 M events/s for the stable file with the index.
+ * The Falco rules files come from the compat directory (test/helpers/compat.ts); without them
+ * the benchmark says so and skips.
+ *
+ * Target (issue 4): >= 1 M events/s for the stable file with the index (median of REPS runs);
+ * the full run exits 1 when it is missed, BENCH_QUICK=1 only prints.
  */
 import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-import { alertToJson, buildAlert } from "../../src/rules/alert.js";
+import { join } from "node:path";
+import type { Alert, Priority } from "../../src/engine/alert.js";
+import { alertJson } from "../../src/outputs/format.js";
 import type { FieldReader, FieldValue } from "../../src/rules/compiler.js";
 import { resolveField } from "../../src/rules/fields.js";
 import { loadRules, type LoadResult } from "../../src/rules/loader.js";
 import { RuleSet, type CompiledRule } from "../../src/rules/ruleset.js";
+import { compatDirSetting, compatSkipReason } from "../../test/helpers/compat.js";
 
 const QUICK = process.env["BENCH_QUICK"] === "1";
 const N = QUICK ? 200_000 : 2_000_000;
-const REPS = 3;
-const compat = (n: string) =>
-  fileURLToPath(new URL(`../../../../shared/compat/falco-rules/${n}`, import.meta.url));
+const REPS = QUICK ? 3 : 5;
+const TARGET = 1e6;
 
 /** Reader over one event's precomputed values: arrays by field id, maps for arguments. */
 class BenchReader implements FieldReader {
@@ -235,7 +244,7 @@ function mix(evs: Ev[]): Ev[] {
   return out;
 }
 
-/** Events/s over N events, best of REPS runs (the machine is shared; the best run is the least disturbed). */
+/** Events/s over N events, the median of REPS runs. */
 function run(r: LoadResult, stream: Ev[], useIndex: boolean): { rate: number; matches: number } {
   const rs = useIndex ? r.ruleset : new RuleSet(r.ruleset.rules, { useIndex: false });
   const L = stream.length;
@@ -244,7 +253,7 @@ function run(r: LoadResult, stream: Ev[], useIndex: boolean): { rate: number; ma
     const e = stream[i % L] as Ev;
     matches += rs.match(e.reader, e.type).length; // warm-up
   }
-  let best = 0;
+  const rates: number[] = [];
   for (let rep = 0; rep < REPS; rep++) {
     matches = 0;
     const t0 = process.hrtime.bigint();
@@ -253,16 +262,38 @@ function run(r: LoadResult, stream: Ev[], useIndex: boolean): { rate: number; ma
       matches += rs.match(e.reader, e.type).length;
     }
     const s = Number(process.hrtime.bigint() - t0) / 1e9;
-    best = Math.max(best, N / s);
+    rates.push(N / s);
   }
-  return { rate: best, matches };
+  rates.sort((a, b) => a - b);
+  return { rate: rates[Math.floor(rates.length / 2)] ?? 0, matches };
 }
 
 function fmt(n: number): string {
   return n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : `${(n / 1e3).toFixed(0)} k`;
 }
 
+/** The alert the agent raises for `rule` on `e` (what Agent.raise builds). */
+function agentAlert(rule: CompiledRule, e: Ev, timeNs: bigint, hostname: string): Alert {
+  return {
+    timeNs,
+    rule: rule.name,
+    priority: rule.priority as Priority,
+    source: rule.source,
+    hostname,
+    message: rule.output.render(e.reader, e.type),
+    outputFields: rule.output.values(e.reader, e.type, { "evt.time": timeNs }) as Alert["outputFields"],
+    tags: rule.tags,
+  };
+}
+
 function main(): void {
+  const names = ["falco_rules.yaml", "falco-incubating_rules.yaml", "falco-sandbox_rules.yaml"];
+  const skip = compatSkipReason(...names.map((n) => `falco-rules/${n}`));
+  if (skip !== null) {
+    console.log(`rules-eval: SKIP (${skip})`);
+    return;
+  }
+  const compat = (n: string): string => join(compatDirSetting(), "falco-rules", n);
   const stream = mix(events());
   const sets: [string, string[]][] = [
     ["stable", ["falco_rules.yaml"]],
@@ -275,6 +306,7 @@ function main(): void {
     `rules-eval: ${N} events per run, mix of ${stream.length} events over ${new Set(stream.map((e) => e.type)).size} event types${QUICK ? " (BENCH_QUICK)" : ""}`,
   );
   let alertsFrom: LoadResult | undefined;
+  let stableIndexed = NaN;
   for (const [label, files] of sets) {
     const t0 = performance.now();
     const r = loadRules(files.map((f) => ({ name: f, text: readFileSync(compat(f), "utf8") })));
@@ -282,6 +314,7 @@ function main(): void {
     if (r.errors > 0) throw new Error(`${label}: ${r.errors} errors loading rules`);
     const idx = run(r, stream, true);
     const noIdx = run(r, stream, false);
+    if (label === "stable") stableIndexed = idx.rate;
     console.log(
       `${label.padEnd(26)} rules=${String(r.ruleset.rules.length).padStart(3)} load+compile=${loadMs.toFixed(0)}ms  ` +
         `indexed: ${fmt(idx.rate)} ev/s  no index: ${fmt(noIdx.rate)} ev/s  (x${(idx.rate / noIdx.rate).toFixed(1)})  ` +
@@ -290,7 +323,13 @@ function main(): void {
     alertsFrom = r;
   }
 
-  // output rendering + JSON serialisation
+  const met = stableIndexed >= TARGET;
+  console.log(
+    `target: stable rules with the index at ${fmt(stableIndexed)} ev/s (target >= ${fmt(TARGET)} ev/s, median of ${REPS}): ${met ? "MET" : "NOT MET"}`,
+  );
+  if (!met && !QUICK) process.exitCode = 1;
+
+  // alerts as the agent writes them
   if (alertsFrom === undefined) return;
   const pairs: { rule: CompiledRule; e: Ev }[] = [];
   for (const e of stream) {
@@ -304,7 +343,7 @@ function main(): void {
     for (const rule of alertsFrom.ruleset.rules) pairs.push({ rule, e: stream[0] as Ev });
   }
   const M = QUICK ? 20_000 : 300_000;
-  const ctx = { timeNs: 1767268800123456789n, hostname: "node-1" };
+  const timeNs = 1767268800123456789n;
   let bytes = 0;
   let t0 = process.hrtime.bigint();
   for (let i = 0; i < M; i++) {
@@ -315,11 +354,12 @@ function main(): void {
   t0 = process.hrtime.bigint();
   for (let i = 0; i < M; i++) {
     const p = pairs[i % pairs.length] as { rule: CompiledRule; e: Ev };
-    bytes += alertToJson(buildAlert(p.rule, p.e.reader, p.e.type, ctx)).length;
+    bytes += alertJson(agentAlert(p.rule, p.e, timeNs, "node-1")).length;
   }
   const jsonRate = M / (Number(process.hrtime.bigint() - t0) / 1e9);
   console.log(
-    `outputs (${pairs.length} distinct alerts): text render ${fmt(textRate)} alerts/s, full JSON alert (render + output_fields + serialise) ${fmt(jsonRate)} alerts/s`,
+    `outputs (${pairs.length} distinct alerts): message render ${fmt(textRate)} alerts/s; JSON alert as the agent writes it ` +
+      `(Agent.raise's message + output_fields, then outputs/format.ts alertJson) ${fmt(jsonRate)} alerts/s`,
   );
   if (bytes === 0) console.log("");
 }

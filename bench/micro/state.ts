@@ -11,8 +11,12 @@
  *        applyRecord       walkBatch + State.applyRecord                (capture -o none)
  *      (decode+state / decode is reported as a strict proxy: it is not the target)
  *   4. the target (issue 3): with a real capture of an open/close loop (every record changes
- *      state), total CPU per event with the state <= 1.20 x without (checked outside quick
- *      mode, when root).
+ *      state), the capture's CPU per event with the state <= 1.20 x without (checked outside
+ *      quick mode, when root: the full run exits 1 when it is missed). The capture's cost per
+ *      event is what tracing adds to the loop (its time per syscall traced minus untraced,
+ *      measured in the same round) plus the consumer's CPU; the state's cost is the consumer's
+ *      CPU with the state minus without it, in the same round. Medians over the rounds. (The
+ *      loop's own syscall time is not a cost of the capture: counting it diluted the ratio.)
  *
  *   node dist/bench/micro/state.js          (BENCH_QUICK=1: a few seconds)
  */
@@ -107,6 +111,8 @@ const rss1 = process.memoryUsage().rss / 2 ** 20;
 const st = state.stats();
 const tableMiB = heap1 - heap0;
 
+const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+
 // --- 2. lookups ---------------------------------------------------------------------------
 function lookups(s: State, n: number): number {
   let sink = 0;
@@ -124,9 +130,7 @@ function lookups(s: State, n: number): number {
   if (sink === -1) console.log(sink);
   return n / secs;
 }
-const lookupsPerSec = Math.max(
-  ...Array.from({ length: RUNS }, () => lookups(state, QUICK ? 300_000 : 2_000_000)),
-);
+const lookupsPerSec = med(Array.from({ length: RUNS }, () => lookups(state, QUICK ? 300_000 : 2_000_000)));
 
 // --- 3. per-event CPU ------------------------------------------------------------------------
 const NR = {
@@ -239,8 +243,6 @@ const walkOnly = (v: RecordView): void => {
   sink += v.len;
 };
 
-const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
-
 interface PatternResult {
   walk: number;
   decode: number;
@@ -281,10 +283,13 @@ const uniform = measure("uniform");
 // --- 4. the capture benchmark's CPU per event (root + make build): real records ----------
 /**
  * loadgen's open+close loop (2 syscalls per op, both change state: the worst case) pinned to
- * CPU 0 under a real capture whose consumer runs here: total CPU per event = the loop's CPU
- * (syscall + kernel programs) + this consumer's CPU, per delivered record, with the consumer
- * doing what `lanner capture -o none` did before state (walk) and does now (walk +
- * applyRecord + the process/thread/fd lookups).
+ * CPU 0, untraced and then under a real capture whose consumer runs here, doing what
+ * `lanner capture -o none` did before state (walk) and does now (walk + applyRecord + the
+ * process/thread/fd lookups). Per round and per delivered record:
+ *   kernel    the loop's time per syscall traced minus untraced (the programs' cost)
+ *   consumer  this process's CPU
+ *   capture   kernel + consumer
+ *   state     consumer with state - consumer without (what the state adds)
  */
 async function captureCpu(): Promise<Record<string, unknown> | string> {
   const loadgen = join(packageRoot(), "bench/.output/loadgen");
@@ -310,8 +315,19 @@ async function captureCpu(): Promise<Record<string, unknown> | string> {
       if (p !== undefined) sink += (p.fds.get(r.argInt(0))?.cloexec ? 1 : 0) + (t?.vtid ?? 0);
     },
   };
-  const out: Record<string, unknown> = {};
-  for (let run = 0; run < (QUICK ? 2 : 4); run++) {
+  const loopNs = async (): Promise<number> => {
+    const args = [...(pinned ? ["-c", "0"] : []), loadgen, "openclose", String(secs)];
+    const { stdout } = await execFileP(pinned ? "taskset" : loadgen, pinned ? args : args.slice(1));
+    const loop = JSON.parse(stdout) as { syscalls: number; seconds: number };
+    return (loop.seconds * 1e9) / loop.syscalls;
+  };
+  const rounds: { untraced: number; kernel: Record<string, number>; consumer: Record<string, number> }[] = [];
+  for (let run = 0; run < (QUICK ? 2 : 5); run++) {
+    const round = {
+      untraced: await loopNs(),
+      kernel: {} as Record<string, number>,
+      consumer: {} as Record<string, number>,
+    };
     for (const [name, fn] of Object.entries(consumers)) {
       delivered = 0;
       const session = CaptureSession.start({
@@ -320,48 +336,37 @@ async function captureCpu(): Promise<Record<string, unknown> | string> {
       });
       try {
         const c0 = process.cpuUsage();
-        const args = [...(pinned ? ["-c", "0"] : []), loadgen, "openclose", String(secs)];
-        const { stdout } = await execFileP(pinned ? "taskset" : loadgen, pinned ? args : args.slice(1));
+        const traced = await loopNs();
         await new Promise((r) => setTimeout(r, 50));
         session.drain();
         const c = process.cpuUsage(c0);
-        const loop = JSON.parse(stdout) as { syscalls: number; seconds: number };
-        const consumerNs = ((c.user + c.system) * 1000) / Math.max(1, delivered);
-        const loopNs = (loop.seconds * 1e9) / loop.syscalls;
-        const prev = (out[name] as { total_ns: number[] } | undefined) ?? {
-          total_ns: [] as number[],
-          consumer_ns: [] as number[],
-          loop_ns: [] as number[],
-        };
-        (prev as { total_ns: number[]; consumer_ns: number[]; loop_ns: number[] }).total_ns.push(
-          loopNs + consumerNs,
-        );
-        (prev as { consumer_ns: number[] }).consumer_ns.push(consumerNs);
-        (prev as { loop_ns: number[] }).loop_ns.push(loopNs);
-        out[name] = prev;
+        round.kernel[name] = traced - round.untraced;
+        round.consumer[name] = ((c.user + c.system) * 1000) / Math.max(1, delivered);
       } finally {
         session.close();
       }
     }
+    rounds.push(round);
   }
-  // the least disturbed run of each (other jobs share these CPUs: interference only adds)
-  const m = (k: string, f: string): number =>
-    +Math.min(...((out[k] as Record<string, number[]>)[f] ?? [])).toFixed(1);
+  const r1 = (x: number): number => +x.toFixed(1);
+  const m = (f: (r: (typeof rounds)[number]) => number): number => r1(med(rounds.map(f)));
+  // one kernel cost per round for both consumers (the same programs ran): their mean
+  const kernel = (r: (typeof rounds)[number]): number =>
+    ((r.kernel["walk"] ?? 0) + (r.kernel["walk_state"] ?? 0)) / 2;
+  const capture = (r: (typeof rounds)[number], k: string): number => kernel(r) + (r.consumer[k] ?? 0);
   return {
     loop: "openclose",
+    rounds: rounds.length,
     per_event_ns: {
-      before_state: {
-        loop: m("walk", "loop_ns"),
-        consumer: m("walk", "consumer_ns"),
-        total: m("walk", "total_ns"),
-      },
-      with_state: {
-        loop: m("walk_state", "loop_ns"),
-        consumer: m("walk_state", "consumer_ns"),
-        total: m("walk_state", "total_ns"),
-      },
+      untraced_loop_syscall: m((r) => r.untraced),
+      kernel: m(kernel),
+      consumer_before_state: m((r) => r.consumer["walk"] ?? 0),
+      consumer_with_state: m((r) => r.consumer["walk_state"] ?? 0),
+      capture_before_state: m((r) => capture(r, "walk")),
+      capture_with_state: m((r) => capture(r, "walk_state")),
+      state: m((r) => (r.consumer["walk_state"] ?? 0) - (r.consumer["walk"] ?? 0)),
     },
-    state_over_capture: +(m("walk_state", "total_ns") / m("walk", "total_ns")).toFixed(3),
+    state_over_capture: +med(rounds.map((r) => capture(r, "walk_state") / capture(r, "walk"))).toFixed(3),
   };
 }
 const capture = await captureCpu();
@@ -392,9 +397,15 @@ console.log(JSON.stringify(result, null, 2));
 if (sink === -1) console.log(sink);
 state = new State({ procRoot: noProc });
 rmSync(noProc, { recursive: true, force: true });
-if (!QUICK && typeof capture !== "string" && (capture["state_over_capture"] as number) > TARGET) {
-  console.error(
-    `state: capture CPU per event with state is ${String(capture["state_over_capture"])}x without (target <= ${TARGET})`,
+if (typeof capture === "string") {
+  console.log(
+    `target: the capture's CPU per event with the state <= ${TARGET}x without: not checked, ${capture}`,
   );
-  process.exitCode = 1;
+} else {
+  const ratio = capture["state_over_capture"] as number;
+  const met = ratio <= TARGET;
+  console.log(
+    `target: the capture's CPU per event (kernel programs + consumer) with the state ${ratio}x without (target <= ${TARGET}): ${met ? "MET" : "NOT MET"}`,
+  );
+  if (!met && !QUICK) process.exitCode = 1;
 }

@@ -25,9 +25,17 @@ import {
   type ResolvedField,
 } from "./fields.js";
 import { parseNet } from "./ip.js";
+import { compileGlob } from "./glob.js";
 import { compileRe2 } from "./regex.js";
 
 export const MAX_MACRO_DEPTH = 200;
+/**
+ * Nesting of a condition once macros are expanded (every and/or/not/macro/check level).
+ * The compiler, the event-type analysis and evaluation recurse over the bound tree: a
+ * deeper tree (macros each nested close to the parser's limit, used inside one another)
+ * is an error here rather than a stack overflow there.
+ */
+export const MAX_EXPANDED_DEPTH = 2000;
 
 export interface MacroEntry {
   readonly name: string;
@@ -79,7 +87,8 @@ export class BindContext {
       if (!it.quoted && it.value !== name) {
         const nested = this.lists.has(it.value) ? this.listItems(it.value, stack) : undefined;
         if (nested !== undefined) {
-          out.push(...nested);
+          // a loop, not push(...nested): a spread of 130 000 items overflows the stack
+          for (const x of nested) out.push(x);
           continue;
         }
       }
@@ -100,6 +109,8 @@ export class BindContext {
 
 interface MacroBinding {
   readonly bound: BoundExpr | undefined;
+  /** Levels of the bound macro (its node included). */
+  readonly height: number;
   readonly unknownField: boolean;
   readonly errors: boolean;
   /** Diagnostics found in the macro body, re-reported for every use. */
@@ -118,6 +129,17 @@ export function unquoteItem(v: string): string {
     }
   }
   return v;
+}
+
+/**
+ * Offset in the condition of character `k` of a literal's value: exact when the literal is
+ * written without escapes (its text is the value, quoted or not), else the literal's start
+ * (an item expanded from a list points at the list's name).
+ */
+function literalOffset(it: StringNode, k: number | undefined): number {
+  if (k === undefined) return it.start;
+  const q = it.quoted ? 1 : 0;
+  return it.end - it.start === it.value.length + 2 * q ? it.start + q + k : it.start;
 }
 
 export interface BindResult {
@@ -193,6 +215,14 @@ class Binder {
   private errors = false;
   unknownField = false;
   private readonly stack: string[] = [];
+  /** Depth of the node being bound in the expanded tree (1 at the top). */
+  private depth = 0;
+  /** Height of the last bound expression (levels, the node included). */
+  private height = 0;
+  /** The expansion limit was hit while binding the current macro (its result depends on where it is used). */
+  private hitDepthLimit = false;
+  /** The expansion limit was reported for this condition. */
+  private depthReported = false;
 
   constructor(private readonly ctx: BindContext) {}
 
@@ -206,26 +236,70 @@ class Binder {
     return { bound: this.errors ? undefined : b, unknownField: this.unknownField };
   }
 
+  private tooDeep(at: NodeBase): BoundExpr {
+    // once per condition: the siblings cut at the same depth would repeat it
+    if (!this.depthReported)
+      this.err(
+        at,
+        at.start,
+        `condition nested deeper than ${MAX_EXPANDED_DEPTH} levels once macros are expanded${
+          this.stack.length > 0 ? ` (in macro ${this.stack.join(" -> ")})` : ""
+        }`,
+      );
+    this.errors = true;
+    this.depthReported = true;
+    this.hitDepthLimit = true;
+    this.height = 1;
+    return { k: "const", v: false };
+  }
+
+  /** Bind `e`; sets this.height. Recursion is bounded by MAX_EXPANDED_DEPTH. */
   private bind(e: Expr): BoundExpr {
+    if (e.kind === "expanded") return this.bind(e.expr);
+    if (this.depth >= MAX_EXPANDED_DEPTH) return this.tooDeep(e);
+    this.depth++;
+    try {
+      return this.bindNode(e);
+    } finally {
+      this.depth--;
+    }
+  }
+
+  private bindItems(items: readonly Expr[]): BoundExpr[] {
+    const out: BoundExpr[] = [];
+    let h = 0;
+    for (const x of items) {
+      out.push(this.bind(x));
+      if (this.height > h) h = this.height;
+    }
+    this.height = h + 1;
+    return out;
+  }
+
+  private bindNode(e: Exclude<Expr, { kind: "expanded" }>): BoundExpr {
     switch (e.kind) {
       case "and":
-        return { k: "and", items: e.items.map((x) => this.bind(x)) };
+        return { k: "and", items: this.bindItems(e.items) };
       case "or":
-        return { k: "or", items: e.items.map((x) => this.bind(x)) };
-      case "not":
-        return { k: "not", e: this.bind(e.expr) };
+        return { k: "or", items: this.bindItems(e.items) };
+      case "not": {
+        const inner = this.bind(e.expr);
+        this.height++;
+        return { k: "not", e: inner };
+      }
       case "const":
+        this.height = 1;
         return { k: "const", v: e.value };
-      case "expanded":
-        return this.bind(e.expr);
       case "macro":
         return this.bindMacro(e.name, e);
       case "check":
+        this.height = 1;
         return this.bindCheck(e);
     }
   }
 
   private bindMacro(name: string, at: NodeBase): BoundExpr {
+    this.height = 1;
     const m = this.ctx.macros.get(name);
     if (m === undefined) {
       this.err(
@@ -238,9 +312,20 @@ class Binder {
     this.ctx.usedMacros.add(name);
     const cached = this.ctx.macroBound(name);
     if (cached !== undefined) {
+      // this.depth counts the macro node itself
+      if (this.depth - 1 + cached.height > MAX_EXPANDED_DEPTH) {
+        this.err(
+          at,
+          at.start,
+          `condition nested deeper than ${MAX_EXPANDED_DEPTH} levels once macros are expanded (macro '${name}' is ${cached.height} levels deep)`,
+        );
+        this.hitDepthLimit = true;
+        return { k: "const", v: false };
+      }
       for (const d of cached.diags) this.ctx.diags.add(d);
       if (cached.errors) this.errors = true;
       if (cached.unknownField) this.unknownField = true;
+      this.height = cached.height;
       return cached.bound ?? { k: "const", v: false };
     }
     if (this.stack.includes(name)) {
@@ -258,28 +343,36 @@ class Binder {
     // bind the macro on its own so its result can be cached and shared
     const saveErr = this.errors;
     const saveUnknown = this.unknownField;
+    const saveHit = this.hitDepthLimit;
     this.errors = false;
     this.unknownField = false;
+    this.hitDepthLimit = false;
     const outer = this.ctx.diags;
     const local = new DiagnosticBag();
     this.ctx.diags = local;
     this.stack.push(name);
     // the bound macro is one shared node: the compiler evaluates it once per event
     const b: BoundExpr = { k: "macro", name, e: this.bind(m.expr) };
+    const height = this.height + 1;
     this.stack.pop();
     this.ctx.diags = outer;
     for (const d of local.items) outer.add(d);
     const entry = {
       bound: this.errors ? undefined : b,
+      height,
       unknownField: this.unknownField,
       errors: this.errors,
       diags: local.items,
     };
-    // a macro bound inside a cycle check is not cached (its result depends on the stack)
-    if (this.stack.length === 0 || !local.items.some((d) => d.message.includes("refers to itself")))
+    // not cached when the result depends on where the macro is used: bound inside a cycle
+    // check, or cut at the expansion depth limit
+    const hit = this.hitDepthLimit;
+    if (!hit && (this.stack.length === 0 || !local.items.some((d) => d.message.includes("refers to itself"))))
       this.ctx.setMacroBound(name, entry);
     this.errors ||= saveErr;
     this.unknownField ||= saveUnknown;
+    this.hitDepthLimit = hit || saveHit;
+    this.height = height;
     return b;
   }
 
@@ -505,7 +598,13 @@ class Binder {
       } else if (op === "regex") {
         const r = compileRe2(v);
         if (!r.ok) {
-          this.err(it, it.start, r.message);
+          this.err(it, literalOffset(it, r.offset), r.message);
+          ok = false;
+        }
+      } else if (op === "glob" || op === "iglob") {
+        const g = compileGlob(v, op === "iglob");
+        if (!g.ok) {
+          this.err(it, literalOffset(it, g.offset), g.message);
           ok = false;
         }
       } else if (op === "bcontains" || op === "bstartswith") {

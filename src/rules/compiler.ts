@@ -12,7 +12,7 @@
 import type { BoundCheck, BoundExpr, BoundFieldExpr, BoundOperand } from "./bound.js";
 import { parseNumberLiteral } from "./binder.js";
 import { categoryOf, type EvalContext, type FieldValue, type Getter, type Multi } from "./fields.js";
-import { globToRegExp } from "./glob.js";
+import { compileGlob } from "./glob.js";
 import { netContains, parseIpv4, parseNet, toIp, type IpNet } from "./ip.js";
 import { compileRe2 } from "./regex.js";
 
@@ -166,13 +166,11 @@ function stringLiteralTest(op: string, lit: string): Test<string> {
       return (s) => s.startsWith(lit);
     case "endswith":
       return (s) => s.endsWith(lit);
-    case "glob": {
-      const re = globToRegExp(lit, false);
-      return (s) => re.test(s);
-    }
+    case "glob":
     case "iglob": {
-      const re = globToRegExp(lit, true);
-      return (s) => re.test(s);
+      // checked at bind time: a bad pattern never gets here
+      const g = compileGlob(lit, op === "iglob");
+      return g.ok ? g.match : () => false;
     }
     case "regex": {
       const r = compileRe2(lit);

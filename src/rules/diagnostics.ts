@@ -29,21 +29,51 @@ export interface SourceRef {
   position(offset: number): { line: number; col: number; file?: string };
 }
 
+/**
+ * Offsets of the line starts of a text, for offset -> line/column by binary search: a
+ * position costs O(log lines), so thousands of diagnostics in a big file stay linear
+ * (counting lines from the start for each one was quadratic).
+ */
+export class LineIndex {
+  private readonly starts: Int32Array;
+  constructor(text: string) {
+    let n = 1;
+    for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) n++;
+    const starts = new Int32Array(n);
+    let k = 1;
+    for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) starts[k++] = i + 1;
+    this.starts = starts;
+  }
+
+  /** 0-based line and column of `offset` (clamped to the text). */
+  locate(offset: number): { line0: number; col0: number } {
+    const s = this.starts;
+    let lo = 0;
+    let hi = s.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if ((s[mid] as number) <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return { line0: lo, col0: offset - (s[lo] as number) };
+  }
+
+  /** 1-based line and column of `offset`. */
+  linePos(offset: number): { line: number; col: number } {
+    const p = this.locate(offset);
+    return { line: p.line0 + 1, col: p.col0 + 1 };
+  }
+}
+
 /** A SourceRef over a bare string (line/col computed inside the string itself). */
 export function stringSource(file: string, text: string, line0 = 1, col0 = 1): SourceRef {
+  let index: LineIndex | undefined;
   return {
     file,
     position(offset: number) {
-      let line = line0;
-      let col = col0;
-      const n = Math.min(offset, text.length);
-      for (let i = 0; i < n; i++) {
-        if (text.charCodeAt(i) === 10) {
-          line++;
-          col = 1;
-        } else col++;
-      }
-      return { line, col };
+      index ??= new LineIndex(text);
+      const p = index.locate(Math.max(0, Math.min(offset, text.length)));
+      return p.line0 === 0 ? { line: line0, col: col0 + p.col0 } : { line: line0 + p.line0, col: 1 + p.col0 };
     },
   };
 }

@@ -17,7 +17,6 @@ import {
   isMap,
   isScalar,
   isSeq,
-  LineCounter,
   parseAllDocuments,
   type Node as YNode,
   type Pair,
@@ -37,7 +36,7 @@ import type {
 import { BINARY_OPERATORS, exprText, LIST_OPERATORS, MODIFIABLE_OPERATORS, MODIFIERS } from "./ast.js";
 import { BindContext, bindCondition, type ListEntry, type MacroEntry } from "./binder.js";
 import { compileCondition, ConditionCompiler } from "./compiler.js";
-import { DiagnosticBag, type Diagnostic, type SourceRef } from "./diagnostics.js";
+import { DiagnosticBag, LineIndex, type Diagnostic, type SourceRef } from "./diagnostics.js";
 import { eventTypesOf, evtSetToString, isAllTypes, type EvtSet } from "./evttypes.js";
 import { fieldsNotProduced } from "./field-events.js";
 import { compileOutput } from "./output.js";
@@ -207,13 +206,16 @@ function yamlMessage(m: string): string {
 // ------------------------------------------------------------------ per-file reader
 
 class FileReader {
-  readonly lc = new LineCounter();
+  /** Line starts of the file: every position is a binary search. */
+  readonly lc: LineIndex;
   constructor(
     readonly file: string,
     readonly text: string,
     readonly diags: DiagnosticBag,
     readonly loader: Loader,
-  ) {}
+  ) {
+    this.lc = new LineIndex(text);
+  }
 
   srcAt(offset: number): SourceRef {
     return offsetSource(this.file, this.lc, offset);
@@ -234,7 +236,7 @@ class FileReader {
   load(): void {
     let docs;
     try {
-      docs = parseAllDocuments(this.text, { lineCounter: this.lc, prettyErrors: false, uniqueKeys: true });
+      docs = parseAllDocuments(this.text, { prettyErrors: false, uniqueKeys: true });
     } catch (e) {
       this.diags.at(this.srcAt(0), 0, "error", `invalid YAML: ${yamlMessage((e as Error).message)}`);
       return;
@@ -509,7 +511,8 @@ class FileReader {
         );
         return;
       }
-      if (mode === "append") existing.items.push(...items);
+      if (mode === "append")
+        for (const it of items) existing.items.push(it); // no push(...): huge lists
       else if (mode === "replace") existing.items = items;
       return;
     }

@@ -3,8 +3,8 @@
  * the scalar's position plus the offset inside it, following quotes, escapes and the
  * line folding of plain, quoted and block scalars.
  */
-import type { LineCounter, Scalar } from "yaml";
-import type { SourceRef } from "./diagnostics.js";
+import type { Scalar } from "yaml";
+import type { LineIndex, SourceRef } from "./diagnostics.js";
 
 function isWs(c: string): boolean {
   return c === " " || c === "\t" || c === "\n" || c === "\r";
@@ -80,7 +80,7 @@ export function scalarOffsetMap(fileText: string, node: Scalar, value: string): 
 export function scalarSource(
   file: string,
   fileText: string,
-  lc: LineCounter,
+  lc: LineIndex,
   node: Scalar,
   value: string,
 ): SourceRef {
@@ -97,7 +97,7 @@ export function scalarSource(
 }
 
 /** A SourceRef at a fixed file offset (offsets inside are added as columns). */
-export function offsetSource(file: string, lc: LineCounter, at: number): SourceRef {
+export function offsetSource(file: string, lc: LineIndex, at: number): SourceRef {
   return {
     file,
     position(offset: number) {

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { capabilityNames } from "./capabilities.js";
-import { parseProcNetAddr, ttyFromProc } from "./proc-seed.js";
+import { envFromProc, exeWritable, parseProcNetAddr, ttyFromProc, type ExeAccess } from "./proc-seed.js";
 import { State } from "./state.js";
 import { exec, syscall } from "./test-events.js";
 
@@ -29,6 +29,7 @@ interface FakeProc {
   ttyNr?: number;
   session?: number;
   startTicks?: number;
+  environ?: string;
 }
 
 function status(pid: number, ppid: number, comm: string, nthreads: number, vpid = pid): string {
@@ -62,6 +63,7 @@ function makeProc(p: FakeProc): void {
     `${p.pid} (${p.comm}) S ${p.ppid} ${p.pid} ${p.session ?? p.pid} ${p.ttyNr ?? 0} -1 4194560 0 0 0 0 0 0 0 0 20 0 ${threads.length} 0 ${p.startTicks ?? 250} 0 0\n`,
   );
   writeFileSync(join(d, "cmdline"), p.argv.join("\0") + "\0");
+  if (p.environ !== undefined) writeFileSync(join(d, "environ"), p.environ);
   writeFileSync(join(d, "loginuid"), "1000");
   symlinkSync(p.exe, join(d, "exe"));
   symlinkSync(p.cwd, join(d, "cwd"));
@@ -113,6 +115,7 @@ makeProc({
   argv: ["./app", "--port", "8080"],
   exe: "/srv/app (deleted)",
   cwd: "/srv",
+  environ: "HOME=/srv\0PATH=/usr/bin:/bin\0EMPTY=\0",
   threads: [42, 43, 44],
   ttyNr: (136 << 8) | 5, // /dev/pts/5
   session: 1,
@@ -170,6 +173,14 @@ describe("seed from /proc", () => {
     assert.equal(s.process(77)?.isExeFromMemfd, true);
     assert.equal(s.process(77)?.exepath, "/memfd:x");
     assert.equal(s.procs.ancestor(s.process(77)!, 2)?.comm, "init");
+  });
+
+  test("environment from environ, pgid from stat; unreadable ones are empty and 0", () => {
+    const p = s.process(42)!;
+    assert.deepEqual(p.env, ["HOME=/srv", "PATH=/usr/bin:/bin", "EMPTY="]);
+    assert.equal(p.pgid, 42); // the fake stat's pgrp field
+    assert.deepEqual(s.process(77)?.env, []);
+    assert.equal(s.process(77)?.exeIno, 0, "an exe link to nothing has no inode");
   });
 
   test("fds: files, directories, sockets with both roles, unix, pipe, memfd, anon inodes; cloexec from fdinfo", () => {
@@ -232,7 +243,62 @@ test("seedAsync reads the same as seed, in slices", async () => {
   assert.equal(a.fd(42, 7)?.sip, "10.0.0.2");
 });
 
+describe("EXE_WRITABLE from user space (Falco's rule)", () => {
+  const base: ExeAccess = {
+    mode: 0o100755,
+    uid: 0,
+    gid: 0,
+    readOnly: false,
+    immutable: false,
+    fsuid: 1000,
+    fsgid: 1000,
+    groups: [],
+    capEffective: 0n,
+    uidMap: null,
+    gidMap: null,
+  };
+  const w = (o: Partial<ExeAccess>): boolean => exeWritable({ ...base, ...o });
+  test("owner, group (fsgid or a supplementary group) and other bits", () => {
+    assert.equal(w({}), false);
+    assert.equal(w({ uid: 1000, mode: 0o100555 }), true, "the owner may chmod it");
+    assert.equal(w({ mode: 0o100757 }), true, "other bits rwx");
+    assert.equal(w({ mode: 0o100775 }), false, "group bits, not in the group");
+    assert.equal(w({ mode: 0o100775, gid: 1000 }), true, "group bits, fsgid");
+    assert.equal(w({ mode: 0o100775, gid: 27, groups: [4, 27] }), true, "group bits, supplementary group");
+    assert.equal(w({ mode: 0o100757, gid: 27, groups: [27] }), false, "in the group: its bits, not other's");
+  });
+  test("read-only superblock, immutable inode, unmapped ids", () => {
+    assert.equal(w({ uid: 1000, readOnly: true }), false);
+    assert.equal(
+      w({ mode: 0o20666, readOnly: true }),
+      true,
+      "a device node on a read-only fs stays writable",
+    );
+    assert.equal(w({ uid: 1000, immutable: true }), false);
+    assert.equal(w({ uid: 0xffffffff, mode: 0o100777 }), false);
+  });
+  test("CAP_DAC_OVERRIDE needs uid and gid mapped, CAP_FOWNER the uid only", () => {
+    const dac = 1n << 1n;
+    const fowner = 1n << 3n;
+    assert.equal(w({ capEffective: dac }), true, "no user namespace: everything maps");
+    const uidMap = "         0     100000      65536\n";
+    assert.equal(w({ capEffective: dac, uidMap, gidMap: uidMap }), false, "uid 0 of the host is unmapped");
+    assert.equal(w({ capEffective: dac, uid: 100000, gid: 100000, uidMap, gidMap: uidMap }), true);
+    assert.equal(w({ capEffective: fowner, uid: 100000, gid: 7, uidMap, gidMap: uidMap }), true);
+    assert.equal(w({ capEffective: dac, uid: 100000, gid: 7, uidMap, gidMap: uidMap }), false);
+  });
+});
+
 describe("/proc decoders", () => {
+  test("environ is bounded like the kernel's LN_T_ENV: 4096 bytes, the last string cut", () => {
+    assert.deepEqual(envFromProc(Buffer.from("A=1\0B=2\0")), ["A=1", "B=2"]);
+    assert.deepEqual(envFromProc(Buffer.alloc(0)), []);
+    const long = Buffer.from(`X=${"x".repeat(5000)}\0Y=1\0`);
+    const env = envFromProc(long);
+    assert.equal(env.length, 1);
+    assert.equal(env[0], `X=${"x".repeat(4093)}`); // 4095 bytes, then the NUL at 4095
+  });
+
   test("/proc/net addresses: IPv4 and IPv6 as the kernel prints them on little-endian hosts", () => {
     assert.deepEqual(parseProcNetAddr("0100007F:1F90"), { ip: "127.0.0.1", port: 8080 });
     assert.deepEqual(parseProcNetAddr("00000000000000000000000001000000:0050"), { ip: "::1", port: 80 });

@@ -119,8 +119,10 @@ export interface ExeAccess {
   mode: number;
   uid: number;
   gid: number;
-  /** the fs is read-only or the inode immutable (access(W_OK) fails with EROFS or EPERM) */
+  /** the superblock is read-only (a read-only bind mount of a writable fs is not: Falco's rule) */
   readOnly: boolean;
+  /** the inode is immutable (chattr +i) */
+  immutable: boolean;
   fsuid: number;
   fsgid: number;
   groups: readonly number[];
@@ -139,6 +141,7 @@ export interface ExeAccess {
 export function exeWritable(a: ExeAccess): boolean {
   const fmt = a.mode & 0o170000;
   if (a.readOnly && (fmt === 0o100000 || fmt === 0o040000 || fmt === 0o120000)) return false;
+  if (a.immutable) return false;
   if (a.uid === 0xffffffff || a.gid === 0xffffffff) return false;
   if (a.fsuid === a.uid) return true;
   let mode = a.mode;
@@ -159,6 +162,11 @@ function lastNum(s: string | undefined): number {
   if (s === undefined) return 0;
   const parts = s.trim().split(/\s+/);
   return Number(parts[parts.length - 1] ?? 0) || 0;
+}
+
+/** Entries of an NSpid line: pid namespace levels from the host's down to the process's. */
+function nsLevels(s: string | undefined): number {
+  return s === undefined ? 1 : s.trim().split(/\s+/).length;
 }
 
 function nth(s: string | undefined, i: number): number {
@@ -233,6 +241,8 @@ export class ProcReader {
   private readonly nets = new Map<string, NetTables>();
   /** pid namespace link -> start (boot ns) of its init process; 0n: not found */
   private readonly pidnsInits = new Map<string, bigint>();
+  /** st_dev -> whether its superblock is read-only */
+  private readonly sbRo = new Map<bigint, boolean>();
   /** identical environments share one array */
   private readonly envs = new Map<string, readonly string[]>();
   /** files that could not be read although the process was there (permissions, races) */
@@ -332,7 +342,8 @@ export class ProcReader {
         mode: Number(exeStat.mode),
         uid: Number(exeStat.uid),
         gid: Number(exeStat.gid),
-        readOnly: this.readOnly(`${dir}/exe`),
+        readOnly: this.sbReadOnly(pid, exeStat.dev),
+        immutable: this.immutable(`${dir}/exe`),
         fsuid: nth(st.get("Uid"), 3),
         fsgid: nth(st.get("Gid"), 3),
         groups: (st.get("Groups") ?? "")
@@ -373,7 +384,12 @@ export class ProcReader {
       exeMtimeNs,
       pgid: Number(f[2]) || 0,
       pidns: nsInode(pidnsLink),
-      pidnsInitStartNs: this.pidnsInitStart(pidnsLink, vpid === 1 ? startNs : -1n, Number(f[1]) || 0),
+      pidnsInitStartNs: this.pidnsInitStart(
+        pidnsLink,
+        nsLevels(st.get("NSpid")),
+        vpid === 1 ? startNs : -1n,
+        Number(f[1]) || 0,
+      ),
     };
   }
 
@@ -385,15 +401,38 @@ export class ProcReader {
     }
   }
 
-  /** access(W_OK) fails for a read-only fs (EROFS) or an immutable inode (EPERM); we are root. */
-  private readOnly(path: string): boolean {
+  /** access(W_OK) fails with EPERM for an immutable inode (as root nothing else does). */
+  private immutable(path: string): boolean {
     try {
       accessSync(path, fsConstants.W_OK);
       return false;
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      return code === "EROFS" || code === "EPERM";
+      return (e as NodeJS.ErrnoException).code === "EPERM";
     }
+  }
+
+  /**
+   * Whether the superblock of device `dev` (st_dev) is read-only: the super options of its
+   * line in /proc/PID/mountinfo (every mount of one superblock shows the same), cached by
+   * device. Unknown counts as writable.
+   */
+  private sbReadOnly(pid: number, dev: bigint): boolean {
+    const known = this.sbRo.get(dev);
+    if (known !== undefined) return known;
+    const text = this.readText(`${this.root}/${pid}/mountinfo`);
+    if (text === null) return false;
+    const want = `${Number((dev >> 8n) & 0xfffn)}:${Number((dev & 0xffn) | ((dev >> 12n) & 0xfff00n))}`;
+    let ro = false;
+    for (const line of text.split("\n")) {
+      const c = line.split(" ");
+      if (c[2] !== want) continue;
+      const sep = c.indexOf("-", 6);
+      ro = sep > 0 && (c[sep + 3] ?? "").split(",").includes("ro");
+      break;
+    }
+    if (this.sbRo.size >= 4096) this.sbRo.clear();
+    this.sbRo.set(dev, ro);
+    return ro;
   }
 
   private readEnv(path: string): readonly string[] {
@@ -414,27 +453,32 @@ export class ProcReader {
   }
 
   /**
-   * Start of the init process of the pid namespace `link` names: `ownStart` when the process
-   * is that init (its vpid is 1), else found once per namespace, up the parent chain from
-   * `ppid` (the init is an ancestor, unless the process entered the namespace with setns)
-   * or else among all of /proc, and cached.
+   * Start of the init process of the pid namespace of a process whose NSpid has `levels`
+   * entries and whose /proc/PID/ns/pid reads `link` (null when unreadable): pid 1 for the
+   * host namespace; `ownStart` when the process is that init (its vpid is 1); else found once
+   * per namespace up the parent chain from `ppid` while the parents have as many levels (the
+   * init is an ancestor, unless the process entered the namespace with setns), or else among
+   * all of /proc by namespace link, and cached by link.
    */
-  private pidnsInitStart(link: string | null, ownStart: bigint, ppid: number): bigint {
-    if (link === null) return 0n;
+  private pidnsInitStart(link: string | null, levels: number, ownStart: bigint, ppid: number): bigint {
+    if (levels <= 1) {
+      const host = this.initStartOf(1).start;
+      return host < 0n ? 0n : host;
+    }
     if (ownStart >= 0n) {
-      this.pidnsInits.set(link, ownStart);
+      if (link !== null) this.pidnsInits.set(link, ownStart);
       return ownStart;
     }
-    const known = this.pidnsInits.get(link);
+    const known = link === null ? undefined : this.pidnsInits.get(link);
     if (known !== undefined) return known;
     let found = -1n;
     for (let pid = ppid, depth = 0; pid > 0 && depth < 64 && found < 0n; depth++) {
-      if (this.link(`${this.root}/${pid}/ns/pid`) !== link) break;
       const r = this.initStartOf(pid);
-      if (r.start >= 0n) found = r.start;
+      if (r.levels !== levels) break; // left the namespace (setns, or a lost parent)
+      found = r.start;
       pid = r.ppid;
     }
-    for (const pid of found >= 0n ? [] : this.listPids()) {
+    for (const pid of found >= 0n || link === null ? [] : this.listPids()) {
       if (this.link(`${this.root}/${pid}/ns/pid`) !== link) continue;
       const r = this.initStartOf(pid);
       if (r.start >= 0n) {
@@ -443,20 +487,27 @@ export class ProcReader {
       }
     }
     if (found < 0n) found = 0n;
-    if (this.pidnsInits.size >= 4096) this.pidnsInits.clear();
-    this.pidnsInits.set(link, found);
+    if (link !== null) {
+      if (this.pidnsInits.size >= 4096) this.pidnsInits.clear();
+      this.pidnsInits.set(link, found);
+    }
     return found;
   }
 
-  /** Start (boot ns) of `pid` when it is the init of its pid namespace (else -1n), and its ppid. */
-  private initStartOf(pid: number): { start: bigint; ppid: number } {
+  /**
+   * Start (boot ns) of `pid` when it is the init of its pid namespace (else -1n), its ppid,
+   * and how many pid namespace levels its NSpid lists (0 when it is gone).
+   */
+  private initStartOf(pid: number): { start: bigint; ppid: number; levels: number } {
     const text = this.readText(`${this.root}/${pid}/status`);
     const stat = this.readText(`${this.root}/${pid}/stat`);
-    if (text === null || stat === null) return { start: -1n, ppid: 0 };
+    if (text === null || stat === null) return { start: -1n, ppid: 0, levels: 0 };
     const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     const ppid = Number(f[1]) || 0;
-    if (lastNum(statusFields(text).get("NSpid")) !== 1) return { start: -1n, ppid };
-    return { start: BigInt(Number(f[19]) || 0) * TICK_NS, ppid };
+    const nspid = statusFields(text).get("NSpid");
+    const levels = nsLevels(nspid);
+    if (lastNum(nspid) !== 1) return { start: -1n, ppid, levels };
+    return { start: BigInt(Number(f[19]) || 0) * TICK_NS, ppid, levels };
   }
 
   /** One thread of `pid`, or null when it vanished. */
