@@ -23,7 +23,6 @@ export const ENGINE_CONFIG_KEYS = [
   "metrics",
   "node_name",
   "capture",
-  "log_level",
   "syscall_event_drops",
 ] as const;
 

@@ -42,8 +42,10 @@ export interface AgentOptions {
   readonly stashEntries?: number;
   /** see CaptureOptions.snaplen (evt.buffer) */
   readonly snaplen?: number;
-  /** syscalls to capture besides what rules and state need */
+  /** syscalls to capture besides what rules and state need (base_syscalls.custom_set) */
   readonly extraSyscalls?: readonly string[];
+  /** syscalls not to capture even when rules ask for them (custom_set `!name`); never state's */
+  readonly excludeSyscalls?: readonly string[];
 }
 
 export interface AgentStats {
@@ -60,7 +62,7 @@ export interface AgentStats {
 }
 
 /** Syscalls state tracking needs whatever the rules say. */
-const STATE_SYSCALLS: readonly string[] = [
+export const STATE_SYSCALLS: readonly string[] = [
   ...new Set([...stateSyscalls(), "execve", "execveat", "fork", "vfork", "clone", "clone3"]),
 ];
 
@@ -125,7 +127,9 @@ export class Agent {
   /** Computes the syscall set and the by-number rule index of a rule set. */
   private index(ruleset: RuleSet): void {
     const { names, matchesAll } = syscallsForRules(ruleset.rules);
-    const all = new Set([...names, ...STATE_SYSCALLS, ...(this.opts.extraSyscalls ?? [])]);
+    const all = new Set([...names, ...(this.opts.extraSyscalls ?? [])]);
+    for (const x of this.opts.excludeSyscalls ?? []) all.delete(x);
+    for (const x of STATE_SYSCALLS) all.add(x);
     const rulesByNr: (readonly CompiledRule[])[] = [];
     for (let nr = 0; nr < 1024; nr++) rulesByNr[nr] = ruleset.rulesFor(this.typeByNr[nr] ?? "");
     // swap only when everything is computed: the event path sees the old or the new rules

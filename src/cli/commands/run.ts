@@ -7,7 +7,8 @@ import { hostname as osHostname } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { packageRoot } from "../../capture/paths.js";
-import { Agent } from "../../engine/agent.js";
+import { syscallNr } from "../../capture/syscalls.js";
+import { Agent, STATE_SYSCALLS } from "../../engine/agent.js";
 import { errorMessage } from "../../errors.js";
 import { internalAlert } from "../../engine/alert.js";
 import {
@@ -245,6 +246,9 @@ interface Settings {
   pollMs: number | undefined;
   stashEntries: number | undefined;
   snaplen: number;
+  /** base_syscalls.custom_set: names to add, and `!name` ones to leave out */
+  extraSyscalls: string[];
+  excludeSyscalls: string[];
   rulePaths: string[];
   hostname: string;
 }
@@ -311,6 +315,7 @@ function resolveSettings(args: RunArgs): { settings: Settings; problems: ConfigP
   const stashEntries = capInt("stash_entries", 256, 1 << 20);
   // Falco's default snaplen: the first 80 bytes of sendto/recvfrom data (evt.buffer)
   const snaplen = capInt("snaplen", 0, 256) ?? 80;
+  const { extraSyscalls, excludeSyscalls } = readBaseSyscalls(raw, problems);
   const rf = raw["rules_files"] ?? raw["rules_file"];
   const rulePaths = Array.isArray(rf) ? rf.map(String) : typeof rf === "string" ? [rf] : [defaultRulesPath()];
   const hostname = (raw["node_name"] as string | undefined) ?? osHostname();
@@ -325,11 +330,68 @@ function resolveSettings(args: RunArgs): { settings: Settings; problems: ConfigP
       pollMs,
       stashEntries,
       snaplen,
+      extraSyscalls,
+      excludeSyscalls,
       rulePaths,
       hostname,
     },
     problems,
   };
+}
+
+/**
+ * Falco's `base_syscalls`: `custom_set` names syscalls to capture whatever the rules say, and
+ * `!name` ones the rules' syscalls leave out; what state tracking needs is always kept (Falco's
+ * `repair: true`, which Lanner cannot turn off).
+ */
+function readBaseSyscalls(
+  raw: Record<string, unknown>,
+  problems: ConfigProblem[],
+): { extraSyscalls: string[]; excludeSyscalls: string[] } {
+  const extraSyscalls: string[] = [];
+  const excludeSyscalls: string[] = [];
+  const b = raw["base_syscalls"];
+  if (b === undefined || b === null) return { extraSyscalls, excludeSyscalls };
+  if (typeof b !== "object" || Array.isArray(b)) {
+    problems.push({ severity: "error", key: "base_syscalls", message: "expected a mapping (custom_set, repair)" });
+    return { extraSyscalls, excludeSyscalls };
+  }
+  const m = b as Record<string, unknown>;
+  for (const k of Object.keys(m))
+    if (k !== "custom_set" && k !== "repair")
+      problems.push({ severity: "warning", key: `base_syscalls.${k}`, message: "unknown key, ignored" });
+  if (m["repair"] === false)
+    problems.push({
+      severity: "warning",
+      key: "base_syscalls.repair",
+      message: "Lanner always captures the syscalls its process and fd state needs (repair cannot be turned off)",
+    });
+  else if (m["repair"] !== undefined && m["repair"] !== true)
+    problems.push({ severity: "error", key: "base_syscalls.repair", message: `expected true or false, got ${JSON.stringify(m["repair"])}` });
+  const set = m["custom_set"];
+  if (set === undefined) return { extraSyscalls, excludeSyscalls };
+  if (!Array.isArray(set)) {
+    problems.push({ severity: "error", key: "base_syscalls.custom_set", message: "expected a list of syscall names" });
+    return { extraSyscalls, excludeSyscalls };
+  }
+  for (const item of set) {
+    const name = String(item);
+    const neg = name.startsWith("!");
+    const n = neg ? name.slice(1) : name;
+    if (syscallNr(n) === undefined) {
+      problems.push({ severity: "error", key: "base_syscalls.custom_set", message: `unknown syscall '${n}'` });
+      continue;
+    }
+    if (!neg) extraSyscalls.push(n);
+    else if (STATE_SYSCALLS.includes(n))
+      problems.push({
+        severity: "warning",
+        key: "base_syscalls.custom_set",
+        message: `'${name}' kept: Lanner's process and fd state needs ${n}`,
+      });
+    else excludeSyscalls.push(n);
+  }
+  return { extraSyscalls, excludeSyscalls };
 }
 
 const loadOptions = (s: Settings): LoadOptions => ({
@@ -426,6 +488,8 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
       ...(pollMs !== undefined ? { pollMs } : {}),
       ...(stashEntries !== undefined ? { stashEntries } : {}),
       snaplen,
+      extraSyscalls: settings.extraSyscalls,
+      excludeSyscalls: settings.excludeSyscalls,
     });
   } catch (e) {
     io.stderr(`lanner run: ${errorMessage(e)}\n`);
