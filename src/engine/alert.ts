@@ -7,7 +7,8 @@ import { PRIORITIES, parsePriority, priorityLevel, type Priority } from "../rule
 export { PRIORITIES, parsePriority, priorityLevel, type Priority };
 
 /** A typed output field value. bigint is for 64-bit integers (e.g. evt.time in ns). null = unknown. */
-export type OutputFieldValue = string | number | bigint | boolean | null;
+/** A field value in an alert: a list field (fd.types) is a list of strings. */
+export type OutputFieldValue = string | number | bigint | boolean | readonly string[] | null;
 
 export interface Alert {
   /** Event time, nanoseconds since the Unix epoch (UTC). */

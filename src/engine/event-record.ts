@@ -5,7 +5,7 @@
  */
 import { SYSCALL_SPECS } from "../decode/syscall-params.js";
 import { formatRfc3339Nano, type FieldValue, type Getter } from "../rules/index.js";
-import { argByIndex, argByName, execFlags } from "./fields/args.js";
+import { argByIndex, argByName, argsBuffer, execFlags } from "./fields/args.js";
 import { SYSCALL_FIELDS, type EventContext } from "./fields/index.js";
 
 export type RecordValue = string | number | boolean | readonly string[] | null;
@@ -41,7 +41,7 @@ export function eventRecord(ctx: EventContext): EventRecord {
   }
   for (const p of spec.params) out[`evt.arg.${p.name}`] = argByName(ev, p.name, exe);
   if (ev.type === "execve" || ev.type === "execveat") {
-    if (ev.argv !== null) out["evt.arg.args"] = ev.argv.slice(1).join(" ");
+    if (ev.argv !== null) out["evt.arg.args"] = argsBuffer(ev.argv);
     if (ev.ret === 0 && exe !== undefined) out["evt.arg.flags"] = execFlags(exe);
   }
   if (ev.fds !== null) {

@@ -42,6 +42,8 @@ export function alertTextLine(alert: Alert, opts: FormatOptions = {}): string {
 
 /** JSON literal of a field value: numbers as numbers, bigint as integer digits, unknown as null. */
 export function jsonFieldValue(v: OutputFieldValue): string {
+  // a list field (fd.types): a JSON array, as Falco writes it
+  if (Array.isArray(v)) return `[${(v as readonly string[]).map((x) => JSON.stringify(x)).join(",")}]`;
   switch (typeof v) {
     case "string":
       return JSON.stringify(v);
@@ -59,6 +61,7 @@ export function jsonFieldValue(v: OutputFieldValue): string {
 /** Field value as text (gRPC string map, text rendering): unknown is `<NA>`. */
 export function textFieldValue(v: OutputFieldValue): string {
   if (v === null) return "<NA>";
+  if (Array.isArray(v)) return `(${(v as readonly string[]).join(",")})`;
   if (typeof v === "string") return v;
   if (typeof v === "number" && !Number.isFinite(v)) return "<NA>";
   return String(v);

@@ -373,7 +373,7 @@ export class ProcessTable {
     p.ppid = ev.ppid;
     fromRecord(p, ev);
     if (ev.argv !== null) p.argv = ev.argv;
-    if (ev.exe !== null) p.exepath = ev.exe;
+    if (ev.exe !== null) p.exepath = exePath(ev.exe, ev.flags);
     if (ev.cwd !== null) p.cwd = ev.cwd;
     p.exeFlags = ev.flags & EXE_FLAGS;
     p.env = ev.env === null ? NO_ENV : this.internEnv(ev.env);
@@ -463,11 +463,21 @@ export class ProcessTable {
   }
 }
 
+/**
+ * proc.exepath as Falco reports it: a memfd's is its name, `memfd:NAME`, not the path the
+ * kernel prints for it (`/memfd:NAME (deleted)`); Falco's own rules compare with the former.
+ */
+export function exePath(path: string, flags: number): string {
+  if ((flags & LN_CONST.LN_C_PF_EXE_MEMFD) === 0 || !path.startsWith("/memfd:")) return path;
+  const p = path.slice(1);
+  return p.endsWith(" (deleted)") ? p.slice(0, -" (deleted)".length) : p;
+}
+
 function fromSnapshot(p: ProcessInfo, s: ProcSnapshot): void {
   p.vpid = s.vpid;
   p.comm = s.comm;
   p.argv = s.argv;
-  p.exepath = s.exepath;
+  p.exepath = exePath(s.exepath, s.exeFlags);
   p.exeFlags = s.exeFlags;
   p.cwd = s.cwd;
   p.uid = s.euid;

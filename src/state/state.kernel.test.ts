@@ -246,7 +246,7 @@ describe("state (kernel)", { skip: skip ?? false }, () => {
     const e = execs[1]!;
     assert.equal((e.ev as ProcEvent).exe, "/memfd:lanner-payload");
     assert.equal(e.f["proc.is_exe_from_memfd"], true);
-    assert.equal(e.f["proc.exepath"], "/memfd:lanner-payload");
+    assert.equal(e.f["proc.exepath"], "memfd:lanner-payload", "Falco's form: the memfd's name");
     const opens = sysOf(r, "openat", pid).filter(
       (s) => s.ev.ts > e.ev.ts && s.f["fd.name"] === "/etc/hostname",
     );

@@ -164,6 +164,8 @@ const NR_DUP3 = syscallNr("dup3") ?? -1;
 const NR_ACCEPT4 = syscallNr("accept4") ?? -1;
 const NR_PIPE2 = syscallNr("pipe2") ?? -1;
 const NR_OPEN = syscallNr("open") ?? -1;
+const NR_SENDTO = syscallNr("sendto") ?? -1;
+const NR_RECVFROM = syscallNr("recvfrom") ?? -1;
 
 /** An absolute path with no "//", "/." (covers "/./" and "/../") or trailing "/": already normal. */
 function isPlainAbsolute(p: string): boolean {
@@ -487,7 +489,8 @@ export class State {
         const fd = ev.argInt(0);
         const prev = fds.get(fd);
         if (prev === undefined || !prev.isSocket || prev.l4proto !== "udp" || prev.role === ROLE_SERVER) return;
-        const sa = ev.sockaddr(4);
+        // sendto/recvfrom carry the peer in arg 4; sendmsg/recvmsg in the msghdr (arg 1)
+        const sa = ev.sockaddr(ev.nr === NR_SENDTO || ev.nr === NR_RECVFROM ? 4 : 1);
         if (sa === undefined || sa.addr === "" || (prev.connected && prev.rip === sa.addr && prev.rport === sa.port))
           return;
         const t = ev.tuple();

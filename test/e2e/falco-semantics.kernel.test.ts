@@ -10,8 +10,8 @@
  * test/fixtures/behaviors/semantics.py. Network traffic goes only to loopback or to addresses
  * inside a network namespace this test creates (and removes).
  *
- * An assertion that fails because Lanner differs from Falco is a producer bug: it is kept in
- * a test of its own marked `todo` (reported, not failing the run) with a comment saying so.
+ * Five of these once showed Lanner differing from Falco (sendmsg's name change, memfd
+ * exepaths, execve args, list fields in JSON, fd.types per type); they are regression tests.
  */
 import assert from "node:assert/strict";
 import { execFile, execFileSync, spawn, spawnSync } from "node:child_process";
@@ -392,17 +392,9 @@ describe(
       assert.deepEqual(await udpAlerts("sendto", 2, 15_000), udpExpected("sendto"));
     });
 
-    // PRODUCER BUG (reported to the lead): for sendmsg, fd.name follows the datagram's peer but
-    // fd.name_changed stays false, even for the socket's first datagram, so the sendmsg branch
-    // of Falco's outbound macro never holds (state.ts Op.Datagram reads the peer from argument 4,
-    // sendto's dest_addr; sendmsg carries it in msg_name).
-    it(
-      "outbound, sendmsg: UDP to a new peer fires, the same peer again does not",
-      { todo: "producer: fd.name_changed is never true for sendmsg" },
-      async () => {
-        assert.deepEqual(await udpAlerts("sendmsg", 2, 2_000), udpExpected("sendmsg"));
-      },
-    );
+    it("outbound, sendmsg: UDP to a new peer fires, the same peer again does not", async () => {
+      assert.deepEqual(await udpAlerts("sendmsg", 2, 2_000), udpExpected("sendmsg"));
+    });
 
     // ---------------------------------------------------------------- 4. user names
 
@@ -470,17 +462,10 @@ describe(
       memfd = { alert: a!, name: String(r["name"]) };
     });
 
-    // PRODUCER BUG (reported to the lead): Falco's proc.exepath of a program run from a memfd is
-    // the memfd's dentry name, "memfd:NAME", with no leading '/' (the stable rules' own exception
-    // reads `proc.exepath = "memfd:runc_cloned:/proc/self/exe"`); Lanner gives "/memfd:NAME".
-    it(
-      "proc.exepath of a memfd program is memfd:NAME",
-      { todo: "producer: proc.exepath is /memfd:NAME" },
-      async (t) => {
-        if (memfd === null) return t.skip("the memfd test did not run");
-        assert.equal(memfd.alert.output_fields["proc.exepath"], `memfd:${memfd.name}`);
-      },
-    );
+    it("proc.exepath of a memfd program is memfd:NAME", async (t) => {
+      if (memfd === null) return t.skip("the memfd test did not run");
+      assert.equal(memfd.alert.output_fields["proc.exepath"], `memfd:${memfd.name}`);
+    });
 
     it("evt.arg.flags: EXE_WRITABLE for a program its user wrote, not for /bin/true", async () => {
       const marker = `lnrsemflag${newTag()}`;
@@ -519,17 +504,10 @@ describe(
       failed = { alert: a!, tag, missing };
     });
 
-    // PRODUCER BUG (reported to the lead): libsinsp renders execve's `args` (a byte buffer of
-    // NUL-terminated strings) with each NUL as '.', in outputs and in comparisons alike
-    // (PF_NORMAL): Falco prints "alpha-TAG.beta."; Lanner joins them with spaces.
-    it(
-      "evt.arg.args of an execve is rendered as Falco does (NULs as '.')",
-      { todo: "producer: evt.arg.args joins argv with spaces, Falco writes 'a.b.'" },
-      async (t) => {
-        if (failed === null) return t.skip("the failed-execve test did not run");
-        assert.equal(failed.alert.output_fields["evt.arg.args"], `alpha-${failed.tag}.beta.`);
-      },
-    );
+    it("evt.arg.args of an execve is rendered as Falco does (NULs as '.')", async (t) => {
+      if (failed === null) return t.skip("the failed-execve test did not run");
+      assert.equal(failed.alert.output_fields["evt.arg.args"], `alpha-${failed.tag}.beta.`);
+    });
 
     // ---------------------------------------------------------------- 7. list fields in JSON
 
@@ -550,33 +528,20 @@ describe(
       assert.deepEqual([...new Set(m[2]!.split(","))].sort(), [...new Set(lists.types)].sort());
     });
 
-    // PRODUCER BUG (reported to the lead): the JSON output_fields value of a list field is null
-    // (src/outputs/format.ts jsonFieldValue turns every array into null); Falco writes an array.
-    it(
-      "%fd.types in JSON output_fields is an array",
-      { todo: "producer: JSON writes list fields as null" },
-      async (t) => {
-        if (lists === null) return t.skip("the list-fields test did not run");
-        const types = lists.alert.output_fields["fd.types"];
-        assert.ok(Array.isArray(types), `fd.types is a JSON array: ${JSON.stringify(types)}`);
-        assert.deepEqual([...new Set(types as string[])].sort(), [...new Set(lists.types)].sort());
-      },
-    );
+    it("%fd.types in JSON output_fields is an array", async (t) => {
+      if (lists === null) return t.skip("the list-fields test did not run");
+      const types = lists.alert.output_fields["fd.types"];
+      assert.ok(Array.isArray(types), `fd.types is a JSON array: ${JSON.stringify(types)}`);
+      assert.deepEqual([...new Set(types as string[])].sort(), [...new Set(lists.types)].sort());
+    });
 
-    // PRODUCER BUG (reported to the lead): libsinsp's fd.types (no index) gathers the types of
-    // the open fds into a DE-DUPLICATED list (one entry per type: "(bpf,file)" for fds file,
-    // bpf, bpf); Lanner lists one entry per fd.
-    it(
-      "%fd.types lists each type once, as libsinsp does",
-      { todo: "producer: fd.types has one entry per fd, libsinsp one per type" },
-      async (t) => {
-        if (lists === null) return t.skip("the list-fields test did not run");
-        const m = /types=\(([a-z0-9_,]*)\)/.exec(lists.alert.output);
-        assert.ok(m !== null, lists.alert.output);
-        const listed = m[1]!.split(",");
-        assert.equal(new Set(listed).size, listed.length, `duplicates in ${lists.alert.output}`);
-      },
-    );
+    it("%fd.types lists each type once, as libsinsp does", async (t) => {
+      if (lists === null) return t.skip("the list-fields test did not run");
+      const m = /types=\(([a-z0-9_,]*)\)/.exec(lists.alert.output);
+      assert.ok(m !== null, lists.alert.output);
+      const listed = m[1]!.split(",");
+      assert.equal(new Set(listed).size, listed.length, `duplicates in ${lists.alert.output}`);
+    });
 
     it("%fd.sip.name when several watched names resolve to the server IP", async (t) => {
       if (alias === null) {

@@ -109,6 +109,16 @@ export function execFlags(p: ExeFacts): string {
 }
 
 const EXEC = new Set(["execve", "execveat"]);
+
+/**
+ * execve's `args` as libsinsp renders the arguments buffer: each argument after argv[0]
+ * followed by its NUL, shown as '.' (`-c.ls.`), in outputs and comparisons alike.
+ */
+export function argsBuffer(argv: readonly string[]): string {
+  let s = "";
+  for (let i = 1; i < argv.length; i++) s += `${argv[i]}.`;
+  return s;
+}
 const PIPE = new Set(["pipe", "pipe2", "socketpair"]);
 
 /**
@@ -123,7 +133,7 @@ export function argByName(ev: SyscallEvent, name: string, exe: ExeFacts | undefi
       case "res":
         return resultName(ev.ret);
       case "args":
-        return ev.argv === null ? null : ev.argv.slice(1).join(" ");
+        return ev.argv === null ? null : argsBuffer(ev.argv);
       case "exe":
         return ev.argv?.[0] ?? null;
       case "flags":
@@ -182,7 +192,7 @@ export function renderArgs(ev: SyscallEvent, exe: ExeFacts | undefined): string 
     parts.push(`${p.name}=${v === null ? "<NA>" : v}`);
   }
   if (EXEC.has(ev.type)) {
-    if (ev.argv !== null) parts.push(`args=${ev.argv.slice(1).join(" ")}`);
+    if (ev.argv !== null) parts.push(`args=${argsBuffer(ev.argv)}`);
     if (ev.ret === 0 && exe !== undefined) parts.push(`flags=${execFlags(exe)}`);
   }
   if (PIPE.has(ev.type) && ev.fds !== null) parts.push(`fd1=${ev.fds[0]}`, `fd2=${ev.fds[1]}`);

@@ -294,7 +294,7 @@ export const FD_FIELDS: FieldClass<EventContext> = {
     {
       name: "fd.types",
       type: "list(string)",
-      desc: "Types of the process's open fds, in fd order; fd.types[N]: the type of fd N (a one-item list).",
+      desc: "The distinct types of the process's open fds, in fd order; fd.types[N]: the type of fd N (a one-item list).",
       arg: "optional",
       multi: "list",
       make: (arg) => {
@@ -302,7 +302,9 @@ export const FD_FIELDS: FieldClass<EventContext> = {
           return (c) => {
             const p = c.proc();
             if (p === undefined) return null;
-            return p.fds.numbers().map((n) => p.fds.get(n)?.type ?? "unknown");
+            const types = new Set<string>();
+            for (const n of p.fds.numbers()) types.add(p.fds.get(n)?.type ?? "unknown");
+            return [...types];
           };
         const n = Number(arg);
         return (c) => {
