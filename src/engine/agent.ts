@@ -186,6 +186,21 @@ export class Agent {
     return a;
   }
 
+  /**
+   * An agent fed by recorded batches instead of the kernel (`feed`): replays and benchmarks of
+   * the per-event path. Nothing is attached; state starts empty apart from /proc lookups.
+   */
+  static offline(opts: AgentOptions, bootToWallNs = 0n): Agent {
+    const a = new Agent(opts);
+    a.ctx.bootToWallNs = bootToWallNs;
+    return a;
+  }
+
+  /** Processes one batch in the ring's framing (see CaptureOptions.onBatch). */
+  feed(batch: Buffer, bytes: number): void {
+    walkBatch(this.view, batch, bytes, this.onRecord);
+  }
+
   get report(): CaptureReport | null {
     return this.session?.report ?? null;
   }
@@ -208,7 +223,8 @@ export class Agent {
       rules = this.ruleset.rulesFor(type);
       if (rules.length === 0) return;
     }
-    const ev = decodeRecord(v);
+    // lifecycle records were decoded to be applied to state: the same event serves the rules
+    const ev = kind === KIND_SYSCALL ? decodeRecord(v) : this.state.lastLifecycle;
     if (!ev) return;
     this.decoded++;
     this.evaluated++;

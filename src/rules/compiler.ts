@@ -414,6 +414,31 @@ function compileCheck(c: BoundCheck): Predicate {
   }
   // a field naming either end of a connection: `!=` holds when neither end is equal
   const every = multi === "either" && c.op === "!=";
+  if (multi === undefined) {
+    // one value: the type's own test first, without the element test's indirection
+    const cat = categoryOf(c.lhs.type);
+    if (cat === "string") {
+      const test = stringTest(c, values);
+      return (ev, t) => {
+        const v = get(ev, t);
+        if (typeof v === "string") return test(v);
+        if (v === null || v === undefined) return false;
+        return Array.isArray(v) ? anyOf(v, elem) : elem(v);
+      };
+    }
+    if (cat === "number") {
+      const test = numberTest(
+        c.op,
+        values.map((x) => parseNumberLiteral(x) ?? NaN),
+      );
+      return (ev, t) => {
+        const v = get(ev, t);
+        if (typeof v === "number") return test(v);
+        if (v === null || v === undefined) return false;
+        return Array.isArray(v) ? anyOf(v, elem) : elem(v);
+      };
+    }
+  }
   return (ev, t) => {
     const v = get(ev, t);
     if (typeof v === "string" || typeof v === "number") return elem(v);

@@ -17,7 +17,7 @@
  * chdir/fchdir, clone/clone3 (CLONE_FILES), capset. Everything else costs one array load.
  */
 import { LN_CONST } from "../capture/abi.generated.js";
-import { decodeRecord, resolvePath, type DecodedEvent } from "../decode/event.js";
+import { decodeRecord, resolvePath, type DecodedEvent, type ProcEvent } from "../decode/event.js";
 import { KIND_SYSCALL, type RecordView } from "../decode/record-view.js";
 import { AF_UNIX } from "../decode/sockaddr.js";
 import { syscallName, syscallNr } from "../decode/syscall-params.js";
@@ -196,6 +196,11 @@ export class State {
   private pendingFd = -1;
   private updates = 0;
   private unknownProcess = 0;
+  /**
+   * The lifecycle record applied last, decoded (fork/exec/exit records are decoded to be
+   * applied; the engine reuses the event instead of decoding the record again).
+   */
+  lastLifecycle: ProcEvent | null = null;
   /** whether applying the last record changed the name of the fd it used */
   private nameChanged = false;
   /** the fd the last record created (its name_changed is computed when asked), or -1 */
@@ -258,7 +263,8 @@ export class State {
     this.newFd = -1;
     if (v.kind !== KIND_SYSCALL) {
       const ev = decodeRecord(v);
-      if (ev !== null && ev.kind !== "syscall") this.procs.apply(ev, nowMs || Date.now());
+      this.lastLifecycle = ev !== null && ev.kind !== "syscall" ? ev : null;
+      if (this.lastLifecycle !== null) this.procs.apply(this.lastLifecycle, nowMs || Date.now());
       return;
     }
     const nr = v.nr;

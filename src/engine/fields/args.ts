@@ -142,8 +142,8 @@ export function argByName(ev: SyscallEvent, name: string, exe: ExeFacts | undefi
         break;
       case "env":
         return ev.env === null ? null : ev.env.join(" ");
-      case "filename":
-      case "pathname": {
+      case "filename": {
+        // execve's path as given; the kernel's exe when the path was not read
         const p = spec?.params.find((x) => x.name === name);
         if (p !== undefined) return ev.paths.get(p.arg) ?? ev.exe;
         break;
@@ -181,6 +181,7 @@ export function rawArg(ev: SyscallEvent, arg: string | number): number | null {
 export function renderArgs(ev: SyscallEvent, exe: ExeFacts | undefined): string {
   const spec = SYSCALL_SPECS.get(ev.nr);
   const parts: string[] = [];
+  // a returned fd is `fd` (accept's listening fd is not: Falco's exit event names the new one)
   if (spec?.ret === "fd") parts.push(`fd=${ev.ret}`);
   else parts.push(`res=${ev.ret < 0 ? `${ev.ret}(${resultName(ev.ret)})` : ev.ret}`);
   if (spec === undefined) {
@@ -188,12 +189,15 @@ export function renderArgs(ev: SyscallEvent, exe: ExeFacts | undefined): string 
     return parts.join(" ");
   }
   for (const p of spec.params) {
+    if (p.name === "fd" && spec.ret === "fd") continue; // shown first, as the result
     const v = argByName(ev, p.name, exe);
     parts.push(`${p.name}=${v === null ? "<NA>" : v}`);
   }
   if (EXEC.has(ev.type)) {
     if (ev.argv !== null) parts.push(`args=${argsBuffer(ev.argv)}`);
-    if (ev.ret === 0 && exe !== undefined) parts.push(`flags=${execFlags(exe)}`);
+    // execveat's own `flags` parameter already shows them
+    if (ev.ret === 0 && exe !== undefined && !spec.params.some((p) => p.name === "flags"))
+      parts.push(`flags=${execFlags(exe)}`);
   }
   if (PIPE.has(ev.type) && ev.fds !== null) parts.push(`fd1=${ev.fds[0]}`, `fd2=${ev.fds[1]}`);
   return parts.join(" ");

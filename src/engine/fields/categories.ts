@@ -3,7 +3,7 @@
  * fcntl, sendto...) by what the fd is.
  */
 const BY_TYPE: Readonly<Record<string, string>> = {};
-const IO = new Set(["close", "dup", "dup2", "dup3", "fcntl", "sendto", "recvfrom", "io_uring_setup"]);
+const IO = new Set(["close", "dup", "dup2", "dup3", "fcntl", "sendto", "recvfrom", "sendmsg", "recvmsg", "io_uring_setup"]);
 
 function put(category: string, names: string): void {
   for (const n of names.split(" ")) (BY_TYPE as Record<string, string>)[n] = category;

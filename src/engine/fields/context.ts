@@ -17,6 +17,7 @@ import type { ProcLive } from "../../state/proc-live.js";
 import type { ProcessInfo, ProcessTable } from "../../state/process-table.js";
 import type { StateServices } from "../../state/services.js";
 import type { ThreadInfo } from "../../state/thread-table.js";
+import type { GroupInfo, UserInfo } from "../../state/users/user-resolver.js";
 
 const MAX_ANCESTORS = 32;
 
@@ -99,6 +100,8 @@ export class EventContext {
   private sockV: SockView | null | undefined = undefined;
   private containerV: ContainerInfo | undefined | null = null;
   private podV: PodMeta | null | undefined = undefined;
+  private userV: UserInfo | null | undefined = undefined;
+  private groupV: GroupInfo | null | undefined = undefined;
 
   constructor(readonly services: FieldServices) {}
 
@@ -117,6 +120,31 @@ export class EventContext {
     this.sockV = undefined;
     this.containerV = null;
     this.podV = undefined;
+    this.userV = undefined;
+    this.groupV = undefined;
+  }
+
+  /** The event's user (effective uid) in the account files its process sees. */
+  user(): UserInfo | null {
+    if (this.userV === undefined)
+      this.userV = this.services.state?.user(this.ev.euid, this.filesPid(), this.container()) ?? null;
+    return this.userV;
+  }
+
+  group(): GroupInfo | null {
+    if (this.groupV === undefined)
+      this.groupV = this.services.state?.group(this.ev.egid, this.filesPid(), this.container()) ?? null;
+    return this.groupV;
+  }
+
+  /**
+   * A process whose root shows the event's files (/proc/PID/root/etc): the event's own, or,
+   * once it has exited, its container's first process.
+   */
+  private filesPid(): number {
+    const p = this.proc();
+    if (p === undefined || p.exitedAt === 0) return this.ev.tgid;
+    return this.container()?.initPid ?? this.ev.tgid;
   }
 
   /** The syscall event, or null for lifecycle records. */

@@ -1,6 +1,6 @@
 /** evt.*: what the event is, when it happened, its arguments and result. */
 import { resultName } from "../../decode/errno.js";
-import { formatRfc3339Nano, formatTimeOfDay, type FieldClass } from "../../rules/index.js";
+import { formatRfc3339Nano, formatTimeOfDay, type FieldClass, type FieldSpec } from "../../rules/index.js";
 import { argByIndex, argByName, rawArg, renderArgs, resolvedPath } from "./args.js";
 import { categoryOf as syscallCategory } from "./categories.js";
 import type { EventContext } from "./context.js";
@@ -13,8 +13,8 @@ const O_TMPFILE = 0o20200000;
 const O_TRUNC = 0o1000;
 const OPEN = ["open", "openat", "openat2", "creat"];
 const OPEN_SET = new Set(OPEN);
-const IO_READ = new Set(["recvfrom"]);
-const IO_WRITE = new Set(["sendto"]);
+const IO_READ = new Set(["recvfrom", "recvmsg"]);
+const IO_WRITE = new Set(["sendto", "sendmsg"]);
 const DATA = ["sendto", "recvfrom"];
 const LATENCY = ["open", "openat", "openat2", "creat", "connect", "execve", "execveat"];
 const NS = 1_000_000_000n;
@@ -56,6 +56,36 @@ function human(ns: number): string {
   if (ns < 1e6) return `${(ns / 1e3).toFixed(2)}us`;
   if (ns < 1e9) return `${(ns / 1e6).toFixed(2)}ms`;
   return `${(ns / 1e9).toFixed(2)}s`;
+}
+
+/** The path arguments evt.abspath reads, per syscall: [abspath and .src, .dst] (libsinsp's table). */
+const ABSPATH: Readonly<Record<string, readonly [number, number]>> = {
+  openat: [1, 1],
+  openat2: [1, 1],
+  unlinkat: [1, 1],
+  mkdirat: [1, 1],
+  fchmodat: [1, 1],
+  fchownat: [1, 1],
+  symlinkat: [2, 2],
+  renameat: [1, 3],
+  renameat2: [1, 3],
+  linkat: [1, 3],
+};
+
+function abspath(name: string, desc: string, end: 0 | 1): FieldSpec<EventContext> {
+  return {
+    name,
+    type: "path",
+    desc,
+    events: Object.keys(ABSPATH),
+    get: (c) => {
+      const ev = c.sys;
+      const args = ev === null ? undefined : ABSPATH[ev.type];
+      if (ev === null || args === undefined) return null;
+      const p = ev.paths.get(args[end]);
+      return p === undefined || p === "" ? null : resolvedPath(ev, args[end]);
+    },
+  };
 }
 
 function exeOf(c: EventContext) {
@@ -249,9 +279,9 @@ export const EVT_FIELDS: FieldClass<EventContext> = {
       events: DATA,
       get: (c) => (c.sys !== null && DATA.includes(c.type) && c.sys.ret >= 0 ? c.sys.ret : null),
     },
-    { name: "evt.is_io", type: "bool", desc: "True for events that read or write data (sendto, recvfrom).", get: (c) => IO_READ.has(c.type) || IO_WRITE.has(c.type) },
-    { name: "evt.is_io_read", type: "bool", desc: "True for events that read data (recvfrom).", get: (c) => IO_READ.has(c.type) },
-    { name: "evt.is_io_write", type: "bool", desc: "True for events that write data (sendto).", get: (c) => IO_WRITE.has(c.type) },
+    { name: "evt.is_io", type: "bool", desc: "True for events that read or write data (sendto, sendmsg, recvfrom, recvmsg).", get: (c) => IO_READ.has(c.type) || IO_WRITE.has(c.type) },
+    { name: "evt.is_io_read", type: "bool", desc: "True for events that read data (recvfrom, recvmsg).", get: (c) => IO_READ.has(c.type) },
+    { name: "evt.is_io_write", type: "bool", desc: "True for events that write data (sendto, sendmsg).", get: (c) => IO_WRITE.has(c.type) },
     {
       name: "evt.is_syslog",
       type: "bool",
@@ -301,40 +331,8 @@ export const EVT_FIELDS: FieldClass<EventContext> = {
         return f !== null && ((f & O_CREAT) !== 0 || (f & O_TMPFILE) === O_TMPFILE);
       },
     },
-    {
-      name: "evt.abspath",
-      type: "path",
-      desc: "Absolute path of the path argument of *at syscalls (dirfd resolved).",
-      events: ["openat", "openat2", "unlinkat", "mkdirat", "fchmodat", "fchownat", "execveat"],
-      get: (c) => {
-        const spec = c.spec();
-        const ev = c.sys;
-        return ev === null || spec?.pathArg === undefined ? null : resolvedPath(ev, spec.pathArg);
-      },
-    },
-    {
-      name: "evt.abspath.src",
-      type: "path",
-      desc: "Absolute source path of renameat/linkat/symlinkat.",
-      events: ["renameat", "renameat2", "linkat", "symlinkat"],
-      get: (c) => {
-        const spec = c.spec();
-        const ev = c.sys;
-        return ev === null || spec?.targetArg === undefined || spec.pathArg === undefined
-          ? null
-          : resolvedPath(ev, spec.pathArg);
-      },
-    },
-    {
-      name: "evt.abspath.dst",
-      type: "path",
-      desc: "Absolute destination path of renameat/linkat/symlinkat.",
-      events: ["renameat", "renameat2", "linkat", "symlinkat"],
-      get: (c) => {
-        const spec = c.spec();
-        const ev = c.sys;
-        return ev === null || spec?.targetArg === undefined ? null : resolvedPath(ev, spec.targetArg);
-      },
-    },
+    abspath("evt.abspath", "Absolute path of the path argument of *at syscalls (dirfd resolved); of renameat/linkat, the old path.", 0),
+    abspath("evt.abspath.src", "Absolute source path of *at syscalls: renameat/linkat's old path (as evt.abspath).", 0),
+    abspath("evt.abspath.dst", "Absolute destination path of *at syscalls: renameat/linkat's new path.", 1),
   ],
 };

@@ -205,11 +205,12 @@ export const PROC_FIELDS: FieldClass<EventContext> = {
     own(
       "proc.exe_ino.ctime_duration_pidns_start",
       "reltime",
-      "Start of the process's pid namespace (its init) minus the executable's ctime, ns.",
+      "The executable's ctime minus the start of the process's pid namespace (its init), ns; unknown when the executable changed before the namespace started.",
       (p, c) => {
         const ct = exeInoCtime(p);
         if (ct === null || p.pidnsInitStartNs === 0n) return null;
-        return Number(p.pidnsInitStartNs + c.bootToWallNs - ct);
+        const d = ct - (p.pidnsInitStartNs + c.bootToWallNs);
+        return d > 0n ? Number(d) : null;
       },
     ),
     own("proc.pidns_init_start_ts", "abstime", "Start time of the init process of the process's pid namespace, ns since the epoch.", (p, c) =>

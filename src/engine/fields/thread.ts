@@ -20,7 +20,8 @@ export const THREAD_FIELDS: FieldClass<EventContext> = {
       name: "thread.vtid",
       type: "int64",
       desc: "Thread id as seen in its pid namespace.",
-      get: (c) => (c.ev.kind !== "syscall" ? c.ev.vtid : (c.thread()?.vtid ?? null)),
+      // the thread table names the event's own thread (a fork record's vtid is the child's)
+      get: (c) => c.thread()?.vtid ?? (c.ev.kind === "exec" || c.ev.kind === "exit" ? c.ev.vtid : null),
     },
     { name: "thread.ismain", type: "bool", desc: "True if the thread is the main thread of its process.", get: (c) => c.ev.tid === c.ev.tgid },
     {

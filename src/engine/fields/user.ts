@@ -9,7 +9,7 @@ function euid(c: EventContext): number {
 }
 
 function user(c: EventContext) {
-  return c.services.state?.user(euid(c), c.ev.tgid, c.container()) ?? null;
+  return c.user();
 }
 
 function loginUid(c: EventContext): number | null {
@@ -54,8 +54,7 @@ export const GROUP_FIELDS: FieldClass<EventContext> = {
       type: "string",
       desc: "Group name, from the account files the process sees.",
       show: true,
-      get: (c) =>
-        c.services.state?.group(c.ev.egid, c.ev.tgid, c.container())?.name ?? (c.ev.egid === 0 ? "root" : null),
+      get: (c) => c.group()?.name ?? (c.ev.egid === 0 ? "root" : null),
     },
   ],
 };
