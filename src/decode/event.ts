@@ -167,6 +167,27 @@ export function splitStrings(buf: Buffer, start: number, len: number): string[] 
   return out;
 }
 
+/**
+ * Environments repeat (every exec of a workload inherits its parent's): the strings of an
+ * environment seen recently are reused, found by a hash of the bytes and checked byte for
+ * byte, so an exec costs a pass over the bytes instead of splitting and decoding them.
+ */
+const ENV_CACHE_MAX = 256;
+const envCache = new Map<number, { bytes: Buffer; env: string[] }>();
+
+export function envStrings(buf: Buffer, start: number, len: number): string[] {
+  let h = 0x811c9dc5;
+  const end = start + len;
+  for (let i = start; i < end; i++) h = Math.imul(h ^ (buf[i] as number), 0x01000193);
+  const hit = envCache.get(h);
+  if (hit !== undefined && hit.bytes.length === len && buf.compare(hit.bytes, 0, len, start, end) === 0)
+    return hit.env;
+  const env = splitStrings(buf, start, len);
+  if (envCache.size >= ENV_CACHE_MAX) envCache.clear();
+  envCache.set(h, { bytes: Buffer.from(buf.subarray(start, end)), env });
+  return env;
+}
+
 /** kernel dev_t (major << 20 | minor) -> the user-space encoding (new_encode_dev) */
 export function userDev(kdev: number): number {
   const major = kdev >>> 20;
@@ -174,7 +195,7 @@ export function userDev(kdev: number): number {
   return ((minor & 0xff) | (major << 8) | ((minor & ~0xff) << 12)) >>> 0;
 }
 
-interface TailAcc {
+export interface TailAcc {
   paths: Map<number, string>;
   fdPaths: Map<number, string>;
   dirs: Map<number, string>;
@@ -192,13 +213,23 @@ interface TailAcc {
   pollFds: PollFd[] | null;
 }
 
+/** Shared by tail sets without such a tail (never written: a map is made on the first one). */
+const NO_STRINGS: Map<number, string> = new Map();
+const NO_SOCKADDRS: Map<number, SockAddr> = new Map();
+
+function put<V>(m: Map<number, V>, none: Map<number, V>, arg: number, v: V): Map<number, V> {
+  const out = m === none ? new Map<number, V>() : m;
+  out.set(arg, v);
+  return out;
+}
+
 /** Reads the tails of a record recordValid() accepted; every read stays inside its tail. */
-function readTails(v: RecordView, end: number): TailAcc {
+export function readTails(v: RecordView, end: number): TailAcc {
   const acc: TailAcc = {
-    paths: new Map(),
-    fdPaths: new Map(),
-    dirs: new Map(),
-    sockaddrs: new Map(),
+    paths: NO_STRINGS,
+    fdPaths: NO_STRINGS,
+    dirs: NO_STRINGS,
+    sockaddrs: NO_SOCKADDRS,
     tuple: null,
     fds: null,
     argv: null,
@@ -222,17 +253,17 @@ function readTails(v: RecordView, end: number): TailAcc {
     if (start + len > end) break; // malformed: never read past the record
     switch (kind) {
       case LN_TAIL_KIND.LN_T_PATH:
-        acc.paths.set(arg, cstr(buf, start, len));
+        acc.paths = put(acc.paths, NO_STRINGS, arg, cstr(buf, start, len));
         break;
       case LN_TAIL_KIND.LN_T_FDPATH:
-        acc.fdPaths.set(arg, cstr(buf, start, len));
+        acc.fdPaths = put(acc.fdPaths, NO_STRINGS, arg, cstr(buf, start, len));
         break;
       case LN_TAIL_KIND.LN_T_DIR:
-        acc.dirs.set(arg, cstr(buf, start, len));
+        acc.dirs = put(acc.dirs, NO_STRINGS, arg, cstr(buf, start, len));
         break;
       case LN_TAIL_KIND.LN_T_SOCKADDR: {
         const sa = parseSockaddr(buf, start, len);
-        if (sa) acc.sockaddrs.set(arg, sa);
+        if (sa) acc.sockaddrs = put(acc.sockaddrs, NO_SOCKADDRS, arg, sa);
         break;
       }
       case LN_TAIL_KIND.LN_T_TUPLE:
@@ -262,7 +293,7 @@ function readTails(v: RecordView, end: number): TailAcc {
         acc.data = Buffer.from(buf.subarray(start, start + len));
         break;
       case LN_TAIL_KIND.LN_T_ENV:
-        acc.env = splitStrings(buf, start, len);
+        acc.env = envStrings(buf, start, len);
         break;
       case LN_TAIL_KIND.LN_T_ENTER_TS:
         if (len >= 8) acc.enterTs = dv.getUint32(start + 4, true) * TWO32 + dv.getUint32(start, true);

@@ -19,6 +19,7 @@ import {
   walkBatch,
 } from "../decode/record-view.js";
 import { SUPPORTED_SYSCALLS } from "../decode/syscall-params.js";
+import { SyscallView } from "../decode/syscall-view.js";
 import { clockOffsets } from "../native/clock.js";
 import { domainNamesIn, isAllTypes, type CompiledRule, type RuleSet } from "../rules/index.js";
 import { IpServices } from "../state/ip-services.js";
@@ -93,6 +94,7 @@ export class Agent {
   private readonly state = new State();
   private readonly ctx: EventContext;
   private readonly view = new RecordView();
+  private readonly sysView = new SyscallView();
   /** per syscall number: the rules that can match it (index by number, not by name) */
   private rulesByNr: (readonly CompiledRule[])[] = [];
   private readonly typeByNr: string[] = [];
@@ -223,8 +225,9 @@ export class Agent {
       rules = this.ruleset.rulesFor(type);
       if (rules.length === 0) return;
     }
-    // lifecycle records were decoded to be applied to state: the same event serves the rules
-    const ev = kind === KIND_SYSCALL ? decodeRecord(v) : this.state.lastLifecycle;
+    // a syscall is read through a view (tails decoded when a field needs them); lifecycle
+    // records were decoded to be applied to state: the same event serves the rules
+    const ev = kind === KIND_SYSCALL ? this.sysView.set(v) : this.state.lastLifecycle;
     if (!ev) return;
     this.decoded++;
     this.evaluated++;

@@ -45,6 +45,7 @@ export type { LoadOptions, LoadResult, RuleInfo, RulesFileInput } from "./loader
 export { ENGINE_VERSION, loadRules, NATIVE_PLUGINS, SOURCES } from "./loader.js";
 export { readRulesFiles } from "./files.js";
 export { compileFilter } from "./filter.js";
+export { compileGlob, type GlobResult } from "./glob.js";
 export { domainNamesIn } from "./domains.js";
 export type { CompiledFilter } from "./filter.js";
 export { buildAlert, alertToJson, alertToText } from "./alert.js";

@@ -143,7 +143,6 @@ export class ProcessTable {
   private exited: ProcessInfo[] = [];
   private exitedHead = 0;
   private readonly misses = new Map<number, number>();
-  private readonly envs = new Map<string, readonly string[]>();
   private readonly max: number;
   private readonly grace: number;
   private readonly seedFds: boolean;
@@ -397,15 +396,9 @@ export class ProcessTable {
     this.exited.push(p);
   }
 
-  /** Identical environments (most execs of a workload) share one array. */
+  /** Identical environments (most execs of a workload) share one array: the decoder's. */
   private internEnv(env: readonly string[]): readonly string[] {
-    if (env.length === 0) return NO_ENV;
-    const key = env.join("\0");
-    const known = this.envs.get(key);
-    if (known !== undefined) return known;
-    if (this.envs.size >= 1024) this.envs.clear();
-    this.envs.set(key, env);
-    return env;
+    return env.length === 0 ? NO_ENV : env;
   }
 
   /** Updates the cwd after a successful chdir/fchdir. */

@@ -112,7 +112,8 @@ export class ViewSource implements SyscallSource {
     let len = this.tlen;
     if (len > 0 && buf[o + len - 1] === 0) len--;
     if (len !== s.length) return false;
-    for (let i = 0; i < len; i++) {
+    // from the end: paths that differ mostly differ in their last component
+    for (let i = len - 1; i >= 0; i--) {
       const b = buf[o + i] as number;
       if (b >= 0x80 || b !== s.charCodeAt(i)) return false; // non-ASCII: take the slow path
     }

@@ -9,6 +9,7 @@ import { resultName } from "../../decode/errno.js";
 import * as F from "../../decode/flags.js";
 import { formatEndpoint } from "../../decode/sockaddr.js";
 import { SYSCALL_SPECS, type ParamSpec } from "../../decode/syscall-params.js";
+import { argI32, argU32 } from "../../decode/syscall-view.js";
 
 type Value = string | number | null;
 
@@ -29,16 +30,17 @@ export function argNumber(raw: bigint, type: ParamSpec["type"]): number {
 
 /** One parameter rendered as Falco renders it. */
 export function renderParam(ev: SyscallEvent, p: ParamSpec): Value {
-  const raw = ev.args[p.arg] ?? 0n;
-  const u32 = Number(BigInt.asUintN(32, raw));
+  const u32 = argU32(ev, p.arg);
   switch (p.type) {
     case "fd":
     case "int":
     case "pid":
+      return argI32(ev, p.arg);
     case "uint":
     case "uid":
+      return u32;
     case "size64":
-      return argNumber(raw, p.type);
+      return argNumber(ev.args[p.arg] ?? 0n, p.type);
     case "path":
     case "str":
       return ev.paths.get(p.arg) ?? null;
@@ -47,7 +49,7 @@ export function renderParam(ev: SyscallEvent, p: ParamSpec): Value {
     case "mode":
       return F.fileMode(ev.type === "openat2" && ev.openHow ? ev.openHow.mode : u32);
     case "hex":
-      return `0x${raw.toString(16)}`;
+      return `0x${(ev.args[p.arg] ?? 0n).toString(16)}`;
     case "signal":
       return F.signalName(u32);
     case "sockaddr": {

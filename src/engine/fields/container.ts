@@ -1,5 +1,5 @@
 /** container.*: the container of the process, from the runtime (containerd, Docker, CRI). */
-import type { FieldClass, FieldSpec, FieldValue } from "../../rules/index.js";
+import { compileGlob, type FieldClass, type FieldSpec, type FieldValue } from "../../rules/index.js";
 import {
   formatMounts,
   HOST_CONTAINER,
@@ -10,25 +10,16 @@ import type { EventContext } from "./context.js";
 
 type Spec = FieldSpec<EventContext>;
 
-/** Compiled globs by pattern: the patterns are the field arguments of the rules in force. */
-function globRegExp(pattern: string): RegExp {
-  return new RegExp(
-    "^" +
-      pattern
-        .replace(/[.+^${}()|[\]\\]/g, "\\$&")
-        .replace(/\*/g, ".*")
-        .replace(/\?/g, ".") +
-      "$",
-  );
-}
-
 /** container.mount[N] by index, container.mount[/glob*] by destination (compiled once per use). */
 function mountFinder(arg: string | number | undefined): (c: ContainerInfo) => ContainerMount | undefined {
   if (arg === undefined) return () => undefined;
   if (typeof arg === "number") return (c) => c.mounts[arg];
-  if (!arg.includes("*") && !arg.includes("?")) return (c) => c.mounts.find((m) => m.dest === arg);
-  const re = globRegExp(arg);
-  return (c) => c.mounts.find((m) => re.test(m.dest));
+  if (!arg.includes("*") && !arg.includes("?") && !arg.includes("[")) return (c) => c.mounts.find((m) => m.dest === arg);
+  // the rules language's glob matcher: linear in the destination, which a container controls
+  const g = compileGlob(arg, false);
+  if (!g.ok) return () => undefined;
+  const match = g.match;
+  return (c) => c.mounts.find((m) => match(m.dest));
 }
 
 /** A field of the container record; unknown (null) when the container is not known. */

@@ -5,10 +5,11 @@
  * computed on first use and kept until the next event, so a rule that reads one field pays
  * for that field only.
  */
-import type { DecodedEvent, SyscallEvent } from "../../decode/event.js";
+import type { DecodedEvent, FileInfo, SyscallEvent } from "../../decode/event.js";
 import { resolvePath } from "../../decode/event.js";
 import { AF_INET, AF_INET6, AF_UNIX, formatEndpoint, type SockAddr } from "../../decode/sockaddr.js";
 import { SYSCALL_SPECS, type SyscallSpec } from "../../decode/syscall-params.js";
+import { argI32 } from "../../decode/syscall-view.js";
 import { HOST_CONTAINER, type ContainerInfo } from "../../state/containers/container-info.js";
 import { fdTypeChar, ROLE_SERVER, type FdInfo } from "../../state/fd-table.js";
 import type { IpServices } from "../../state/ip-services.js";
@@ -31,10 +32,6 @@ export interface FdView {
   readonly nameRaw: string | null;
   /** the table entry behind the fd, when known */
   readonly entry: FdInfo | undefined;
-  readonly dev: number | null;
-  readonly ino: number | null;
-  readonly upper: boolean | null;
-  readonly lower: boolean | null;
 }
 
 /** Both ends of the socket an event is about. */
@@ -253,7 +250,7 @@ export class EventContext {
     if (spec.ret === "fd" || ev.type === "dup" || ev.type === "dup2" || ev.type === "dup3")
       return ev.ret >= 0 ? ev.ret : -1;
     if (spec.fdArg === undefined) return null;
-    const n = Number(BigInt.asIntN(32, ev.args[spec.fdArg] ?? 0n));
+    const n = argI32(ev, spec.fdArg);
     return n >= 0 ? n : null;
   }
 
@@ -267,18 +264,24 @@ export class EventContext {
     let type: string | null = null;
     let name: string | null = null;
     let nameRaw: string | null = null;
-    const info = ev.fileInfo;
     if (spec.pathArg !== undefined && spec.ret === "fd") {
-      // open*, creat: the path as given and resolved, even when the call failed
+      if (entry !== undefined && num !== null && num >= 0) {
+        // a successful open: state just made the entry from this record's path
+        return { num, type: entry.type, name: entry.name || null, nameRaw: entry.nameRaw || null, entry };
+      }
+      // a failed one: the path as given and resolved
       const raw = ev.paths.get(spec.pathArg);
       if (raw !== undefined) {
         nameRaw = raw;
         name = resolvePath(raw, ev.dirs.get(spec.pathArg));
       }
-      type = entry?.type === "directory" ? "directory" : "file";
+      type = "file";
     } else if (ev.type === "memfd_create") {
       name = `memfd:${ev.paths.get(0) ?? ""}`;
       type = "memfd";
+    } else if (entry !== undefined && !entry.isSocket && entry.type !== "unix") {
+      // a file, pipe, event fd...: the table knows it (no need to read the record's tails)
+      return { num, type: entry.type, name: entry.name || null, nameRaw: entry.nameRaw || null, entry };
     }
     if (name === null) {
       const s = this.sock();
@@ -287,10 +290,10 @@ export class EventContext {
         name = s.name;
       }
     }
-    if (name === null && spec.fdArg !== undefined) {
+    if (name === null && spec.fdArg !== undefined && entry === undefined) {
       // the file the kernel found behind the fd argument (dup, fchmod, fchdir...)
       const fp = ev.fdPaths.get(spec.fdArg);
-      if (fp !== undefined && entry === undefined) {
+      if (fp !== undefined) {
         name = fp;
         type = fp.startsWith("/memfd:") ? "memfd" : "file";
       }
@@ -298,17 +301,12 @@ export class EventContext {
     if (name === null && entry !== undefined) name = entry.name || null;
     if (type === null && entry !== undefined) type = entry.type;
     if (num === null && name === null && type === null) return null;
-    return {
-      num,
-      type,
-      name,
-      nameRaw: nameRaw ?? (entry?.nameRaw || null),
-      entry,
-      dev: info?.dev ?? null,
-      ino: info?.ino ?? null,
-      upper: info?.upper ?? null,
-      lower: info?.lower ?? null,
-    };
+    return { num, type, name, nameRaw: nameRaw ?? (entry?.nameRaw || null), entry };
+  }
+
+  /** The file an open returned (fd.dev, fd.ino, overlay layer), from the record. */
+  fileInfo(): FileInfo | null {
+    return this.sys?.fileInfo ?? null;
   }
 
   private makeSock(): SockView | null {

@@ -1,5 +1,6 @@
 /** evt.*: what the event is, when it happened, its arguments and result. */
 import { resultName } from "../../decode/errno.js";
+import { argU32 } from "../../decode/syscall-view.js";
 import { formatRfc3339Nano, formatTimeOfDay, type FieldClass, type FieldSpec } from "../../rules/index.js";
 import { argByIndex, argByName, rawArg, renderArgs, resolvedPath } from "./args.js";
 import { categoryOf as syscallCategory } from "./categories.js";
@@ -25,7 +26,7 @@ function openFlags(c: EventContext): number | null {
   if (ev === null || !OPEN_SET.has(ev.type)) return null;
   if (ev.type === "creat") return O_CREAT | O_WRONLY | O_TRUNC;
   if (ev.type === "openat2") return ev.openHow?.flags ?? null;
-  return Number(BigInt.asUintN(32, ev.args[ev.type === "open" ? 1 : 2] ?? 0n));
+  return argU32(ev, ev.type === "open" ? 1 : 2);
 }
 
 function openMode(c: EventContext): number | null {
@@ -33,7 +34,7 @@ function openMode(c: EventContext): number | null {
   if (ev === null) return null;
   if (ev.type === "openat2") return ev.openHow?.mode ?? null;
   const i = ev.type === "open" ? 2 : ev.type === "openat" ? 3 : ev.type === "creat" ? 1 : -1;
-  return i < 0 ? null : Number(BigInt.asUintN(32, ev.args[i] ?? 0n));
+  return i < 0 ? null : argU32(ev, i);
 }
 
 const pad = (n: number, w = 2): string => String(n).padStart(w, "0");

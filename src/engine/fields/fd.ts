@@ -2,6 +2,7 @@
  * fd.* (the file descriptor an event is about: a file, a socket's two ends, a pipe...) and
  * fdlist.* (the fds of a poll).
  */
+import type { FileInfo } from "../../decode/event.js";
 import { AF_INET, AF_INET6, AF_UNIX } from "../../decode/sockaddr.js";
 import type { CompareFactory, FieldClass, FieldSpec, FieldValue } from "../../rules/index.js";
 import { fdTypeChar, type FdInfo } from "../../state/fd-table.js";
@@ -36,6 +37,20 @@ function sockField(name: string, type: Spec["type"], desc: string, get: (s: Sock
     get: (c) => {
       const s = c.sock();
       return s === null ? null : get(s);
+    },
+  };
+}
+
+/** A field of the file an open returned (open, openat, openat2, creat). */
+function fileField(name: string, type: Spec["type"], desc: string, get: (f: FileInfo) => FieldValue): Spec {
+  return {
+    name,
+    type,
+    desc,
+    events: OPEN,
+    get: (c) => {
+      const f = c.fileInfo();
+      return f === null ? null : get(f);
     },
   };
 }
@@ -277,20 +292,12 @@ export const FD_FIELDS: FieldClass<EventContext> = {
     domainField("fd.sip.name", "Domain name of the server IP, as fd.cip.name.", (s) => s.sip),
     domainField("fd.lip.name", "Domain name of the local IP, as fd.cip.name.", (s) => s.lip),
     domainField("fd.rip.name", "Domain name of the remote IP, as fd.cip.name.", (s) => s.rip),
-    { ...fdField("fd.dev", "uint32", "Device number of the file's file system, encoded as stat(2)'s st_dev.", (f) => f.dev), events: OPEN },
-    {
-      ...fdField("fd.dev.major", "uint32", "Major device number of the file's file system.", (f) => (f.dev === null ? null : (f.dev >>> 8) & 0xfff)),
-      events: OPEN,
-    },
-    {
-      ...fdField("fd.dev.minor", "uint32", "Minor device number of the file's file system.", (f) =>
-        f.dev === null ? null : (f.dev & 0xff) | ((f.dev >>> 12) & 0xfff00),
-      ),
-      events: OPEN,
-    },
-    { ...fdField("fd.ino", "int64", "Inode number of the file.", (f) => f.ino), events: OPEN },
-    { ...fdField("fd.is_upper_layer", "bool", "True if the file is in the upper layer of an overlayfs.", (f) => f.upper), events: OPEN },
-    { ...fdField("fd.is_lower_layer", "bool", "True if the file is in a lower layer of an overlayfs.", (f) => f.lower), events: OPEN },
+    fileField("fd.dev", "uint32", "Device number of the file's file system, encoded as stat(2)'s st_dev.", (f) => f.dev),
+    fileField("fd.dev.major", "uint32", "Major device number of the file's file system.", (f) => (f.dev >>> 8) & 0xfff),
+    fileField("fd.dev.minor", "uint32", "Minor device number of the file's file system.", (f) => (f.dev & 0xff) | ((f.dev >>> 12) & 0xfff00)),
+    fileField("fd.ino", "int64", "Inode number of the file.", (f) => f.ino),
+    fileField("fd.is_upper_layer", "bool", "True if the file is in the upper layer of an overlayfs.", (f) => f.upper),
+    fileField("fd.is_lower_layer", "bool", "True if the file is in a lower layer of an overlayfs.", (f) => f.lower),
     {
       name: "fd.types",
       type: "list(string)",
