@@ -6,7 +6,7 @@
 import type { CheckNode, Expr, FieldExpr, ListNode, NodeBase, StringNode, ValueNode } from "./ast.js";
 import { fieldExprText } from "./ast.js";
 import type { BoundCheck, BoundExpr, BoundFieldExpr, BoundOperand } from "./bound.js";
-import { DiagnosticBag, type Diagnostic } from "./diagnostics.js";
+import { clipText, DiagnosticBag, type Diagnostic } from "./diagnostics.js";
 import { categoryOf, isMultiValued, resolveField, type FieldCategory, type FieldType } from "./fields.js";
 import { parseNet } from "./ip.js";
 import { compileGlob } from "./glob.js";
@@ -498,12 +498,16 @@ class Binder {
       }
       if (cat === "number") {
         if (parseNumberLiteral(v) === undefined) {
-          this.err(it, it.start, `'${v}' is not a number (field '${lhs.text}' is ${lhs.type})`);
+          this.err(it, it.start, `'${clipText(v)}' is not a number (field '${lhs.text}' is ${lhs.type})`);
           ok = false;
         }
       } else if (cat === "bool") {
         if (v !== "true" && v !== "false") {
-          this.err(it, it.start, `'${v}' is not a boolean (field '${lhs.text}' is bool; use true or false)`);
+          this.err(
+            it,
+            it.start,
+            `'${clipText(v)}' is not a boolean (field '${lhs.text}' is bool; use true or false)`,
+          );
           ok = false;
         }
       } else if (cat === "ip") {
@@ -511,7 +515,7 @@ class Binder {
           this.err(
             it,
             it.start,
-            `'${v}' is not an IP address or network (field '${lhs.text}' is ${lhs.type})`,
+            `'${clipText(v)}' is not an IP address or network (field '${lhs.text}' is ${lhs.type})`,
           );
           ok = false;
         }
@@ -529,7 +533,11 @@ class Binder {
         }
       } else if (op === "bcontains" || op === "bstartswith") {
         if (!/^([0-9a-fA-F]{2})*$/.test(v)) {
-          this.err(it, it.start, `'${v}' is not a hex byte string (${op} takes hex such as cafebabe)`);
+          this.err(
+            it,
+            it.start,
+            `'${clipText(v)}' is not a hex byte string (${op} takes hex such as cafebabe)`,
+          );
           ok = false;
         }
       }
