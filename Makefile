@@ -19,9 +19,9 @@ $(ADDON): $(wildcard native/*.c native/*.h) binding.gyp
 	@node $(NODE_GYP) rebuild --nodedir=/usr --silent >/dev/null
 addon: $(ADDON)
 
-# Benchmark and test load generator.
-tools: bench/.output/loadgen
-bench/.output/loadgen: bench/loadgen.c
+# Benchmark and test load generators.
+tools: bench/.output/loadgen bench/.output/workload
+bench/.output/%: bench/%.c
 	@mkdir -p bench/.output && $(CC) -O2 -Wall -o $@ $<
 
 ts:
