@@ -118,7 +118,7 @@ test("a megabyte-long token or literal is quoted cut short in its diagnostic", (
     `fd.num = ${long}`,
     `proc.name ${long} a`,
     `proc.name regex '[[:${long}:]]'`,
-    `${long}.a = b c`,
+    `${long}.a`,
   ]) {
     const r = compileFilter(cond);
     assert.equal(r.ok, false, cond.slice(0, 40));
