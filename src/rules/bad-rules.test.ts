@@ -213,3 +213,20 @@ test("one pass reports every problem across files, in file order", () => {
   ]);
   assert.equal(r.errors, 2);
 });
+
+test("regression: a broken file with thousands of YAML errors took 0.2 s per 18 KB (an Error with a stack per problem) and listed them all; now capped at 100", () => {
+  const items = Array.from(
+    { length: 1500 },
+    (_, i) => `- macro: m${i}\n  condition: proc.name = "a${i}"\n`,
+  ).join("");
+  const text = `- list: l\n  items: [\n"a",\n${items}`; // one unindented line in an open flow list
+  const t0 = performance.now();
+  const d = diags("broken.yaml", text);
+  const ms = performance.now() - t0;
+  assert.equal(d.length, 101);
+  assert.match(
+    d[100] ?? "",
+    /^broken\.yaml:\d+:\d+: error: invalid YAML: \d+ more YAML errors after this one are not shown$/,
+  );
+  assert.ok(ms < 2000, `${ms.toFixed(0)} ms`);
+});

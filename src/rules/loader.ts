@@ -197,6 +197,8 @@ function compareVersions(a: string, b: string): number {
  * a handful of levels; a file nested deeper is refused before parsing.
  */
 export const MAX_YAML_DEPTH = 500;
+/** YAML errors reported per file (one unclosed '[' can make one per following token). */
+export const MAX_YAML_ERRORS = 100;
 
 function isBlank(c: number): boolean {
   return c === 32 || c === 9 || c === 10 || c === 13;
@@ -312,24 +314,41 @@ class FileReader {
       return;
     }
     let docs;
+    // The YAML parser makes an Error object per problem, thousands in a broken file, and a
+    // stack trace made most of its time: none are captured while it runs.
+    const stackLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     try {
       docs = parseAllDocuments(this.text, { prettyErrors: false, uniqueKeys: true });
     } catch (e) {
       this.diags.at(this.srcAt(0), 0, "error", `invalid YAML: ${yamlMessage((e as Error).message)}`);
       return;
+    } finally {
+      Error.stackTraceLimit = stackLimit;
     }
     const list = Array.isArray(docs) ? docs : [];
-    let bad = false;
+    let bad = 0;
+    let last = 0;
     for (const doc of list) {
       for (const err of doc.errors) {
         const msg = yamlMessage(err.message);
         // a stack overflow inside the YAML parser repeats on every level: report it once
-        if (bad && msg === "nested too deeply") continue;
-        this.diags.at(this.srcAt(err.pos[0]), 0, "error", `invalid YAML: ${msg}`);
-        bad = true;
+        if (bad > 0 && msg === "nested too deeply") continue;
+        if (++bad <= MAX_YAML_ERRORS) {
+          this.diags.at(this.srcAt(err.pos[0]), 0, "error", `invalid YAML: ${msg}`);
+          last = err.pos[0];
+        }
       }
     }
-    if (bad) return;
+    if (bad > MAX_YAML_ERRORS) {
+      this.diags.at(
+        this.srcAt(last),
+        0,
+        "error",
+        `invalid YAML: ${bad - MAX_YAML_ERRORS} more YAML errors after this one are not shown`,
+      );
+    }
+    if (bad > 0) return;
     for (const doc of list) {
       const c = doc.contents;
       if (c === null) continue;
