@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NODE_GYP := $(shell npm prefix -g 2>/dev/null)/lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js
 ADDON := build/Release/lanner.node
 
-.PHONY: all setup build bpf addon ts tools gen run test check lint format-check deps-check bench clean
+.PHONY: all setup build bpf addon ts tools gen run test check lint format-check deps-check bench fuzz clean
 
 all: build
 
@@ -19,9 +19,9 @@ $(ADDON): $(wildcard native/*.c native/*.h) binding.gyp
 	@node $(NODE_GYP) rebuild --nodedir=/usr --silent >/dev/null
 addon: $(ADDON)
 
-# Benchmark and test load generator.
-tools: bench/.output/loadgen
-bench/.output/loadgen: bench/loadgen.c
+# Benchmark and test load generators.
+tools: bench/.output/loadgen bench/.output/workload
+bench/.output/%: bench/%.c
 	@mkdir -p bench/.output && $(CC) -O2 -Wall -o $@ $<
 
 ts:
@@ -51,6 +51,11 @@ test: build
 
 bench: build
 	@bash scripts/bench.sh
+
+# Fuzz targets at length (test/fuzz): FUZZ_ARGS="--target conditions --seconds 600 --seed 7".
+FUZZ_ARGS ?= --seconds 60
+fuzz: setup ts
+	@node dist/test/fuzz/run.js $(FUZZ_ARGS)
 
 clean:
 	rm -rf dist build bpf/.output bpf/include/vmlinux.h

@@ -679,12 +679,12 @@ __noinline int ln_put_tuple(struct ln_buf *r, __u32 arg, __s64 fd)
 /* LN_FI_UPPER / LN_FI_LOWER when the inode is an overlayfs inode, else 0. The overlay inode
  * embeds the vfs inode; __upperdentry is set (with a positive dentry) when the file exists
  * in the upper layer (created or copied up in the container). */
-static __always_inline __u32 ovl_layer(struct inode *inode)
+static __always_inline __u32 ovl_layer(struct inode *inode, struct super_block *sb)
 {
 	struct dentry *upper = NULL;
 	__u64 oi;
 
-	if (!inode || BPF_CORE_READ(inode, i_sb, s_magic) != OVERLAYFS_SUPER_MAGIC ||
+	if (!inode || BPF_CORE_READ(sb, s_magic) != OVERLAYFS_SUPER_MAGIC ||
 	    !bpf_core_type_exists(struct ovl_inode))
 		return 0;
 	oi = (__u64)inode - bpf_core_field_offset(struct ovl_inode, vfs_inode);
@@ -700,15 +700,17 @@ __noinline int ln_put_file(struct ln_buf *r, __u32 arg, __s64 fd)
 {
 	struct ln_file_info fi = {};
 	struct file *f = (void *)fd_to_file(fd);
+	struct super_block *sb;
 	struct inode *inode;
 	__u32 off = 0;
 
 	if (!r || !f)
 		return -1;
 	inode = BPF_CORE_READ(f, f_inode);
+	sb = BPF_CORE_READ(inode, i_sb);
 	fi.ino = BPF_CORE_READ(inode, i_ino);
-	fi.dev = BPF_CORE_READ(inode, i_sb, s_dev);
-	fi.flags = ovl_layer(inode);
+	fi.dev = BPF_CORE_READ(sb, s_dev);
+	fi.flags = ovl_layer(inode, sb);
 	if (tail_room(r, &off, sizeof(fi)) < sizeof(fi))
 		return -1;
 	__builtin_memcpy(PAYLOAD(r, off), &fi, sizeof(fi));
@@ -1304,7 +1306,7 @@ static __always_inline __u32 exe_flags(struct task_struct *t)
 		    name[5] == ':')
 			flags |= LN_PF_EXE_MEMFD;
 	}
-	layer = ovl_layer(inode);
+	layer = ovl_layer(inode, BPF_CORE_READ(inode, i_sb));
 	if (layer == LN_FI_UPPER)
 		flags |= LN_PF_EXE_UPPER;
 	else if (layer == LN_FI_LOWER)

@@ -44,9 +44,11 @@ export interface CaptureOptions {
   readonly snaplen?: number;
   /**
    * Called once per batch of raw records, synchronously; `batch` is reused after the call.
-   * Framing: u32 record length, u32 zero, record, padding to 8 (decode/ walks it).
+   * Framing: u32 record length, u32 zero, record, padding to 8 (decode/ walks it). It may
+   * return how many corrupt records it skipped (what decode's walkBatch returns): they are
+   * counted in `stats().corrupt`.
    */
-  readonly onBatch: (batch: Buffer, bytes: number, records: number) => void;
+  readonly onBatch: (batch: Buffer, bytes: number, records: number) => void | number;
   /** force a mode (default: `all` for "all", else `selected`) */
   readonly mode?: CaptureMode;
   /** BPF object path (tests) */
@@ -91,6 +93,11 @@ export interface CaptureStats {
   /** records delivered to JS */
   delivered: number;
   batches: number;
+  /**
+   * delivered records the consumer found corrupt and skipped (what its onBatch returned:
+   * walkBatch's count); always set by CaptureSession.stats()
+   */
+  corrupt?: number;
 }
 
 const SYSCALL_LIFECYCLE = [
@@ -143,10 +150,11 @@ export class CaptureSession {
   private selection: string[] = [];
   private reader: RingReader | null = null;
   private readonly batch: Buffer;
-  private readonly onBatchCb: (batch: Buffer, bytes: number, records: number) => void;
+  private readonly onBatchCb: (batch: Buffer, bytes: number, records: number) => void | number;
   private readonly ncpu: number;
   private delivered = 0;
   private batches = 0;
+  private corrupt = 0;
   readonly report: CaptureReport;
   /** add to a record's boot-time ns to get wall-clock ns */
   readonly bootToWallNs: bigint;
@@ -374,7 +382,8 @@ export class CaptureSession {
   private onBatch(bytes: number, records: number): void {
     this.delivered += records;
     this.batches++;
-    this.onBatchCb(this.batch, bytes, records);
+    const bad = this.onBatchCb(this.batch, bytes, records);
+    if (typeof bad === "number") this.corrupt += bad;
   }
 
   /** Delivers everything pending now (shutdown, tests). */
@@ -394,6 +403,7 @@ export class CaptureSession {
       wakeups: 0,
       delivered: this.delivered,
       batches: this.batches,
+      corrupt: this.corrupt,
     };
     const obj = this.obj;
     if (!obj) return s;

@@ -381,6 +381,41 @@ describe("capture (kernel)", { skip: skip ?? false }, () => {
     }
   });
 
+  test("a corrupt record in a real batch is skipped and counted in stats().corrupt; the rest arrive", async () => {
+    const { CaptureSession } = await import("./capture-session.js");
+    const { RecordView, walkBatch } = await import("../decode/record-view.js");
+    const { LN_HDR } = await import("./abi.generated.js");
+    const view = new RecordView();
+    let broken = 0;
+    let delivered = 0;
+    let walked = 0;
+    const s = CaptureSession.start({
+      syscalls: ["openat", "close"],
+      pollMs: 5,
+      onBatch: (batch, bytes, records) => {
+        // as memory corruption would: the first record of every batch claims a size it has not
+        if (records > 0) {
+          batch.writeUInt16LE(batch.readUInt16LE(8 + LN_HDR.SIZE) + 1, 8 + LN_HDR.SIZE);
+          broken++;
+        }
+        delivered += records;
+        return walkBatch(view, batch, bytes, () => walked++);
+      },
+    });
+    try {
+      await workload("open-missing", join(dir, "nothing-here"));
+      await new Promise((r) => setTimeout(r, 50));
+      s.drain();
+      const st = s.stats();
+      assert.ok(broken > 0, "batches arrived");
+      assert.equal(st.corrupt, broken);
+      assert.equal(view.corrupt, broken);
+      assert.equal(walked, delivered - broken, "every other record was still delivered");
+    } finally {
+      s.close();
+    }
+  });
+
   test("close leaks no fds", async () => {
     const before = openFdCount();
     await recordDuring({ syscalls: ["openat"] }, async () => {});

@@ -127,6 +127,54 @@ describe("record data for the rules' fields (kernel)", { skip: skip ?? false }, 
     assert.equal(s.exeFlags & WRITABLE, ev.flags & WRITABLE);
   });
 
+  test("in a new pid namespace: the init's start, from the kernel and from /proc, for processes inside it", async () => {
+    // sh is the namespace's init (pid 1 inside); sleep is pid 2 inside
+    let child: ChildProcess | undefined;
+    let seeded: ReturnType<ProcReader["readProcess"]> = null;
+    let initStart = 0n;
+    const rec = await recordDuring({ syscalls: ["execve"] }, async () => {
+      child = spawn("unshare", ["--pid", "--fork", "/bin/sh", "-c", "/bin/sleep 30 & wait"], {
+        stdio: "ignore",
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      const execs = nsPids(child.pid);
+      seeded = execs.sleep === 0 ? null : new ProcReader().readProcess(execs.sleep);
+      initStart = execs.sh === 0 ? 0n : procStartNs(execs.sh);
+      child.kill("SIGKILL");
+      for (const pid of [execs.sleep, execs.sh]) if (pid > 0) process.kill(pid, "SIGKILL");
+      await exited(child);
+    });
+    /** host pids of the namespace's sh and sleep, from /proc (children of unshare's child) */
+    function nsPids(unsharePid: number | undefined): { sh: number; sleep: number } {
+      const kids = (pid: number): number[] => {
+        try {
+          return readFileSync(`/proc/${pid}/task/${pid}/children`, "latin1")
+            .trim()
+            .split(/\s+/)
+            .filter(Boolean)
+            .map(Number);
+        } catch {
+          return [];
+        }
+      };
+      const sh = kids(unsharePid ?? 0)[0] ?? 0;
+      return { sh, sleep: kids(sh)[0] ?? 0 };
+    }
+    const sh = rec.events.find((e): e is ProcEvent => e.kind === "exec" && e.comm === "sh" && e.vpid === 1);
+    const sleep = rec.events.find(
+      (e): e is ProcEvent => e.kind === "exec" && e.comm === "sleep" && e.vpid === 2,
+    );
+    assert.ok(sh && sleep, "the exec records of the namespace's init and of a process inside it");
+    assert.equal(sh.pidnsInitStartNs, sh.startNs, "the init's own start");
+    assert.equal(sleep.pidnsInitStartNs, sh.startNs, "a process inside: its init's start");
+    assert.equal(sleep.pidns, sh.pidns);
+    const s = seeded as ReturnType<ProcReader["readProcess"]>;
+    assert.ok(s, "the process inside read from /proc");
+    assert.equal(s.pidnsInitStartNs, initStart, "from /proc: the init's start in clock ticks");
+    assert.ok(sh.startNs >= initStart && sh.startNs < initStart + TICK_NS);
+    assert.equal(s.pidns, sleep.pidns);
+  });
+
   test("a child that stays in our process group carries our pgid", async () => {
     let child: ChildProcess | undefined;
     const rec = await recordDuring({ syscalls: ["execve"] }, async () => {

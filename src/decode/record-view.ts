@@ -51,6 +51,9 @@ TAIL_SIZE[LN_TAIL_KIND.LN_T_FILE] = LN_FILE_INFO.SIZEOF;
 TAIL_SIZE[LN_TAIL_KIND.LN_T_ENTER_TS] = 8;
 const POLLFDS = LN_TAIL_KIND.LN_T_POLLFDS;
 
+/** kind and size (one u32 at LN_HDR.KIND) of a syscall record without tails */
+const FAST_KIND_SIZE = KIND_SYSCALL | (LN_SYSCALL.SIZEOF << 16);
+
 /**
  * Whether the record the view points at is sound: inside its buffer, at least its
  * header, a known kind, `h.size` equal to the framed length, the fixed part of its kind,
@@ -60,7 +63,11 @@ export function recordValid(v: RecordView): boolean {
   const off = v.off;
   const len = v.len;
   if (!(off >= 0 && len >= LN_HDR.SIZEOF && off + len <= v.buf.length)) return false;
-  const dv = v.dv;
+  return sound(v.dv, off, len);
+}
+
+/** recordValid for a record known to lie inside the buffer and to hold a header. */
+function sound(dv: DataView, off: number, len: number): boolean {
   if (dv.getUint16(off + LN_HDR.SIZE, true) !== len) return false;
   const kind = dv.getUint16(off + LN_HDR.KIND, true);
   const fixed = kind < FIXED.length ? (FIXED[kind] as number) : 0;
@@ -71,9 +78,9 @@ export function recordValid(v: RecordView): boolean {
   for (let i = 0; i < n; i++) {
     if (o + 4 > end) return false;
     const tl = dv.getUint16(o, true);
-    const kind = dv.getUint8(o + 2);
-    const want = TAIL_SIZE[kind] ?? 0;
-    if (want !== 0 ? tl !== want : kind === POLLFDS && tl % LN_POLLFD.SIZEOF !== 0) return false;
+    const tk = dv.getUint8(o + 2);
+    const want = TAIL_SIZE[tk] ?? 0;
+    if (want !== 0 ? tl !== want : tk === POLLFDS && tl % LN_POLLFD.SIZEOF !== 0) return false;
     o += 4 + tl;
   }
   return o === end;
@@ -92,11 +99,12 @@ export function walkBatch(
   cb: (view: RecordView) => void,
 ): number {
   view.reset(batch);
+  const dv = view.dv;
   const limit = bytes < batch.length ? bytes : batch.length;
   let off = 0;
   let bad = 0;
   while (off + FRAME_HEADER <= limit) {
-    const len = batch.readUInt32LE(off);
+    const len = dv.getUint32(off, true);
     const start = off + FRAME_HEADER;
     if (len > limit - start) {
       bad++;
@@ -105,7 +113,15 @@ export function walkBatch(
     }
     view.off = start;
     view.len = len;
-    if (recordValid(view)) cb(view);
+    // the common record first: a syscall without tails (one u32 read: kind and size)
+    if (
+      len >= LN_HDR.SIZEOF &&
+      ((dv.getUint32(start + LN_HDR.KIND, true) === FAST_KIND_SIZE &&
+        len === LN_SYSCALL.SIZEOF &&
+        dv.getUint8(start + LN_HDR.NTAILS) === 0) ||
+        sound(dv, start, len))
+    )
+      cb(view);
     else bad++;
     off = start + len + ((8 - (len % 8)) % 8);
   }

@@ -15,7 +15,7 @@ import type {
 } from "./ast.js";
 import { fieldExprText } from "./ast.js";
 import type { BoundCheck, BoundExpr, BoundFieldExpr, BoundOperand } from "./bound.js";
-import { DiagnosticBag, type Diagnostic } from "./diagnostics.js";
+import { clipText, DiagnosticBag, type Diagnostic } from "./diagnostics.js";
 import {
   categoryOf,
   type FieldCategory,
@@ -578,12 +578,16 @@ class Binder {
       }
       if (cat === "number") {
         if (parseNumberLiteral(v) === undefined) {
-          this.err(it, it.start, `'${v}' is not a number (field '${lhs.text}' is ${lhs.type})`);
+          this.err(it, it.start, `'${clipText(v)}' is not a number (field '${lhs.text}' is ${lhs.type})`);
           ok = false;
         }
       } else if (cat === "bool") {
         if (v !== "true" && v !== "false") {
-          this.err(it, it.start, `'${v}' is not a boolean (field '${lhs.text}' is bool; use true or false)`);
+          this.err(
+            it,
+            it.start,
+            `'${clipText(v)}' is not a boolean (field '${lhs.text}' is bool; use true or false)`,
+          );
           ok = false;
         }
       } else if (cat === "ip") {
@@ -591,7 +595,7 @@ class Binder {
           this.err(
             it,
             it.start,
-            `'${v}' is not an IP address or network (field '${lhs.text}' is ${lhs.type})`,
+            `'${clipText(v)}' is not an IP address or network (field '${lhs.text}' is ${lhs.type})`,
           );
           ok = false;
         }
@@ -609,7 +613,11 @@ class Binder {
         }
       } else if (op === "bcontains" || op === "bstartswith") {
         if (!/^([0-9a-fA-F]{2})*$/.test(v)) {
-          this.err(it, it.start, `'${v}' is not a hex byte string (${op} takes hex such as cafebabe)`);
+          this.err(
+            it,
+            it.start,
+            `'${clipText(v)}' is not a hex byte string (${op} takes hex such as cafebabe)`,
+          );
           ok = false;
         }
       }

@@ -15,6 +15,11 @@ export interface Diagnostic {
   readonly message: string;
 }
 
+/** Source text quoted in a message, cut when long (a hostile token or literal can be megabytes). */
+export function clipText(s: string, max = 80): string {
+  return s.length <= max ? s : `${s.slice(0, max - 20)}...(${s.length} characters)`;
+}
+
 /** `FILE:LINE:COL: error|warning: message`, the format printed by `lanner rules validate`. */
 export function formatDiagnostic(d: Diagnostic): string {
   return `${d.file}:${d.line}:${d.col}: ${d.severity}: ${d.message}`;

@@ -16,6 +16,8 @@
  * the pattern. Characters are code points.
  */
 
+import { clipText } from "./diagnostics.js";
+
 export type GlobResult =
   | { readonly ok: true; readonly match: (s: string) => boolean }
   | { readonly ok: false; readonly offset: number; readonly message: string };
@@ -238,7 +240,12 @@ class GlobParser {
           if (d === ":") {
             const test = POSIX_CLASSES[name];
             return test === undefined
-              ? { kind: "class", test, message: `glob has an unknown character class '[:${name}:]'`, end }
+              ? {
+                  kind: "class",
+                  test,
+                  message: `glob has an unknown character class '[:${clipText(name)}:]'`,
+                  end,
+                }
               : { kind: "class", test, end };
           }
           const cp = name.codePointAt(0);
@@ -246,7 +253,7 @@ class GlobParser {
             return {
               kind: "class",
               test: undefined,
-              message: `glob '[${d}${name}${d}]' must name exactly one character`,
+              message: `glob '[${d}${clipText(name)}${d}]' must name exactly one character`,
               end,
             };
           }

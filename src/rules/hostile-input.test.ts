@@ -111,3 +111,21 @@ ${RULE("evt.type = open and proc.name in (outer)")}`;
   assert.equal(has("y"), true);
   assert.equal(has("x130000"), false);
 });
+
+test("a megabyte-long token or literal is quoted cut short in its diagnostic", () => {
+  const long = "x".repeat(100_000);
+  for (const cond of [
+    `fd.num = ${long}`,
+    `proc.name ${long} a`,
+    `proc.name regex '[[:${long}:]]'`,
+    `${long}.a`,
+  ]) {
+    const r = compileFilter(cond, { fields: RECORDS });
+    assert.equal(r.ok, false, cond.slice(0, 40));
+    if (!r.ok) {
+      const msg = r.diagnostics[0]?.message ?? "";
+      assert.ok(msg.length < 300, msg.slice(0, 300));
+      assert.match(msg, /\.\.\.\(100\d{3} characters\)/);
+    }
+  }
+});

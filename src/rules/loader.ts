@@ -198,6 +198,83 @@ function compareVersions(a: string, b: string): number {
   return 0;
 }
 
+/**
+ * Deepest YAML nesting handed to the YAML parser. It recurses once per level: thousands of
+ * levels overflow its stack (caught, but slow), and near the stack limit V8 can abort the
+ * whole process while compiling one of the parser's regular expressions. Rules files nest
+ * a handful of levels; a file nested deeper is refused before parsing.
+ */
+export const MAX_YAML_DEPTH = 500;
+/** YAML errors reported per file (one unclosed '[' can make one per following token). */
+export const MAX_YAML_ERRORS = 100;
+
+function isBlank(c: number): boolean {
+  return c === 32 || c === 9 || c === 10 || c === 13;
+}
+
+/**
+ * Offset where an upper bound of the nesting of `text` first exceeds MAX_YAML_DEPTH, or -1.
+ * The bound: at each line start, its indentation plus its `- `/`? `/`: ` indicators (each
+ * level of block nesting takes at least one column or indicator), plus the flow collections
+ * (`[`, `{`) open at that point, counted outside quoted scalars and comments. Linear time.
+ */
+export function yamlNestingTooDeep(text: string): number {
+  const n = text.length;
+  let flow = 0;
+  let i = 0;
+  let lineStart = true;
+  while (i < n) {
+    if (lineStart) {
+      lineStart = false;
+      let k = i;
+      let block = 0;
+      while (k < n) {
+        const c = text.charCodeAt(k);
+        if (c === 32 || c === 9) {
+          block++;
+          k++;
+        } else if ((c === 45 || c === 63 || c === 58) && (k + 1 >= n || isBlank(text.charCodeAt(k + 1)))) {
+          block++;
+          k++;
+        } else break;
+      }
+      // a new top-level item: flow collections of earlier items cannot be open here
+      if (k === i + 1 && text.charCodeAt(i) === 45) flow = 0;
+      if (block + flow > MAX_YAML_DEPTH) return k;
+      i = k;
+      continue;
+    }
+    const c = text.charCodeAt(i);
+    const prev = i === 0 ? 10 : text.charCodeAt(i - 1);
+    const boundary = isBlank(prev) || prev === 91 || prev === 123 || prev === 44 || prev === 58;
+    if (c === 10) {
+      lineStart = true;
+      i++;
+    } else if (c === 35 && isBlank(prev)) {
+      const nl = text.indexOf("\n", i);
+      i = nl < 0 ? n : nl;
+    } else if ((c === 39 || c === 34) && boundary) {
+      // a quoted scalar: '' escapes in single quotes, backslash escapes in double quotes
+      let k = i + 1;
+      for (; k < n; k++) {
+        const d = text.charCodeAt(k);
+        if (c === 34 && d === 92) k++;
+        else if (d === c) {
+          if (c === 39 && text.charCodeAt(k + 1) === 39) k++;
+          else break;
+        }
+      }
+      i = k + 1;
+    } else {
+      if (c === 91 || c === 123) {
+        if (++flow > MAX_YAML_DEPTH) return i;
+      } else if ((c === 93 || c === 125) && flow > 0) flow--;
+      i++;
+    }
+  }
+  return -1;
+}
+
 function yamlMessage(m: string): string {
   if (m.includes("Maximum call stack size exceeded")) return "nested too deeply";
   return m.split("\n")[0]?.replace(/ at line \d+, column \d+:?$/, "") ?? m;
@@ -234,25 +311,52 @@ class FileReader {
   }
 
   load(): void {
+    const deep = yamlNestingTooDeep(this.text);
+    if (deep >= 0) {
+      this.diags.at(
+        this.srcAt(deep),
+        0,
+        "error",
+        `invalid YAML: nested too deeply (over ${MAX_YAML_DEPTH} levels of indentation or of '[' and '{')`,
+      );
+      return;
+    }
     let docs;
+    // The YAML parser makes an Error object per problem, thousands in a broken file, and a
+    // stack trace made most of its time: none are captured while it runs.
+    const stackLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     try {
       docs = parseAllDocuments(this.text, { prettyErrors: false, uniqueKeys: true });
     } catch (e) {
       this.diags.at(this.srcAt(0), 0, "error", `invalid YAML: ${yamlMessage((e as Error).message)}`);
       return;
+    } finally {
+      Error.stackTraceLimit = stackLimit;
     }
     const list = Array.isArray(docs) ? docs : [];
-    let bad = false;
+    let bad = 0;
+    let last = 0;
     for (const doc of list) {
       for (const err of doc.errors) {
         const msg = yamlMessage(err.message);
         // a stack overflow inside the YAML parser repeats on every level: report it once
-        if (bad && msg === "nested too deeply") continue;
-        this.diags.at(this.srcAt(err.pos[0]), 0, "error", `invalid YAML: ${msg}`);
-        bad = true;
+        if (bad > 0 && msg === "nested too deeply") continue;
+        if (++bad <= MAX_YAML_ERRORS) {
+          this.diags.at(this.srcAt(err.pos[0]), 0, "error", `invalid YAML: ${msg}`);
+          last = err.pos[0];
+        }
       }
     }
-    if (bad) return;
+    if (bad > MAX_YAML_ERRORS) {
+      this.diags.at(
+        this.srcAt(last),
+        0,
+        "error",
+        `invalid YAML: ${bad - MAX_YAML_ERRORS} more YAML errors after this one are not shown`,
+      );
+    }
+    if (bad > 0) return;
     for (const doc of list) {
       const c = doc.contents;
       if (c === null) continue;

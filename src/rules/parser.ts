@@ -48,7 +48,7 @@ import type {
   ValueNode,
 } from "./ast.js";
 import { MODIFIABLE_OPERATORS, TRANSFORMERS } from "./ast.js";
-import type { SourceRef } from "./diagnostics.js";
+import { clipText, type SourceRef } from "./diagnostics.js";
 import { isWordOperator, Lexer, LexError, type Token } from "./lexer.js";
 
 export const MAX_DEPTH = 1000;
@@ -70,7 +70,7 @@ class ParseFailure extends Error {
 
 function describe(t: Token): string {
   if (t.kind === "eof") return "end of condition";
-  return t.kind === "string" ? `string ${t.text}` : `'${t.text}'`;
+  return t.kind === "string" ? `string ${clipText(t.text)}` : `'${clipText(t.text)}'`;
 }
 
 const LIST_OPS: ReadonlySet<string> = new Set(["in", "intersects", "pmatch"]);
@@ -197,7 +197,10 @@ export class Parser {
     // macro reference
     const c = this.lx.peekChar();
     if (c === "=" || c === "<" || c === ">" || (c === "!" && this.lx.text.charAt(this.lx.pos + 1) === "=")) {
-      throw new ParseFailure(t.start, `'${t.text}' is not a field name (fields look like 'class.name')`);
+      throw new ParseFailure(
+        t.start,
+        `'${clipText(t.text)}' is not a field name (fields look like 'class.name')`,
+      );
     }
     return { kind: "macro", name: t.value, start: t.start, end: t.end, src: this.src };
   }
@@ -269,11 +272,11 @@ export class Parser {
     ) {
       throw new ParseFailure(
         opTok.start,
-        `expected an operator after '${this.lx.text.slice(lhs.start, lhs.end)}' but found ${describe(opTok)}`,
+        `expected an operator after '${clipText(this.lx.text.slice(lhs.start, lhs.end))}' but found ${describe(opTok)}`,
       );
     }
     if (opTok.kind === "word" && !isWordOperator(opTok.text)) {
-      throw new ParseFailure(opTok.start, `unknown operator '${opTok.text}'`);
+      throw new ParseFailure(opTok.start, `unknown operator '${clipText(opTok.text)}'`);
     }
     const op = opTok.text as Operator;
     const base = { kind: "check" as const, lhs, op, opStart: opTok.start, src: this.src, start: lhs.start };

@@ -24,6 +24,7 @@
  * character tests on single characters (never on the value as a whole).
  */
 
+import { clipText } from "./diagnostics.js";
 import { IndexCache } from "./glob.js";
 
 export type RegexResult =
@@ -377,7 +378,7 @@ class RegexParser {
         if (close < 0) this.fail(open, `invalid named capture group: ${p.slice(open, open + 20)}`);
         const name = p.slice(nameStart, close);
         if (!/^[A-Za-z0-9_]+$/.test(name))
-          this.fail(open, `invalid named capture group: (?${p.slice(this.pos + 1, close + 1)}`);
+          this.fail(open, `invalid named capture group: (?${clipText(p.slice(this.pos + 1, close + 1))}`);
         if (this.names.has(name)) this.fail(open, `duplicate capture group name: ${name}`);
         this.names.add(name);
         this.pos = close + 1;
@@ -478,7 +479,7 @@ class RegexParser {
       try {
         new RegExp(body, "u");
       } catch {
-        this.fail(start, `invalid character class range: ${text}`);
+        this.fail(start, `invalid character class range: ${clipText(text)}`);
       }
       return { body, neg };
     }
@@ -531,7 +532,10 @@ class RegexParser {
         const close = p.indexOf("}", this.pos);
         const hex = close < 0 ? "" : p.slice(this.pos + 1, close);
         if (!/^[0-9A-Fa-f]{1,8}$/.test(hex) || parseInt(hex, 16) > 0x10ffff) {
-          this.fail(start, `invalid escape sequence: ${p.slice(start, close < 0 ? start + 4 : close + 1)}`);
+          this.fail(
+            start,
+            `invalid escape sequence: ${clipText(p.slice(start, close < 0 ? start + 4 : close + 1))}`,
+          );
         }
         this.pos = close + 1;
         return parseInt(hex, 16);
@@ -588,7 +592,7 @@ class RegexParser {
           if (nneg) name = name.slice(1);
           const r = POSIX_CLASSES[name];
           if (r === undefined)
-            this.fail(this.pos, `invalid character class range: ${p.slice(this.pos, close + 2)}`);
+            this.fail(this.pos, `invalid character class range: ${clipText(p.slice(this.pos, close + 2))}`);
           body += nneg ? this.negatedInBrackets(r, f.i) : rangesSource(r);
           this.pos = close + 2;
           continue;
