@@ -97,7 +97,7 @@ export interface CaptureStats {
    * delivered records the consumer found corrupt and skipped (what its onBatch returned:
    * walkBatch's count); always set by CaptureSession.stats()
    */
-  corrupt?: number;
+  corrupt: number;
 }
 
 const SYSCALL_LIFECYCLE = [

@@ -228,6 +228,7 @@ describe("lanner run", () => {
         "lanner_events_captured_total",
         'lanner_events_dropped_total{cpu="0",reason="ring_full"}',
         "lanner_events_evaluated_total",
+        "lanner_records_corrupt_total",
         "lanner_process_table_size",
         "lanner_container_table_size",
         "lanner_dns_lookup_failures_total",

@@ -198,9 +198,9 @@ export class Agent {
     return a;
   }
 
-  /** Processes one batch in the ring's framing (see CaptureOptions.onBatch). */
-  feed(batch: Buffer, bytes: number): void {
-    walkBatch(this.view, batch, bytes, this.onRecord);
+  /** Processes one batch in the ring's framing (see CaptureOptions.onBatch); returns how many records were corrupt. */
+  feed(batch: Buffer, bytes: number): number {
+    return walkBatch(this.view, batch, bytes, this.onRecord);
   }
 
   get report(): CaptureReport | null {
@@ -307,5 +307,6 @@ function emptyCaptureStats(): CaptureStats {
     wakeups: 0,
     delivered: 0,
     batches: 0,
+    corrupt: 0,
   };
 }

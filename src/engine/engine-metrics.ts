@@ -52,6 +52,9 @@ export function engineFamilies(agent: Agent): Family[] {
     counter("lanner_events_truncated_total", "Records with a truncated tail.", [
       { name: "lanner_events_truncated_total", value: c.truncated },
     ]),
+    counter("lanner_records_corrupt_total", "Records the consumer found unsound and skipped.", [
+      { name: "lanner_records_corrupt_total", value: c.corrupt },
+    ]),
     counter("lanner_events_decoded_total", "Events decoded and applied to state.", [
       { name: "lanner_events_decoded_total", value: s.decoded },
     ]),

@@ -163,7 +163,7 @@ export function formatStats(s: CaptureStats, outputDropped: number, printed: num
   return (
     `lanner: stats delivered=${s.delivered} printed=${printed} ` +
     `dropped_ring=${s.dropRing} dropped_ring_by_cpu=[${s.dropRingByCpu.join(",")}] ` +
-    `dropped_scratch=${s.dropScratch} dropped_output=${outputDropped} truncated=${s.truncated} ` +
+    `dropped_scratch=${s.dropScratch} dropped_output=${outputDropped} truncated=${s.truncated} corrupt=${s.corrupt} ` +
     `read_failures=${s.readFailures} enter_misses=${s.enterMisses} batches=${s.batches}\n`
   );
 }
