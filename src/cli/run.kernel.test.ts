@@ -58,6 +58,45 @@ describe("lanner run", () => {
   if (skip) console.log(`# SKIP lanner run kernel tests: ${skip}`);
 
   test(
+    "base_syscalls: custom_set adds syscalls, !name leaves out the rules' own, never state's",
+    { skip: skip ?? false },
+    async () => {
+      const rules = join(dir, "base.yaml");
+      writeFileSync(rules, rule("Base", "evt.type = chmod and fd.name = /nonexistent"));
+      const syscalls = async (extra: string[]): Promise<{ n: number; stderr: string }> => {
+        const agent = new AgentProcess(["-r", rules, ...extra]);
+        try {
+          await agent.ready();
+          const m = /lanner: ready \(rules=\d+, syscalls=(\d+),/.exec(agent.stderr);
+          assert.ok(m, agent.stderr);
+          return { n: Number(m[1]), stderr: agent.stderr };
+        } finally {
+          assert.equal(await agent.stop(), 0);
+        }
+      };
+      const base = await syscalls([]);
+      const more = await syscalls(["-o", "base_syscalls.custom_set=[nanosleep, getppid]"]);
+      assert.equal(more.n, base.n + 2, "two syscalls added");
+      // quoted: an unquoted !name is a YAML tag
+      const less = await syscalls(["-o", 'base_syscalls.custom_set=["!chmod", "!execve"]']);
+      assert.equal(less.n, base.n - 1, "the rule's chmod left out; execve kept (state needs it)");
+      assert.match(
+        less.stderr,
+        /base_syscalls.custom_set: '!execve' kept: Lanner's process and fd state needs execve/,
+      );
+      const bad = spawnSync(
+        process.execPath,
+        [LANNER, "run", "-r", rules, "-o", "base_syscalls.custom_set=[nosuchcall]"],
+        {
+          encoding: "utf8",
+        },
+      );
+      assert.equal(bad.status, 1);
+      assert.match(bad.stderr, /error: base_syscalls.custom_set: unknown syscall 'nosuchcall'/);
+    },
+  );
+
+  test(
     "alerts on real behaviour; reload takes effect without restart; a broken reload keeps the old rules",
     { skip: skip ?? false },
     async () => {
