@@ -20,43 +20,33 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Alert, Priority } from "../../src/engine/alert.js";
 import { alertJson } from "../../src/outputs/format.js";
-import type { FieldReader, FieldValue } from "../../src/rules/compiler.js";
-import { resolveField } from "../../src/rules/fields.js";
+import type { FieldRecord, FieldValue } from "../../src/rules/fields.js";
 import { loadRules, type LoadResult } from "../../src/rules/loader.js";
 import { RuleSet, type CompiledRule } from "../../src/rules/ruleset.js";
 import { compatDirSetting, compatSkipReason } from "../../test/helpers/compat.js";
+import { RECORDS } from "../../test/helpers/rules.js";
 
 const QUICK = process.env["BENCH_QUICK"] === "1";
 const N = QUICK ? 200_000 : 2_000_000;
 const REPS = QUICK ? 3 : 5;
 const TARGET = 1e6;
 
-/** Reader over one event's precomputed values: arrays by field id, maps for arguments. */
-class BenchReader implements FieldReader {
-  private readonly plain: FieldValue[] = [];
-  private readonly withArg = new Map<number, Map<string | number, FieldValue>>();
-  constructor(values: Record<string, FieldValue>) {
-    for (const [k, v] of Object.entries(values)) {
-      const m = /^([^[]+)(?:\[(.*)\])?$/.exec(k);
-      const r = resolveField(m?.[1] ?? k, m?.[2]);
-      if (!r.ok) throw new Error(`bench: ${r.message}`);
-      if (r.field.arg === undefined) this.plain[r.field.def.id] = v;
-      else {
-        let a = this.withArg.get(r.field.def.id);
-        if (a === undefined) this.withArg.set(r.field.def.id, (a = new Map()));
-        a.set(r.field.arg, v);
-      }
-    }
+/**
+ * One event's precomputed values as a plain record, read through the syscall schema over
+ * records (each field reads its key): the rules library's cost, not the producers'.
+ */
+function record(values: Record<string, FieldValue>): FieldRecord {
+  for (const k of Object.keys(values)) {
+    const m = /^([^[]+)(?:\[(.*)\])?$/.exec(k);
+    const r = RECORDS.resolve(m?.[1] ?? k, m?.[2]);
+    if (!r.ok) throw new Error(`bench: ${r.message}`);
   }
-  read(id: number, arg: string | number | undefined): FieldValue {
-    if (arg === undefined) return this.plain[id] ?? null;
-    return this.withArg.get(id)?.get(arg) ?? null;
-  }
+  return values;
 }
 
 interface Ev {
   type: string;
-  reader: BenchReader;
+  reader: FieldRecord;
   weight: number;
 }
 
@@ -158,7 +148,7 @@ function events(): Ev[] {
   const e = (type: string, weight: number, values: Record<string, FieldValue>): Ev => ({
     type,
     weight,
-    reader: new BenchReader(values),
+    reader: record(values),
   });
   return [
     // opens dominate real workloads
@@ -309,7 +299,10 @@ function main(): void {
   let stableIndexed = NaN;
   for (const [label, files] of sets) {
     const t0 = performance.now();
-    const r = loadRules(files.map((f) => ({ name: f, text: readFileSync(compat(f), "utf8") })));
+    const r = loadRules(
+      files.map((f) => ({ name: f, text: readFileSync(compat(f), "utf8") })),
+      { fields: RECORDS },
+    );
     const loadMs = performance.now() - t0;
     if (r.errors > 0) throw new Error(`${label}: ${r.errors} errors loading rules`);
     const idx = run(r, stream, true);

@@ -84,6 +84,33 @@ export class ProcessInfo {
   get exe(): string {
     return this.argv[0] ?? "";
   }
+
+  private cmdArgv: readonly string[] | null = null;
+  private cmdComm = "";
+  private cmdArgs = "";
+  private cmd = "";
+
+  /** proc.args: the arguments after argv[0], separated by spaces (joined once per image). */
+  get args(): string {
+    this.joinArgs();
+    return this.cmdArgs;
+  }
+
+  /** proc.cmdline: the name followed by the arguments. */
+  get cmdline(): string {
+    this.joinArgs();
+    return this.cmd;
+  }
+
+  private joinArgs(): void {
+    if (this.cmdArgv === this.argv && this.cmdComm === this.comm) return;
+    let a = "";
+    for (let i = 1; i < this.argv.length; i++) a += i === 1 ? this.argv[i] : ` ${this.argv[i]}`;
+    this.cmdArgs = a;
+    this.cmd = a === "" ? this.comm : `${this.comm} ${a}`;
+    this.cmdArgv = this.argv;
+    this.cmdComm = this.comm;
+  }
   get isExeFromMemfd(): boolean {
     return (this.exeFlags & LN_CONST.LN_C_PF_EXE_MEMFD) !== 0;
   }

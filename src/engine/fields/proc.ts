@@ -10,15 +10,11 @@ type Spec = FieldSpec<EventContext>;
 const SHELLS = new Set(["sh", "bash", "csh", "ksh", "tcsh", "zsh", "dash", "fish", "ash"]);
 
 export function cmdline(p: P): string {
-  let s = p.comm;
-  for (let i = 1; i < p.argv.length; i++) s += ` ${p.argv[i]}`;
-  return s;
+  return p.cmdline;
 }
 
 function args(p: P): string {
-  let s = "";
-  for (let i = 1; i < p.argv.length; i++) s += i === 1 ? p.argv[i] : ` ${p.argv[i]}`;
-  return s;
+  return p.args;
 }
 
 /** NAME=value of the environment, or the whole environment separated by spaces. */
