@@ -183,26 +183,29 @@ export function parseNumberLiteral(s: string): number | undefined {
 
 const UNPRODUCED = new Map<string, FieldDef>();
 
-/** Stands in for a field the registry does not produce: always unknown. */
-function unproduced(name: string): FieldDef {
+/**
+ * Stands in for a field that is not produced (another tool's, or one this host cannot
+ * produce: `like` is its row, whose type and argument rules it keeps): always unknown.
+ */
+function unproduced(name: string, like: FieldDef | undefined): FieldDef {
   let d = UNPRODUCED.get(name);
   if (d === undefined) {
     const get = (): null => null;
     d = {
       id: -1,
       name,
-      type: "string",
+      type: like?.type ?? "string",
       desc: "not produced",
-      arg: "optional",
-      dotted: false,
+      arg: like?.arg ?? "optional",
+      dotted: like?.dotted ?? false,
       events: "all",
       deprecated: false,
-      className: name.split(".")[0] ?? name,
-      filterOnly: false,
+      className: like?.className ?? name.split(".")[0] ?? name,
+      filterOnly: like?.filterOnly ?? false,
       watchesLiterals: false,
       show: false,
       producer: () => get,
-      multiOf: () => undefined,
+      multiOf: like === undefined ? () => undefined : (a) => like.multiOf(a),
       compare: undefined,
       unavailable: () => "not produced",
     };
@@ -397,12 +400,24 @@ class Binder {
         this.err(f, f.start, r.message);
         return undefined;
       }
-      this.ctx.diags.at(f.src, f.start, "warning", `${this.ownerPrefix()}field '${f.name}' is not produced by Lanner (${why}): it reads as unknown and checks on it are false`);
-      return { def: unproduced(f.name), arg: f.arg };
+      this.ctx.diags.at(
+        f.src,
+        f.start,
+        "warning",
+        `${this.ownerPrefix()}field '${f.name}' is not produced by Lanner (${why}): it reads as unknown and checks on it are false`,
+      );
+      return { def: unproduced(f.name, undefined), arg: f.arg };
     }
     const missing = r.field.def.unavailable();
-    if (missing !== undefined)
-      this.ctx.diags.at(f.src, f.start, "warning", `${this.ownerPrefix()}field '${r.field.def.name}' cannot be produced on this host (${missing}): it reads as unknown and checks on it are false`);
+    if (missing !== undefined) {
+      this.ctx.diags.at(
+        f.src,
+        f.start,
+        "warning",
+        `${this.ownerPrefix()}field '${r.field.def.name}' cannot be produced on this host (${missing}): it reads as unknown and checks on it are false`,
+      );
+      return { def: unproduced(r.field.def.name, r.field.def), arg: r.field.arg };
+    }
     return r.field;
   }
 
@@ -525,7 +540,11 @@ class Binder {
       return { k: "const", v: false };
     }
     if (lhs.kind === "field" && lhs.field.def.multiOf(lhs.field.arg) === "list" && !LIST_OPS.has(op)) {
-      this.err(c, c.opStart, `list field '${lhs.text}' only supports the operators exists, in and intersects`);
+      this.err(
+        c,
+        c.opStart,
+        `list field '${lhs.text}' only supports the operators exists, in and intersects`,
+      );
       return { k: "const", v: false };
     }
     if (c.rhs === undefined) {

@@ -21,12 +21,23 @@ const CLASS: FieldClass<Ev> = {
       multi: (a) => (a === undefined ? "any" : undefined),
       make: (a) => (a === undefined ? (e) => e.tags : (e) => e.tags[Number(a)] ?? null),
     },
-    { name: "t.label", type: "string", desc: "label", arg: "key", dotted: true, make: (a) => () => `L:${String(a)}` },
+    {
+      name: "t.label",
+      type: "string",
+      desc: "label",
+      arg: "key",
+      dotted: true,
+      make: (a) => () => `L:${String(a)}`,
+    },
   ],
 };
 
 test("a field cannot be registered without exactly one producer, twice, or outside its class", () => {
-  const noProducer = { name: "t", desc: "d", fields: [{ name: "t.x", type: "string", desc: "x" }] } as FieldClass<Ev>;
+  const noProducer = {
+    name: "t",
+    desc: "d",
+    fields: [{ name: "t.x", type: "string", desc: "x" }],
+  } as FieldClass<Ev>;
   assert.throws(() => new FieldRegistry([noProducer]), /exactly one of get and make/);
   const twice: FieldClass<Ev> = { name: "t", desc: "d", fields: [CLASS.fields[0]!, CLASS.fields[0]!] };
   assert.throws(() => new FieldRegistry([twice]), /registered twice/);
@@ -72,4 +83,30 @@ test("recordRegistry: the same schema over plain records", () => {
   assert.equal(r.filter.predicate({ "t.name": "a", "t.tag[1]": "y", "t.label[k]": "v" }, "e"), true);
   assert.equal(r.filter.predicate({ "t.name": "a", "t.tag[1]": "y", "t.label.k": "v" }, "e"), true);
   assert.equal(r.filter.predicate({ "t.name": "b" }, "e"), false);
+});
+
+test("a field this host cannot produce: a warning naming it and the rule, the check reads as unknown", () => {
+  const reg = new FieldRegistry<Ev>([
+    {
+      name: "t",
+      desc: "test",
+      fields: [
+        {
+          name: "t.gone",
+          type: "string",
+          desc: "x",
+          unavailable: () => "no such kernel feature",
+          get: () => "v",
+        },
+      ],
+    },
+  ]);
+  const r = compileFilter("t.gone = v", { fields: reg });
+  assert.ok(r.ok);
+  assert.deepEqual(
+    r.diagnostics.map((d) => `${d.col} ${d.severity} ${d.message}`),
+    [
+      "1 warning field 't.gone' cannot be produced on this host (no such kernel feature): it reads as unknown and checks on it are false",
+    ],
+  );
 });

@@ -24,7 +24,9 @@ export function compileFilter(
     macros?: ReadonlyMap<string, MacroEntry>;
     lists?: ReadonlyMap<string, ListEntry>;
   },
-): { ok: true; filter: CompiledFilter } | { ok: false; diagnostics: readonly Diagnostic[] } {
+):
+  | { ok: true; filter: CompiledFilter; diagnostics: readonly Diagnostic[] }
+  | { ok: false; diagnostics: readonly Diagnostic[] } {
   const src = stringSource(opts.file ?? "<filter>", text);
   const diags = new DiagnosticBag();
   const r = parseCondition(text, src);
@@ -38,5 +40,7 @@ export function compileFilter(
   return {
     ok: true,
     filter: { text, predicate: compileCondition(b.bound), eventTypes: eventTypesOf(b.bound) },
+    // warnings (a field this host cannot produce...)
+    diagnostics: diags.items,
   };
 }

@@ -185,6 +185,7 @@ export async function captureCommand(argv: string[], io: CliIO): Promise<number>
       for (const d of r.diagnostics) io.stderr(`lanner capture: ${formatDiagnostic(d)}\n`);
       return 2;
     }
+    for (const d of r.diagnostics) io.stderr(`lanner capture: ${formatDiagnostic(d)}\n`);
     filter = r.filter;
     if (!isAllTypes(filter.eventTypes) && !filter.eventTypes.neg) {
       const only = [...filter.eventTypes.names];

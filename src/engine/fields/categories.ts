@@ -3,7 +3,18 @@
  * fcntl, sendto...) by what the fd is.
  */
 const BY_TYPE: Readonly<Record<string, string>> = {};
-const IO = new Set(["close", "dup", "dup2", "dup3", "fcntl", "sendto", "recvfrom", "sendmsg", "recvmsg", "io_uring_setup"]);
+const IO = new Set([
+  "close",
+  "dup",
+  "dup2",
+  "dup3",
+  "fcntl",
+  "sendto",
+  "recvfrom",
+  "sendmsg",
+  "recvmsg",
+  "io_uring_setup",
+]);
 
 function put(category: string, names: string): void {
   for (const n of names.split(" ")) (BY_TYPE as Record<string, string>)[n] = category;
@@ -15,7 +26,10 @@ put(
 put("net", "socket connect accept accept4 bind listen");
 put("ipc", "pipe pipe2 socketpair");
 put("memory", "memfd_create");
-put("process", "execve execveat clone clone3 fork vfork capset ptrace setns unshare prctl procexec procfork procexit");
+put(
+  "process",
+  "execve execveat clone clone3 fork vfork capset ptrace setns unshare prctl procexec procfork procexit",
+);
 put("user", "setuid setgid setresuid setresgid setreuid setregid");
 put("signal", "kill tkill tgkill");
 put("system", "init_module finit_module bpf");

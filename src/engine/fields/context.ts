@@ -206,8 +206,7 @@ export class EventContext {
     if (this.containerV === null) {
       const st = this.services.state;
       const cg = this.ev.cgroupId;
-      this.containerV =
-        st === null ? HOST_CONTAINER : st.container(this.ev.tgid, cg === 0n ? undefined : cg);
+      this.containerV = st === null ? HOST_CONTAINER : st.container(this.ev.tgid, cg === 0n ? undefined : cg);
     }
     return this.containerV;
   }

@@ -11,7 +11,11 @@ export function fieldsMarkdown(): string {
   return renderFieldsMarkdown(SYSCALL_FIELDS, "Fields", "`node dist/src/engine/fields/docs.js --write`");
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href && process.argv.includes("--write")) {
+if (
+  process.argv[1] !== undefined &&
+  import.meta.url === pathToFileURL(process.argv[1]).href &&
+  process.argv.includes("--write")
+) {
   const out = fileURLToPath(new URL("../../../../docs/fields.md", import.meta.url));
   writeFileSync(out, fieldsMarkdown());
   process.stdout.write(`wrote ${out}\n`);

@@ -105,7 +105,12 @@ export const EVT_FIELDS: FieldClass<EventContext> = {
       show: true,
       get: (c) => c.wallNs(),
     },
-    { name: "evt.time.s", type: "string", desc: "Event timestamp as HH:MM:SS.", get: (c) => formatTimeOfDay(c.wallNs()).slice(0, 8) },
+    {
+      name: "evt.time.s",
+      type: "string",
+      desc: "Event timestamp as HH:MM:SS.",
+      get: (c) => formatTimeOfDay(c.wallNs()).slice(0, 8),
+    },
     {
       name: "evt.time.iso8601",
       type: "string",
@@ -124,9 +129,24 @@ export const EVT_FIELDS: FieldClass<EventContext> = {
       desc: "Event timestamp with the date, seconds precision.",
       get: (c) => dateTime(c.wallNs(), false),
     },
-    { name: "evt.rawtime", type: "abstime", desc: "Absolute event timestamp, ns since the epoch.", get: (c) => c.wallNs() },
-    { name: "evt.rawtime.s", type: "uint64", desc: "Integer seconds part of the event timestamp.", get: (c) => Number(c.wallNs() / NS) },
-    { name: "evt.rawtime.ns", type: "uint64", desc: "Fractional part of the event timestamp, in ns.", get: (c) => Number(c.wallNs() % NS) },
+    {
+      name: "evt.rawtime",
+      type: "abstime",
+      desc: "Absolute event timestamp, ns since the epoch.",
+      get: (c) => c.wallNs(),
+    },
+    {
+      name: "evt.rawtime.s",
+      type: "uint64",
+      desc: "Integer seconds part of the event timestamp.",
+      get: (c) => Number(c.wallNs() / NS),
+    },
+    {
+      name: "evt.rawtime.ns",
+      type: "uint64",
+      desc: "Fractional part of the event timestamp, in ns.",
+      get: (c) => Number(c.wallNs() % NS),
+    },
     { name: "evt.reltime", type: "reltime", desc: "Time since the start of the session, ns.", get: rel },
     {
       name: "evt.reltime.s",
@@ -146,9 +166,24 @@ export const EVT_FIELDS: FieldClass<EventContext> = {
         return r === null ? null : r % 1e9;
       },
     },
-    { name: "evt.deltatime", type: "reltime", desc: "Time since the previous event the engine read, ns.", get: delta },
-    { name: "evt.deltatime.s", type: "uint64", desc: "Seconds part of evt.deltatime.", get: (c) => Math.floor(delta(c) / 1e9) },
-    { name: "evt.deltatime.ns", type: "uint64", desc: "Fractional part of evt.deltatime, ns.", get: (c) => delta(c) % 1e9 },
+    {
+      name: "evt.deltatime",
+      type: "reltime",
+      desc: "Time since the previous event the engine read, ns.",
+      get: delta,
+    },
+    {
+      name: "evt.deltatime.s",
+      type: "uint64",
+      desc: "Seconds part of evt.deltatime.",
+      get: (c) => Math.floor(delta(c) / 1e9),
+    },
+    {
+      name: "evt.deltatime.ns",
+      type: "uint64",
+      desc: "Fractional part of evt.deltatime, ns.",
+      get: (c) => delta(c) % 1e9,
+    },
     {
       name: "evt.latency",
       type: "reltime",
@@ -187,7 +222,12 @@ export const EVT_FIELDS: FieldClass<EventContext> = {
       },
     },
     { name: "evt.source", type: "string", desc: "Event source: 'syscall'.", get: () => "syscall" },
-    { name: "evt.hostname", type: "string", desc: "Host name of the node the agent runs on.", get: (c) => c.hostname },
+    {
+      name: "evt.hostname",
+      type: "string",
+      desc: "Host name of the node the agent runs on.",
+      get: (c) => c.hostname,
+    },
     {
       name: "evt.type",
       type: "string",
@@ -195,7 +235,13 @@ export const EVT_FIELDS: FieldClass<EventContext> = {
       show: true,
       get: (c) => c.type,
     },
-    { name: "evt.cpu", type: "int16", desc: "CPU on which the event happened.", show: true, get: (c) => c.ev.cpu },
+    {
+      name: "evt.cpu",
+      type: "int16",
+      desc: "CPU on which the event happened.",
+      show: true,
+      get: (c) => c.ev.cpu,
+    },
     {
       name: "evt.category",
       type: "string",
@@ -258,7 +304,13 @@ export const EVT_FIELDS: FieldClass<EventContext> = {
       show: true,
       get: (c) => (c.sys === null ? null : resultName(c.sys.ret)),
     },
-    { name: "evt.rawres", type: "int64", desc: "Syscall return value as a number.", show: true, get: (c) => c.sys?.ret ?? null },
+    {
+      name: "evt.rawres",
+      type: "int64",
+      desc: "Syscall return value as a number.",
+      show: true,
+      get: (c) => c.sys?.ret ?? null,
+    },
     {
       name: "evt.failed",
       type: "bool",
@@ -280,9 +332,24 @@ export const EVT_FIELDS: FieldClass<EventContext> = {
       events: DATA,
       get: (c) => (c.sys !== null && DATA.includes(c.type) && c.sys.ret >= 0 ? c.sys.ret : null),
     },
-    { name: "evt.is_io", type: "bool", desc: "True for events that read or write data (sendto, sendmsg, recvfrom, recvmsg).", get: (c) => IO_READ.has(c.type) || IO_WRITE.has(c.type) },
-    { name: "evt.is_io_read", type: "bool", desc: "True for events that read data (recvfrom, recvmsg).", get: (c) => IO_READ.has(c.type) },
-    { name: "evt.is_io_write", type: "bool", desc: "True for events that write data (sendto, sendmsg).", get: (c) => IO_WRITE.has(c.type) },
+    {
+      name: "evt.is_io",
+      type: "bool",
+      desc: "True for events that read or write data (sendto, sendmsg, recvfrom, recvmsg).",
+      get: (c) => IO_READ.has(c.type) || IO_WRITE.has(c.type),
+    },
+    {
+      name: "evt.is_io_read",
+      type: "bool",
+      desc: "True for events that read data (recvfrom, recvmsg).",
+      get: (c) => IO_READ.has(c.type),
+    },
+    {
+      name: "evt.is_io_write",
+      type: "bool",
+      desc: "True for events that write data (sendto, sendmsg).",
+      get: (c) => IO_WRITE.has(c.type),
+    },
     {
       name: "evt.is_syslog",
       type: "bool",
@@ -332,8 +399,16 @@ export const EVT_FIELDS: FieldClass<EventContext> = {
         return f !== null && ((f & O_CREAT) !== 0 || (f & O_TMPFILE) === O_TMPFILE);
       },
     },
-    abspath("evt.abspath", "Absolute path of the path argument of *at syscalls (dirfd resolved); of renameat/linkat, the old path.", 0),
-    abspath("evt.abspath.src", "Absolute source path of *at syscalls: renameat/linkat's old path (as evt.abspath).", 0),
+    abspath(
+      "evt.abspath",
+      "Absolute path of the path argument of *at syscalls (dirfd resolved); of renameat/linkat, the old path.",
+      0,
+    ),
+    abspath(
+      "evt.abspath.src",
+      "Absolute source path of *at syscalls: renameat/linkat's old path (as evt.abspath).",
+      0,
+    ),
     abspath("evt.abspath.dst", "Absolute destination path of *at syscalls: renameat/linkat's new path.", 1),
   ],
 };

@@ -7,13 +7,20 @@ import { AF_INET, AF_INET6, AF_UNIX } from "../../decode/sockaddr.js";
 import type { CompareFactory, FieldClass, FieldSpec, FieldValue } from "../../rules/index.js";
 import { fdTypeChar, type FdInfo } from "../../state/fd-table.js";
 import type { EventContext, FdView, SockView } from "./context.js";
+import { HOST } from "./host.js";
 
 type Spec = FieldSpec<EventContext>;
 const FD = "fd" as const;
 const OPEN = ["open", "openat", "openat2", "creat"];
 const POLL = ["poll", "ppoll"];
 
-function fdField(name: string, type: Spec["type"], desc: string, get: (f: FdView, c: EventContext) => FieldValue, show = false): Spec {
+function fdField(
+  name: string,
+  type: Spec["type"],
+  desc: string,
+  get: (f: FdView, c: EventContext) => FieldValue,
+  show = false,
+): Spec {
   return {
     name,
     type,
@@ -27,7 +34,13 @@ function fdField(name: string, type: Spec["type"], desc: string, get: (f: FdView
   };
 }
 
-function sockField(name: string, type: Spec["type"], desc: string, get: (s: SockView) => FieldValue, show = false): Spec {
+function sockField(
+  name: string,
+  type: Spec["type"],
+  desc: string,
+  get: (s: SockView) => FieldValue,
+  show = false,
+): Spec {
   return {
     name,
     type,
@@ -154,7 +167,11 @@ function pollEntries(c: EventContext): { fd: number; e: FdInfo | undefined }[] |
   return ev.pollFds.map((x) => ({ fd: x.fd, e: p?.fds.get(x.fd) }));
 }
 
-function fdlist(name: string, desc: string, get: (x: { fd: number; e: FdInfo | undefined }) => string | number | null): Spec {
+function fdlist(
+  name: string,
+  desc: string,
+  get: (x: { fd: number; e: FdInfo | undefined }) => string | number | null,
+): Spec {
   return {
     name,
     type: "string",
@@ -163,10 +180,12 @@ function fdlist(name: string, desc: string, get: (x: { fd: number; e: FdInfo | u
     get: (c) => {
       const l = pollEntries(c);
       if (l === null) return null;
-      return l.map((x) => {
-        const v = get(x);
-        return v === null ? "" : String(v);
-      }).join(",");
+      return l
+        .map((x) => {
+          const v = get(x);
+          return v === null ? "" : String(v);
+        })
+        .join(",");
     },
   };
 }
@@ -190,14 +209,26 @@ export const FD_FIELDS: FieldClass<EventContext> = {
       (f) => (f.type === null ? null : (fdTypeChar(f.type as FdInfo["type"]) ?? "o")),
       true,
     ),
-    fdField("fd.name", "path", 'Full name: absolute path for files, "cip:cport->sip:sport" for sockets.', (f) => f.name, true),
+    fdField(
+      "fd.name",
+      "path",
+      'Full name: absolute path for files, "cip:cport->sip:sport" for sockets.',
+      (f) => f.name,
+      true,
+    ),
     fdField(
       "fd.nameraw",
       "path",
       "The file's path exactly as the opening syscall was given it (not made absolute, not normalised).",
       (f) => f.nameRaw,
     ),
-    fdField("fd.directory", "path", "Directory of a file fd (the fd itself for a directory).", directory, true),
+    fdField(
+      "fd.directory",
+      "path",
+      "Directory of a file fd (the fd itself for a directory).",
+      directory,
+      true,
+    ),
     fdField("fd.filename", "string", "Basename of a file fd.", filename, true),
     {
       name: "fd.ip",
@@ -235,7 +266,12 @@ export const FD_FIELDS: FieldClass<EventContext> = {
     sockField("fd.sockfamily", "string", "Socket family: ip (IPv4 and IPv6) or unix.", (s) =>
       s.family === AF_INET || s.family === AF_INET6 ? "ip" : s.family === AF_UNIX ? "unix" : null,
     ),
-    sockField("fd.is_server", "bool", "True if the process owns the server end (accepted or listening socket).", (s) => s.server),
+    sockField(
+      "fd.is_server",
+      "bool",
+      "True if the process owns the server end (accepted or listening socket).",
+      (s) => s.server,
+    ),
     {
       name: "fd.uid",
       type: "string",
@@ -246,8 +282,18 @@ export const FD_FIELDS: FieldClass<EventContext> = {
         return f === null || f.num === null ? null : `${c.ev.tgid}:${f.num}`;
       },
     },
-    fdField("fd.containername", "string", "Container id, a colon, and fd.name.", (f, c) => `${c.containerId()}:${f.name ?? ""}`),
-    fdField("fd.containerdirectory", "string", "Container id, a colon, and fd.directory.", (f, c) => `${c.containerId()}:${directory(f) ?? ""}`),
+    fdField(
+      "fd.containername",
+      "string",
+      "Container id, a colon, and fd.name.",
+      (f, c) => `${c.containerId()}:${f.name ?? ""}`,
+    ),
+    fdField(
+      "fd.containerdirectory",
+      "string",
+      "Container id, a colon, and fd.directory.",
+      (f, c) => `${c.containerId()}:${directory(f) ?? ""}`,
+    ),
     {
       name: "fd.proto",
       type: "string",
@@ -288,16 +334,51 @@ export const FD_FIELDS: FieldClass<EventContext> = {
       events: FD,
       get: (c) => (c.fd() === null ? null : c.services.fdNameChanged()),
     },
-    domainField("fd.cip.name", "Domain name of the client IP: the names rules compare this field with whose addresses (resolved by the agent, refreshed every 10 s) include fd.cip.", (s) => s.cip),
+    domainField(
+      "fd.cip.name",
+      "Domain name of the client IP: the names rules compare this field with whose addresses (resolved by the agent, refreshed every 10 s) include fd.cip.",
+      (s) => s.cip,
+    ),
     domainField("fd.sip.name", "Domain name of the server IP, as fd.cip.name.", (s) => s.sip),
     domainField("fd.lip.name", "Domain name of the local IP, as fd.cip.name.", (s) => s.lip),
     domainField("fd.rip.name", "Domain name of the remote IP, as fd.cip.name.", (s) => s.rip),
-    fileField("fd.dev", "uint32", "Device number of the file's file system, encoded as stat(2)'s st_dev.", (f) => f.dev),
-    fileField("fd.dev.major", "uint32", "Major device number of the file's file system.", (f) => (f.dev >>> 8) & 0xfff),
-    fileField("fd.dev.minor", "uint32", "Minor device number of the file's file system.", (f) => (f.dev & 0xff) | ((f.dev >>> 12) & 0xfff00)),
+    fileField(
+      "fd.dev",
+      "uint32",
+      "Device number of the file's file system, encoded as stat(2)'s st_dev.",
+      (f) => f.dev,
+    ),
+    fileField(
+      "fd.dev.major",
+      "uint32",
+      "Major device number of the file's file system.",
+      (f) => (f.dev >>> 8) & 0xfff,
+    ),
+    fileField(
+      "fd.dev.minor",
+      "uint32",
+      "Minor device number of the file's file system.",
+      (f) => (f.dev & 0xff) | ((f.dev >>> 12) & 0xfff00),
+    ),
     fileField("fd.ino", "int64", "Inode number of the file.", (f) => f.ino),
-    fileField("fd.is_upper_layer", "bool", "True if the file is in the upper layer of an overlayfs.", (f) => f.upper),
-    fileField("fd.is_lower_layer", "bool", "True if the file is in a lower layer of an overlayfs.", (f) => f.lower),
+    {
+      ...fileField(
+        "fd.is_upper_layer",
+        "bool",
+        "True if the file is in the upper layer of an overlayfs.",
+        (f) => f.upper,
+      ),
+      unavailable: () => HOST.overlayLayers(),
+    },
+    {
+      ...fileField(
+        "fd.is_lower_layer",
+        "bool",
+        "True if the file is in a lower layer of an overlayfs.",
+        (f) => f.lower,
+      ),
+      unavailable: () => HOST.overlayLayers(),
+    },
     {
       name: "fd.types",
       type: "list(string)",

@@ -58,12 +58,22 @@ function pick(c: EventContext, role: "path" | "source" | "target", raw: boolean)
   const p = ev.paths.get(arg);
   if (p === undefined) return null;
   // a symlink's target is what the link will contain, a mount's source a device or a name
-  if (raw || (role === "target" && ev.type.startsWith("symlink")) || (role === "source" && ev.type === "mount"))
+  if (
+    raw ||
+    (role === "target" && ev.type.startsWith("symlink")) ||
+    (role === "source" && ev.type === "mount")
+  )
     return p;
   return resolvePath(p, ev.dirs.get(arg) ?? c.proc()?.cwd);
 }
 
-function field(name: string, desc: string, events: readonly string[], role: "path" | "source" | "target", raw: boolean): FieldSpec<EventContext> {
+function field(
+  name: string,
+  desc: string,
+  events: readonly string[],
+  role: "path" | "source" | "target",
+  raw: boolean,
+): FieldSpec<EventContext> {
   return { name, type: "path", desc, events, show: !raw, get: (c) => pick(c, role, raw) };
 }
 
@@ -71,11 +81,29 @@ export const FS_PATH_FIELDS: FieldClass<EventContext> = {
   name: "fs.path",
   desc: "Paths of successful file-system syscalls (mkdir, unlink, open, chmod, rename, link, symlink, mount...).",
   fields: [
-    field("fs.path.name", "The path a file-system syscall acted on (absolute, normalised).", PATH_ONLY, "path", false),
+    field(
+      "fs.path.name",
+      "The path a file-system syscall acted on (absolute, normalised).",
+      PATH_ONLY,
+      "path",
+      false,
+    ),
     field("fs.path.nameraw", "The path as passed to the syscall.", PATH_ONLY, "path", true),
-    field("fs.path.source", "Source path of rename, link, symlink and mount (absolute).", SOURCE_TARGET, "source", false),
+    field(
+      "fs.path.source",
+      "Source path of rename, link, symlink and mount (absolute).",
+      SOURCE_TARGET,
+      "source",
+      false,
+    ),
     field("fs.path.sourceraw", "Source path as passed.", SOURCE_TARGET, "source", true),
-    field("fs.path.target", "Target path of rename, link, symlink and mount (absolute; a symlink's target as given).", SOURCE_TARGET, "target", false),
+    field(
+      "fs.path.target",
+      "Target path of rename, link, symlink and mount (absolute; a symlink's target as given).",
+      SOURCE_TARGET,
+      "target",
+      false,
+    ),
     field("fs.path.targetraw", "Target path as passed.", SOURCE_TARGET, "target", true),
   ],
 };

@@ -30,17 +30,40 @@ interface Row {
 
 const ROWS: readonly Row[] = [
   { suffix: "pod.name", type: "string", desc: "Pod name.", get: (p) => p.name, show: true },
-  { suffix: "pod.id", type: "string", desc: "Pod uid (as k8s.pod.uid).", get: (p) => p.uid, deprecated: true },
+  {
+    suffix: "pod.id",
+    type: "string",
+    desc: "Pod uid (as k8s.pod.uid).",
+    get: (p) => p.uid,
+    deprecated: true,
+  },
   { suffix: "pod.uid", type: "string", desc: "Pod uid.", get: (p) => p.uid, show: true },
-  { suffix: "pod.sandbox_id", type: "string", desc: "Pod sandbox id, 12 characters.", get: (p) => p.sandboxId, show: true },
-  { suffix: "pod.full_sandbox_id", type: "string", desc: "Full pod sandbox id.", get: (p) => p.fullSandboxId },
+  {
+    suffix: "pod.sandbox_id",
+    type: "string",
+    desc: "Pod sandbox id, 12 characters.",
+    get: (p) => p.sandboxId,
+    show: true,
+  },
+  {
+    suffix: "pod.full_sandbox_id",
+    type: "string",
+    desc: "Full pod sandbox id.",
+    get: (p) => p.fullSandboxId,
+  },
   {
     suffix: "pod.label",
     type: "string",
     desc: "One pod label: k8s.pod.label[app] or k8s.pod.label.app.",
     key: (p, k) => (p.labels === null ? null : (p.labels[k] ?? null)),
   },
-  { suffix: "pod.labels", type: "string", desc: "Every pod label, key:value, comma separated.", get: (p) => labels(p.labels), show: true },
+  {
+    suffix: "pod.labels",
+    type: "string",
+    desc: "Every pod label, key:value, comma separated.",
+    get: (p) => labels(p.labels),
+    show: true,
+  },
   { suffix: "pod.ip", type: "ipaddr", desc: "Pod IP address (API server).", get: (p) => p.ip },
   { suffix: "ns.name", type: "string", desc: "Namespace name.", get: (p) => p.namespace, show: true },
   {
@@ -49,13 +72,48 @@ const ROWS: readonly Row[] = [
     desc: "One label of the pod's namespace (API server).",
     key: (p, k) => (p.namespaceLabels === null ? null : (p.namespaceLabels[k] ?? null)),
   },
-  { suffix: "ns.labels", type: "string", desc: "Every label of the pod's namespace (API server).", get: (p) => labels(p.namespaceLabels) },
-  { suffix: "rs.name", type: "string", desc: "The ReplicaSet that owns the pod (API server).", get: (p) => ownerOfKind(p, "ReplicaSet") },
-  { suffix: "deployment.name", type: "string", desc: "The Deployment that owns the pod (API server).", get: (p) => ownerOfKind(p, "Deployment") },
-  { suffix: "daemonset.name", type: "string", desc: "The DaemonSet that owns the pod (API server).", get: (p) => ownerOfKind(p, "DaemonSet") },
-  { suffix: "statefulset.name", type: "string", desc: "The StatefulSet that owns the pod (API server).", get: (p) => ownerOfKind(p, "StatefulSet") },
-  { suffix: "job.name", type: "string", desc: "The Job that owns the pod (API server).", get: (p) => ownerOfKind(p, "Job") },
-  { suffix: "cronjob.name", type: "string", desc: "The CronJob that owns the pod (API server).", get: (p) => ownerOfKind(p, "CronJob") },
+  {
+    suffix: "ns.labels",
+    type: "string",
+    desc: "Every label of the pod's namespace (API server).",
+    get: (p) => labels(p.namespaceLabels),
+  },
+  {
+    suffix: "rs.name",
+    type: "string",
+    desc: "The ReplicaSet that owns the pod (API server).",
+    get: (p) => ownerOfKind(p, "ReplicaSet"),
+  },
+  {
+    suffix: "deployment.name",
+    type: "string",
+    desc: "The Deployment that owns the pod (API server).",
+    get: (p) => ownerOfKind(p, "Deployment"),
+  },
+  {
+    suffix: "daemonset.name",
+    type: "string",
+    desc: "The DaemonSet that owns the pod (API server).",
+    get: (p) => ownerOfKind(p, "DaemonSet"),
+  },
+  {
+    suffix: "statefulset.name",
+    type: "string",
+    desc: "The StatefulSet that owns the pod (API server).",
+    get: (p) => ownerOfKind(p, "StatefulSet"),
+  },
+  {
+    suffix: "job.name",
+    type: "string",
+    desc: "The Job that owns the pod (API server).",
+    get: (p) => ownerOfKind(p, "Job"),
+  },
+  {
+    suffix: "cronjob.name",
+    type: "string",
+    desc: "The CronJob that owns the pod (API server).",
+    get: (p) => ownerOfKind(p, "CronJob"),
+  },
 ];
 
 /** The k8smeta plugin's names among ours. */
@@ -74,7 +132,13 @@ const K8SMETA = new Set([
 
 function spec(prefix: string, r: Row, showIt: boolean): Spec {
   const name = `${prefix}.${r.suffix}`;
-  const base = { name, type: r.type, desc: r.desc, show: showIt && r.show === true, deprecated: r.deprecated === true };
+  const base = {
+    name,
+    type: r.type,
+    desc: r.desc,
+    show: showIt && r.show === true,
+    deprecated: r.deprecated === true,
+  };
   const key = r.key;
   if (key !== undefined)
     return {

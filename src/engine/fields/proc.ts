@@ -2,6 +2,7 @@
 import type { FieldClass, FieldSpec, FieldValue } from "../../rules/index.js";
 import type { ProcessInfo } from "../../state/process-table.js";
 import type { EventContext } from "./context.js";
+import { HOST } from "./host.js";
 
 type P = ProcessInfo;
 type Spec = FieldSpec<EventContext>;
@@ -26,7 +27,13 @@ function env(p: P, name: string | number | undefined): string | null {
 }
 
 /** A field of the process itself. */
-function own(name: string, type: Spec["type"], desc: string, get: (p: P, c: EventContext) => FieldValue, show = false): Spec {
+function own(
+  name: string,
+  type: Spec["type"],
+  desc: string,
+  get: (p: P, c: EventContext) => FieldValue,
+  show = false,
+): Spec {
   return {
     name,
     type,
@@ -114,7 +121,13 @@ export const PROC_FIELDS: FieldClass<EventContext> = {
   name: "proc",
   desc: "The process that generated the event, its parent and ancestors.",
   fields: [
-    { name: "proc.pid", type: "int64", desc: "Process id (host pid namespace).", show: true, get: (c) => c.ev.tgid },
+    {
+      name: "proc.pid",
+      type: "int64",
+      desc: "Process id (host pid namespace).",
+      show: true,
+      get: (c) => c.ev.tgid,
+    },
     own("proc.exe", "string", "First command-line argument (argv[0]) as given.", (p) => p.argv[0] ?? null),
     own("proc.name", "string", "Process name (the task's comm, up to 15 characters).", (p) => p.comm, true),
     own("proc.args", "string", "Command-line arguments, without argv[0], separated by spaces.", args),
@@ -129,7 +142,9 @@ export const PROC_FIELDS: FieldClass<EventContext> = {
       },
     },
     own("proc.cmdline", "string", "Full command line: proc.name followed by the arguments.", cmdline, true),
-    own("proc.cmdnargs", "uint64", "Number of command-line arguments (argv[0] excluded).", (p) => Math.max(0, p.argv.length - 1)),
+    own("proc.cmdnargs", "uint64", "Number of command-line arguments (argv[0] excluded).", (p) =>
+      Math.max(0, p.argv.length - 1),
+    ),
     own("proc.cmdlenargs", "uint64", "Total length of the command-line arguments (argv[0] excluded).", (p) =>
       p.argv.slice(1).reduce((n, a) => n + a.length, 0),
     ),
@@ -139,7 +154,9 @@ export const PROC_FIELDS: FieldClass<EventContext> = {
     }),
     own("proc.cwd", "path", "Current working directory.", (p) => p.cwd || null, true),
     own("proc.nthreads", "uint64", "Number of threads of the process.", (p) => p.nthreads),
-    own("proc.nchilds", "uint64", "Number of threads besides the main one.", (p) => Math.max(0, p.nthreads - 1)),
+    own("proc.nchilds", "uint64", "Number of threads besides the main one.", (p) =>
+      Math.max(0, p.nthreads - 1),
+    ),
     own("proc.ppid", "int64", "Parent process id.", (p) => p.ppid, true),
     parent("proc.pname", "string", "Parent process name.", (p) => p.comm),
     parent("proc.pcmdline", "string", "Parent command line.", cmdline),
@@ -176,17 +193,63 @@ export const PROC_FIELDS: FieldClass<EventContext> = {
         return p === undefined || p.startNs === 0n ? null : Math.max(0, c.ev.ts - Number(p.startNs));
       },
     },
-    { name: "proc.pid.ts", type: "abstime", desc: "Start time of the process, ns since the epoch.", get: (c) => startWall(c, c.proc()) },
-    { name: "proc.ppid.ts", type: "abstime", desc: "Start time of the parent process, ns since the epoch.", get: (c) => startWall(c, c.ancestor(1)) },
+    {
+      name: "proc.pid.ts",
+      type: "abstime",
+      desc: "Start time of the process, ns since the epoch.",
+      get: (c) => startWall(c, c.proc()),
+    },
+    {
+      name: "proc.ppid.ts",
+      type: "abstime",
+      desc: "Start time of the parent process, ns since the epoch.",
+      get: (c) => startWall(c, c.ancestor(1)),
+    },
     own("proc.exepath", "path", "Full executable path (resolved at exec).", (p) => p.exepath || null, true),
-    own("proc.is_exe_writable", "bool", "True if the executable is writable by the process's user (EXE_WRITABLE).", (p) => p.isExeWritable),
-    own("proc.is_exe_upper_layer", "bool", "True if the executable is in the upper layer of an overlayfs (written in the container).", (p) => p.isExeUpperLayer),
-    own("proc.is_exe_lower_layer", "bool", "True if the executable is in a lower layer of an overlayfs (from the image).", (p) => p.isExeLowerLayer),
-    own("proc.is_exe_from_memfd", "bool", "True if the executable is a memfd (fileless execution).", (p) => p.isExeFromMemfd),
-    own("proc.exe_ino", "int64", "Inode number of the executable.", (p) => (p.exeIno === 0 ? null : p.exeIno)),
-    own("proc.exe_ino.ctime", "abstime", "Change time of the executable's inode, ns since the epoch.", exeInoCtime),
-    own("proc.exe_ino.mtime", "abstime", "Modification time of the executable's inode, ns since the epoch.", (p) =>
-      p.exeMtimeNs === 0n ? null : p.exeMtimeNs,
+    own(
+      "proc.is_exe_writable",
+      "bool",
+      "True if the executable is writable by the process's user (EXE_WRITABLE).",
+      (p) => p.isExeWritable,
+    ),
+    {
+      ...own(
+        "proc.is_exe_upper_layer",
+        "bool",
+        "True if the executable is in the upper layer of an overlayfs (written in the container).",
+        (p) => p.isExeUpperLayer,
+      ),
+      unavailable: () => HOST.overlayLayers(),
+    },
+    {
+      ...own(
+        "proc.is_exe_lower_layer",
+        "bool",
+        "True if the executable is in a lower layer of an overlayfs (from the image).",
+        (p) => p.isExeLowerLayer,
+      ),
+      unavailable: () => HOST.overlayLayers(),
+    },
+    own(
+      "proc.is_exe_from_memfd",
+      "bool",
+      "True if the executable is a memfd (fileless execution).",
+      (p) => p.isExeFromMemfd,
+    ),
+    own("proc.exe_ino", "int64", "Inode number of the executable.", (p) =>
+      p.exeIno === 0 ? null : p.exeIno,
+    ),
+    own(
+      "proc.exe_ino.ctime",
+      "abstime",
+      "Change time of the executable's inode, ns since the epoch.",
+      exeInoCtime,
+    ),
+    own(
+      "proc.exe_ino.mtime",
+      "abstime",
+      "Modification time of the executable's inode, ns since the epoch.",
+      (p) => (p.exeMtimeNs === 0n ? null : p.exeMtimeNs),
     ),
     own(
       "proc.exe_ino.ctime_duration_proc_start",
@@ -209,28 +272,81 @@ export const PROC_FIELDS: FieldClass<EventContext> = {
         return d > 0n ? Number(d) : null;
       },
     ),
-    own("proc.pidns_init_start_ts", "abstime", "Start time of the init process of the process's pid namespace, ns since the epoch.", (p, c) =>
-      p.pidnsInitStartNs === 0n ? null : p.pidnsInitStartNs + c.bootToWallNs,
+    own(
+      "proc.pidns_init_start_ts",
+      "abstime",
+      "Start time of the init process of the process's pid namespace, ns since the epoch.",
+      (p, c) => (p.pidnsInitStartNs === 0n ? null : p.pidnsInitStartNs + c.bootToWallNs),
     ),
     own("proc.vpid", "int64", "Process id as seen in its pid namespace.", (p) => p.vpid, true),
     parent("proc.pvpid", "int64", "Parent process id as seen in its pid namespace.", (p) => p.vpid),
     own("proc.sid", "int64", "Session id (host pid namespace).", (p) => p.sid),
     own("proc.sname", "string", "Name of the session leader.", (p, c) => leader(c, p.sid)?.comm ?? null),
-    own("proc.sid.exe", "string", "argv[0] of the session leader.", (p, c) => leader(c, p.sid)?.argv[0] ?? null),
-    own("proc.sid.exepath", "path", "Executable path of the session leader.", (p, c) => leader(c, p.sid)?.exepath || null),
+    own(
+      "proc.sid.exe",
+      "string",
+      "argv[0] of the session leader.",
+      (p, c) => leader(c, p.sid)?.argv[0] ?? null,
+    ),
+    own(
+      "proc.sid.exepath",
+      "path",
+      "Executable path of the session leader.",
+      (p, c) => leader(c, p.sid)?.exepath || null,
+    ),
     own("proc.vpgid", "int64", "Process group id as seen in the process's pid namespace.", (p) => p.vpgid),
-    own("proc.vpgid.name", "string", "Name of the process group leader.", (p, c) => leader(c, p.pgid)?.comm ?? null),
-    own("proc.vpgid.exe", "string", "argv[0] of the process group leader.", (p, c) => leader(c, p.pgid)?.argv[0] ?? null),
-    own("proc.vpgid.exepath", "path", "Executable path of the process group leader.", (p, c) => leader(c, p.pgid)?.exepath || null),
-    own("proc.pgid", "int64", "Process group id (host pid namespace).", (p) => (p.pgid === 0 ? null : p.pgid)),
-    own("proc.pgid.name", "string", "Name of the process group leader (host pid namespace).", (p, c) => leader(c, p.pgid)?.comm ?? null),
-    own("proc.pgid.exe", "string", "argv[0] of the process group leader (host pid namespace).", (p, c) => leader(c, p.pgid)?.argv[0] ?? null),
-    own("proc.pgid.exepath", "path", "Executable path of the process group leader (host pid namespace).", (p, c) =>
-      leader(c, p.pgid)?.exepath || null,
+    own(
+      "proc.vpgid.name",
+      "string",
+      "Name of the process group leader.",
+      (p, c) => leader(c, p.pgid)?.comm ?? null,
+    ),
+    own(
+      "proc.vpgid.exe",
+      "string",
+      "argv[0] of the process group leader.",
+      (p, c) => leader(c, p.pgid)?.argv[0] ?? null,
+    ),
+    own(
+      "proc.vpgid.exepath",
+      "path",
+      "Executable path of the process group leader.",
+      (p, c) => leader(c, p.pgid)?.exepath || null,
+    ),
+    own("proc.pgid", "int64", "Process group id (host pid namespace).", (p) =>
+      p.pgid === 0 ? null : p.pgid,
+    ),
+    own(
+      "proc.pgid.name",
+      "string",
+      "Name of the process group leader (host pid namespace).",
+      (p, c) => leader(c, p.pgid)?.comm ?? null,
+    ),
+    own(
+      "proc.pgid.exe",
+      "string",
+      "argv[0] of the process group leader (host pid namespace).",
+      (p, c) => leader(c, p.pgid)?.argv[0] ?? null,
+    ),
+    own(
+      "proc.pgid.exepath",
+      "path",
+      "Executable path of the process group leader (host pid namespace).",
+      (p, c) => leader(c, p.pgid)?.exepath || null,
     ),
     own("proc.is_sid_leader", "bool", "True if the process is its session's leader.", (p) => p.sid === p.pid),
-    own("proc.is_vpgid_leader", "bool", "True if the process leads its process group (pid namespace view).", (p) => p.vpgid !== 0 && p.vpgid === p.vpid),
-    own("proc.is_pgid_leader", "bool", "True if the process leads its process group.", (p) => p.pgid !== 0 && p.pgid === p.pid),
+    own(
+      "proc.is_vpgid_leader",
+      "bool",
+      "True if the process leads its process group (pid namespace view).",
+      (p) => p.vpgid !== 0 && p.vpgid === p.vpid,
+    ),
+    own(
+      "proc.is_pgid_leader",
+      "bool",
+      "True if the process leads its process group.",
+      (p) => p.pgid !== 0 && p.pgid === p.pid,
+    ),
     own("proc.tty", "int32", "Controlling terminal, major << 20 | minor; 0 when none.", (p) => p.tty, true),
     own("proc.fdopencount", "uint64", "Number of open file descriptors.", (p) => p.fds.size),
     {

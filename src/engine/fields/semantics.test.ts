@@ -38,7 +38,10 @@ describe("fields naming either end of a connection (fd.ip, fd.net, fd.port)", ()
   const s = family();
   s.apply(syscall("socket", 300, { ret: 3, args: [2, 1, 6] }));
   // a connect from and to 203.0.113.10 (both ends in a namespace that owns the address)
-  const connect = syscall("connect", 300, { args: [3], tuple: tcp4("203.0.113.10", 40000, "203.0.113.10", 80) });
+  const connect = syscall("connect", 300, {
+    args: [3],
+    tuple: tcp4("203.0.113.10", 40000, "203.0.113.10", 80),
+  });
   s.apply(connect);
   const ctx = contextFor(s);
   const h = (c: string) => holds(ctx, connect, c, OUTBOUND);
@@ -50,7 +53,12 @@ describe("fields naming either end of a connection (fd.ip, fd.net, fd.port)", ()
     assert.equal(h(`fd.port != 80`), false);
     assert.equal(h(`fd.port != 22`), true);
     assert.equal(h("outbound"), true);
-    assert.equal(h("outbound and proc.exe endswith ssh and fd.l4proto=tcp and fd.sport in (80, 8080, 88, 443, 8443, 53, 4444)"), true);
+    assert.equal(
+      h(
+        "outbound and proc.exe endswith ssh and fd.l4proto=tcp and fd.sport in (80, 8080, 88, 443, 8443, 53, 4444)",
+      ),
+      true,
+    );
   });
 
   test("= and in hold when either end matches; orderings for ports too", () => {
@@ -113,7 +121,12 @@ describe("several values: ancestors, lists, negations", () => {
 
 test("fd.nameraw: the path exactly as passed; fd.name made absolute", () => {
   const s = family();
-  const ev = syscall("openat", 300, { ret: 3, paths: [[1, "../../etc/passwd"]], dirs: [[1, "/var/www"]], args: [-100, 0, 0, 0] });
+  const ev = syscall("openat", 300, {
+    ret: 3,
+    paths: [[1, "../../etc/passwd"]],
+    dirs: [[1, "/var/www"]],
+    args: [-100, 0, 0, 0],
+  });
   s.apply(ev);
   const f = snapshot(contextFor(s), ev);
   assert.equal(f["fd.nameraw"], "../../etc/passwd");
@@ -126,7 +139,14 @@ test("fd.nameraw: the path exactly as passed; fd.name made absolute", () => {
   // a failed open: fd.num -1, the path still named (Falco's open_file_failed)
   const failed = syscall("openat", 300, { ret: -2, paths: [[1, "/etc/../etc/nope"]], args: [-100, 0, 0, 0] });
   s.apply(failed);
-  assert.equal(holds(contextFor(s), failed, "fd.typechar='f' and fd.num=-1 and evt.res startswith E and fd.name=/etc/nope"), true);
+  assert.equal(
+    holds(
+      contextFor(s),
+      failed,
+      "fd.typechar='f' and fd.num=-1 and evt.res startswith E and fd.name=/etc/nope",
+    ),
+    true,
+  );
 });
 
 test("exec: evt.arg.flags as Falco renders it; a failed execve changes nothing about the process", () => {
@@ -155,12 +175,21 @@ test("fd.name_changed: a UDP datagram to a new peer renames an unconnected socke
       sockaddrs: [[4, { family: 2, addr: peer, port }]],
       // bound to an address: an unbound socket's source is 0.0.0.0, and `fd.ip != "0.0.0.0"`
       // (both ends) then keeps the outbound macro false, in Falco as here
-      tuple: { family: 2, type: 2, protocol: 17, local: { family: 2, addr: "203.0.113.5", port: 5353 }, remote: { family: 2, addr: "", port: 0 } },
+      tuple: {
+        family: 2,
+        type: 2,
+        protocol: 17,
+        local: { family: 2, addr: "203.0.113.5", port: 5353 },
+        remote: { family: 2, addr: "", port: 0 },
+      },
     });
   const first = udp("203.0.113.10", 53);
   s.apply(first);
   const ctx = contextFor(s);
-  assert.equal(holds(ctx, first, "fd.name_changed = true and fd.connected = false and fd.l4proto = udp", OUTBOUND), true);
+  assert.equal(
+    holds(ctx, first, "fd.name_changed = true and fd.connected = false and fd.l4proto = udp", OUTBOUND),
+    true,
+  );
   assert.equal(holds(ctx, first, "outbound", OUTBOUND), true);
   const again = udp("203.0.113.10", 53);
   s.apply(again);
@@ -172,7 +201,9 @@ test("fd.name_changed: a UDP datagram to a new peer renames an unconnected socke
 
 test("proc.env and proc.env[NAME]", () => {
   const s = new State({ procRoot: emptyProc });
-  s.apply(exec(400, "/usr/bin/curl", ["curl", "x"], { env: ["HOME=/root", "HTTP_PROXY=http://p:3128", "A=b=c"] }));
+  s.apply(
+    exec(400, "/usr/bin/curl", ["curl", "x"], { env: ["HOME=/root", "HTTP_PROXY=http://p:3128", "A=b=c"] }),
+  );
   const ev = syscall("connect", 400, { ret: 0 });
   const ctx = contextFor(s);
   assert.equal(holds(ctx, ev, "proc.env icontains http_proxy"), true);

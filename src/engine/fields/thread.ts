@@ -15,7 +15,13 @@ export const THREAD_FIELDS: FieldClass<EventContext> = {
   name: "thread",
   desc: "The thread that generated the event.",
   fields: [
-    { name: "thread.tid", type: "int64", desc: "Thread id (host pid namespace).", show: true, get: (c) => c.ev.tid },
+    {
+      name: "thread.tid",
+      type: "int64",
+      desc: "Thread id (host pid namespace).",
+      show: true,
+      get: (c) => c.ev.tid,
+    },
     {
       name: "thread.vtid",
       type: "int64",
@@ -23,7 +29,12 @@ export const THREAD_FIELDS: FieldClass<EventContext> = {
       // the thread table names the event's own thread (a fork record's vtid is the child's)
       get: (c) => c.thread()?.vtid ?? (c.ev.kind === "exec" || c.ev.kind === "exit" ? c.ev.vtid : null),
     },
-    { name: "thread.ismain", type: "bool", desc: "True if the thread is the main thread of its process.", get: (c) => c.ev.tid === c.ev.tgid },
+    {
+      name: "thread.ismain",
+      type: "bool",
+      desc: "True if the thread is the main thread of its process.",
+      get: (c) => c.ev.tid === c.ev.tgid,
+    },
     {
       name: "thread.nametid",
       type: "string",

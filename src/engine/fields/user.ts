@@ -1,6 +1,7 @@
 /** user.* and group.*: who the process runs as (its container's account files for containers). */
 import type { FieldClass } from "../../rules/index.js";
 import type { EventContext } from "./context.js";
+import { HOST } from "./host.js";
 
 const NO_LOGINUID = 0xffffffff;
 
@@ -31,11 +32,18 @@ export const USER_FIELDS: FieldClass<EventContext> = {
     },
     { name: "user.homedir", type: "path", desc: "Home directory.", get: (c) => user(c)?.homedir ?? null },
     { name: "user.shell", type: "string", desc: "Login shell.", get: (c) => user(c)?.shell ?? null },
-    { name: "user.loginuid", type: "int64", desc: "Audit login uid (-1 when unset).", get: loginUid },
+    {
+      name: "user.loginuid",
+      type: "int64",
+      desc: "Audit login uid (-1 when unset).",
+      unavailable: () => HOST.loginUid(),
+      get: loginUid,
+    },
     {
       name: "user.loginname",
       type: "string",
       desc: "Name of the audit login user (the host's account files).",
+      unavailable: () => HOST.loginUid(),
       get: (c) => {
         const l = loginUid(c);
         return l === null || l < 0 ? null : (c.services.state?.loginName(l) ?? (l === 0 ? "root" : null));
