@@ -20,7 +20,7 @@ run npx depcruise src --config .dependency-cruiser.cjs --output-type err
 
 step "generated code drift"
 run node dist/scripts/gen-abi.js >/dev/null
-run node dist/src/rules/field-docs.js --write >/dev/null
+run node dist/src/engine/fields/docs.js --write >/dev/null
 if ! git diff --exit-code --stat -- src/capture/abi.generated.ts docs/fields.md; then
   echo "FAILED: generated files differ from the committed ones (run 'make gen' and commit)"
   fail=1

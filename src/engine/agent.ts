@@ -9,7 +9,6 @@
 import { hostname as osHostname } from "node:os";
 import { CaptureSession, type CaptureReport, type CaptureStats } from "../capture/capture-session.js";
 import { syscallName, syscallNr } from "../capture/syscalls.js";
-import { decodeRecord } from "../decode/event.js";
 import {
   KIND_EXEC,
   KIND_EXIT,

@@ -204,10 +204,16 @@ test("unsafe <NA> comparison is a warning", () => {
 });
 
 test("one pass reports every problem across files, in file order", () => {
-  const r = loadRules([
-    { name: "a.yaml", text: RULE("evt.type = execve and proc.nme = x") },
-    { name: "b.yaml", text: RULE("evt.type = execve and fd.num contains 1").replace("rule: R", "rule: R2") },
-  ], { fields: RECORDS });
+  const r = loadRules(
+    [
+      { name: "a.yaml", text: RULE("evt.type = execve and proc.nme = x") },
+      {
+        name: "b.yaml",
+        text: RULE("evt.type = execve and fd.num contains 1").replace("rule: R", "rule: R2"),
+      },
+    ],
+    { fields: RECORDS },
+  );
   assert.deepEqual(r.diagnostics.map(formatDiagnostic), [
     "a.yaml:3:36: error: unknown field 'proc.nme'",
     "b.yaml:3:43: error: operator 'contains' is not supported by field 'fd.num' of type int64",

@@ -10,7 +10,10 @@ const FILES = ["falco_rules.yaml", "falco-incubating_rules.yaml", "falco-sandbox
 const skip = compatRulesSkip(...FILES);
 
 function load(names: readonly string[]) {
-  return loadRules(names.map((n) => ({ name: n, text: readFileSync(compatPath(n), "utf8") })), { fields: RECORDS });
+  return loadRules(
+    names.map((n) => ({ name: n, text: readFileSync(compatPath(n), "utf8") })),
+    { fields: RECORDS },
+  );
 }
 
 test(

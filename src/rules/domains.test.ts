@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { domainNamesIn } from "./domains.js";
 import { loadRules } from "./loader.js";
-import { RECORDS, compatPath, compatRulesSkip, evalCond } from "../../test/helpers/rules.js";
+import { RECORDS, compatPath, compatRulesSkip } from "../../test/helpers/rules.js";
 
 const names = (text: string): string[] => {
   const r = loadRules([{ name: "t.yaml", text }], { fields: RECORDS });
@@ -38,7 +38,9 @@ test(
   "Falco's stable rules ask for the Kubernetes API server's name",
   { skip: compatRulesSkip("falco_rules.yaml") },
   () => {
-    const r = loadRules([{ name: "falco_rules.yaml", text: readFileSync(stable, "utf8") }], { fields: RECORDS });
+    const r = loadRules([{ name: "falco_rules.yaml", text: readFileSync(stable, "utf8") }], {
+      fields: RECORDS,
+    });
     assert.deepEqual(domainNamesIn(r.ruleset.rules.map((x) => x.bound)), [
       "kubernetes.default.svc.cluster.local",
     ]);

@@ -62,7 +62,9 @@ export function renderFieldsMarkdown(schema: FieldSchema, title: string, generat
       "| --- | --- | --- | --- |",
     );
     for (const f of fs) {
-      lines.push(`| \`${esc(argSyntax(f))}\` | ${f.type} | ${esc(eventsText(f))} | ${esc(f.desc)}${notes(f)} |`);
+      lines.push(
+        `| \`${esc(argSyntax(f))}\` | ${f.type} | ${esc(eventsText(f))} | ${esc(f.desc)}${notes(f)} |`,
+      );
     }
     lines.push("");
   }
@@ -102,7 +104,8 @@ export function renderFieldsText(schema: FieldSchema): string {
   const w = Math.max(...schema.defs.map((f) => argSyntax(f).length));
   const tw = Math.max(...schema.defs.map((f) => f.type.length));
   return (
-    schema.defs.map((f) => `${argSyntax(f).padEnd(w)}  ${f.type.padEnd(tw)}  ${f.desc}${notes(f)}`).join("\n") +
-    "\n"
+    schema.defs
+      .map((f) => `${argSyntax(f).padEnd(w)}  ${f.type.padEnd(tw)}  ${f.desc}${notes(f)}`)
+      .join("\n") + "\n"
   );
 }

@@ -44,7 +44,10 @@ test("a field read for event types that never produce it", () => {
     "t.yaml:3:14: warning: rule 'lat': field 'evt.latency' is never produced for setuid events, which the rule can match: checks on it are false there",
   ]);
   // a branch restricted to the types that do produce it is fine
-  assert.deepEqual(load(rule("ok", "(evt.type = connect and evt.latency > 0) or evt.type = setuid")).msgs, []);
+  assert.deepEqual(
+    load(rule("ok", "(evt.type = connect and evt.latency > 0) or evt.type = setuid")).msgs,
+    [],
+  );
 });
 
 test("capture keys are ignored, and said so", () => {

@@ -159,8 +159,7 @@ export interface ResolvedField {
 }
 
 export type FieldResolution =
-  | { ok: true; field: ResolvedField }
-  | { ok: false; message: string; unknown: boolean };
+  { ok: true; field: ResolvedField } | { ok: false; message: string; unknown: boolean };
 
 /** The schema side of a registry: what the binder needs. */
 export interface FieldSchema {
@@ -181,9 +180,7 @@ function erase<C>(s: FieldSpec<C>, id: number, className: string): FieldDef {
   if ((make === undefined) === (get === undefined))
     throw new Error(`field '${s.name}': exactly one of get and make is required`);
   const producer: (arg: string | number | undefined) => Getter =
-    make !== undefined
-      ? (arg) => make(arg) as unknown as Getter
-      : () => get as unknown as Getter;
+    make !== undefined ? (arg) => make(arg) as unknown as Getter : () => get as unknown as Getter;
   const multi = s.multi;
   return {
     id,
@@ -250,7 +247,11 @@ export class FieldRegistry<C extends EvalContext> implements FieldSchema {
     let arg: string | undefined = bracketArg;
     if (def === undefined) {
       for (const d of this.dottedDefs) {
-        if (name.length > d.name.length + 1 && name.startsWith(d.name) && name.charCodeAt(d.name.length) === 46) {
+        if (
+          name.length > d.name.length + 1 &&
+          name.startsWith(d.name) &&
+          name.charCodeAt(d.name.length) === 46
+        ) {
           if (bracketArg !== undefined)
             return {
               ok: false,

@@ -16,7 +16,7 @@ function msgs(r: LoadResult): string[] {
   return r.diagnostics.map(formatDiagnostic);
 }
 function matches(r: LoadResult, fields: Record<string, FieldValue>, evtType = "execve"): string[] {
-  return r.ruleset.match((fields), evtType).map((x) => x.name);
+  return r.ruleset.match(fields, evtType).map((x) => x.name);
 }
 function cond(r: LoadResult, name: string): string | undefined {
   return r.compiled.find((c) => c.name === name)?.conditionText;
@@ -406,8 +406,8 @@ ${rule("A", "evt.type = execve and shell_in_dir and user.uid = 0")}${rule("B", "
   }
   const A = r.compiled[0];
   assert.ok(A);
-  assert.equal(A.condition((hit), "execve"), true);
-  assert.equal(A.condition((miss), "execve"), false);
+  assert.equal(A.condition(hit, "execve"), true);
+  assert.equal(A.condition(miss, "execve"), false);
 });
 
 test("per-type specialisation decides evt.type checks inside the condition", () => {
@@ -476,7 +476,11 @@ test("a filter can use the macros and lists of loaded rules", () => {
   const r = load({
     "a.yaml": "- list: shells\n  items: [sh, bash]\n- macro: shell\n  condition: proc.name in (shells)\n",
   });
-  const f = compileFilter("evt.type = execve and shell", { fields: RECORDS, macros: r.macros, lists: r.lists });
+  const f = compileFilter("evt.type = execve and shell", {
+    fields: RECORDS,
+    macros: r.macros,
+    lists: r.lists,
+  });
   assert.ok(f.ok);
-  assert.equal(f.filter.predicate(({ "proc.name": "bash" }), "execve"), true);
+  assert.equal(f.filter.predicate({ "proc.name": "bash" }, "execve"), true);
 });

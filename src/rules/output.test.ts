@@ -9,19 +9,29 @@ import { RECORDS } from "../../test/helpers/rules.js";
 
 function tpl(text: string): OutputTemplate {
   const d = new DiagnosticBag();
-  const r = compileOutput(text, d, stringSource("out", text), new BindContext(new Map(), new Map(), d, RECORDS));
+  const r = compileOutput(
+    text,
+    d,
+    stringSource("out", text),
+    new BindContext(new Map(), new Map(), d, RECORDS),
+  );
   if (!r.ok) assert.fail(d.items.map(formatDiagnostic).join("\n"));
   return r.template;
 }
 
 function outErr(text: string): string {
   const d = new DiagnosticBag();
-  const r = compileOutput(text, d, stringSource("out", text), new BindContext(new Map(), new Map(), d, RECORDS));
+  const r = compileOutput(
+    text,
+    d,
+    stringSource("out", text),
+    new BindContext(new Map(), new Map(), d, RECORDS),
+  );
   assert.equal(r.ok, false);
   return d.items.map(formatDiagnostic).join("\n");
 }
 
-const EV = ({
+const EV = {
   "proc.name": "bash",
   "proc.aname[2]": "sshd",
   "fd.num": 3,
@@ -31,7 +41,7 @@ const EV = ({
   "proc.tty": 34816,
   "evt.is_open_read": true,
   "fd.types": ["ipv4", "unix"],
-});
+};
 
 test("text rendering with <NA> for unknown values", () => {
   const t = tpl("proc=%proc.name parent=%proc.pname anc=%proc.aname[2] fd=%fd.num flags=%evt.arg.flags");

@@ -5,7 +5,8 @@
  * unknown).
  */
 import { fieldExprText } from "./ast.js";
-import { BindContext, bindFieldExpr } from "./binder.js";
+import type { BindContext} from "./binder.js";
+import { bindFieldExpr } from "./binder.js";
 import type { BoundFieldExpr } from "./bound.js";
 import { compileGetter, type FieldValue, type Getter } from "./compiler.js";
 import type { DiagnosticBag } from "./diagnostics.js";
@@ -163,7 +164,8 @@ export function compileOutput(
     let idx = fields.findIndex((f) => f.key === key);
     if (idx < 0) {
       idx = fields.length;
-      const list = b.kind === "field" ? b.field.def.multiOf(b.field.arg) === "list" : b.type === "list(string)";
+      const list =
+        b.kind === "field" ? b.field.def.multiOf(b.field.arg) === "list" : b.type === "list(string)";
       fields.push({ key, type: b.type, get: compileGetter(b), abstime: b.type === "abstime", list });
     }
     parts.push(idx);

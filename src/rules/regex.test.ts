@@ -117,9 +117,10 @@ test("what RE2 rejects is an error with its offset in the pattern", () => {
 test("a bad regex in a rules file is a positioned diagnostic", () => {
   const text =
     "- rule: R\n  desc: d\n  condition: evt.type = execve and proc.cmdline regex 'curl .*(a'\n  output: o\n  priority: WARNING\n";
-  assert.deepEqual(loadRules([{ name: "r.yaml", text }], { fields: RECORDS }).diagnostics.map(formatDiagnostic), [
-    "r.yaml:3:63: error: invalid regex: missing closing ): this '(' is never closed",
-  ]);
+  assert.deepEqual(
+    loadRules([{ name: "r.yaml", text }], { fields: RECORDS }).diagnostics.map(formatDiagnostic),
+    ["r.yaml:3:63: error: invalid regex: missing closing ): this '(' is never closed"],
+  );
   assert.equal(
     condError("proc.name regex 'ab\\\\'"),
     "17: invalid regex: trailing backslash at end of regex",

@@ -17,7 +17,7 @@ export class IpServices {
 
   private load(): Map<string, string> {
     const m = new Map<string, string>();
-    let text = "";
+    let text: string;
     try {
       text = readFileSync(this.path, "utf8");
     } catch {

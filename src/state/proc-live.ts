@@ -34,7 +34,12 @@ export class ProcLive {
     const close = s.lastIndexOf(")");
     if (close < 0) return null;
     // fields 1 (pid) and 2 (comm) come first; the rest follow the comm's ')'
-    return ["", s.slice(0, s.indexOf(" ")), s.slice(s.indexOf("(") + 1, close), ...s.slice(close + 2).split(" ")];
+    return [
+      "",
+      s.slice(0, s.indexOf(" ")),
+      s.slice(s.indexOf("(") + 1, close),
+      ...s.slice(close + 2).split(" "),
+    ];
   }
 
   /** The soft limit of one resource in /proc/PID/limits ("Max open files"); -1 unlimited. */

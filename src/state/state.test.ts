@@ -196,11 +196,7 @@ describe("fd table", () => {
     assert.equal(s.fd(300, 4)?.type, "directory");
     const close = syscall("close", 300, { args: [3] });
     s.apply(close);
-    assert.equal(
-      fields(s, close)["fd.name"],
-      "/root/notes.txt",
-      "the close event still names the fd",
-    );
+    assert.equal(fields(s, close)["fd.name"], "/root/notes.txt", "the close event still names the fd");
     s.apply(syscall("getpid", 300));
     assert.equal(s.fd(300, 3), undefined, "gone once the next event is applied");
   });

@@ -494,17 +494,33 @@ export class State {
         // an unconnected UDP socket takes the peer of its last datagram as its name (libsinsp)
         const fd = ev.argInt(0);
         const prev = fds.get(fd);
-        if (prev === undefined || !prev.isSocket || prev.l4proto !== "udp" || prev.role === ROLE_SERVER) return;
+        if (prev === undefined || !prev.isSocket || prev.l4proto !== "udp" || prev.role === ROLE_SERVER)
+          return;
         // sendto/recvfrom carry the peer in arg 4; sendmsg/recvmsg in the msghdr (arg 1)
         const sa = ev.sockaddr(ev.nr === NR_SENDTO || ev.nr === NR_RECVFROM ? 4 : 1);
-        if (sa === undefined || sa.addr === "" || (prev.connected && prev.rip === sa.addr && prev.rport === sa.port))
+        if (
+          sa === undefined ||
+          sa.addr === "" ||
+          (prev.connected && prev.rip === sa.addr && prev.rport === sa.port)
+        )
           return;
         const t = ev.tuple();
         const lip = t !== null && t.local.addr !== "" ? t.local.addr : prev.lip;
         const lport = t !== null && t.local.port !== 0 ? t.local.port : prev.lport;
         fds.set(
           fd,
-          new FdInfo(prev.type, `${lip}:${lport}->${sa.addr}:${sa.port}`, prev.cloexec, "udp", ROLE_CLIENT, lip, lport, sa.addr, sa.port, prev.connected),
+          new FdInfo(
+            prev.type,
+            `${lip}:${lport}->${sa.addr}:${sa.port}`,
+            prev.cloexec,
+            "udp",
+            ROLE_CLIENT,
+            lip,
+            lport,
+            sa.addr,
+            sa.port,
+            prev.connected,
+          ),
         );
         return;
       }

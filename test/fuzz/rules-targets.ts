@@ -91,7 +91,11 @@ function engineEvents(): { ctx: ReturnType<typeof contextFor>; events: DecodedEv
   const events: DecodedEvent[] = [
     exec(100, "/" + "a/".repeat(400) + "sh", ["sh", LONG, "[[[["], { env: [`X=${LONG}`, "=", "A"] }),
     fork(100, 101, { comm: "sh" }),
-    syscall("openat", 100, { ret: 3, paths: [[1, "../".repeat(1300) + "etc/passwd"]], dirs: [[1, "/" + LONG]] }),
+    syscall("openat", 100, {
+      ret: 3,
+      paths: [[1, "../".repeat(1300) + "etc/passwd"]],
+      dirs: [[1, "/" + LONG]],
+    }),
     syscall("openat", 100, { ret: -2, paths: [[1, "\u00e9\u202e"]] }),
     syscall("connect", 100, {
       args: [3],

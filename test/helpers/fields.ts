@@ -51,7 +51,13 @@ export function contextFor(state: State, services: StateServices | null = null):
 
 /** The event type of a decoded event, as the engine names it. */
 export function typeOf(ev: DecodedEvent): string {
-  return ev.kind === "syscall" ? ev.type : ev.kind === "fork" ? "procfork" : ev.kind === "exec" ? "procexec" : "procexit";
+  return ev.kind === "syscall"
+    ? ev.type
+    : ev.kind === "fork"
+      ? "procfork"
+      : ev.kind === "exec"
+        ? "procexec"
+        : "procexit";
 }
 
 /**
@@ -75,7 +81,8 @@ export function snapshot(ctx: EventContext, ev: DecodedEvent, num = 0): Snapshot
   const arg = SYSCALL_FIELDS.byName("evt.arg");
   if (arg !== undefined && ev.kind === "syscall") {
     const names = (SYSCALL_SPECS.get(ev.nr)?.params ?? []).map((p) => p.name);
-    for (const n of [...names, "res", "fd", "args", "flags", "fd1", "fd2"]) put(`evt.arg.${n}`, arg.producer(n)(ctx, type));
+    for (const n of [...names, "res", "fd", "args", "flags", "fd1", "fd2"])
+      put(`evt.arg.${n}`, arg.producer(n)(ctx, type));
   }
   if (arg !== undefined && ev.kind === "fork") put("evt.arg.child_pid", arg.producer("child_pid")(ctx, type));
   return out;
@@ -91,7 +98,12 @@ export function fieldOf(ctx: EventContext, ev: DecodedEvent, name: string, arg?:
 }
 
 /** Compiles `cond` against the syscall fields and evaluates it on `ev` (through `ctx`). */
-export function holds(ctx: EventContext, ev: DecodedEvent, cond: string, macros: Record<string, string> = {}): boolean {
+export function holds(
+  ctx: EventContext,
+  ev: DecodedEvent,
+  cond: string,
+  macros: Record<string, string> = {},
+): boolean {
   const m = new Map<string, MacroEntry>();
   for (const [k, v] of Object.entries(macros)) {
     const p = parseCondition(v);
@@ -106,9 +118,18 @@ export function holds(ctx: EventContext, ev: DecodedEvent, cond: string, macros:
 }
 
 /** The JSON output_fields and the text of an output template for `ev`. */
-export function rendered(ctx: EventContext, ev: DecodedEvent, output: string): { json: Record<string, unknown>; text: string } {
+export function rendered(
+  ctx: EventContext,
+  ev: DecodedEvent,
+  output: string,
+): { json: Record<string, unknown>; text: string } {
   const d = new DiagnosticBag();
-  const r = compileOutput(output, d, stringSource("out", output), new BindContext(new Map(), new Map(), d, SYSCALL_FIELDS));
+  const r = compileOutput(
+    output,
+    d,
+    stringSource("out", output),
+    new BindContext(new Map(), new Map(), d, SYSCALL_FIELDS),
+  );
   if (!r.ok) throw new Error(d.items.map(formatDiagnostic).join("\n"));
   const type = typeOf(ev);
   ctx.set(ev, type, 0);

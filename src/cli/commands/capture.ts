@@ -3,7 +3,7 @@
  */
 import { parseArgs } from "node:util";
 import { CaptureSession, resolveSyscalls, type CaptureStats } from "../../capture/capture-session.js";
-import { decodeRecord, type DecodedEvent, type ProcEvent } from "../../decode/event.js";
+import { decodeRecord, type ProcEvent } from "../../decode/event.js";
 import { ContainerStore } from "../../state/containers/index.js";
 import { K8sMetadata } from "../../state/k8s/k8s-metadata.js";
 import { UserResolver } from "../../state/users/index.js";

@@ -353,7 +353,11 @@ function readBaseSyscalls(
   const b = raw["base_syscalls"];
   if (b === undefined || b === null) return { extraSyscalls, excludeSyscalls };
   if (typeof b !== "object" || Array.isArray(b)) {
-    problems.push({ severity: "error", key: "base_syscalls", message: "expected a mapping (custom_set, repair)" });
+    problems.push({
+      severity: "error",
+      key: "base_syscalls",
+      message: "expected a mapping (custom_set, repair)",
+    });
     return { extraSyscalls, excludeSyscalls };
   }
   const m = b as Record<string, unknown>;
@@ -364,14 +368,23 @@ function readBaseSyscalls(
     problems.push({
       severity: "warning",
       key: "base_syscalls.repair",
-      message: "Lanner always captures the syscalls its process and fd state needs (repair cannot be turned off)",
+      message:
+        "Lanner always captures the syscalls its process and fd state needs (repair cannot be turned off)",
     });
   else if (m["repair"] !== undefined && m["repair"] !== true)
-    problems.push({ severity: "error", key: "base_syscalls.repair", message: `expected true or false, got ${JSON.stringify(m["repair"])}` });
+    problems.push({
+      severity: "error",
+      key: "base_syscalls.repair",
+      message: `expected true or false, got ${JSON.stringify(m["repair"])}`,
+    });
   const set = m["custom_set"];
   if (set === undefined) return { extraSyscalls, excludeSyscalls };
   if (!Array.isArray(set)) {
-    problems.push({ severity: "error", key: "base_syscalls.custom_set", message: "expected a list of syscall names" });
+    problems.push({
+      severity: "error",
+      key: "base_syscalls.custom_set",
+      message: "expected a list of syscall names",
+    });
     return { extraSyscalls, excludeSyscalls };
   }
   for (const item of set) {
@@ -379,7 +392,11 @@ function readBaseSyscalls(
     const neg = name.startsWith("!");
     const n = neg ? name.slice(1) : name;
     if (syscallNr(n) === undefined) {
-      problems.push({ severity: "error", key: "base_syscalls.custom_set", message: `unknown syscall '${n}'` });
+      problems.push({
+        severity: "error",
+        key: "base_syscalls.custom_set",
+        message: `unknown syscall '${n}'`,
+      });
       continue;
     }
     if (!neg) extraSyscalls.push(n);
@@ -439,7 +456,10 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
   // ---- outputs
   let built: BuiltOutputs;
   try {
-    built = await buildOutputs(settings.outputs, { hostname, version: { version: "0.1.0", engineVersion: ENGINE_VERSION } });
+    built = await buildOutputs(settings.outputs, {
+      hostname,
+      version: { version: "0.1.0", engineVersion: ENGINE_VERSION },
+    });
     await built.start();
   } catch (e) {
     io.stderr(`lanner run: starting outputs: ${errorMessage(e)}\n`);

@@ -168,8 +168,16 @@ describe(
       assert.equal(fieldOf(ctx, onHost, "container.name"), "host");
       assert.equal(fieldOf(ctx, onHost, "k8s.pod.name"), null);
       assert.equal(f("user.name"), "root");
-      assert.equal(fieldOf(ctx, syscall("openat", app.pid, { ret: 3, euid: 4321 }), "user.name"), "lanner-app", "the container's passwd");
-      assert.equal(fieldOf(ctx, syscall("openat", process.pid, { ret: 3, euid: 4321 }), "user.name"), null, "not the host's");
+      assert.equal(
+        fieldOf(ctx, syscall("openat", app.pid, { ret: 3, euid: 4321 }), "user.name"),
+        "lanner-app",
+        "the container's passwd",
+      );
+      assert.equal(
+        fieldOf(ctx, syscall("openat", process.pid, { ret: 3, euid: 4321 }), "user.name"),
+        null,
+        "not the host's",
+      );
     });
 
     it("an API outage keeps lookups working with runtime-derived fields; the watch recovers", async () => {
