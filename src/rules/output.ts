@@ -5,7 +5,7 @@
  * unknown).
  */
 import { fieldExprText } from "./ast.js";
-import type { BindContext} from "./binder.js";
+import type { BindContext } from "./binder.js";
 import { bindFieldExpr } from "./binder.js";
 import type { BoundFieldExpr } from "./bound.js";
 import { compileGetter, type FieldValue, type Getter } from "./compiler.js";
