@@ -12,6 +12,7 @@ import { after, describe, test } from "node:test";
 import { LN_CONST } from "../capture/abi.generated.js";
 import { ProcessTable } from "./process-table.js";
 import { exec, fork } from "./test-events.js";
+import { envStrings } from "../decode/event.js";
 
 const emptyProc = mkdtempSync(join(tmpdir(), "lanner-noproc-"));
 after(() => rmSync(emptyProc, { recursive: true, force: true }));
@@ -69,13 +70,18 @@ describe("process table: exec data", () => {
     assert.equal(c.pidnsInitStartNs, 12_345n, "a record without it keeps the known start");
   });
 
-  test("identical environments of many execs share one array", () => {
+  test("identical environments of many execs share one array (made once, at decode)", () => {
+    // each exec record brings its own bytes; the decoder finds them seen before and reuses the strings
+    const bytes = (env: string[]) => Buffer.from(env.map((e) => `${e}\0`).join(""));
+    const first = envStrings(bytes(["PATH=/bin", "X=1"]), 0, bytes(["PATH=/bin", "X=1"]).length);
     const t = new ProcessTable({ procRoot: emptyProc });
-    for (let pid = 200; pid < 210; pid++)
-      t.apply(exec(pid, "/bin/true", ["true"], { env: ["PATH=/bin", "X=1"] }), 1);
-    const first = t.get(200)!.env;
-    for (let pid = 201; pid < 210; pid++) assert.equal(t.get(pid)!.env, first);
-    t.apply(exec(210, "/bin/true", ["true"], { env: ["PATH=/bin", "X=2"] }), 1);
+    for (let pid = 200; pid < 210; pid++) {
+      const b = bytes(["PATH=/bin", "X=1"]);
+      t.apply(exec(pid, "/bin/true", ["true"], { env: envStrings(b, 0, b.length) }), 1);
+    }
+    for (let pid = 200; pid < 210; pid++) assert.equal(t.get(pid)!.env, first);
+    const other = bytes(["PATH=/bin", "X=2"]);
+    t.apply(exec(210, "/bin/true", ["true"], { env: envStrings(other, 0, other.length) }), 1);
     assert.notEqual(t.get(210)!.env, first);
     assert.deepEqual(t.get(210)!.env, ["PATH=/bin", "X=2"]);
   });
