@@ -21,6 +21,8 @@ const volatile __u32 self_tgid = 0;    /* the agent: never traced */
 const volatile __u32 filter_tgid = 0;  /* 0 = every process; else this tgid and descendants */
 const volatile __u64 wakeup_bytes = 0; /* 0 = adaptive wakeups; else wake only on crossing */
 const volatile __u32 snaplen = 0;      /* bytes of sendto/recvfrom data (<= LN_MAX_DATA) */
+const volatile __u8 filter_cgroup = 0; /* 1 = drop the records of cgroups ln_cgsel marks
+					  LN_SEL_DROP (a gadget's container selection) */
 
 /* ---------------------------------------------------------------- maps */
 
@@ -68,6 +70,15 @@ struct {
 	__type(key, __u32);  /* tgid */
 	__type(value, __u8); /* 1 */
 } ln_follow SEC(".maps");
+
+/* cgroup v2 id -> LN_SEL_PASS | LN_SEL_DROP (with filter_cgroup). A cgroup not in the map
+ * passes: user space classifies its container, then adds it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u8);
+} ln_cgsel SEC(".maps");
 
 /* Per-CPU record build buffer. Tails are appended at offsets masked into the first half, so
  * every write is provably inside the value; records themselves stay <= LN_SCRATCH bytes. */
@@ -258,6 +269,19 @@ static __always_inline bool skip_tgid(__u32 tgid)
 	if (!filter_tgid || tgid == filter_tgid)
 		return false;
 	return !bpf_map_lookup_elem(&ln_follow, &tgid);
+}
+
+/* Container selection: the current task's cgroup is one user space dropped. */
+static __always_inline bool cgroup_dropped(void)
+{
+	__u64 id;
+	__u8 *v;
+
+	if (!filter_cgroup)
+		return false;
+	id = bpf_get_current_cgroup_id();
+	v = bpf_map_lookup_elem(&ln_cgsel, &id);
+	return v && *v == LN_SEL_DROP;
 }
 
 static __always_inline bool followed(__u32 tgid)
@@ -927,7 +951,7 @@ static __noinline int stash_enter(struct pt_regs *regs, __u32 nr, __u32 ef)
 	__u8 *want;
 	long n;
 
-	if (skip_tgid(pid_tgid >> 32) || in_ia32_syscall(bpf_get_current_task_btf()))
+	if (skip_tgid(pid_tgid >> 32) || in_ia32_syscall(bpf_get_current_task_btf()) || cgroup_dropped())
 		return 0;
 	want = bpf_map_lookup_elem(&ln_interest, &nr);
 	if (!want || !*want)
@@ -1197,6 +1221,8 @@ static __always_inline int do_exit(struct pt_regs *regs, long id, long ret)
 		return 0;
 	}
 	if (filter_tgid && skip_tgid(pid_tgid >> 32))
+		return 0;
+	if (cgroup_dropped())
 		return 0;
 	nr = BOUND(nr, 511); /* the stack spill of the map key dropped the bounds */
 	if (ln_descs[nr].tails)
@@ -1603,7 +1629,7 @@ static __noinline int on_fork(struct task_struct *parent, struct task_struct *ch
 	struct ln_buf *r;
 	__u8 one = 1;
 
-	if (ptgid == self_tgid || !followed(ptgid))
+	if (ptgid == self_tgid || !followed(ptgid) || cgroup_dropped())
 		return 0;
 	if (filter_tgid && ctgid != ptgid)
 		bpf_map_update_elem(&ln_follow, &ctgid, &one, BPF_ANY);
@@ -1625,7 +1651,7 @@ static __noinline int on_exec(struct task_struct *task, __u32 old_pid)
 	struct ln_proc *p;
 	struct ln_buf *r;
 
-	if (skip_tgid(pid_tgid >> 32))
+	if (skip_tgid(pid_tgid >> 32) || cgroup_dropped())
 		return 0;
 	r = proc_begin(pid_tgid, LN_K_EXEC);
 	if (!r)
@@ -1652,7 +1678,7 @@ static __noinline int on_exit(struct task_struct *task)
 	if (skip_tgid(tgid))
 		return 0;
 	group_dead = BPF_CORE_READ(task, signal, live.counter) == 0;
-	r = proc_begin(pid_tgid, LN_K_EXIT);
+	r = cgroup_dropped() ? NULL : proc_begin(pid_tgid, LN_K_EXIT);
 	if (r) {
 		p = (void *)r->b;
 		fill_proc(p, task);

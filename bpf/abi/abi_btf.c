@@ -32,6 +32,8 @@ enum ln_const {
 	LN_C_PF_EXE_LOWER = LN_PF_EXE_LOWER,
 	LN_C_FI_UPPER = LN_FI_UPPER,
 	LN_C_FI_LOWER = LN_FI_LOWER,
+	LN_C_SEL_PASS = LN_SEL_PASS,
+	LN_C_SEL_DROP = LN_SEL_DROP,
 	LN_C_MAX_PATH = LN_MAX_PATH,
 	LN_C_MAX_ARGV = LN_MAX_ARGV,
 	LN_C_MAX_ENV = LN_MAX_ENV,
@@ -48,6 +50,7 @@ enum ln_const {
 	LN_C_OPEN_HOW_SIZE = sizeof(struct ln_open_how),
 	LN_C_FILE_INFO_SIZE = sizeof(struct ln_file_info),
 	LN_C_POLLFD_SIZE = sizeof(struct ln_pollfd),
+	LN_C_GHDR_SIZE = sizeof(struct ln_ghdr),
 };
 
 _Static_assert(sizeof(struct ln_hdr) == 24, "ln_hdr");
@@ -58,6 +61,7 @@ _Static_assert(sizeof(struct ln_open_how) == 24, "ln_open_how");
 _Static_assert(sizeof(struct ln_proc) == 192, "ln_proc");
 _Static_assert(sizeof(struct ln_file_info) == 16, "ln_file_info");
 _Static_assert(sizeof(struct ln_pollfd) == 8, "ln_pollfd");
+_Static_assert(sizeof(struct ln_ghdr) == 64, "ln_ghdr");
 
 /* One global of every ABI type, so each is emitted into BTF by name. */
 struct ln_hdr ln_abi_hdr;
@@ -68,6 +72,7 @@ struct ln_proc ln_abi_proc;
 struct ln_open_how ln_abi_open_how;
 struct ln_file_info ln_abi_file_info;
 struct ln_pollfd ln_abi_pollfd;
+struct ln_ghdr ln_abi_ghdr;
 enum ln_kind ln_abi_kind;
 enum ln_tail_kind ln_abi_tail_kind;
 enum ln_stat ln_abi_stat;

@@ -167,6 +167,12 @@ struct ln_proc {
 				   CAP_DAC_OVERRIDE/CAP_FOWNER), on a writable, non-immutable inode */
 #define LN_PF_EXE_LOWER 0x40  /* exe file is on overlayfs and only in a lower layer */
 
+/* Container selection (a gadget's -n/-p/-c/-l): user space classifies the cgroup of each
+ * container and writes one of these, keyed by cgroup v2 id (never reused: kernfs ids carry a
+ * generation), into the program's selection map. A cgroup with no entry passes. */
+#define LN_SEL_PASS 1
+#define LN_SEL_DROP 2
+
 /* Bounds (bytes). */
 #define LN_MAX_PATH 4096
 #define LN_MAX_ARGV 4096
@@ -199,6 +205,21 @@ struct ln_pollfd {
 	__s32 fd;
 	__s16 events;
 	__s16 revents;
+};
+
+/* The common start of every gadget record (src/gadgets/<name>/program.bpf.c, filled by
+ * lng_fill_hdr in bpf/include/ln_gadget.h): who did it, for enrichment in user space. */
+struct ln_ghdr {
+	__u64 ts;        /* bpf_ktime_get_boot_ns() */
+	__u64 mntns;     /* mount namespace inode of the task */
+	__u64 cgroup_id; /* cgroup v2 id of the task (container lookup) */
+	__u32 pid;       /* tgid, host pid namespace */
+	__u32 tid;
+	__u32 ppid;      /* real parent's tgid */
+	__u32 uid;       /* real uid, host user namespace */
+	__u32 gid;
+	__u32 kind;      /* the gadget's own record kind (0 when it has one) */
+	char comm[16];
 };
 
 /* Ring buffer wakeup policy: records are submitted with BPF_RB_NO_WAKEUP; user space drains

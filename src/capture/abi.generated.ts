@@ -17,6 +17,8 @@ export const LN_CONST = {
   LN_C_PF_EXE_LOWER: 64,
   LN_C_FI_UPPER: 1,
   LN_C_FI_LOWER: 2,
+  LN_C_SEL_PASS: 1,
+  LN_C_SEL_DROP: 2,
   LN_C_MAX_PATH: 4096,
   LN_C_MAX_ARGV: 4096,
   LN_C_MAX_ENV: 4096,
@@ -33,6 +35,7 @@ export const LN_CONST = {
   LN_C_OPEN_HOW_SIZE: 24,
   LN_C_FILE_INFO_SIZE: 16,
   LN_C_POLLFD_SIZE: 8,
+  LN_C_GHDR_SIZE: 64,
 } as const;
 
 /** enum ln_kind */
@@ -88,6 +91,34 @@ export const LN_FILE_INFO_FIELDS = [
   { name: "ino", offset: 0, size: 8, count: 1, signed: false },
   { name: "dev", offset: 8, size: 4, count: 1, signed: false },
   { name: "flags", offset: 12, size: 4, count: 1, signed: false },
+] as const;
+
+/** struct ln_ghdr: byte offsets (size, count, signedness in the comment) */
+export const LN_GHDR = {
+  SIZEOF: 64,
+  TS: 0, // u64
+  MNTNS: 8, // u64
+  CGROUP_ID: 16, // u64
+  PID: 24, // u32
+  TID: 28, // u32
+  PPID: 32, // u32
+  UID: 36, // u32
+  GID: 40, // u32
+  KIND: 44, // u32
+  COMM: 48, // s8[16]
+} as const;
+
+export const LN_GHDR_FIELDS = [
+  { name: "ts", offset: 0, size: 8, count: 1, signed: false },
+  { name: "mntns", offset: 8, size: 8, count: 1, signed: false },
+  { name: "cgroup_id", offset: 16, size: 8, count: 1, signed: false },
+  { name: "pid", offset: 24, size: 4, count: 1, signed: false },
+  { name: "tid", offset: 28, size: 4, count: 1, signed: false },
+  { name: "ppid", offset: 32, size: 4, count: 1, signed: false },
+  { name: "uid", offset: 36, size: 4, count: 1, signed: false },
+  { name: "gid", offset: 40, size: 4, count: 1, signed: false },
+  { name: "kind", offset: 44, size: 4, count: 1, signed: false },
+  { name: "comm", offset: 48, size: 1, count: 16, signed: true },
 ] as const;
 
 /** struct ln_hdr: byte offsets (size, count, signedness in the comment) */

@@ -11,7 +11,7 @@
  */
 import { LannerError, errorMessage } from "../errors.js";
 import { BpfObject, type BpfLink, type RingReader, clockOffsets, numPossibleCpus } from "../native/index.js";
-import { LN_STAT } from "./abi.generated.js";
+import { LN_CONST, LN_STAT } from "./abi.generated.js";
 import { ENTER_SYSCALLS, syscallName, syscallNr } from "./syscalls.js";
 import { probeProgram, tracefsRoot, tracepointExists } from "./features.js";
 import { bpfObjectPath } from "./paths.js";
@@ -42,6 +42,11 @@ export interface CaptureOptions {
    * Falco captures 80 by default.
    */
   readonly snaplen?: number;
+  /**
+   * Filter by cgroup in the kernel (a gadget's container selection): records of the cgroups
+   * `setCgroupVerdict` marks "drop" are not made; unknown cgroups pass.
+   */
+  readonly cgroupFilter?: boolean;
   /**
    * Called once per batch of raw records, synchronously; `batch` is reused after the call.
    * Framing: u32 record length, u32 zero, record, padding to 8 (decode/ walks it). It may
@@ -111,6 +116,11 @@ const MAX_SYSCALL_NR = 512;
 /** Syscalls whose tracepoint carries the kernel's SYSCALL_DEFINE name, not the libc one. */
 const TRACEPOINT_ALIAS: Readonly<Record<string, string>> = { umount2: "umount" };
 const tracepointName = (syscall: string): string => TRACEPOINT_ALIAS[syscall] ?? syscall;
+
+/** The value of a selection map entry (LN_SEL_PASS or LN_SEL_DROP). */
+export function selectionVerdict(pass: boolean): Buffer {
+  return Buffer.from([pass ? LN_CONST.LN_C_SEL_PASS : LN_CONST.LN_C_SEL_DROP]);
+}
 
 function u32(n: number): Buffer {
   const b = Buffer.alloc(4);
@@ -252,6 +262,7 @@ export class CaptureSession {
       obj.setGlobal("filter_tgid", u32(opts.filterPid ?? 0));
       obj.setGlobal("wakeup_bytes", u64(wakeupBytes));
       if (opts.snaplen !== undefined) obj.setGlobal("snaplen", u32(Math.max(0, Math.min(256, opts.snaplen))));
+      if (opts.cgroupFilter === true) obj.setGlobal("filter_cgroup", Buffer.from([1]));
       obj.setMaxEntries("ln_events", ringBytes);
       if (opts.stashEntries !== undefined) obj.setMaxEntries("ln_stash", opts.stashEntries);
       obj.load();
@@ -338,6 +349,19 @@ export class CaptureSession {
       throw e;
     }
     this.syscallLinks.set(n, links);
+  }
+
+  /**
+   * Whether the records of cgroup `id` are made (`pass`), not made (`drop`), or left to user
+   * space again (`forget`). Only with `cgroupFilter`.
+   */
+  setCgroupVerdict(id: bigint, verdict: "pass" | "drop" | "forget"): void {
+    const obj = this.obj;
+    if (!obj) return;
+    const key = Buffer.alloc(8);
+    key.writeBigUInt64LE(id);
+    if (verdict === "forget") obj.mapDelete("ln_cgsel", key);
+    else obj.mapUpdate("ln_cgsel", key, selectionVerdict(verdict === "pass"));
   }
 
   private setInterest(nr: number, on: boolean): void {

@@ -3,8 +3,6 @@
  */
 import { createRequire } from "node:module";
 import { errorMessage } from "../errors.js";
-import { captureCommand } from "./commands/capture.js";
-import { doctorCommand } from "./commands/doctor.js";
 import { processIO, UsageError, type CliIO } from "./io.js";
 
 const HELP = `Usage: lanner <command> [options]
@@ -14,6 +12,9 @@ Commands:
   capture     stream enriched kernel events, one per line
   doctor      what this kernel offers and what Lanner uses, with reasons
   rules       validate | list | fields
+  trace       stream one kind of event of the node's pods (GADGETS_trace)
+  top         periodic tables (GADGETS_top)
+  snapshot    what exists now (GADGETS_snapshot)
   version     print the version
 
 Every command has --help.
@@ -22,11 +23,15 @@ Every command has --help.
 type Command = (argv: string[], io: CliIO) => Promise<number>;
 
 const COMMANDS: Readonly<Record<string, Command>> = {
-  capture: captureCommand,
-  doctor: doctorCommand,
-  // loaded lazily: the rules library and the outputs are large and `capture` needs neither
+  // each command's modules are loaded when it runs: start-up is what a gadget's readiness
+  // costs (the runtime clients, the rules library and the outputs are large)
+  capture: async (argv, io) => (await import("./commands/capture.js")).captureCommand(argv, io),
+  doctor: async (argv, io) => (await import("./commands/doctor.js")).doctorCommand(argv, io),
   run: async (argv, io) => (await import("./commands/run.js")).runCommand(argv, io),
   rules: async (argv, io) => (await import("./commands/rules-cli.js")).rulesCli(argv, io),
+  trace: async (argv, io) => (await import("./commands/gadget.js")).gadgetCommand("trace", argv, io),
+  top: async (argv, io) => (await import("./commands/gadget.js")).gadgetCommand("top", argv, io),
+  snapshot: async (argv, io) => (await import("./commands/gadget.js")).gadgetCommand("snapshot", argv, io),
   version: async (_argv, io) => {
     const pkg = createRequire(import.meta.url)("../../../package.json") as { version: string };
     io.stdout(`lanner ${pkg.version}\n`);
@@ -34,15 +39,25 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   },
 };
 
+/** The help text, with the gadgets of each category (loaded only when help is printed). */
+async function help(): Promise<string> {
+  const { gadgetsOf } = await import("../gadgets/index.js");
+  return HELP.replace(/GADGETS_(trace|top|snapshot)/g, (_m, c: "trace" | "top" | "snapshot") =>
+    gadgetsOf(c)
+      .map((g) => g.name)
+      .join(", "),
+  );
+}
+
 export async function cliMain(argv: string[], io: CliIO = processIO): Promise<number> {
   const [cmd, ...rest] = argv;
   if (cmd === undefined || cmd === "--help" || cmd === "-h" || cmd === "help") {
-    io.stdout(HELP);
+    io.stdout(await help());
     return cmd === undefined ? 2 : 0;
   }
   const fn = COMMANDS[cmd];
   if (!fn) {
-    io.stderr(`lanner: unknown command '${cmd}'\n${HELP}`);
+    io.stderr(`lanner: unknown command '${cmd}'\n${await help()}`);
     return 2;
   }
   try {

@@ -13,6 +13,10 @@ import type { DiagnosticBag } from "./diagnostics.js";
 import { type SourceRef } from "./diagnostics.js";
 import { categoryOf, type EvalContext } from "./fields.js";
 import { parseFieldExprAt } from "./parser.js";
+import { formatRfc3339Nano, formatTimeOfDay } from "./time-format.js";
+
+export { formatRfc3339Nano, formatTimeOfDay };
+export { jsonStringify } from "./json.js";
 
 export interface OutputField {
   /** Key in output_fields, as written in the template (`proc.aname[2]`). */
@@ -37,40 +41,6 @@ export interface OutputTemplate {
 export type OutputValue = string | number | bigint | boolean | readonly string[] | null;
 
 const NA = "<NA>";
-
-// Alerts come in time order: the per-second part of the formatted time is cached.
-let todSec = -1n;
-let todPrefix = "";
-let rfcSec = -1n;
-let rfcPrefix = "";
-
-function splitNs(ns: bigint | number): [bigint, string] {
-  const n = typeof ns === "bigint" ? ns : BigInt(Math.trunc(ns));
-  const sec = n / 1_000_000_000n;
-  return [sec, (n - sec * 1_000_000_000n).toString().padStart(9, "0")];
-}
-
-/** HH:MM:SS.nnnnnnnnn (UTC) for an absolute time in ns. */
-export function formatTimeOfDay(ns: bigint | number): string {
-  const [sec, frac] = splitNs(ns);
-  if (sec !== todSec) {
-    const d = new Date(Number(sec) * 1000);
-    const p = (x: number) => String(x).padStart(2, "0");
-    todPrefix = `${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())}.`;
-    todSec = sec;
-  }
-  return todPrefix + frac;
-}
-
-/** RFC 3339 UTC with nanoseconds: 2026-01-01T12:00:00.123456789Z */
-export function formatRfc3339Nano(ns: bigint | number): string {
-  const [sec, frac] = splitNs(ns);
-  if (sec !== rfcSec) {
-    rfcPrefix = new Date(Number(sec) * 1000).toISOString().slice(0, 20); // ...:SS.
-    rfcSec = sec;
-  }
-  return `${rfcPrefix}${frac}Z`;
-}
 
 function textOf(v: FieldValue, abstime: boolean, list: boolean): string {
   if (v === null || v === undefined) return NA;
@@ -209,32 +179,4 @@ export function jsonKey(k: string): string {
     if (keyCache.size < 10_000) keyCache.set(k, j);
   }
   return j;
-}
-
-/** JSON text for a value that may contain bigints (written as plain integers). */
-export function jsonStringify(v: unknown): string {
-  if (v === null || v === undefined) return "null";
-  switch (typeof v) {
-    case "string":
-      return JSON.stringify(v);
-    case "number":
-      return Number.isFinite(v) ? String(v) : "null";
-    case "bigint":
-      return v.toString();
-    case "boolean":
-      return v ? "true" : "false";
-    case "object": {
-      if (Array.isArray(v)) return `[${v.map(jsonStringify).join(",")}]`;
-      let s = "{";
-      let first = true;
-      for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
-        if (x === undefined) continue;
-        s += `${first ? "" : ","}${JSON.stringify(k)}:${jsonStringify(x)}`;
-        first = false;
-      }
-      return s + "}";
-    }
-    default:
-      return "null";
-  }
 }

@@ -1,5 +1,6 @@
 /** container.*: the container of the process, from the runtime (containerd, Docker, CRI). */
-import { compileGlob, type FieldClass, type FieldSpec, type FieldValue } from "../../rules/index.js";
+import type { FieldClass, FieldSpec, FieldValue } from "../../rules/index.js";
+import { compileGlob } from "../../rules/glob.js";
 import {
   formatMounts,
   HOST_CONTAINER,

@@ -1,7 +1,8 @@
 /** evt.*: what the event is, when it happened, its arguments and result. */
 import { resultName } from "../../decode/errno.js";
 import { argU32 } from "../../decode/syscall-view.js";
-import { formatRfc3339Nano, formatTimeOfDay, type FieldClass, type FieldSpec } from "../../rules/index.js";
+import type { FieldClass, FieldSpec } from "../../rules/index.js";
+import { formatRfc3339Nano, formatTimeOfDay } from "../../rules/time-format.js";
 import { argByIndex, argByName, rawArg, renderArgs, resolvedPath } from "./args.js";
 import { categoryOf as syscallCategory } from "./categories.js";
 import type { EventContext } from "./context.js";

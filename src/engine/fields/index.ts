@@ -3,7 +3,7 @@
  * each row with the code that produces it (one file per class), plus the Falco names it
  * does not produce and why (the binder warns where a rule uses one).
  */
-import { FieldRegistry } from "../../rules/index.js";
+import { FieldRegistry } from "../../rules/fields.js";
 import { CONTAINER_FIELDS } from "./container.js";
 import type { EventContext } from "./context.js";
 import { EVT_FIELDS } from "./evt.js";
