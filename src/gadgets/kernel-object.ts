@@ -19,7 +19,7 @@ import {
   type BpfLink,
   type RingReader,
 } from "../native/index.js";
-import type { KernelFilter } from "./gadget.js";
+import type { GadgetRecord, KernelFilter, SourceEvent } from "./gadget.js";
 
 /** The common header of a gadget record (struct ln_ghdr), decoded. */
 export interface GadgetHeader {
@@ -55,6 +55,26 @@ export function readHeader(buf: Buffer, off: number): GadgetHeader {
     gid: buf.readUInt32LE(off + LN_GHDR.GID),
     kind: buf.readUInt32LE(off + LN_GHDR.KIND),
     comm: cString(buf, off + LN_GHDR.COMM, 16),
+  };
+}
+
+/**
+ * A source event for a record's header: the process as the kernel saw it (its name, parent,
+ * user and group win over what enrichment would look up later, when it may be gone).
+ */
+export function headerEvent(h: GadgetHeader, fields: GadgetRecord): SourceEvent {
+  return {
+    pid: h.pid,
+    tid: h.tid,
+    cgroupId: h.cgroupId,
+    ts: h.ts,
+    fields: {
+      "proc.name": h.comm,
+      "proc.ppid": h.ppid,
+      "user.uid": h.uid,
+      "group.gid": h.gid,
+      ...fields,
+    },
   };
 }
 

@@ -25,10 +25,12 @@ export function selectColumns(
   defaults: readonly string[],
   spec: string | undefined,
 ): ColumnSpec[] {
+  // a field name first, then a group, then a column title (RUNTIME is a title and a group)
   const byName = new Map<string, ColumnSpec>();
+  const byTitle = new Map<string, ColumnSpec>();
   for (const c of all) {
     byName.set(c.name.toLowerCase(), c);
-    byName.set(columnTitle(c).toLowerCase(), c);
+    byTitle.set(columnTitle(c).toLowerCase(), c);
   }
   const groups = new Map<string, ColumnSpec[]>();
   for (const c of all) if (c.group !== undefined) groups.set(c.group, [...(groups.get(c.group) ?? []), c]);
@@ -38,6 +40,8 @@ export function selectColumns(
     if (c !== undefined) return [c];
     const g = groups.get(key);
     if (g !== undefined) return g;
+    const t = byTitle.get(key);
+    if (t !== undefined) return [t];
     throw new ColumnError(
       `unknown column '${name}' (columns: ${all.map((x) => x.name).join(", ")}; groups: ${[...groups.keys()].join(", ")})`,
     );

@@ -15,7 +15,8 @@ export const DOCTOR_HELP = `Usage: lanner doctor [--json]
 Checks what Lanner uses on this machine, each with what it is used for: BTF, the
 mounts it reads, and the BPF program and map types of its capture programs (probed by
 loading a trivial program of each type). Then starts and stops both capture modes and
-reports the attach points used and every fallback taken, with the reason.
+reports the attach points used and every fallback taken, with the reason, and which
+gadgets (trace, top, snapshot) can run here and, for those that cannot, what is missing.
 `;
 
 export async function doctorCommand(argv: string[], io: CliIO): Promise<number> {
@@ -42,8 +43,13 @@ export async function doctorCommand(argv: string[], io: CliIO): Promise<number> 
       plans.push({ name, ok: false, detail: errorMessage(e) });
     }
   }
+  const { GADGETS, gadgetId } = await import("../../gadgets/index.js");
+  const gadgets = GADGETS.map((g) => {
+    const why = g.unavailable?.();
+    return { gadget: gadgetId(g), ok: why === undefined, ...(why !== undefined ? { reason: why } : {}) };
+  });
   if (values.json) {
-    io.stdout(JSON.stringify({ kernel: kernelRelease(), probes, capture: plans }, null, 2) + "\n");
+    io.stdout(JSON.stringify({ kernel: kernelRelease(), probes, capture: plans, gadgets }, null, 2) + "\n");
     return plans.some((p) => p.ok) ? 0 : 1;
   }
   io.stdout(`kernel: ${kernelRelease()}\n\nwhat Lanner uses (program and map types probed by loading):\n`);
@@ -68,6 +74,11 @@ export async function doctorCommand(argv: string[], io: CliIO): Promise<number> 
       io.stdout(`    fallback: wanted ${f.wanted}, using ${f.used}: ${f.reason}\n`);
     for (const k of r.skipped) io.stdout(`    skipped ${k.syscall}: ${k.reason}\n`);
   }
+  io.stdout("\ngadgets:\n");
+  for (const g of gadgets)
+    io.stdout(
+      `  ${g.ok ? "yes" : "no "}  ${g.gadget}${g.reason !== undefined ? `\n         why not: ${g.reason}` : ""}\n`,
+    );
   return plans.some((p) => p.ok) ? 0 : 1;
 }
 
