@@ -20,7 +20,10 @@ $(ADDON): $(wildcard native/*.c native/*.h) binding.gyp
 addon: $(ADDON)
 
 # Benchmark and test load generators.
-tools: bench/.output/loadgen bench/.output/workload
+tools: bench/.output/loadgen bench/.output/workload bench/.output/gadget-workload
+# static: it runs inside the benchmark's busybox container
+bench/.output/gadget-workload: bench/gadget-workload.c
+	@mkdir -p bench/.output && $(CC) -O2 -Wall -static -o $@ $<
 bench/.output/%: bench/%.c
 	@mkdir -p bench/.output && $(CC) -O2 -Wall -o $@ $<
 

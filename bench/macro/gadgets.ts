@@ -1,0 +1,267 @@
+/**
+ * Gadget parity benchmark: Lanner's trace gadgets against bpftrace on the same workload, in
+ * one run.
+ *
+ * The workload (bench/gadget-workload.c, static) runs inside a real containerd container
+ * with the kubelet's CRI labels and does N execs, opens, TCP connects and accepts, signals
+ * and binds, each with a key (an argument, a path, a port). For each kind, in turn:
+ *   - untraced,
+ *   - traced by the Lanner gadget (`lanner trace <kind> -c bench-wl -o json`: the container
+ *     selected in the kernel by its cgroup),
+ *   - traced by the equivalent bpftrace script (a predicate on the same cgroup id),
+ * and compares the two tools' reports of the workload's events as sets of keys, and the
+ * workload's own time (measured inside it) as ratios to untraced. Then start-up: the time
+ * from spawn to `lanner: ready` for `lanner trace exec`, and to bpftrace's "Attaching"
+ * line for the equivalent one-liner.
+ *
+ * Targets (the full run fails when one is missed): the same set of events from both tools
+ * for every kind; `lanner trace exec` ready in < 0.5 s (median). BENCH_QUICK=1: a short
+ * smoke run (CI), targets printed, not enforced.
+ */
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { packageRoot } from "../../src/capture/paths.js";
+import { findCgroup2Mount } from "../../src/state/containers/cgroup-resolver.js";
+import { containerdAvailable, TestContainers, type RunningContainer } from "../../test/helpers/containerd.js";
+
+const QUICK = process.env["BENCH_QUICK"] === "1";
+const N = QUICK ? 100 : 2000;
+const ROUNDS = QUICK ? 1 : 3;
+const STARTS = QUICK ? 2 : 5;
+const ROOT = packageRoot();
+const LANNER = join(ROOT, "bin/lanner");
+const WORKLOAD = join(ROOT, "bench/.output/gadget-workload");
+const PORT = 31000;
+
+type Json = Record<string, unknown>;
+
+/** One kind of event: how each tool is asked for it and how its report maps to keys. */
+interface Kind {
+  readonly name: string;
+  /** `lanner trace <gadget> ...` */
+  readonly gadget: readonly string[];
+  /** the key of a Lanner event of the workload, or null for events of something else */
+  readonly lannerKey: (e: Json) => string | null;
+  /** the bpftrace program; CG is replaced by the container's cgroup directory */
+  readonly bpftrace: string;
+  /** the key of one bpftrace output line, or null */
+  readonly bpftraceKey: (line: string) => string | null;
+}
+
+const KINDS: readonly Kind[] = [
+  {
+    name: "exec",
+    gadget: ["exec"],
+    lannerKey: (e) => {
+      const m = /^true (gw-exec-\d+)$/.exec(String(e["exec.args"] ?? ""));
+      return m !== null && e["evt.rawres"] === 0 ? (m[1] ?? null) : null;
+    },
+    bpftrace: `
+tracepoint:syscalls:sys_enter_execve /cgroup == cgroupid("CG")/ { @arg[tid] = str(args->argv[1]); }
+tracepoint:syscalls:sys_exit_execve /@arg[tid] != ""/ {
+  if (args->ret == 0) { printf("exec %s\\n", @arg[tid]); }
+  delete(@arg[tid]);
+}`,
+    bpftraceKey: (l) => /^exec (gw-exec-\d+)$/.exec(l)?.[1] ?? null,
+  },
+];
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : (s[Math.floor((s.length - 1) / 2)] as number);
+}
+
+/** Spawns a tracer and resolves once it says it is attached. */
+async function startTracer(
+  cmd: string,
+  args: readonly string[],
+  ready: RegExp,
+): Promise<{ child: ChildProcess; out: () => string; readyMs: number }> {
+  const t0 = process.hrtime.bigint();
+  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  child.stdout?.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr?.on("data", (d: Buffer) => (err += d.toString()));
+  const readyMs = await new Promise<number>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`${cmd} not ready after 30 s: ${err}`)), 30000);
+    const check = (): void => {
+      if (ready.test(out) || ready.test(err)) {
+        clearTimeout(t);
+        resolve(Number(process.hrtime.bigint() - t0) / 1e6);
+      }
+    };
+    child.stdout?.on("data", check);
+    child.stderr?.on("data", check);
+    child.on("exit", (code) => {
+      clearTimeout(t);
+      reject(new Error(`${cmd} exited (${code}) before ready: ${err}`));
+    });
+  });
+  return { child, out: () => out, readyMs };
+}
+
+async function stopTracer(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((r) => child.on("exit", r));
+  child.kill("SIGINT");
+  await exited;
+}
+
+async function runWorkload(tc: TestContainers, c: RunningContainer, dir: string): Promise<number> {
+  const out = await tc.exec(c, ["/bench/gadget-workload", String(N), dir, String(PORT)]);
+  const r = JSON.parse(out.trim().split("\n").pop() ?? "{}") as { seconds?: number; ops?: number };
+  if (r.ops !== N || typeof r.seconds !== "number") throw new Error(`workload: unexpected output ${out}`);
+  return r.seconds;
+}
+
+function keysOf<T>(items: readonly T[], key: (x: T) => string | null): Set<string> {
+  const s = new Set<string>();
+  for (const x of items) {
+    const k = key(x);
+    if (k !== null) s.add(k);
+  }
+  return s;
+}
+
+async function main(): Promise<number> {
+  if (process.getuid?.() !== 0) {
+    console.log("SKIP gadget parity benchmark: needs root (BPF, containers)");
+    return 0;
+  }
+  if (!existsSync(WORKLOAD)) {
+    console.log(`SKIP gadget parity benchmark: ${WORKLOAD} is not built (make tools)`);
+    return 0;
+  }
+  const avail = await containerdAvailable();
+  if (!avail.ok) {
+    console.log(`SKIP gadget parity benchmark: ${avail.reason}`);
+    return 0;
+  }
+  let bpftraceOk = true;
+  try {
+    execFileSync("bpftrace", ["--version"], { stdio: "ignore" });
+  } catch {
+    bpftraceOk = false;
+  }
+  const tc = new TestContainers();
+  let fail = false;
+  try {
+    const pod = await tc.startPod({ name: "bench-wl-pod", namespace: "bench", labels: { app: "bench" } });
+    const c = await tc.start({
+      name: "bench-wl",
+      pod,
+      mounts: [{ source: join(ROOT, "bench/.output"), destination: "/bench", readonly: true }],
+    });
+    // the cgroup v2 directory (on hybrid hosts under /sys/fs/cgroup/unified)
+    const root = findCgroup2Mount(readFileSync("/proc/self/mountinfo", "utf8")) ?? "/sys/fs/cgroup";
+    const cg = `${root}${c.cgroupPath}`;
+    console.log(
+      `gadget parity: ${N} of each event per run, ${ROUNDS} round(s), medians; workload in container ${c.id.slice(0, 12)} (${cg})`,
+    );
+    console.log(
+      "kind     untraced s  lanner s  bpftrace s  lanner speed  bpftrace speed  lanner events  bpftrace events  same set",
+    );
+    for (const kind of KINDS) {
+      const base: number[] = [];
+      const lan: number[] = [];
+      const bt: number[] = [];
+      let lanKeys = new Set<string>();
+      let btKeys = new Set<string>();
+      let same = true;
+      for (let r = 0; r < ROUNDS; r++) {
+        const dir = `/tmp/gw-${kind.name}-${r}`;
+        await tc.exec(c, ["/bin/mkdir", "-p", dir]);
+        base.push(await runWorkload(tc, c, dir));
+
+        const l = await startTracer(
+          process.execPath,
+          [LANNER, "trace", ...kind.gadget, "-c", "bench-wl", "-o", "json"],
+          /lanner: ready/,
+        );
+        await new Promise((res) => setTimeout(res, 500));
+        lan.push(await runWorkload(tc, c, dir));
+        await new Promise((res) => setTimeout(res, 300));
+        await stopTracer(l.child);
+        const events = l
+          .out()
+          .split("\n")
+          .filter((x) => x.startsWith("{"))
+          .map((x) => JSON.parse(x) as Json);
+        lanKeys = keysOf(events, kind.lannerKey);
+
+        if (bpftraceOk) {
+          const b = await startTracer(
+            "bpftrace",
+            ["-e", kind.bpftrace.replaceAll("CG", cg)],
+            /Attaching \d+ probe/,
+          );
+          await new Promise((res) => setTimeout(res, 500));
+          bt.push(await runWorkload(tc, c, dir));
+          await new Promise((res) => setTimeout(res, 300));
+          await stopTracer(b.child);
+          btKeys = keysOf(b.out().split("\n"), kind.bpftraceKey);
+        }
+        const expected = N;
+        const r1 =
+          lanKeys.size === expected &&
+          (!bpftraceOk || (btKeys.size === expected && [...lanKeys].every((k) => btKeys.has(k))));
+        if (!r1) same = false;
+      }
+      const mb = median(base);
+      const ml = median(lan);
+      const mt = bpftraceOk ? median(bt) : NaN;
+      console.log(
+        `${kind.name.padEnd(8)} ${mb.toFixed(3).padStart(10)} ${ml.toFixed(3).padStart(9)} ${bpftraceOk ? mt.toFixed(3).padStart(11) : "     (none)"}` +
+          ` ${(mb / ml).toFixed(2).padStart(13)} ${bpftraceOk ? (mb / mt).toFixed(2).padStart(15) : "            n/a"}` +
+          ` ${String(lanKeys.size).padStart(14)} ${bpftraceOk ? String(btKeys.size).padStart(16) : "             n/a"}  ${same ? "yes" : "NO"}`,
+      );
+      if (!same) {
+        fail = true;
+        const missing = [...btKeys].filter((k) => !lanKeys.has(k)).slice(0, 5);
+        const extra = [...lanKeys].filter((k) => !btKeys.has(k)).slice(0, 5);
+        console.log(
+          `  ${kind.name}: expected ${N} keys; missing from Lanner: ${missing.join(" ")}; only in Lanner: ${extra.join(" ")}`,
+        );
+      }
+    }
+    console.log("speed: the workload's own time untraced / traced (1.00 = no slowdown)");
+
+    // start-up: spawn to ready
+    const lReady: number[] = [];
+    const bReady: number[] = [];
+    for (let i = 0; i < STARTS; i++) {
+      const l = await startTracer(process.execPath, [LANNER, "trace", "exec", "--host"], /lanner: ready/);
+      lReady.push(l.readyMs);
+      await stopTracer(l.child);
+      if (bpftraceOk) {
+        const b = await startTracer(
+          "bpftrace",
+          ["-e", 'tracepoint:syscalls:sys_exit_execve { printf("%d %d\\n", pid, args->ret); }'],
+          /Attaching \d+ probe/,
+        );
+        bReady.push(b.readyMs);
+        await stopTracer(b.child);
+      }
+    }
+    const lm = median(lReady);
+    const bm = median(bReady);
+    console.log(
+      `start-up (median of ${STARTS}): lanner trace exec ready in ${(lm / 1000).toFixed(3)} s; bpftrace's one-liner attached in ${bpftraceOk ? `${(bm / 1000).toFixed(3)} s (lanner/bpftrace ${(lm / bm).toFixed(2)})` : "n/a (bpftrace missing)"}`,
+    );
+    const metStart = lm < 500;
+    console.log(
+      `target: lanner trace exec ready in < 0.5 s: ${(lm / 1000).toFixed(3)} s: ${metStart ? "MET" : "NOT MET"}`,
+    );
+    console.log(
+      `target: the same set of events from Lanner and bpftrace for every kind: ${fail ? "NOT MET" : "MET"}`,
+    );
+    if (!metStart) fail = true;
+  } finally {
+    await tc.cleanup();
+  }
+  return fail && !QUICK ? 1 : 0;
+}
+
+process.exitCode = await main();
