@@ -21,7 +21,8 @@ run npx depcruise src --config .dependency-cruiser.cjs --output-type err
 step "generated code drift"
 run node dist/scripts/gen-abi.js >/dev/null
 run node dist/src/engine/fields/docs.js --write >/dev/null
-if ! git diff --exit-code --stat -- src/capture/abi.generated.ts 'src/gadgets/*/layout.generated.ts' docs/fields.md ||
+run node dist/src/gadgets/docs.js --write >/dev/null
+if ! git diff --exit-code --stat -- src/capture/abi.generated.ts 'src/gadgets/*/layout.generated.ts' docs/fields.md docs/gadgets.md ||
   [ -n "$(git status --porcelain -- 'src/gadgets/*/layout.generated.ts')" ]; then
   echo "FAILED: generated files differ from the committed ones (run 'make gen' and commit)"
   fail=1
