@@ -115,24 +115,35 @@ describe("lanner CLI", () => {
     assert.equal(ev["proc.pid"], cat.pid);
   });
 
-  test("doctor --json reports probes and both capture modes", { skip: skip ?? false }, async () => {
-    const r = await lanner("doctor", "--json");
-    assert.equal(r.code, 0, r.stderr);
-    const d = JSON.parse(r.stdout) as {
-      probes: { id: string; ok: boolean; reason?: string }[];
-      capture: { name: string; ok: boolean }[];
-    };
-    const ids = new Map(d.probes.map((p) => [p.id, p]));
-    assert.equal(ids.get("prog:tracepoint")?.ok, true);
-    assert.equal(ids.get("map:ringbuf")?.ok, true);
-    for (const p of d.probes)
-      if (!p.ok) assert.ok(p.reason && !p.reason.includes("\n"), `${p.id} has a one-line reason`);
-    assert.deepEqual(
-      d.capture.map((c) => [c.name, c.ok]),
-      [
-        ["selected", true],
-        ["all", true],
-      ],
-    );
-  });
+  test(
+    "doctor --json reports probes, both capture modes and every gadget",
+    { skip: skip ?? false },
+    async () => {
+      const r = await lanner("doctor", "--json");
+      assert.equal(r.code, 0, r.stderr);
+      const d = JSON.parse(r.stdout) as {
+        probes: { id: string; ok: boolean; reason?: string }[];
+        capture: { name: string; ok: boolean }[];
+        gadgets: { gadget: string; ok: boolean; reason?: string }[];
+      };
+      const { GADGETS, gadgetId } = await import("../gadgets/index.js");
+      assert.deepEqual(
+        d.gadgets.map((g) => g.gadget),
+        GADGETS.map((g) => gadgetId(g)),
+      );
+      for (const g of d.gadgets) if (!g.ok) assert.ok(g.reason, `${g.gadget}: says what is missing`);
+      const ids = new Map(d.probes.map((p) => [p.id, p]));
+      assert.equal(ids.get("prog:tracepoint")?.ok, true);
+      assert.equal(ids.get("map:ringbuf")?.ok, true);
+      for (const p of d.probes)
+        if (!p.ok) assert.ok(p.reason && !p.reason.includes("\n"), `${p.id} has a one-line reason`);
+      assert.deepEqual(
+        d.capture.map((c) => [c.name, c.ok]),
+        [
+          ["selected", true],
+          ["all", true],
+        ],
+      );
+    },
+  );
 });
