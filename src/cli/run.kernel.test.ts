@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import { AgentProcess, LANNER } from "../../test/helpers/agent.js";
-import { kernelSkipReason, PYTHON } from "../../test/helpers/kernel.js";
+import { freePort, kernelSkipReason, PYTHON } from "../../test/helpers/kernel.js";
 import { packageRoot } from "../capture/paths.js";
 
 const execFileP = promisify(execFile);
@@ -158,7 +158,7 @@ describe("lanner run", () => {
       const outA = join(dir, "cfg-a.jsonl");
       const outB = join(dir, "cfg-b.jsonl");
       const cfg = join(dir, "cfg.yaml");
-      const port = 20000 + ((process.pid + 7) % 20000);
+      const port = await freePort();
       const config = (out: string): string =>
         `rules_files: [${rules}]\njson_output: true\nstdout_output: {enabled: false}\nfile_output: {enabled: true, filename: ${out}}\n` +
         `metrics: {enabled: true, listen_address: "127.0.0.1:${port}"}\n`;
@@ -206,7 +206,7 @@ describe("lanner run", () => {
     { skip: skip ?? false },
     async () => {
       const rules = join(dir, "dns.yaml");
-      const port = 30000 + (process.pid % 20000);
+      const port = await freePort();
       const out = (name: string): string =>
         `- rule: ${name}\n  desc: test rule\n  condition: COND\n  output: "${name} %fd.sip.name %fd.sip"\n  priority: NOTICE\n`;
       writeFileSync(
@@ -254,7 +254,7 @@ describe("lanner run", () => {
     const marker = join(dir, "metrics-marker");
     writeFileSync(marker, "");
     writeFileSync(rules, rule("Metrics marker", `evt.type in (open, openat) and fd.name = ${marker}`));
-    const port = 20000 + (process.pid % 20000);
+    const port = await freePort();
     const agent = new AgentProcess(["--json", "-r", rules, "--metrics", `127.0.0.1:${port}`]);
     try {
       await agent.ready();

@@ -89,3 +89,21 @@ export async function recordDuring(
 export function openFdCount(): number {
   return readdirSync("/proc/self/fd").length;
 }
+
+/**
+ * A TCP port free on every address now (the kernel picks it). Tests that must name a port
+ * before listening use it instead of a fixed or pid-derived one, which collides with other
+ * tests and ephemeral ports on a busy machine.
+ */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import("node:net");
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "0.0.0.0", () => {
+      const a = s.address();
+      const port = typeof a === "object" && a !== null ? a.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
