@@ -283,7 +283,7 @@ export class GadgetRun {
     this.summary = parts.join(", ");
     if (this.state !== null) void this.state.seedAsync();
     // containers and pods: loaded now that the kernel side is attached (events wait for them)
-    void this.env.load().then(
+    this.loaded = this.env.load().then(
       () => {
         if (this.stopped) return;
         for (const c of this.env.containers()) this.filterer.classify(c);
@@ -296,8 +296,13 @@ export class GadgetRun {
     this.every(1000, () => this.pollLost());
     this.every(250, () => this.expirePending());
     if (spec.category === "top") this.every(this.prepared.intervalS * 1000, () => void this.tick());
+    // a snapshot's rows are placed once, for good: they wait for the containers (and the
+    // kernel side for their verdicts), or every row would be dropped as "not known yet"
     if (spec.category === "snapshot") void this.tick().then(() => this.finish());
   }
+
+  /** Settles once containers and pods are loaded and classified (or failed to load). */
+  private loaded: Promise<void> = Promise.resolve();
 
   private every(ms: number, fn: () => void): void {
     const t = setInterval(fn, ms);
@@ -486,6 +491,8 @@ export class GadgetRun {
 
   /** top and snapshot: one table from the source's rows. */
   private async tick(): Promise<void> {
+    // rows are decided at once (final): their containers must be known first
+    await this.loaded;
     const src = this.source;
     if (src?.collect === undefined || this.stopped) return;
     let rows: SourceEvent[];
