@@ -87,3 +87,47 @@ test("a snapshot waits for the containers before deciding its rows (they are fin
   );
   assert.equal(run.stats().unselected, 1);
 });
+
+test("top: intervals that pass while the containers load are folded into one table", async () => {
+  // Regression: every interval's tick waited for the environment, then all of them ran
+  // back to back, printing several tables of near-empty intervals at once.
+  let collects = 0;
+  const spec: GadgetSpec = {
+    category: "top",
+    name: "stub",
+    summary: "rows for the runner",
+    common: ["proc.pid"],
+    columns: [],
+    defaults: ["proc.pid"],
+    params: [],
+    start: () => ({
+      collect: () => {
+        collects++;
+        return [{ pid: 4242, fields: {} }];
+      },
+      stop: () => undefined,
+    }),
+  };
+  const p = prepare({
+    spec,
+    params: {},
+    selection: { namespaces: [], allNamespaces: false, pods: [], containers: [], labels: [], host: true },
+    intervalS: 0.1,
+  });
+  const tables: GadgetRecord[][] = [];
+  const run = await GadgetRun.start(p, slowEnvironment(450, new Map([[4242, web]])), {
+    table: (rows) => tables.push(rows),
+    lost: () => undefined,
+  });
+  await new Promise((r) => setTimeout(r, 500));
+  await run.stop();
+  assert.ok(
+    collects >= 1 && collects <= 2,
+    `one table once loaded, not one per waiting interval: ${collects}`,
+  );
+  assert.equal(tables.length, collects);
+  assert.deepEqual(
+    tables[0]?.map((r) => r["proc.pid"]),
+    [4242],
+  );
+});

@@ -491,6 +491,19 @@ export class GadgetRun {
 
   /** top and snapshot: one table from the source's rows. */
   private async tick(): Promise<void> {
+    // one table at a time: intervals that pass while one waits are folded into the next
+    if (this.ticking) return;
+    this.ticking = true;
+    try {
+      await this.table();
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  private ticking = false;
+
+  private async table(): Promise<void> {
     // rows are decided at once (final): their containers must be known first
     await this.loaded;
     const src = this.source;
