@@ -131,3 +131,36 @@ test("top: intervals that pass while the containers load are folded into one tab
     [4242],
   );
 });
+
+test("records carry the gadget's declared fields only (JSON prints every field)", async () => {
+  // Regression: enrichment filled every common process and container column, declared or
+  // not, so a snapshot's JSON had "evt.time": null and fields --help did not list.
+  const spec: GadgetSpec = {
+    category: "snapshot",
+    name: "stub",
+    summary: "rows for the runner",
+    common: ["proc.pid", "proc.name", "container.name", "k8s.node.name"],
+    columns: [{ name: "stub.n", type: "uint32", desc: "A number." }],
+    defaults: ["proc.pid"],
+    params: [],
+    start: () => ({
+      collect: () => [{ pid: 4242, fields: { "proc.name": "web", "stub.n": 7 } }],
+      stop: () => undefined,
+    }),
+  };
+  const p = prepare({
+    spec,
+    params: {},
+    selection: { namespaces: [], allNamespaces: false, pods: [], containers: [], labels: [], host: true },
+  });
+  const tables: GadgetRecord[][] = [];
+  const run = await GadgetRun.start(p, slowEnvironment(0, new Map([[4242, web]])), {
+    table: (rows) => tables.push(rows),
+    lost: () => undefined,
+  });
+  await run.done;
+  await run.stop();
+  assert.deepEqual(tables[0], [
+    { "proc.pid": 4242, "proc.name": "web", "stub.n": 7, "container.name": "web", "k8s.node.name": "node-1" },
+  ]);
+});

@@ -31,7 +31,13 @@ import { IpServices } from "../state/ip-services.js";
 import { ProcLive } from "../state/proc-live.js";
 import { ProcessTable } from "../state/process-table.js";
 import { State } from "../state/state.js";
-import { COMMON_BY_NAME, PLACED_COLUMNS, PROCESS_COLUMNS, type Placement } from "./common-columns.js";
+import {
+  COMMON_BY_NAME,
+  PLACED_COLUMNS,
+  PROCESS_COLUMNS,
+  type CommonColumn,
+  type Placement,
+} from "./common-columns.js";
 import { ContainerFilter } from "./container-filter.js";
 import type { GadgetEnvironment } from "./environment.js";
 import {
@@ -225,6 +231,9 @@ export class GadgetRun {
   private readonly state: State | null;
   private bootToWallNs = 0n;
   private readonly handlers: ((ev: EventContext, type: string) => void)[] = [];
+  /** the common columns the gadget declares: records carry those fields, no others */
+  private readonly processColumns: readonly CommonColumn[];
+  private readonly placedColumns: readonly CommonColumn[];
   summary = "";
   /** resolves when a snapshot has been delivered (never for trace and top until stop) */
   readonly done: Promise<void>;
@@ -236,6 +245,9 @@ export class GadgetRun {
     private readonly sink: GadgetSink,
   ) {
     this.filterer = new ContainerFilter(prepared.selection, env.services);
+    const declared = new Set(prepared.spec.common);
+    this.processColumns = PROCESS_COLUMNS.filter((c) => declared.has(c.name));
+    this.placedColumns = PLACED_COLUMNS.filter((c) => declared.has(c.name));
     this.state = prepared.spec.capture !== undefined ? new State() : null;
     this.procs = this.state?.procs ?? new ProcessTable({ seedFds: false });
     const clock = clockOffsets();
@@ -388,7 +400,7 @@ export class GadgetRun {
       node: this.env.node,
       bootToWallNs: this.bootToWallNs,
     };
-    for (const c of PROCESS_COLUMNS) rec[c.name] = c.get(placement);
+    for (const c of this.processColumns) rec[c.name] = c.get(placement);
     for (const k in ev.fields) {
       const v = ev.fields[k];
       if (v !== undefined && v !== null) rec[k] = v;
@@ -439,7 +451,7 @@ export class GadgetRun {
       node: this.env.node,
       bootToWallNs: this.bootToWallNs,
     };
-    for (const c of PLACED_COLUMNS) if (rec[c.name] === undefined) rec[c.name] = c.get(placement);
+    for (const c of this.placedColumns) if (rec[c.name] === undefined) rec[c.name] = c.get(placement);
     rec["k8s.node.name"] = this.env.node;
   }
 
