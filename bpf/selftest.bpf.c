@@ -16,6 +16,8 @@
  *   loading it fails in the verifier (EACCES) — the load-error test turns it on.
  * ln_st_xdp, ln_st_cgskb, ln_st_uprobe, ln_st_tc: autoload off; attach-kind tests turn them on and
  *   count hits in st_counts[ST_C_XDP / _CGROUP / _UPROBE / _TC] (uprobe: filter_tgid only).
+ * ln_st_iter_task: a task iterator (autoload off): one record per task (thread) of the
+ *   process filter_tgid (every task when 0): u32 tgid, u32 tid.
  * st_kv: a plain hash map for CRUD/iteration tests.
  */
 #include "vmlinux.h"
@@ -155,4 +157,20 @@ int ln_st_tc(struct __sk_buff *skb)
 {
 	bump(ST_C_TC);
 	return 0; /* TC_ACT_OK */
+}
+
+SEC("?iter/task")
+int ln_st_iter_task(struct bpf_iter__task *ctx)
+{
+	struct task_struct *t = ctx->task;
+	__u32 rec[2];
+
+	if (!t)
+		return 0;
+	rec[0] = t->tgid;
+	rec[1] = t->pid;
+	if (filter_tgid && rec[0] != filter_tgid)
+		return 0;
+	bpf_seq_write(ctx->meta->seq, rec, sizeof(rec));
+	return 0;
 }

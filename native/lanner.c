@@ -6,6 +6,8 @@
  * (const volatile globals, map sizes, autoload/autoattach), load it, attach programs (one
  * link per attach point; the same program may be attached many times), map operations on
  * caller-supplied buffers, ring-buffer consumers, close. src/native/ is the only importer.
+ * Iterator links are read whole (iterRead). Beyond objects: the system's programs and maps
+ * by id (progIds, progInfo, mapIds, mapInfoById) and run-time statistics (enableStats).
  *
  * RING BUFFER BATCH FRAMING (exported as RECORD_HEADER_SIZE / RECORD_ALIGN):
  *   A consumer copies raw ring records into ONE JS-owned buffer (the batch) and calls the
@@ -1140,6 +1142,9 @@ static int add_link(struct ln_obj *o, struct bpf_link *link, const char *desc)
  *   'uprobe'      {binaryPath, funcName?, offset?, pid?, retprobe?, cookie?}
  *   'tc'          {ifindex, direction: 'ingress'|'egress', priority?, handle?}
  *                 creates the clsact qdisc if missing (and leaves it on detach)
+ *   'iter'        {pid?, tid?, mapFd?}  a BPF iterator link (iter/...): task iterators may be
+ *                 limited to one process (pid) or one thread (tid), map iterators need mapFd;
+ *                 read it with iterRead
  * New kinds go here: parse the spec, set `desc`, produce a link (or a tc-like slot).
  */
 static napi_value js_attach(napi_env env, napi_callback_info info)
@@ -1265,6 +1270,38 @@ static napi_value js_attach(napi_env env, napi_callback_info info)
 		snprintf(desc, sizeof(desc), "attaching program %s to %s %s:%s+%lld", pname,
 			 ret ? "uretprobe" : "uprobe", s1, s2 ? s2 : "", (long long)off);
 		link = bpf_program__attach_uprobe_opts(p, (pid_t)pid, s1, (size_t)off, &uopts);
+	} else if (!strcmp(kind, "iter")) {
+		int64_t pid = 0, tid = 0, map_fd = 0;
+		union bpf_iter_link_info li;
+		LIBBPF_OPTS(bpf_iter_attach_opts, iopts);
+
+		if (!get_opt_int64_prop(env, argv[2], "pid", &pid, NULL) ||
+		    !get_opt_int64_prop(env, argv[2], "tid", &tid, NULL) ||
+		    !get_opt_int64_prop(env, argv[2], "mapFd", &map_fd, NULL))
+			goto out;
+		if (pid < 0 || tid < 0 || map_fd < 0 || (pid && tid) || ((pid || tid) && map_fd)) {
+			throw_type(env, "iter attach takes pid or tid (task iterators), or mapFd");
+			goto out;
+		}
+		memset(&li, 0, sizeof(li));
+		if (map_fd) {
+			li.map.map_fd = (__u32)map_fd;
+		} else {
+			li.task.pid = (__u32)pid;
+			li.task.tid = (__u32)tid;
+		}
+		if (pid || tid || map_fd) {
+			iopts.link_info = &li;
+			iopts.link_info_len = sizeof(li);
+		}
+		if (pid || tid)
+			snprintf(desc, sizeof(desc), "attaching iterator %s (%s) to %s %lld", pname,
+				 bpf_program__section_name(p), pid ? "pid" : "tid",
+				 (long long)(pid ? pid : tid));
+		else
+			snprintf(desc, sizeof(desc), "attaching iterator %s (%s)", pname,
+				 bpf_program__section_name(p));
+		link = bpf_program__attach_iter(p, &iopts);
 	} else if (!strcmp(kind, "tc")) {
 		int64_t ifindex = 0, prio = 0, handle = 0;
 		bool have = false;
@@ -2088,6 +2125,367 @@ static napi_value js_ring_stats(napi_env env, napi_callback_info info)
 }
 
 /* ------------------------------------------------------------------------------------ */
+/* iterators, run-time statistics, programs and maps of the whole system                 */
+
+#define LN_ITER_CHUNK 65536u
+/* enumerations stop here: more ids than this is a kernel we do not understand */
+#define LN_MAX_IDS (1u << 20)
+
+/*
+ * iterRead(h, linkId, maxBytes) -> { data: Buffer, truncated: boolean }
+ * Creates an iterator from an 'iter' link (bpf_iter_create) and reads it to its end, or to
+ * maxBytes (then truncated is true when more was there). Each read runs the program over the
+ * next objects; EAGAIN (the kernel's cap on objects per read) means "read again".
+ */
+static napi_value js_iter_read(napi_env env, napi_callback_info info)
+{
+	napi_value argv[3], res, buf;
+	struct ln_obj *o;
+	struct ln_link *l;
+	uint32_t id;
+	int64_t max = 0;
+	uint8_t *data = NULL, *nd;
+	size_t cap = 0, len = 0, want;
+	bool truncated = false;
+	ssize_t n;
+	int fd, err = 0;
+
+	if (!get_args(env, info, 3, argv) || !(o = get_obj(env, argv[0], true)) ||
+	    !get_u32(env, argv[1], "link id", &id))
+		return NULL;
+	if (napi_get_value_int64(env, argv[2], &max) != napi_ok || max <= 0) {
+		throw_type(env, "maxBytes must be a positive number");
+		return NULL;
+	}
+	if (id == 0 || id > o->nlinks || o->links[id - 1].kind != LK_LIBBPF) {
+		throw_errd(env, EINVAL, "no such link", "reading iterator (link %u)", id);
+		return NULL;
+	}
+	l = &o->links[id - 1];
+	fd = bpf_iter_create(bpf_link__fd(l->link));
+	if (fd < 0) {
+		err = errno;
+		flush_logs(env);
+		throw_errno(env, err, "creating iterator (%s)", l->desc);
+		return NULL;
+	}
+	while (len < (size_t)max) {
+		if (len == cap) {
+			want = cap + LN_ITER_CHUNK;
+			if (want > (size_t)max)
+				want = (size_t)max;
+			nd = realloc(data, want);
+			if (!nd) {
+				err = ENOMEM;
+				break;
+			}
+			data = nd;
+			cap = want;
+		}
+		n = read(fd, data + len, cap - len);
+		if (n == 0)
+			break;
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			err = errno;
+			break;
+		}
+		len += (size_t)n;
+	}
+	if (!err && len >= (size_t)max) {
+		uint8_t one;
+
+		do
+			n = read(fd, &one, 1);
+		while (n < 0 && (errno == EINTR || errno == EAGAIN));
+		truncated = n > 0;
+	}
+	close(fd);
+	if (err) {
+		free(data);
+		throw_errno(env, err, "reading iterator (%s) after %zu bytes", l->desc, len);
+		return NULL;
+	}
+	if (napi_create_buffer_copy(env, len, len ? data : (const void *)"", NULL, &buf) != napi_ok) {
+		free(data);
+		throw_errno(env, ENOMEM, "reading iterator (%s)", l->desc);
+		return NULL;
+	}
+	free(data);
+	napi_create_object(env, &res);
+	napi_set_named_property(env, res, "data", buf);
+	napi_set_named_property(env, res, "truncated", make_bool(env, truncated));
+	return res;
+}
+
+/* A kernel fd owned by a JS handle (statistics): closed by fdClose or by the finalizer. */
+struct ln_fd {
+	int fd;
+};
+
+static void fd_finalize(napi_env env, void *data, void *hint)
+{
+	struct ln_fd *f = data;
+
+	(void)env;
+	(void)hint;
+	if (f->fd >= 0)
+		close(f->fd);
+	free(f);
+}
+
+/* enableStats(type) -> handle: BPF_ENABLE_STATS; the statistics stay on while the handle
+ * is open (the kernel counts holders). type: enum bpf_stats_type (0 = BPF_STATS_RUN_TIME). */
+static napi_value js_enable_stats(napi_env env, napi_callback_info info)
+{
+	napi_value argv[1], handle;
+	uint32_t type;
+	struct ln_fd *f;
+	int fd, err;
+
+	if (!get_args(env, info, 1, argv) || !get_u32(env, argv[0], "statistics type", &type))
+		return NULL;
+	fd = bpf_enable_stats((enum bpf_stats_type)type);
+	if (fd < 0) {
+		err = errno;
+		throw_errno(env, err, "enabling BPF statistics (BPF_ENABLE_STATS type %u)", type);
+		return NULL;
+	}
+	f = malloc(sizeof(*f));
+	if (!f) {
+		close(fd);
+		throw_errno(env, ENOMEM, "enabling BPF statistics");
+		return NULL;
+	}
+	f->fd = fd;
+	napi_create_object(env, &handle);
+	if (napi_wrap(env, handle, f, fd_finalize, NULL, NULL) != napi_ok) {
+		close(fd);
+		free(f);
+		throw_errno(env, EINVAL, "wrapping statistics fd");
+		return NULL;
+	}
+	return handle;
+}
+
+/* fdClose(handle) -> bool (false when already closed) */
+static napi_value js_fd_close(napi_env env, napi_callback_info info)
+{
+	napi_value argv[1];
+	struct ln_fd *f = NULL;
+
+	if (!get_args(env, info, 1, argv))
+		return NULL;
+	if (napi_unwrap(env, argv[0], (void **)&f) != napi_ok || !f) {
+		throw_type(env, "not an fd handle");
+		return NULL;
+	}
+	if (f->fd < 0)
+		return make_bool(env, false);
+	close(f->fd);
+	f->fd = -1;
+	return make_bool(env, true);
+}
+
+/* The memlock line of /proc/self/fdinfo/<fd> (what the object charges), or -1. */
+static int64_t fdinfo_memlock(int fd)
+{
+	char path[64], line[256];
+	int64_t v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "memlock:", 8)) {
+			v = strtoll(line + 8, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return v;
+}
+
+static napi_value make_u64(napi_env env, uint64_t x)
+{
+	napi_value v;
+	napi_create_bigint_uint64(env, x, &v);
+	return v;
+}
+
+/* progIds() / mapIds() -> number[]: every id the kernel has now, ascending. */
+static napi_value list_ids(napi_env env, int (*next)(__u32, __u32 *), const char *what)
+{
+	napi_value arr;
+	__u32 id = 0, n = 0;
+	int err;
+
+	napi_create_array(env, &arr);
+	for (;;) {
+		err = next(id, &id);
+		if (err) {
+			err = errno;
+			if (err == ENOENT)
+				break;
+			throw_errno(env, err, "listing BPF %s ids (after id %u)", what, id);
+			return NULL;
+		}
+		if (n >= LN_MAX_IDS) {
+			throw_errd(env, E2BIG, "too many ids", "listing BPF %s ids", what);
+			return NULL;
+		}
+		napi_set_element(env, arr, n++, make_u32(env, id));
+	}
+	return arr;
+}
+
+static napi_value js_prog_ids(napi_env env, napi_callback_info info)
+{
+	(void)info;
+	return list_ids(env, bpf_prog_get_next_id, "program");
+}
+
+static napi_value js_map_ids(napi_env env, napi_callback_info info)
+{
+	(void)info;
+	return list_ids(env, bpf_map_get_next_id, "map");
+}
+
+/*
+ * progInfo(id) -> null (no such program now) | { id, type, typeName, name, tag, runTimeNs,
+ *   runCount, recursionMisses, loadTimeNs, createdByUid, mapIds, xlatedBytes, jitedBytes,
+ *   verifiedInsns, btfId, memlock }
+ * Run time and count only grow while statistics are enabled (enableStats or the sysctl);
+ * loadTimeNs is boot-time ns; memlock is -1 when fdinfo does not say.
+ */
+static napi_value js_prog_info(napi_env env, napi_callback_info info)
+{
+	napi_value argv[1], res, arr;
+	struct bpf_prog_info pi;
+	__u32 id, len, nmaps, i, *ids = NULL;
+	char tag[2 * BPF_TAG_SIZE + 1];
+	int64_t memlock;
+	int fd, err;
+
+	if (!get_args(env, info, 1, argv) || !get_u32(env, argv[0], "program id", &id))
+		return NULL;
+	fd = bpf_prog_get_fd_by_id(id);
+	if (fd < 0) {
+		err = errno;
+		if (err == ENOENT) {
+			napi_get_null(env, &res);
+			return res;
+		}
+		throw_errno(env, err, "opening BPF program id %u", id);
+		return NULL;
+	}
+	memset(&pi, 0, sizeof(pi));
+	len = sizeof(pi);
+	err = bpf_obj_get_info_by_fd(fd, &pi, &len);
+	nmaps = pi.nr_map_ids;
+	if (!err && nmaps) {
+		ids = calloc(nmaps, sizeof(*ids));
+		if (!ids) {
+			close(fd);
+			throw_errno(env, ENOMEM, "reading BPF program id %u", id);
+			return NULL;
+		}
+		memset(&pi, 0, sizeof(pi));
+		pi.nr_map_ids = nmaps;
+		pi.map_ids = (__u64)(uintptr_t)ids;
+		len = sizeof(pi);
+		err = bpf_obj_get_info_by_fd(fd, &pi, &len);
+		if (pi.nr_map_ids < nmaps)
+			nmaps = pi.nr_map_ids;
+	}
+	if (err) {
+		err = errno;
+		close(fd);
+		free(ids);
+		throw_errno(env, err, "reading BPF program id %u (BPF_OBJ_GET_INFO_BY_FD)", id);
+		return NULL;
+	}
+	memlock = fdinfo_memlock(fd);
+	close(fd);
+	for (i = 0; i < BPF_TAG_SIZE; i++)
+		snprintf(tag + 2 * i, 3, "%02x", pi.tag[i]);
+	napi_create_object(env, &res);
+	napi_set_named_property(env, res, "id", make_u32(env, pi.id));
+	napi_set_named_property(env, res, "type", make_u32(env, pi.type));
+	napi_set_named_property(env, res, "typeName",
+				make_str(env, libbpf_bpf_prog_type_str((enum bpf_prog_type)pi.type)));
+	napi_set_named_property(env, res, "name", make_str(env, pi.name));
+	napi_set_named_property(env, res, "tag", make_str(env, tag));
+	napi_set_named_property(env, res, "runTimeNs", make_u64(env, pi.run_time_ns));
+	napi_set_named_property(env, res, "runCount", make_u64(env, pi.run_cnt));
+	napi_set_named_property(env, res, "recursionMisses", make_u64(env, pi.recursion_misses));
+	napi_set_named_property(env, res, "loadTimeNs", make_u64(env, pi.load_time));
+	napi_set_named_property(env, res, "createdByUid", make_u32(env, pi.created_by_uid));
+	napi_create_array_with_length(env, nmaps, &arr);
+	for (i = 0; i < nmaps; i++)
+		napi_set_element(env, arr, i, make_u32(env, ids[i]));
+	napi_set_named_property(env, res, "mapIds", arr);
+	napi_set_named_property(env, res, "xlatedBytes", make_u32(env, pi.xlated_prog_len));
+	napi_set_named_property(env, res, "jitedBytes", make_u32(env, pi.jited_prog_len));
+	napi_set_named_property(env, res, "verifiedInsns", make_u32(env, pi.verified_insns));
+	napi_set_named_property(env, res, "btfId", make_u32(env, pi.btf_id));
+	napi_set_named_property(env, res, "memlock", make_i64(env, memlock));
+	free(ids);
+	return res;
+}
+
+/*
+ * mapInfoById(id) -> null (no such map now) | { id, type, typeName, name, keySize,
+ *   valueSize, maxEntries, flags, memlock }
+ */
+static napi_value js_map_info_by_id(napi_env env, napi_callback_info info)
+{
+	napi_value argv[1], res;
+	struct bpf_map_info mi;
+	__u32 id, len;
+	int64_t memlock;
+	int fd, err;
+
+	if (!get_args(env, info, 1, argv) || !get_u32(env, argv[0], "map id", &id))
+		return NULL;
+	fd = bpf_map_get_fd_by_id(id);
+	if (fd < 0) {
+		err = errno;
+		if (err == ENOENT) {
+			napi_get_null(env, &res);
+			return res;
+		}
+		throw_errno(env, err, "opening BPF map id %u", id);
+		return NULL;
+	}
+	memset(&mi, 0, sizeof(mi));
+	len = sizeof(mi);
+	if (bpf_obj_get_info_by_fd(fd, &mi, &len)) {
+		err = errno;
+		close(fd);
+		throw_errno(env, err, "reading BPF map id %u (BPF_OBJ_GET_INFO_BY_FD)", id);
+		return NULL;
+	}
+	memlock = fdinfo_memlock(fd);
+	close(fd);
+	napi_create_object(env, &res);
+	napi_set_named_property(env, res, "id", make_u32(env, mi.id));
+	napi_set_named_property(env, res, "type", make_u32(env, mi.type));
+	napi_set_named_property(env, res, "typeName",
+				make_str(env, libbpf_bpf_map_type_str((enum bpf_map_type)mi.type)));
+	napi_set_named_property(env, res, "name", make_str(env, mi.name));
+	napi_set_named_property(env, res, "keySize", make_u32(env, mi.key_size));
+	napi_set_named_property(env, res, "valueSize", make_u32(env, mi.value_size));
+	napi_set_named_property(env, res, "maxEntries", make_u32(env, mi.max_entries));
+	napi_set_named_property(env, res, "flags", make_u32(env, mi.map_flags));
+	napi_set_named_property(env, res, "memlock", make_i64(env, memlock));
+	return res;
+}
+
+/* ------------------------------------------------------------------------------------ */
 /* misc                                                                                  */
 
 static napi_value js_num_possible_cpus(napi_env env, napi_callback_info info)
@@ -2212,6 +2610,13 @@ static napi_value init(napi_env env, napi_value exports)
 	EXPORT_FN("ringClose", js_ring_close);
 	EXPORT_FN("ringRef", js_ring_ref);
 	EXPORT_FN("ringStats", js_ring_stats);
+	EXPORT_FN("iterRead", js_iter_read);
+	EXPORT_FN("enableStats", js_enable_stats);
+	EXPORT_FN("fdClose", js_fd_close);
+	EXPORT_FN("progIds", js_prog_ids);
+	EXPORT_FN("progInfo", js_prog_info);
+	EXPORT_FN("mapIds", js_map_ids);
+	EXPORT_FN("mapInfoById", js_map_info_by_id);
 	EXPORT_FN("numPossibleCpus", js_num_possible_cpus);
 	EXPORT_FN("clockOffsets", js_clock_offsets);
 	EXPORT_FN("setLogger", js_set_logger);

@@ -20,11 +20,13 @@ export const AF_UNIX = 1;
 export const AF_INET = 2;
 export const AF_INET6 = 10;
 
-function ipv4(b: Uint8Array, off: number): string {
+/** Dotted IPv4 of the 4 bytes at `off` (network order). */
+export function ipv4(b: Uint8Array, off: number): string {
   return `${b[off]}.${b[off + 1]}.${b[off + 2]}.${b[off + 3]}`;
 }
 
-function ipv6(b: Uint8Array, off: number): string {
+/** RFC 5952 IPv6 of the 16 bytes at `off` (IPv4-mapped ones as dotted IPv4). */
+export function ipv6(b: Uint8Array, off: number): string {
   // IPv4-mapped addresses render as dotted IPv4, as Falco does.
   let mapped = b[off + 10] === 0xff && b[off + 11] === 0xff;
   for (let i = 0; i < 10 && mapped; i++) if (b[off + i] !== 0) mapped = false;

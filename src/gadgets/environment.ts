@@ -89,6 +89,10 @@ export function nodeEnvironment(node: string): GadgetEnvironment {
       store.onUpdate((c) => {
         for (const fn of listeners) fn(c);
       });
+      // the runtime's first listing: until it is in, every container is "not known yet"
+      // (snapshots and top tables decide their rows at once; the kernel side learns the
+      // existing containers' verdicts from it)
+      await store.whenSynced();
     })();
     return loading;
   };

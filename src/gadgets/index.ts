@@ -3,9 +3,12 @@
  * a kernel test in its folder: a gadget that is not finished is not listed.
  */
 import { gadgetId, type Category, type GadgetSpec } from "./gadget.js";
+import { SNAPSHOT_PROCESS } from "./snapshot-process/snapshot-process.js";
+import { SNAPSHOT_SOCKET } from "./snapshot-socket/snapshot-socket.js";
+import { TOP_EBPF } from "./top-ebpf/top-ebpf.js";
 import { TRACE_EXEC } from "./trace-exec/trace-exec.js";
 
-export const GADGETS: readonly GadgetSpec[] = [TRACE_EXEC];
+export const GADGETS: readonly GadgetSpec[] = [TRACE_EXEC, TOP_EBPF, SNAPSHOT_PROCESS, SNAPSHOT_SOCKET];
 
 export function findGadget(category: Category, name: string): GadgetSpec | undefined {
   return GADGETS.find((g) => g.category === category && g.name === name);

@@ -31,7 +31,13 @@ import { IpServices } from "../state/ip-services.js";
 import { ProcLive } from "../state/proc-live.js";
 import { ProcessTable } from "../state/process-table.js";
 import { State } from "../state/state.js";
-import { COMMON_BY_NAME, PLACED_COLUMNS, PROCESS_COLUMNS, type Placement } from "./common-columns.js";
+import {
+  COMMON_BY_NAME,
+  PLACED_COLUMNS,
+  PROCESS_COLUMNS,
+  type CommonColumn,
+  type Placement,
+} from "./common-columns.js";
 import { ContainerFilter } from "./container-filter.js";
 import type { GadgetEnvironment } from "./environment.js";
 import {
@@ -225,6 +231,9 @@ export class GadgetRun {
   private readonly state: State | null;
   private bootToWallNs = 0n;
   private readonly handlers: ((ev: EventContext, type: string) => void)[] = [];
+  /** the common columns the gadget declares: records carry those fields, no others */
+  private readonly processColumns: readonly CommonColumn[];
+  private readonly placedColumns: readonly CommonColumn[];
   summary = "";
   /** resolves when a snapshot has been delivered (never for trace and top until stop) */
   readonly done: Promise<void>;
@@ -236,6 +245,9 @@ export class GadgetRun {
     private readonly sink: GadgetSink,
   ) {
     this.filterer = new ContainerFilter(prepared.selection, env.services);
+    const declared = new Set(prepared.spec.common);
+    this.processColumns = PROCESS_COLUMNS.filter((c) => declared.has(c.name));
+    this.placedColumns = PLACED_COLUMNS.filter((c) => declared.has(c.name));
     this.state = prepared.spec.capture !== undefined ? new State() : null;
     this.procs = this.state?.procs ?? new ProcessTable({ seedFds: false });
     const clock = clockOffsets();
@@ -283,7 +295,7 @@ export class GadgetRun {
     this.summary = parts.join(", ");
     if (this.state !== null) void this.state.seedAsync();
     // containers and pods: loaded now that the kernel side is attached (events wait for them)
-    void this.env.load().then(
+    this.loaded = this.env.load().then(
       () => {
         if (this.stopped) return;
         for (const c of this.env.containers()) this.filterer.classify(c);
@@ -296,8 +308,13 @@ export class GadgetRun {
     this.every(1000, () => this.pollLost());
     this.every(250, () => this.expirePending());
     if (spec.category === "top") this.every(this.prepared.intervalS * 1000, () => void this.tick());
+    // a snapshot's rows are placed once, for good: they wait for the containers (and the
+    // kernel side for their verdicts), or every row would be dropped as "not known yet"
     if (spec.category === "snapshot") void this.tick().then(() => this.finish());
   }
+
+  /** Settles once containers and pods are loaded and classified (or failed to load). */
+  private loaded: Promise<void> = Promise.resolve();
 
   private every(ms: number, fn: () => void): void {
     const t = setInterval(fn, ms);
@@ -383,7 +400,7 @@ export class GadgetRun {
       node: this.env.node,
       bootToWallNs: this.bootToWallNs,
     };
-    for (const c of PROCESS_COLUMNS) rec[c.name] = c.get(placement);
+    for (const c of this.processColumns) rec[c.name] = c.get(placement);
     for (const k in ev.fields) {
       const v = ev.fields[k];
       if (v !== undefined && v !== null) rec[k] = v;
@@ -434,7 +451,7 @@ export class GadgetRun {
       node: this.env.node,
       bootToWallNs: this.bootToWallNs,
     };
-    for (const c of PLACED_COLUMNS) if (rec[c.name] === undefined) rec[c.name] = c.get(placement);
+    for (const c of this.placedColumns) if (rec[c.name] === undefined) rec[c.name] = c.get(placement);
     rec["k8s.node.name"] = this.env.node;
   }
 
@@ -486,6 +503,21 @@ export class GadgetRun {
 
   /** top and snapshot: one table from the source's rows. */
   private async tick(): Promise<void> {
+    // one table at a time: intervals that pass while one waits are folded into the next
+    if (this.ticking) return;
+    this.ticking = true;
+    try {
+      await this.table();
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  private ticking = false;
+
+  private async table(): Promise<void> {
+    // rows are decided at once (final): their containers must be known first
+    await this.loaded;
     const src = this.source;
     if (src?.collect === undefined || this.stopped) return;
     let rows: SourceEvent[];

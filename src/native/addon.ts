@@ -15,6 +15,46 @@ export interface ObjectHandle {
 export interface RingHandle {
   readonly __lannerRing: unique symbol;
 }
+/** A kernel fd held for its effect (BPF_ENABLE_STATS). */
+export interface FdHandle {
+  readonly __lannerFd: unique symbol;
+}
+
+/** A loaded program of the system, by id (BPF_OBJ_GET_INFO_BY_FD). */
+export interface NativeSystemProgram {
+  id: number;
+  type: number;
+  typeName: string | null;
+  name: string;
+  tag: string;
+  runTimeNs: bigint;
+  runCount: bigint;
+  recursionMisses: bigint;
+  /** boot-time ns */
+  loadTimeNs: bigint;
+  createdByUid: number;
+  mapIds: number[];
+  xlatedBytes: number;
+  jitedBytes: number;
+  verifiedInsns: number;
+  btfId: number;
+  /** bytes charged (fdinfo memlock), -1 when unknown */
+  memlock: number;
+}
+
+/** A map of the system, by id. */
+export interface NativeSystemMap {
+  id: number;
+  type: number;
+  typeName: string | null;
+  name: string;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags: number;
+  /** bytes charged (fdinfo memlock), -1 when unknown */
+  memlock: number;
+}
 
 export interface NativeProgramInfo {
   name: string;
@@ -70,6 +110,7 @@ export type NativeAttachSpec =
   | { kind: 'xdp'; ifindex: number }
   | { kind: 'cgroup'; path: string }
   | { kind: 'tc'; ifindex: number; direction: 'ingress' | 'egress'; priority?: number; handle?: number }
+  | { kind: 'iter'; pid?: number; tid?: number; mapFd?: number }
   | {
       kind: 'uprobe';
       binaryPath: string;
@@ -129,6 +170,13 @@ export interface NativeAddon {
   ringClose(r: RingHandle): void;
   ringRef(r: RingHandle, on: boolean): void;
   ringStats(r: RingHandle): NativeRingStats;
+  iterRead(h: ObjectHandle, linkId: number, maxBytes: number): { data: Buffer; truncated: boolean };
+  enableStats(type: number): FdHandle;
+  fdClose(f: FdHandle): boolean;
+  progIds(): number[];
+  progInfo(id: number): NativeSystemProgram | null;
+  mapIds(): number[];
+  mapInfoById(id: number): NativeSystemMap | null;
   numPossibleCpus(): number;
   clockOffsets(): { realtimeNs: bigint; boottimeNs: bigint; monotonicNs: bigint };
   setLogger(level: number, fn: ((level: string, msg: string) => void) | null): void;

@@ -42,8 +42,13 @@ export interface OpenOptions {
  *  - lsm, xdp (ifindex), cgroup (cgroup v2 directory), uprobe
  *  - tc (ifindex, ingress/egress): a tc filter on a clsact qdisc (created if missing and
  *    left in place on detach); libbpf 1.1 has no tc link, so the id names the filter.
+ *  - iter: a BPF iterator (iter/task, iter/task_file...), optionally one process (pid) or
+ *    thread (tid) for task iterators, or a map (mapFd); read it with BpfLink.readIter().
  */
 export type AttachSpec = NativeAttachSpec;
+
+/** readIter's default cap on one pass of an iterator (bytes). */
+export const DEFAULT_ITER_MAX_BYTES = 64 << 20;
 
 /** BPF_MAP_UPDATE_ELEM flags. */
 export const BPF_ANY = 0;
@@ -91,6 +96,15 @@ export class BpfLink {
 
   get closed(): boolean {
     return this.#closed || this.#obj.closed;
+  }
+
+  /**
+   * An iterator link: runs the iterator once and returns what its program wrote (at most
+   * `maxBytes`; `truncated` when there was more). Throws a NativeError naming the link.
+   */
+  readIter(maxBytes = DEFAULT_ITER_MAX_BYTES): { data: Buffer; truncated: boolean } {
+    if (this.#closed) throw closedError(`reading iterator (${this.description})`, 'link is closed');
+    return addon().iterRead(this.#obj.handle('reading iterator of'), this.id, maxBytes);
   }
 
   /** Detaches (destroys the link). Idempotent; a no-op after the object was closed. */
@@ -175,6 +189,8 @@ function describe(prog: string, spec: AttachSpec): string {
       return `program ${prog} on cgroup ${spec.path}`;
     case 'tc':
       return `program ${prog} on tc ifindex ${spec.ifindex} ${spec.direction}`;
+    case 'iter':
+      return `iterator ${prog}${spec.pid !== undefined ? ` of pid ${spec.pid}` : spec.tid !== undefined ? ` of tid ${spec.tid}` : ''}`;
     case 'uprobe':
       return `program ${prog} on ${spec.retprobe === true ? 'uretprobe' : 'uprobe'} ${spec.binaryPath}:${spec.funcName ?? ''}+${spec.offset ?? 0}`;
     default:

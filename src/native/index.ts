@@ -9,6 +9,7 @@ export {
   BPF_NOEXIST,
   BPF_EXIST,
   BPF_F_LOCK,
+  DEFAULT_ITER_MAX_BYTES,
   numPossibleCpus,
   type OpenOptions,
   type AttachSpec,
@@ -25,6 +26,15 @@ export {
   type RingStats,
   type BatchCallback,
 } from './ring-reader.js';
+export {
+  BpfStats,
+  programIds,
+  programInfo,
+  mapIds,
+  systemMapInfo,
+  type SystemProgram,
+  type SystemMap,
+} from './bpf-system.js';
 export { BootClock, clockOffsets, type ClockOffsets } from './clock.js';
 export { setLibbpfLogger, libbpfVersion, type LibbpfLogLevel, type LibbpfLogSink } from './libbpf-log.js';
 export { isNativeError, type NativeError } from './native-error.js';

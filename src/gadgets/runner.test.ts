@@ -1,0 +1,166 @@
+/**
+ * The runner's order of operations with a stand-in environment (no kernel, no runtime).
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { HOST_CONTAINER, type ContainerInfo } from "../state/containers/container-info.js";
+import type { StateServices } from "../state/services.js";
+import type { GadgetEnvironment } from "./environment.js";
+import type { GadgetRecord, GadgetSpec } from "./gadget.js";
+import { GadgetRun, prepare } from "./runner.js";
+
+/** An environment whose containers are known only once load() finished (after `delayMs`). */
+function slowEnvironment(delayMs: number, byPid: ReadonlyMap<number, ContainerInfo>): GadgetEnvironment {
+  let loaded = false;
+  const services: StateServices = {
+    container: (pid) => (loaded ? (byPid.get(pid) ?? HOST_CONTAINER) : undefined),
+    pod: () => null,
+    user: () => null,
+    group: () => null,
+    loginName: () => null,
+    domainNames: () => [],
+    watchDomains: () => undefined,
+  };
+  return {
+    node: "node-1",
+    hostOnly: false,
+    services,
+    load: () =>
+      new Promise<void>((r) =>
+        setTimeout(() => {
+          loaded = true;
+          r();
+        }, delayMs),
+      ),
+    containers: () => (loaded ? [...byPid.values()] : []),
+    onContainer: () => () => undefined,
+    close: async () => undefined,
+  };
+}
+
+const web: ContainerInfo = { ...HOST_CONTAINER, id: "abc", fullId: "abcdef", name: "web", initPid: null };
+
+test("a snapshot waits for the containers before deciding its rows (they are final)", async () => {
+  // Regression: the snapshot's one table was taken right after start, before the
+  // environment had loaded the containers, so every row was "not known yet" and, being
+  // final, dropped: `lanner snapshot process` printed an empty table.
+  const spec: GadgetSpec = {
+    category: "snapshot",
+    name: "stub",
+    summary: "rows for the runner",
+    common: ["proc.pid", "container.name"],
+    columns: [],
+    defaults: ["proc.pid"],
+    params: [],
+    start: () => ({
+      collect: () => [
+        { pid: 4242, fields: {} },
+        { pid: 4343, fields: {} },
+      ],
+      stop: () => undefined,
+    }),
+  };
+  const p = prepare({
+    spec,
+    params: {},
+    selection: {
+      namespaces: [],
+      allNamespaces: false,
+      pods: [],
+      containers: ["web"],
+      labels: [],
+      host: false,
+    },
+  });
+  const tables: GadgetRecord[][] = [];
+  const run = await GadgetRun.start(p, slowEnvironment(100, new Map([[4242, web]])), {
+    table: (rows) => tables.push(rows),
+    lost: () => undefined,
+  });
+  await run.done;
+  await run.stop();
+  assert.equal(tables.length, 1);
+  assert.deepEqual(
+    tables[0]?.map((r) => [r["proc.pid"], r["container.name"]]),
+    [[4242, "web"]],
+    "the web container's row; the host's is not selected",
+  );
+  assert.equal(run.stats().unselected, 1);
+});
+
+test("top: intervals that pass while the containers load are folded into one table", async () => {
+  // Regression: every interval's tick waited for the environment, then all of them ran
+  // back to back, printing several tables of near-empty intervals at once.
+  let collects = 0;
+  const spec: GadgetSpec = {
+    category: "top",
+    name: "stub",
+    summary: "rows for the runner",
+    common: ["proc.pid"],
+    columns: [],
+    defaults: ["proc.pid"],
+    params: [],
+    start: () => ({
+      collect: () => {
+        collects++;
+        return [{ pid: 4242, fields: {} }];
+      },
+      stop: () => undefined,
+    }),
+  };
+  const p = prepare({
+    spec,
+    params: {},
+    selection: { namespaces: [], allNamespaces: false, pods: [], containers: [], labels: [], host: true },
+    intervalS: 0.1,
+  });
+  const tables: GadgetRecord[][] = [];
+  const run = await GadgetRun.start(p, slowEnvironment(450, new Map([[4242, web]])), {
+    table: (rows) => tables.push(rows),
+    lost: () => undefined,
+  });
+  await new Promise((r) => setTimeout(r, 500));
+  await run.stop();
+  assert.ok(
+    collects >= 1 && collects <= 2,
+    `one table once loaded, not one per waiting interval: ${collects}`,
+  );
+  assert.equal(tables.length, collects);
+  assert.deepEqual(
+    tables[0]?.map((r) => r["proc.pid"]),
+    [4242],
+  );
+});
+
+test("records carry the gadget's declared fields only (JSON prints every field)", async () => {
+  // Regression: enrichment filled every common process and container column, declared or
+  // not, so a snapshot's JSON had "evt.time": null and fields --help did not list.
+  const spec: GadgetSpec = {
+    category: "snapshot",
+    name: "stub",
+    summary: "rows for the runner",
+    common: ["proc.pid", "proc.name", "container.name", "k8s.node.name"],
+    columns: [{ name: "stub.n", type: "uint32", desc: "A number." }],
+    defaults: ["proc.pid"],
+    params: [],
+    start: () => ({
+      collect: () => [{ pid: 4242, fields: { "proc.name": "web", "stub.n": 7 } }],
+      stop: () => undefined,
+    }),
+  };
+  const p = prepare({
+    spec,
+    params: {},
+    selection: { namespaces: [], allNamespaces: false, pods: [], containers: [], labels: [], host: true },
+  });
+  const tables: GadgetRecord[][] = [];
+  const run = await GadgetRun.start(p, slowEnvironment(0, new Map([[4242, web]])), {
+    table: (rows) => tables.push(rows),
+    lost: () => undefined,
+  });
+  await run.done;
+  await run.stop();
+  assert.deepEqual(tables[0], [
+    { "proc.pid": 4242, "proc.name": "web", "stub.n": 7, "container.name": "web", "k8s.node.name": "node-1" },
+  ]);
+});
