@@ -65,6 +65,10 @@ test("fields: rules names carry the rules' type; the rest are <gadget>.<name>", 
         );
       assert.ok(f.desc.length > 3, `${gadgetId(g)}: ${f.name} is described`);
     }
+    assert.ok(
+      names.has("k8s.node.name"),
+      `${gadgetId(g)}: records say their node (kubectl lanner merges nodes)`,
+    );
     for (const d of g.defaults) assert.ok(names.has(d), `${gadgetId(g)}: default column ${d} is a field`);
     for (const s of g.defaultSort ?? [])
       assert.ok(names.has(s.replace(/^[-+]/, "")), `${gadgetId(g)}: sort key ${s} is a field`);

@@ -452,7 +452,6 @@ export class GadgetRun {
       bootToWallNs: this.bootToWallNs,
     };
     for (const c of this.placedColumns) if (rec[c.name] === undefined) rec[c.name] = c.get(placement);
-    rec["k8s.node.name"] = this.env.node;
   }
 
   private rows: GadgetRecord[] | null = null;
