@@ -137,6 +137,12 @@ export interface GadgetSpec {
   readonly params: readonly ParamSpec[];
   /** top and snapshot gadgets: default sort, `-field` for descending */
   readonly defaultSort?: readonly string[];
+  /**
+   * The gadget reports things that belong to the node (BPF programs), not to a container:
+   * with none of -n/-p/-c/-l it shows the whole node, the host included, as if --host were
+   * given; a selection narrows it to what the selected pods hold.
+   */
+  readonly nodeWide?: boolean;
   /** capture records the gadget reads: the framework runs the capture path for them (with
    * process state, and the selection applied in the kernel); [] for process state only */
   readonly capture?: { readonly syscalls: readonly string[] };

@@ -197,7 +197,10 @@ export async function gadgetCommand(category: Category, argv: string[], io: CliI
   }
   if (values["all-namespaces"] === true && values["namespace"] !== undefined)
     throw new UsageError("--all-namespaces and --namespace exclude each other");
-  const env0Host = values["host"] === true;
+  const selecting = ["namespace", "podname", "containername", "selector"].some(
+    (k) => values[k] !== undefined,
+  );
+  const env0Host = values["host"] === true || (spec.nodeWide === true && !selecting);
   let labels;
   try {
     labels = list(values["selector"]).length > 0 ? parseSelector(list(values["selector"]).join(",")) : [];

@@ -61,10 +61,10 @@ describe("top ebpf: a program of this process", { skip: kernelSkip ?? false }, (
   after(() => obj.close());
 
   test("its id, name, type, holder, maps and memory; runs counted exactly, per interval and in all", async () => {
+    // no selection flag: the whole node (a program held by this host process included)
     const g = await startGadget([
       "top",
       "ebpf",
-      "--host",
       "--interval",
       "0.5",
       "--filter",

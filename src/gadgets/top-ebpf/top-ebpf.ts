@@ -158,6 +158,7 @@ export const TOP_EBPF: GadgetSpec = {
   category: "top",
   name: "ebpf",
   summary: "every BPF program of the node: run time and runs per interval, maps, holders",
+  nodeWide: true,
   common: ["proc.pid", "proc.ppid", "proc.name", "user.uid", "group.gid", ...PLACE_COMMON],
   columns: [
     {
