@@ -3,9 +3,11 @@
  * a kernel test in its folder: a gadget that is not finished is not listed.
  */
 import { gadgetId, type Category, type GadgetSpec } from "./gadget.js";
+import { TRACE_DNS } from "./trace-dns/trace-dns.js";
 import { TRACE_EXEC } from "./trace-exec/trace-exec.js";
+import { TRACE_SNI } from "./trace-sni/trace-sni.js";
 
-export const GADGETS: readonly GadgetSpec[] = [TRACE_EXEC];
+export const GADGETS: readonly GadgetSpec[] = [TRACE_EXEC, TRACE_DNS, TRACE_SNI];
 
 export function findGadget(category: Category, name: string): GadgetSpec | undefined {
   return GADGETS.find((g) => g.category === category && g.name === name);
