@@ -156,3 +156,16 @@ test("-o columns: pick, add, remove, groups; unknown ones are errors", () => {
   assert.throws(() => names("nope"), ColumnError);
   assert.throws(() => names("proc.pid,+proc.name"), ColumnError);
 });
+
+test("regression: --help ran a list(string) type into the field's description (its column was 10 wide)", () => {
+  const esc = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  for (const g of GADGETS) {
+    const help = gadgetHelp(g);
+    for (const f of gadgetFields(g))
+      assert.match(
+        help,
+        new RegExp(`${esc(f.name)} +${esc(f.type)} +${esc(f.desc.slice(0, 12))}`),
+        `${gadgetId(g)}: ${f.name}`,
+      );
+  }
+});

@@ -6,9 +6,18 @@ import { gadgetId, type Category, type GadgetSpec } from "./gadget.js";
 import { SNAPSHOT_PROCESS } from "./snapshot-process/snapshot-process.js";
 import { SNAPSHOT_SOCKET } from "./snapshot-socket/snapshot-socket.js";
 import { TOP_EBPF } from "./top-ebpf/top-ebpf.js";
+import { TRACE_DNS } from "./trace-dns/trace-dns.js";
 import { TRACE_EXEC } from "./trace-exec/trace-exec.js";
+import { TRACE_SNI } from "./trace-sni/trace-sni.js";
 
-export const GADGETS: readonly GadgetSpec[] = [TRACE_EXEC, TOP_EBPF, SNAPSHOT_PROCESS, SNAPSHOT_SOCKET];
+export const GADGETS: readonly GadgetSpec[] = [
+  TRACE_EXEC,
+  TRACE_DNS,
+  TRACE_SNI,
+  TOP_EBPF,
+  SNAPSHOT_PROCESS,
+  SNAPSHOT_SOCKET,
+];
 
 export function findGadget(category: Category, name: string): GadgetSpec | undefined {
   return GADGETS.find((g) => g.category === category && g.name === name);

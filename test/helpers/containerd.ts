@@ -16,6 +16,7 @@ import {
   existsSync,
   mkdirSync,
   readFileSync,
+  realpathSync,
   renameSync,
   rmSync,
   symlinkSync,
@@ -129,6 +130,17 @@ export interface ContainerSpec {
   /** ctr: /<ns>/<id> (ctr's default); kubepods: /kubepods/besteffort/pod<uid>/<id> (kubelet, cgroupfs). */
   readonly cgroupStyle?: "ctr" | "kubepods";
   readonly mounts?: ReadonlyArray<{ source: string; destination: string; readonly?: boolean }>;
+  /** Bind-mount the host's /usr, /lib and /lib64 read-only, so that host programs such as
+   * /usr/bin/python3 run inside (the busybox rootfs has neither). */
+  readonly hostUsr?: boolean;
+}
+
+/** The host's /usr, /lib and /lib64 (their real directories: Debian links /lib to usr/lib). */
+function hostUsrMounts(): { source: string; destination: string; readonly: boolean }[] {
+  const out = [{ source: "/usr", destination: "/usr", readonly: true }];
+  for (const d of ["/lib", "/lib64"])
+    if (existsSync(d)) out.push({ source: realpathSync(d), destination: d, readonly: true });
+  return out;
 }
 
 export interface RunningContainer {
@@ -320,7 +332,7 @@ export class TestContainers {
       command: spec.command ?? ["/bin/sleep", "3600"],
       cgroupPath,
       privileged: spec.privileged ?? false,
-      mounts: spec.mounts ?? [],
+      mounts: [...(spec.mounts ?? []), ...(spec.hostUsr === true ? hostUsrMounts() : [])],
     });
   }
 

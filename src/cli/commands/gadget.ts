@@ -126,8 +126,10 @@ export function gadgetHelp(spec: GadgetSpec): string {
   s += "\nFields (the column ids, JSON keys and --filter fields; * = shown by default):\n";
   const fields = gadgetFields(spec);
   const w = Math.max(...fields.map((f) => f.name.length)) + 2;
+  // the widest type ("list(string)") still leaves a space before the description
+  const tw = Math.max(10, ...fields.map((f) => f.type.length + 1));
   for (const f of fields)
-    s += `  ${spec.defaults.includes(f.name) ? "*" : " "} ${f.name.padEnd(w)}${f.type.padEnd(10)}${f.desc}\n`;
+    s += `  ${spec.defaults.includes(f.name) ? "*" : " "} ${f.name.padEnd(w)}${f.type.padEnd(tw)}${f.desc}\n`;
   return s;
 }
 
