@@ -315,10 +315,14 @@ export class ContainerStore {
     return undefined;
   }
 
-  /** By host pid: cached, else read from /proc/PID/cgroup. Undefined if the process is gone. */
-  byPid(pid: number, cgroupId?: number | bigint): ContainerInfo | undefined {
+  /**
+   * By host pid: cached, else read from /proc/PID/cgroup. Undefined if the process is gone.
+   * `fresh`: skip the cache (the caller has a cgroup id the cache could contradict: a pid
+   * the cache learnt for a container may since belong to a host process).
+   */
+  byPid(pid: number, cgroupId?: number | bigint, fresh = false): ContainerInfo | undefined {
     this.counters.lookups++;
-    const known = this.byPidCache.get(pid);
+    const known = fresh ? undefined : this.byPidCache.get(pid);
     if (known !== undefined) return known === HOST ? HOST_CONTAINER : this.recordFor(known);
     let text: string;
     this.counters.pidReads++;
@@ -344,13 +348,22 @@ export class ContainerStore {
     return this.recordFor(m.fullId, m.type);
   }
 
-  /** The event path's entry: by cgroup id first, then by pid. */
+  /**
+   * The event path's entry: by cgroup id first, then by pid. With a cgroup id, the pid is
+   * looked up in /proc, never in the pid cache: pids are reused, cgroup ids are not.
+   */
   lookup(pid: number, cgroupId?: number | bigint): ContainerInfo | undefined {
     if (cgroupId !== undefined) {
       const r = this.byCgroupId(cgroupId);
       if (r !== undefined) return r;
+      return this.byPid(pid, cgroupId, true);
     }
-    return this.byPid(pid, cgroupId);
+    return this.byPid(pid);
+  }
+
+  /** A container's process exited: its pid may be reused by anyone, so it is forgotten. */
+  private forgetExited(id: string, pid: number): void {
+    if (pid > 0 && this.byPidCache.peek(pid) === id) this.byPidCache.delete(pid);
   }
 
   /** Forgets a pid (the process table calls this on exit, so a reused pid is re-read). */
@@ -697,6 +710,7 @@ export class ContainerStore {
       // Docker's own API describes these (and names them); containerd only adds pids.
       if ((ev.kind === "task-create" || ev.kind === "task-start") && ev.pid > 0) this.learnPid(id, ev.pid);
       if (ev.kind === "exec-started" && ev.pid > 0) this.byPidCache.set(ev.pid, id);
+      if (ev.kind === "task-exit") this.forgetExited(id, ev.pid);
       return;
     }
     const type: ContainerType = env.namespace === "moby" ? "docker" : "containerd";
@@ -724,6 +738,8 @@ export class ContainerStore {
         if (ev.pid > 0) this.byPidCache.set(ev.pid, id);
         return;
       case "task-exit":
+        this.forgetExited(id, ev.pid);
+        return;
       case "task-delete":
         return;
       case "container-delete":
