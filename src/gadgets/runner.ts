@@ -29,9 +29,15 @@ import { compileFilter } from "../rules/filter.js";
 import { HOST_CONTAINER, type ContainerInfo } from "../state/containers/container-info.js";
 import { IpServices } from "../state/ip-services.js";
 import { ProcLive } from "../state/proc-live.js";
-import { ProcessTable } from "../state/process-table.js";
+import { ProcessTable, type ProcessInfo } from "../state/process-table.js";
 import { State } from "../state/state.js";
-import { COMMON_BY_NAME, PLACED_COLUMNS, PROCESS_COLUMNS, type Placement } from "./common-columns.js";
+import {
+  COMMON_BY_NAME,
+  PLACED_COLUMNS,
+  PROCESS_COLUMNS,
+  type CommonColumn,
+  type Placement,
+} from "./common-columns.js";
 import { ContainerFilter } from "./container-filter.js";
 import type { GadgetEnvironment } from "./environment.js";
 import {
@@ -225,6 +231,13 @@ export class GadgetRun {
   private readonly state: State | null;
   private bootToWallNs = 0n;
   private readonly handlers: ((ev: EventContext, type: string) => void)[] = [];
+  /** the common columns the gadget lists: only those are filled */
+  private readonly processColumns: readonly CommonColumn[];
+  private readonly placedColumns: readonly CommonColumn[];
+  /** settles once container metadata is loaded (or failed to load) */
+  private envReady: Promise<void> = Promise.resolve();
+  private envSettled = false;
+  private ticking = false;
   summary = "";
   /** resolves when a snapshot has been delivered (never for trace and top until stop) */
   readonly done: Promise<void>;
@@ -238,6 +251,9 @@ export class GadgetRun {
     this.filterer = new ContainerFilter(prepared.selection, env.services);
     this.state = prepared.spec.capture !== undefined ? new State() : null;
     this.procs = this.state?.procs ?? new ProcessTable({ seedFds: false });
+    const listed = new Set(prepared.spec.common);
+    this.processColumns = PROCESS_COLUMNS.filter((c) => listed.has(c.name));
+    this.placedColumns = PLACED_COLUMNS.filter((c) => listed.has(c.name));
     const clock = clockOffsets();
     this.bootToWallNs = clock.realtimeNs - clock.boottimeNs;
     this.done = new Promise((r) => (this.finish = r));
@@ -283,7 +299,7 @@ export class GadgetRun {
     this.summary = parts.join(", ");
     if (this.state !== null) void this.state.seedAsync();
     // containers and pods: loaded now that the kernel side is attached (events wait for them)
-    void this.env.load().then(
+    this.envReady = this.env.load().then(
       () => {
         if (this.stopped) return;
         for (const c of this.env.containers()) this.filterer.classify(c);
@@ -293,6 +309,7 @@ export class GadgetRun {
       },
       (e: unknown) => this.reportLost(0, `loading container metadata: ${errorMessage(e)}`),
     );
+    void this.envReady.then(() => (this.envSettled = true));
     this.every(1000, () => this.pollLost());
     this.every(250, () => this.expirePending());
     if (spec.category === "top") this.every(this.prepared.intervalS * 1000, () => void this.tick());
@@ -373,17 +390,25 @@ export class GadgetRun {
 
   private enrichProcess(ev: SourceEvent): GadgetRecord {
     const rec: GadgetRecord = {};
-    const proc = ev.pid > 0 ? this.procs.lookup(ev.pid) : undefined;
+    const procs = this.procs;
+    // the process table is read only for a column the source did not fill
+    let proc: ProcessInfo | undefined | null = null;
     const placement: Placement = {
       ev,
-      proc,
-      procs: this.procs,
+      get proc(): ProcessInfo | undefined {
+        if (proc === null) proc = ev.pid > 0 ? procs.lookup(ev.pid) : undefined;
+        return proc;
+      },
+      procs,
       container: undefined,
       pod: null,
       node: this.env.node,
       bootToWallNs: this.bootToWallNs,
     };
-    for (const c of PROCESS_COLUMNS) rec[c.name] = c.get(placement);
+    for (const c of this.processColumns) {
+      const own = ev.fields[c.name];
+      rec[c.name] = own !== undefined && own !== null ? own : c.get(placement);
+    }
     for (const k in ev.fields) {
       const v = ev.fields[k];
       if (v !== undefined && v !== null) rec[k] = v;
@@ -434,8 +459,7 @@ export class GadgetRun {
       node: this.env.node,
       bootToWallNs: this.bootToWallNs,
     };
-    for (const c of PLACED_COLUMNS) if (rec[c.name] === undefined) rec[c.name] = c.get(placement);
-    rec["k8s.node.name"] = this.env.node;
+    for (const c of this.placedColumns) if (rec[c.name] === undefined) rec[c.name] = c.get(placement);
   }
 
   private rows: GadgetRecord[] | null = null;
@@ -487,14 +511,24 @@ export class GadgetRun {
   /** top and snapshot: one table from the source's rows. */
   private async tick(): Promise<void> {
     const src = this.source;
-    if (src?.collect === undefined || this.stopped) return;
+    // one collect at a time: a slow one delays the next table rather than overlapping it
+    if (src?.collect === undefined || this.stopped || this.ticking) return;
+    this.ticking = true;
     let rows: SourceEvent[];
     try {
+      // rows are decided at once (final): the first table waits for the containers' metadata
+      // (bounded), else every container's rows would be dropped as unknown
+      if (!this.envSettled)
+        await Promise.race([this.envReady, new Promise((r) => setTimeout(r, PENDING_MS).unref())]);
+      if (this.stopped) return;
       rows = await src.collect();
     } catch (e) {
       this.reportLost(0, `collecting rows: ${errorMessage(e)}`);
       return;
+    } finally {
+      this.ticking = false;
     }
+    if (this.stopped) return;
     this.rows = [];
     for (const r of rows) {
       this.produced++;
