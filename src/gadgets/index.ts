@@ -3,9 +3,10 @@
  * a kernel test in its folder: a gadget that is not finished is not listed.
  */
 import { gadgetId, type Category, type GadgetSpec } from "./gadget.js";
+import { TOP_FILE } from "./top-file/top-file.js";
 import { TRACE_EXEC } from "./trace-exec/trace-exec.js";
 
-export const GADGETS: readonly GadgetSpec[] = [TRACE_EXEC];
+export const GADGETS: readonly GadgetSpec[] = [TRACE_EXEC, TOP_FILE];
 
 export function findGadget(category: Category, name: string): GadgetSpec | undefined {
   return GADGETS.find((g) => g.category === category && g.name === name);
