@@ -4,9 +4,10 @@
  */
 import { gadgetId, type Category, type GadgetSpec } from "./gadget.js";
 import { TOP_FILE } from "./top-file/top-file.js";
+import { TOP_PROCESS } from "./top-process/top-process.js";
 import { TRACE_EXEC } from "./trace-exec/trace-exec.js";
 
-export const GADGETS: readonly GadgetSpec[] = [TRACE_EXEC, TOP_FILE];
+export const GADGETS: readonly GadgetSpec[] = [TRACE_EXEC, TOP_FILE, TOP_PROCESS];
 
 export function findGadget(category: Category, name: string): GadgetSpec | undefined {
   return GADGETS.find((g) => g.category === category && g.name === name);
