@@ -56,16 +56,15 @@ export function fileName(magic: number, ino: bigint, path: string, truncated: bo
   return truncated ? `${path}…` : path;
 }
 
+/** Bytes of the path buffer (LNG_TF_PATH). */
+const PATH_BYTES = LNG_TF_VAL.SIZEOF - LNG_TF_VAL.PATH;
+
 /** One table entry as a row. */
 function row(key: Buffer, val: Buffer, nowBootNs: number): SourceEvent {
   const ino = key.readBigUInt64LE(LNG_TF_KEY.INO);
   const magic = val.readUInt32LE(LNG_TF_VAL.MAGIC);
   const truncated = (val.readUInt32LE(LNG_TF_VAL.FLAGS) & LNG_TF_FLAG.LNG_TF_TRUNCATED) !== 0;
-  const path = cString(
-    val,
-    LNG_TF_VAL.PATH,
-    Math.min(val.readUInt32LE(LNG_TF_VAL.PATH_LEN), LNG_TF_VAL_PATH),
-  );
+  const path = cString(val, LNG_TF_VAL.PATH, Math.min(val.readUInt32LE(LNG_TF_VAL.PATH_LEN), PATH_BYTES));
   const ev = headerEvent(readHeader(val, LNG_TF_VAL.HDR_TS), {
     "file.reads": Number(val.readBigUInt64LE(LNG_TF_VAL.READS)),
     "file.writes": Number(val.readBigUInt64LE(LNG_TF_VAL.WRITES)),
@@ -79,8 +78,6 @@ function row(key: Buffer, val: Buffer, nowBootNs: number): SourceEvent {
   // the row's time is the end of its interval (every row of one table has the same)
   return { ...ev, ts: nowBootNs };
 }
-
-const LNG_TF_VAL_PATH = LNG_TF_VAL.SIZEOF - LNG_TF_VAL.PATH;
 
 function start(ctx: GadgetContext): RunningSource {
   const allFiles = ctx.params["all-files"] === true;
