@@ -16,7 +16,8 @@ export interface GadgetEnvironment {
   readonly hostOnly: boolean;
   /** containers, pods, users: container() is undefined until `load` finished */
   readonly services: StateServices;
-  /** starts loading (idempotent); resolves once containers can be looked up */
+  /** starts loading (idempotent); resolves once containers can be looked up (the runtime's
+   * containers listed once, or SYNC_MS passed) */
   load(): Promise<void>;
   /** the known containers (empty until loaded) */
   containers(): readonly ContainerInfo[];
@@ -24,6 +25,9 @@ export interface GadgetEnvironment {
   onContainer(fn: (c: ContainerInfo) => void): () => void;
   close(): Promise<void>;
 }
+
+/** How long load() waits for the first listing of the runtime's containers (ms). */
+const SYNC_MS = 2000;
 
 const RUNTIME_SOCKETS = [
   "/run/containerd/containerd.sock",
@@ -89,10 +93,8 @@ export function nodeEnvironment(node: string): GadgetEnvironment {
       store.onUpdate((c) => {
         for (const fn of listeners) fn(c);
       });
-      // the runtime's first listing: until it is in, every container is "not known yet"
-      // (snapshots and top tables decide their rows at once; the kernel side learns the
-      // existing containers' verdicts from it)
-      await store.whenSynced();
+      // the runtime's containers listed once (bounded): a table collected now finds them
+      await store.whenSynced(SYNC_MS);
     })();
     return loading;
   };

@@ -6,6 +6,8 @@ import { gadgetId, type Category, type GadgetSpec } from "./gadget.js";
 import { SNAPSHOT_PROCESS } from "./snapshot-process/snapshot-process.js";
 import { SNAPSHOT_SOCKET } from "./snapshot-socket/snapshot-socket.js";
 import { TOP_EBPF } from "./top-ebpf/top-ebpf.js";
+import { TOP_FILE } from "./top-file/top-file.js";
+import { TOP_PROCESS } from "./top-process/top-process.js";
 import { TRACE_DNS } from "./trace-dns/trace-dns.js";
 import { TRACE_EXEC } from "./trace-exec/trace-exec.js";
 import { TRACE_SNI } from "./trace-sni/trace-sni.js";
@@ -14,6 +16,8 @@ export const GADGETS: readonly GadgetSpec[] = [
   TRACE_EXEC,
   TRACE_DNS,
   TRACE_SNI,
+  TOP_FILE,
+  TOP_PROCESS,
   TOP_EBPF,
   SNAPSHOT_PROCESS,
   SNAPSHOT_SOCKET,

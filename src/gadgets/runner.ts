@@ -29,7 +29,7 @@ import { compileFilter } from "../rules/filter.js";
 import { HOST_CONTAINER, type ContainerInfo } from "../state/containers/container-info.js";
 import { IpServices } from "../state/ip-services.js";
 import { ProcLive } from "../state/proc-live.js";
-import { ProcessTable } from "../state/process-table.js";
+import { ProcessTable, type ProcessInfo } from "../state/process-table.js";
 import { State } from "../state/state.js";
 import {
   COMMON_BY_NAME,
@@ -390,17 +390,25 @@ export class GadgetRun {
 
   private enrichProcess(ev: SourceEvent): GadgetRecord {
     const rec: GadgetRecord = {};
-    const proc = ev.pid > 0 ? this.procs.lookup(ev.pid) : undefined;
+    const procs = this.procs;
+    // the process table is read only for a column the source did not fill
+    let proc: ProcessInfo | undefined | null = null;
     const placement: Placement = {
       ev,
-      proc,
-      procs: this.procs,
+      get proc(): ProcessInfo | undefined {
+        if (proc === null) proc = ev.pid > 0 ? procs.lookup(ev.pid) : undefined;
+        return proc;
+      },
+      procs,
       container: undefined,
       pod: null,
       node: this.env.node,
       bootToWallNs: this.bootToWallNs,
     };
-    for (const c of this.processColumns) rec[c.name] = c.get(placement);
+    for (const c of this.processColumns) {
+      const own = ev.fields[c.name];
+      rec[c.name] = own !== undefined && own !== null ? own : c.get(placement);
+    }
     for (const k in ev.fields) {
       const v = ev.fields[k];
       if (v !== undefined && v !== null) rec[k] = v;
@@ -515,17 +523,20 @@ export class GadgetRun {
   private ticking = false;
 
   private async table(): Promise<void> {
-    // rows are decided at once (final): their containers must be known first
-    await this.loaded;
     const src = this.source;
     if (src?.collect === undefined || this.stopped) return;
     let rows: SourceEvent[];
     try {
+      // rows are decided at once (final): the first table waits for the containers' metadata
+      // (bounded), else every container's rows would be dropped as unknown
+      await Promise.race([this.loaded, new Promise((r) => setTimeout(r, PENDING_MS).unref())]);
+      if (this.stopped) return;
       rows = await src.collect();
     } catch (e) {
       this.reportLost(0, `collecting rows: ${errorMessage(e)}`);
       return;
     }
+    if (this.stopped) return;
     this.rows = [];
     for (const r of rows) {
       this.produced++;

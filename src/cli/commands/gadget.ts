@@ -152,6 +152,23 @@ export function nodeName(): string {
   return process.env["NODE_NAME"] ?? hostname();
 }
 
+/**
+ * `--sort -field` as Inspektor Gadget spells it: parseArgs takes a value that starts with a
+ * dash only as `--sort=-field`, so the separate form is joined first.
+ */
+export function joinSortValue(args: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] as string;
+    const next = args[i + 1];
+    if (a === "--sort" && next !== undefined && /^-[^-]/.test(next)) {
+      out.push(`--sort=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
+}
+
 export async function gadgetCommand(category: Category, argv: string[], io: CliIO): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === "--help" || name === "-h") {
@@ -165,7 +182,7 @@ export async function gadgetCommand(category: Category, argv: string[], io: CliI
   }
   const id = gadgetId(spec);
   const { values } = parseArgs({
-    args: rest,
+    args: joinSortValue(rest),
     options: gadgetOptions(spec),
     strict: true,
     allowPositionals: false,
@@ -285,6 +302,12 @@ export async function gadgetCommand(category: Category, argv: string[], io: CliI
       event: (r) => writer.event(r),
       table: (rows) => writer.table(rows),
       lost: (n, why) => {
+        // a problem that lost no counted event (a failed collect, metadata that could not
+        // load) is said at once: the timer below only speaks when events were lost
+        if (n === 0) {
+          io.stderr(`lanner: ${why}\n`);
+          return;
+        }
         lostPending += n;
         lostTotal += n;
         lostWhy.add(why);
