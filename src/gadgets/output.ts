@@ -4,7 +4,6 @@
  * columns a table shows (`-o columns=a,b`, `columns=+x,-group`).
  */
 import type { FieldValue } from "../rules/index.js";
-import { jsonStringify } from "../rules/json.js";
 import { formatTimeOfDay } from "../rules/time-format.js";
 import type { ColumnSpec, GadgetRecord } from "./gadget.js";
 
@@ -145,6 +144,46 @@ export interface RecordWriter {
   table(rows: readonly GadgetRecord[]): void;
 }
 
+/** Quoted JSON keys, made once per field name. */
+const QUOTED = new Map<string, string>();
+function quotedKey(k: string): string {
+  let q = QUOTED.get(k);
+  if (q === undefined) {
+    q = `${JSON.stringify(k)}:`;
+    if (QUOTED.size < 4096) QUOTED.set(k, q);
+  }
+  return q;
+}
+
+function jsonText(v: FieldValue | undefined): string {
+  if (v === null || v === undefined) return "null";
+  switch (typeof v) {
+    case "string":
+      return JSON.stringify(v);
+    case "number":
+      return Number.isFinite(v) ? String(v) : "null";
+    case "bigint":
+      return v.toString();
+    case "boolean":
+      return v ? "true" : "false";
+    default:
+      if (v instanceof Uint8Array) return JSON.stringify(Buffer.from(v).toString("latin1"));
+      return JSON.stringify(v);
+  }
+}
+
+/** One record as a JSON line: every field, unknown values as null, bigints as integers. */
+export function jsonLine(r: GadgetRecord): string {
+  let s = "{";
+  let first = true;
+  for (const k in r) {
+    s += first ? quotedKey(k) : `,${quotedKey(k)}`;
+    s += jsonText(r[k]);
+    first = false;
+  }
+  return `${s}}\n`;
+}
+
 export function createWriter(
   mode: OutputMode,
   cols: readonly ColumnSpec[],
@@ -156,10 +195,10 @@ export function createWriter(
 ): RecordWriter {
   if (mode === "json")
     return {
-      event: (r) => write(`${jsonStringify(plainRecord(r))}\n`),
+      event: (r) => write(jsonLine(r)),
       table: (rows) => {
         let s = "";
-        for (const r of rows) s += `${jsonStringify(plainRecord(r))}\n`;
+        for (const r of rows) s += jsonLine(r);
         if (s !== "") write(s);
       },
     };
