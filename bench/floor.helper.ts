@@ -18,6 +18,10 @@ export interface LoopResult {
   per_sec: number;
   syscalls: number;
   seconds: number;
+  /** operations (loops of the mode: an open+close is one) */
+  ops: number;
+  /** the loop's CPU time (user + system, BPF programs included), whatever else ran */
+  cpu_seconds: number;
 }
 
 /** Runs the load generator (blocking this process: nothing in it can consume meanwhile). */

@@ -24,6 +24,16 @@ const volatile __u32 snaplen = 0;      /* bytes of sendto/recvfrom data (<= LN_M
 const volatile __u8 filter_cgroup = 0; /* 1 = drop the records of cgroups ln_cgsel marks
 					  LN_SEL_DROP (a gadget's container selection) */
 
+/* Open path prefixes (a gadget's `trace open --prefixes`): with open_prefix_count > 0, an
+ * open/openat/openat2/creat is recorded only when its absolute path starts with one of the
+ * first open_prefix_count prefixes (open_prefix_len[i] bytes of open_prefix_text[i]). See
+ * "Open prefix filter" below. 0 (the agent) compiles the check out. */
+#define LN_OPEN_PREFIXES 16
+#define LN_PREFIX_LEN 128 /* bytes of a prefix at most */
+const volatile __u32 open_prefix_count = 0;
+const volatile __u32 open_prefix_len[LN_OPEN_PREFIXES] = {};
+const volatile __u8 open_prefix_text[LN_OPEN_PREFIXES][LN_PREFIX_LEN] = {};
+
 /* ---------------------------------------------------------------- maps */
 
 struct {
@@ -910,6 +920,180 @@ __noinline int ln_put_exe(struct ln_buf *r, __u32 arg)
 			    (__u64)BPF_CORE_READ(f, f_path.mnt));
 }
 
+/* ---------------------------------------------------------------- open prefix filter
+ *
+ * With open_prefix_count > 0, an open's record is made only when its absolute path starts
+ * with one of the prefixes: the path stashed at entry when it is absolute (checked before
+ * anything of the record is written), else the directory it is relative to (cwd or dirfd,
+ * from the dentry walk) + '/' + the path (checked once the PATH and DIR tails are built,
+ * before the record is sent). The compare is textual, on the first LN_PREFIX_LEN bytes. A path
+ * whose text may differ from its normal form (a ".", ".." or empty component) is never dropped
+ * here: user space checks its normalised fd.name, so the kernel drops only what it can prove
+ * is outside every prefix. Drops are counted in LN_S_FILTERED.
+ */
+
+/* The path's first bytes as words (twice LN_PREFIX_LEN: room for unmasked copies). */
+struct ln_pfx_head {
+	__u64 w[2 * LN_PREFIX_LEN / 8];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ln_pfx_head);
+} ln_pfx_heap SEC(".maps");
+
+/* 0x80 in each byte of x that is zero, exactly (no borrow into the next byte). */
+static __always_inline __u64 zero_bytes(__u64 x)
+{
+	const __u64 lo7 = 0x7f7f7f7f7f7f7f7fULL;
+
+	return ~(((x & lo7) + lo7) | x | lo7);
+}
+
+/* 0x80 in each byte of x that equals c. */
+static __always_inline __u64 eq_bytes(__u64 x, __u8 c)
+{
+	return zero_bytes(x ^ (0x0101010101010101ULL * c));
+}
+
+/* The low n bytes of a word (n < 8). */
+#define LOW_BYTES(n) ((1ULL << ((n) * 8)) - 1)
+
+/* Whether the first `len` bytes at h start with one of the prefixes. */
+__noinline int ln_pfx_match(struct ln_pfx_head *h, __u32 len)
+{
+	__u32 k, w, plen, rem;
+	__u64 x;
+	bool same;
+
+	if (!h)
+		return 0;
+	for (k = 0; k < LN_OPEN_PREFIXES; k++) {
+		if (k >= open_prefix_count)
+			break;
+		plen = open_prefix_len[k];
+		if (plen == 0 || plen > len || plen > LN_PREFIX_LEN)
+			continue;
+		same = true;
+		for (w = 0; w < LN_PREFIX_LEN / 8; w++) {
+			if (w * 8 >= plen)
+				break;
+			x = h->w[w] ^ *(const volatile __u64 *)&open_prefix_text[k][w * 8];
+			rem = plen - w * 8;
+			if (rem < 8)
+				x &= LOW_BYTES(rem);
+			if (x) {
+				same = false;
+				break;
+			}
+		}
+		if (same)
+			return 1;
+	}
+	return 0;
+}
+
+/* Whether the stashed path is plain: no ".", ".." or empty component, so its text is its
+ * normal form (a relative one: once appended to the directory it is relative to). */
+__noinline int ln_path_plain(struct ln_stash_val *s)
+{
+	__u64 w0, w1, sl, n1, n2, n3, bad;
+	__u32 i, len, rem;
+	__u8 c1, c2;
+
+	if (!s || s->len < 2 || s->len > LN_MAX_PATH)
+		return 0;
+	len = s->len - 1; /* without the NUL */
+	if (s->data[0] == '.') {
+		c1 = s->data[1];
+		c2 = s->data[2];
+		if (c1 == 0 || c1 == '/' || (c1 == '.' && (c2 == 0 || c2 == '/')))
+			return 0;
+	}
+	for (i = 0; i < LN_MAX_PATH / 8; i++) {
+		if (i * 8 >= len)
+			break;
+		w0 = *(__u64 *)&s->data[i * 8];
+		w1 = i + 1 < LN_MAX_PATH / 8 ? *(__u64 *)&s->data[(i + 1) * 8] : 0;
+		sl = eq_bytes(w0, '/');
+		rem = len - i * 8;
+		if (rem < 8)
+			sl &= LOW_BYTES(rem);
+		if (!sl)
+			continue;
+		/* the 1st, 2nd and 3rd byte after each byte (the NUL ends the string: beyond
+		 * it only bytes after a '.' are looked at, and the NUL is not one) */
+		n1 = w0 >> 8 | w1 << 56;
+		n2 = w0 >> 16 | w1 << 48;
+		n3 = w0 >> 24 | w1 << 40;
+		bad = eq_bytes(n1, '/') |
+		      (eq_bytes(n1, '.') &
+		       (eq_bytes(n2, '/') | zero_bytes(n2) | (eq_bytes(n2, '.') & (eq_bytes(n3, '/') | zero_bytes(n3)))));
+		if (sl & bad)
+			return 0;
+	}
+	return 1;
+}
+
+/* An absolute stashed path: keep its record? */
+static __always_inline bool pfx_keep_abs(struct ln_stash_val *st)
+{
+	__u32 len = st->len - 1;
+
+	if (ln_pfx_match((struct ln_pfx_head *)st->data, len < LN_PREFIX_LEN ? len : LN_PREFIX_LEN))
+		return true;
+	return !ln_path_plain(st);
+}
+
+/* A relative stashed path whose DIR tail starts at doff (when the record has more than
+ * `ntails` tails): keep its record? */
+__noinline int ln_pfx_keep_rel(struct ln_buf *r, __u32 doff, __u32 ntails, struct ln_stash_val *st)
+{
+	struct ln_hdr *hdr;
+	struct ln_pfx_head *h;
+	__u32 zero = 0, dlen, plen, pos, n;
+	__u8 *b;
+
+	if (!r || !st)
+		return 1;
+	hdr = (void *)r->b;
+	/* no directory, or a cut one: user space decides */
+	if (hdr->ntails <= ntails || (hdr->flags & LN_F_TRUNC) || st->len < 2)
+		return 1;
+	doff &= SCR_MASK;
+	dlen = r->b[doff] | (__u32)r->b[doff + 1] << 8;
+	if (dlen < 2 || r->b[doff + 2] != LN_T_DIR)
+		return 1;
+	h = bpf_map_lookup_elem(&ln_pfx_heap, &zero);
+	if (!h)
+		return 1;
+	b = (__u8 *)h->w;
+	dlen -= 1; /* without the NUL */
+	n = dlen < LN_PREFIX_LEN ? dlen : LN_PREFIX_LEN;
+	if (bpf_probe_read_kernel(b, BOUND(n, 255), &r->b[(doff + TAIL_HDR) & SCR_MASK]))
+		return 1;
+	pos = n;
+	/* dir + '/' + path ("/" + path at the root) */
+	if (dlen > 1 && pos < LN_PREFIX_LEN) {
+		b[BOUND(pos, 127)] = '/';
+		pos++;
+	}
+	plen = st->len - 1;
+	if (pos < LN_PREFIX_LEN && plen) {
+		n = LN_PREFIX_LEN - pos;
+		if (plen < n)
+			n = plen;
+		if (bpf_probe_read_kernel(&b[BOUND(pos, 127)], BOUND(n, 127), st->data))
+			return 1;
+		pos += n;
+	}
+	if (ln_pfx_match(h, pos > LN_PREFIX_LEN ? LN_PREFIX_LEN : pos))
+		return 1;
+	return !ln_path_plain(st);
+}
+
 /* ---------------------------------------------------------------- syscalls */
 
 #define TS_COMPAT 0x0002 /* x86 thread_info.status: in an ia32 syscall */
@@ -1054,10 +1238,18 @@ static __noinline int emit_full(struct pt_regs *regs, __u32 nr, long ret, __u64 
 	}
 	e = (void *)r->b;
 	d = ln_descs[BOUND(nr, 511)];
+	if (d.enter)
+		st = bpf_map_lookup_elem(&ln_stash, &tid);
+	/* open prefix filter, absolute paths: before anything is written */
+	if (open_prefix_count && (d.enter & E_PATH) && st && st->nr == nr && st->len &&
+	    st->data[0] == '/' && !pfx_keep_abs(st)) {
+		st->nr = LN_STASH_FREE;
+		stat_inc(LN_S_FILTERED);
+		return 0;
+	}
 	fill_syscall(e, bpf_get_current_task_btf(), regs, nr, ret, pid_tgid);
 
 	if (d.enter) {
-		st = bpf_map_lookup_elem(&ln_stash, &tid);
 		/* after a successful execveat, orig_ax reads as execve at sys_exit (seen on
 		 * 6.18 with fexecve): trust the number stashed at entry */
 		if (st && st->nr != nr && d.x == X_EXEC && ret == 0 &&
@@ -1098,8 +1290,17 @@ static __noinline int emit_full(struct pt_regs *regs, __u32 nr, long ret, __u64 
 
 		if (st && st->len) {
 			put_kstr(r, LN_T_PATH, ai, (__u64)st->data, LN_MAX_PATH);
-			if (st->data[0] != '/')
+			if (st->data[0] != '/') {
+				__u32 doff = e->h.size, nt = e->h.ntails;
+
 				ln_put_dirfd(r, ai, dir == 7 ? AT_FDCWD : args[(dir - 1) & 7]);
+				/* open prefix filter, relative paths: before the record is sent */
+				if (open_prefix_count && !ln_pfx_keep_rel(r, doff, nt, st)) {
+					st->nr = LN_STASH_FREE;
+					stat_inc(LN_S_FILTERED);
+					return 0;
+				}
+			}
 		}
 	} else {
 		put_path_slot(r, d.p[0], args);

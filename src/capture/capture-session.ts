@@ -54,6 +54,13 @@ export interface CaptureOptions {
    * counted in `stats().corrupt`.
    */
   readonly onBatch: (batch: Buffer, bytes: number, records: number) => void | number;
+  /**
+   * Open path prefixes (`trace open --prefixes`): the kernel makes the records of open,
+   * openat, openat2 and creat only when the absolute path starts with one of these (text
+   * prefixes, at most OPEN_PREFIXES_MAX of at most OPEN_PREFIX_BYTES bytes each); paths with
+   * "." or ".." components are passed for user space to check. Default: none (every open).
+   */
+  readonly openPrefixes?: readonly string[];
   /** force a mode (default: `all` for "all", else `selected`) */
   readonly mode?: CaptureMode;
   /** BPF object path (tests) */
@@ -131,6 +138,33 @@ function u64(n: number): Buffer {
   const b = Buffer.alloc(8);
   b.writeBigUInt64LE(BigInt(n));
   return b;
+}
+
+/** How many open path prefixes the kernel holds (capture.bpf.c's LN_OPEN_PREFIXES). */
+export const OPEN_PREFIXES_MAX = 16;
+/** Bytes of one open path prefix at most (capture.bpf.c's LN_PREFIX_LEN). */
+export const OPEN_PREFIX_BYTES = 128;
+
+/**
+ * The kernel's open prefix configuration (open_prefix_count, open_prefix_len,
+ * open_prefix_text); throws a LannerError naming a prefix it cannot hold.
+ */
+export function openPrefixGlobals(prefixes: readonly string[]): { count: Buffer; len: Buffer; text: Buffer } {
+  if (prefixes.length > OPEN_PREFIXES_MAX)
+    throw new LannerError("EINVAL", `open prefixes: at most ${OPEN_PREFIXES_MAX}, got ${prefixes.length}`);
+  const len = Buffer.alloc(4 * OPEN_PREFIXES_MAX);
+  const text = Buffer.alloc(OPEN_PREFIX_BYTES * OPEN_PREFIXES_MAX);
+  prefixes.forEach((p, i) => {
+    const b = Buffer.from(p, "utf8");
+    if (b.length === 0 || b.length > OPEN_PREFIX_BYTES || b.includes(0))
+      throw new LannerError(
+        "EINVAL",
+        `open prefix '${p}': expected 1 to ${OPEN_PREFIX_BYTES} bytes without NUL, got ${b.length}`,
+      );
+    len.writeUInt32LE(b.length, 4 * i);
+    b.copy(text, OPEN_PREFIX_BYTES * i);
+  });
+  return { count: u32(prefixes.length), len, text };
 }
 
 /** Resolves syscall names to numbers; unknown names are a clear error. */
@@ -263,6 +297,12 @@ export class CaptureSession {
       obj.setGlobal("wakeup_bytes", u64(wakeupBytes));
       if (opts.snaplen !== undefined) obj.setGlobal("snaplen", u32(Math.max(0, Math.min(256, opts.snaplen))));
       if (opts.cgroupFilter === true) obj.setGlobal("filter_cgroup", Buffer.from([1]));
+      if (opts.openPrefixes !== undefined && opts.openPrefixes.length > 0) {
+        const g = openPrefixGlobals(opts.openPrefixes);
+        obj.setGlobal("open_prefix_count", g.count);
+        obj.setGlobal("open_prefix_len", g.len);
+        obj.setGlobal("open_prefix_text", g.text);
+      }
       obj.setMaxEntries("ln_events", ringBytes);
       if (opts.stashEntries !== undefined) obj.setMaxEntries("ln_stash", opts.stashEntries);
       obj.load();

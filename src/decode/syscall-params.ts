@@ -287,6 +287,20 @@ const DEFS: readonly Def[] = [
   { name: "kill", ret: "res", params: [p("pid", "pid", 0), p("sig", "signal", 1)] },
   { name: "tkill", ret: "res", params: [p("tid", "pid", 0), p("sig", "signal", 1)] },
   { name: "tgkill", ret: "res", params: [p("pid", "pid", 0), p("tid", "pid", 1), p("sig", "signal", 2)] },
+  // the siginfo and its queueing variants (fixed records: the siginfo itself is not read)
+  { name: "rt_sigqueueinfo", ret: "res", params: [p("pid", "pid", 0), p("sig", "signal", 1)] },
+  {
+    name: "rt_tgsigqueueinfo",
+    ret: "res",
+    params: [p("pid", "pid", 0), p("tid", "pid", 1), p("sig", "signal", 2)],
+  },
+  {
+    name: "pidfd_send_signal",
+    ret: "res",
+    params: [p("pidfd", "fd", 0), p("sig", "signal", 1), p("flags", "uint", 3)],
+    fdArg: 0,
+  },
+  { name: "pidfd_open", ret: "fd", params: [p("pid", "pid", 0), p("flags", "uint", 1)] },
   { name: "memfd_create", ret: "fd", params: [p("name", "str", 0), p("flags", "memfd_flags", 1)] },
   { name: "bpf", ret: "res", params: [p("cmd", "bpf_cmd", 0)] },
   { name: "init_module", ret: "res", params: [p("len", "uint", 1), p("uargs", "str", 2)] },

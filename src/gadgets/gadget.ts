@@ -90,6 +90,13 @@ export interface CaptureFeed {
   on(fn: (ev: EventContext, type: string) => void): void;
 }
 
+/** Filtering a capture-based gadget asks the capture path to do in the kernel. */
+export interface CaptureKernelFilter {
+  /** open, openat, openat2, creat: only absolute paths under these text prefixes
+   * (CaptureOptions.openPrefixes; some paths outside may still come: check fd.name) */
+  readonly openPrefixes?: readonly string[];
+}
+
 /** What a running gadget can use. */
 export interface GadgetContext {
   readonly params: ParamValues;
@@ -145,7 +152,12 @@ export interface GadgetSpec {
   readonly nodeWide?: boolean;
   /** capture records the gadget reads: the framework runs the capture path for them (with
    * process state, and the selection applied in the kernel); [] for process state only */
-  readonly capture?: { readonly syscalls: readonly string[] };
+  readonly capture?: {
+    readonly syscalls: readonly string[];
+    /** filtering the capture path does in the kernel for these parameters (trace open
+     * --prefixes), on top of the container selection */
+    readonly kernel?: (params: ParamValues) => CaptureKernelFilter;
+  };
   /** checks parameters before anything starts; returns a message for a bad value */
   validate?(params: ParamValues): string | undefined;
   /** why this host cannot run the gadget (a missing kernel feature), or undefined */

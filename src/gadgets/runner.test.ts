@@ -164,3 +164,50 @@ test("records carry the gadget's declared fields only (JSON prints every field)"
     { "proc.pid": 4242, "proc.name": "web", "stub.n": 7, "container.name": "web", "k8s.node.name": "node-1" },
   ]);
 });
+
+test("an event that came while the environment loaded (longer than 2 s) waits for it", async () => {
+  // Regression: events that came before the environment (runtime clients, pods) finished
+  // loading were parked for PENDING_MS (2 s) from their arrival, and when the load took
+  // longer (several gadgets starting at once on a busy node took 2-3 s) the first events of
+  // a selected, already running container were dropped as not selected. They now wait for
+  // the load, and the 2 s count from its end.
+  const spec: GadgetSpec = {
+    category: "trace",
+    name: "stub",
+    summary: "one event as soon as it starts",
+    columns: [{ name: "stub.n", type: "int64", desc: "A number." }],
+    common: ["proc.pid", "container.name"],
+    defaults: ["stub.n"],
+    params: [],
+    start(ctx) {
+      ctx.emit({ pid: 4242, cgroupId: 777n, fields: { "stub.n": 1 } });
+      return { stop: () => undefined };
+    },
+  };
+  const p = prepare({
+    spec,
+    params: {},
+    selection: {
+      namespaces: [],
+      allNamespaces: false,
+      pods: [],
+      containers: ["web"],
+      labels: [],
+      host: false,
+    },
+  });
+  const got: GadgetRecord[] = [];
+  const run = await GadgetRun.start(p, slowEnvironment(2600, new Map([[4242, web]])), {
+    event: (r) => got.push(r),
+    lost: () => undefined,
+  });
+  try {
+    for (let i = 0; i < 80 && got.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+  } finally {
+    await run.stop();
+  }
+  assert.equal(got.length, 1, `delivered, not dropped as unselected: ${JSON.stringify(run.stats())}`);
+  assert.equal(got[0]?.["container.name"], "web");
+  assert.equal(got[0]?.["stub.n"], 1);
+  assert.equal(run.stats().unselected, 0);
+});

@@ -43,6 +43,7 @@ import type { GadgetEnvironment } from "./environment.js";
 import {
   gadgetId,
   type CaptureFeed,
+  type CaptureKernelFilter,
   type ColumnSpec,
   type GadgetRecord,
   type GadgetSpec,
@@ -184,7 +185,9 @@ interface Pending {
   readonly since: number;
 }
 
-/** Events of containers whose metadata is coming wait this long at most (ms). */
+/** Events of containers whose metadata is coming wait this long at most (ms), counted from
+ * when the environment (runtime clients, pods) finished loading: events that came before
+ * wait for the load however long it takes. */
 const PENDING_MS = 2000;
 /** and at most this many in all. */
 const PENDING_MAX = 20_000;
@@ -230,6 +233,8 @@ export class GadgetRun {
   private readonly procs: ProcessTable;
   private readonly state: State | null;
   private bootToWallNs = 0n;
+  /** when the environment finished loading (Date.now()); null while it loads */
+  private loadedAt: number | null = null;
   private readonly handlers: ((ev: EventContext, type: string) => void)[] = [];
   /** the common columns the gadget declares: records carry those fields, no others */
   private readonly processColumns: readonly CommonColumn[];
@@ -275,7 +280,7 @@ export class GadgetRun {
     this.filterer.classify(HOST_CONTAINER);
     let capture: CaptureFeed | null = null;
     if (spec.capture !== undefined) {
-      this.startCapture(spec.capture.syscalls);
+      this.startCapture(spec.capture.syscalls, spec.capture.kernel?.(this.prepared.params) ?? {});
       capture = { on: (fn) => this.handlers.push(fn) };
     }
     this.source = await spec.start({
@@ -297,13 +302,17 @@ export class GadgetRun {
     // containers and pods: loaded now that the kernel side is attached (events wait for them)
     this.loaded = this.env.load().then(
       () => {
+        this.loadedAt = Date.now();
         if (this.stopped) return;
         for (const c of this.env.containers()) this.filterer.classify(c);
         this.filterer.classifyHost();
         this.offs.push(this.env.onContainer((c) => this.onContainer(c)));
         for (const k of [...this.pending.keys()]) this.release(k, false);
       },
-      (e: unknown) => this.reportLost(0, `loading container metadata: ${errorMessage(e)}`),
+      (e: unknown) => {
+        this.loadedAt = Date.now();
+        this.reportLost(0, `loading container metadata: ${errorMessage(e)}`);
+      },
     );
     this.every(1000, () => this.pollLost());
     this.every(250, () => this.expirePending());
@@ -321,7 +330,7 @@ export class GadgetRun {
     this.timers.push(t);
   }
 
-  private startCapture(syscalls: readonly string[]): void {
+  private startCapture(syscalls: readonly string[], kernel: CaptureKernelFilter): void {
     const state = this.state as State;
     const wanted = new Uint8Array(1024);
     const sys: string[] = [];
@@ -367,6 +376,7 @@ export class GadgetRun {
     this.session = CaptureSession.start({
       syscalls: sys,
       cgroupFilter: this.filterer.active,
+      ...(kernel.openPrefixes !== undefined ? { openPrefixes: kernel.openPrefixes } : {}),
       ringBytes: 16 << 20,
       pollMs: 10,
       onBatch: (batch, bytes) => walkBatch(view, batch, bytes, onRecord),
@@ -492,7 +502,7 @@ export class GadgetRun {
     this.pending.delete(key);
     this.pendingCount -= list.length;
     const now = Date.now();
-    for (const p of list) this.decide(p.ev, p.rec, final || now - p.since > PENDING_MS, p.since);
+    for (const p of list) this.decide(p.ev, p.rec, final || this.waited(p.since, now) > PENDING_MS, p.since);
   }
 
   private onContainer(c: ContainerInfo): void {
@@ -504,8 +514,14 @@ export class GadgetRun {
   private expirePending(): void {
     const now = Date.now();
     for (const [k, list] of [...this.pending]) {
-      if (list.length > 0 && now - (list[0] as Pending).since > PENDING_MS / 4) this.release(k, false);
+      if (list.length > 0 && this.waited((list[0] as Pending).since, now) > PENDING_MS / 4)
+        this.release(k, false);
     }
+  }
+
+  /** How long an event parked at `since` has waited for metadata (none while loading). */
+  private waited(since: number, now: number): number {
+    return this.loadedAt === null ? 0 : now - Math.max(since, this.loadedAt);
   }
 
   /** top and snapshot: one table from the source's rows. */
