@@ -83,8 +83,8 @@ static __always_inline int count(const struct sock *sk, int ret, int flags, bool
 		__builtin_memset(&init, 0, sizeof(init));
 		init.cgroup_id = bpf_get_current_cgroup_id();
 		init.tid = (__u32)id;
-		init.uid = BPF_CORE_READ(t, cred, uid.val);
-		init.gid = BPF_CORE_READ(t, cred, gid.val);
+		init.uid = BPF_CORE_READ(t, cred, euid.val);
+		init.gid = BPF_CORE_READ(t, cred, egid.val);
 		bpf_get_current_comm(&init.comm, sizeof(init.comm));
 		/* the parent as it is now: the process may be gone when user space reads the row */
 		if (parent) {

@@ -20,8 +20,8 @@ struct lng_toptcp_val {
 	__u64 received; /* bytes its receive calls returned (MSG_PEEK excluded) */
 	__u64 cgroup_id;
 	__u32 tid;      /* the thread that first counted in this interval */
-	__u32 uid;
-	__u32 gid;
+	__u32 uid;      /* effective uid (the rules' user.uid) */
+	__u32 gid;      /* effective gid */
 	__u32 ppid;     /* its real parent's tgid */
 	char comm[16];
 	char pcomm[16]; /* its real parent's name */

@@ -6,7 +6,7 @@
  * are sorted by bytes sent.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
@@ -238,6 +238,37 @@ describe("top tcp", { skip: skip ?? false, timeout: 180_000 }, () => {
       });
     } finally {
       for (const g of gadgets) await g.stop();
+    }
+  });
+
+  test("user.uid and group.gid are the effective ids", async () => {
+    // a host process with real ids 0 and effective ids 65534 sends 3210 bytes to itself
+    const script = [
+      "import os, socket",
+      "srv = socket.socket(); srv.bind(('127.0.0.1', 0)); srv.listen(1)",
+      "os.setresgid(0, 65534, 0); os.setresuid(0, 65534, 0)",
+      "c = socket.create_connection(srv.getsockname()); a, _ = srv.accept()",
+      "c.sendall(b'x' * 3210); n = 0",
+      "while n < 3210: n += len(a.recv(65536))",
+      "print(os.getpid(), c.getsockname()[1], flush=True)",
+      "c.close(); a.close()",
+    ].join("\n");
+    const g = await startGadget(["top", "tcp", "--host", "-o", "json", "--max-rows", "1000"]);
+    try {
+      const out = await new Promise<string>((resolve, reject) => {
+        execFile("/usr/bin/python3", ["-c", script], (err, stdout) => (err ? reject(err) : resolve(stdout)));
+      });
+      const [pid, cport] = out.trim().split(" ").map(Number) as [number, number];
+      const sent = (): GadgetEvent[] =>
+        g.events.filter((e) => e["proc.pid"] === pid && e["fd.lport"] === cport);
+      assert.ok(await g.waitFor(() => sent().length > 0, 15000), `the client's row: ${g.stderr()}`);
+      assert.equal(await g.stop(), 0, g.stderr());
+      const row = sent()[0] as GadgetEvent;
+      assert.equal(row["tcp.sent"], 3210);
+      assert.equal(row["user.uid"], 65534, JSON.stringify(row));
+      assert.equal(row["group.gid"], 65534, JSON.stringify(row));
+    } finally {
+      await g.stop();
     }
   });
 

@@ -24,7 +24,7 @@ export const LNG_SOCK_TUPLE_FIELDS = [
 
 /** struct lng_tcp_close: byte offsets (size, count, signedness in the comment) */
 export const LNG_TCP_CLOSE = {
-  SIZEOF: 104,
+  SIZEOF: 112,
   H_TS: 0, // u64
   H_MNTNS: 8, // u64
   H_CGROUP_ID: 16, // u64
@@ -41,6 +41,8 @@ export const LNG_TCP_CLOSE = {
   T_RPORT: 98, // u16
   T_IPVER: 100, // u8
   T_PAD: 101, // u8[3]
+  EUID: 104, // u32
+  EGID: 108, // u32
 } as const;
 
 export const LNG_TCP_CLOSE_FIELDS = [
@@ -60,4 +62,6 @@ export const LNG_TCP_CLOSE_FIELDS = [
   { name: "t.rport", offset: 98, size: 2, count: 1, signed: false },
   { name: "t.ipver", offset: 100, size: 1, count: 1, signed: false },
   { name: "t.pad", offset: 101, size: 1, count: 3, signed: false },
+  { name: "euid", offset: 104, size: 4, count: 1, signed: false },
+  { name: "egid", offset: 108, size: 4, count: 1, signed: false },
 ] as const;

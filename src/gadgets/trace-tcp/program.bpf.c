@@ -54,6 +54,7 @@ static __always_inline bool file_released(struct socket *so)
 
 static __always_inline bool emit_close(const struct sock *sk)
 {
+	struct task_struct *cur = (struct task_struct *)bpf_get_current_task();
 	struct lng_tcp_close *r;
 	struct lng_sock_tuple t;
 
@@ -64,8 +65,10 @@ static __always_inline bool emit_close(const struct sock *sk)
 	r = lng_reserve(struct lng_tcp_close);
 	if (!r)
 		return true;
-	lng_fill_hdr(&r->h, (struct task_struct *)bpf_get_current_task(), 0);
+	lng_fill_hdr(&r->h, cur, 0);
 	r->t = t;
+	r->euid = BPF_CORE_READ(cur, cred, euid.val);
+	r->egid = BPF_CORE_READ(cur, cred, egid.val);
 	bpf_ringbuf_submit(r, 0);
 	return true;
 }

@@ -12,6 +12,8 @@
 struct lng_tcp_close {
 	struct ln_ghdr h;
 	struct lng_sock_tuple t;
+	__u32 euid;     /* the closing task's effective uid and gid (the header has the real ones) */
+	__u32 egid;
 };
 
 #endif /* LNG_TRACE_TCP_H */

@@ -7,7 +7,7 @@
  * gadget included, the host's only with --host.
  */
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
@@ -363,6 +363,45 @@ describe("trace tcp", { skip: skip ?? false, timeout: 180_000 }, () => {
         g.events.filter((e) => e["proc.pid"] === listener),
         [],
       );
+    } finally {
+      await g.stop();
+    }
+  });
+
+  test("user.uid and group.gid are the effective ids, for connects, accepts and closes alike", async () => {
+    // a host process whose real ids stay 0 and whose effective ids are 65534 connects to its
+    // own listener, accepts, and closes both ends
+    const script = [
+      "import os, socket, sys",
+      "srv = socket.socket(); srv.bind(('127.0.0.1', 0)); srv.listen(1)",
+      "os.setresgid(0, 65534, 0); os.setresuid(0, 65534, 0)",
+      "c = socket.create_connection(srv.getsockname()); a, _ = srv.accept()",
+      "print(os.getpid(), srv.getsockname()[1], c.getsockname()[1], flush=True)",
+      "c.close(); a.close()",
+    ].join("\n");
+    const g = await startGadget(["trace", "tcp", "--host", "-o", "json"]);
+    try {
+      const out = await new Promise<string>((resolve, reject) => {
+        execFile("/usr/bin/python3", ["-c", script], (err, stdout) => (err ? reject(err) : resolve(stdout)));
+      });
+      const [pid, sport, cport] = out.trim().split(" ").map(Number) as [number, number, number];
+      const mine = (e: Ev): boolean =>
+        e["proc.pid"] === pid && (e["fd.lport"] === sport || e["fd.lport"] === cport);
+      assert.ok(
+        await g.waitFor(
+          () => g.events.filter((e) => mine(e) && e["tcp.type"] === "close").length >= 2,
+          15000,
+        ),
+        `both closes: ${g.stderr()}`,
+      );
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(await g.stop(), 0, g.stderr());
+      const evs = g.events.filter(mine);
+      assert.deepEqual(evs.map((e) => e["tcp.type"]).sort(), ["accept", "close", "close", "connect"]);
+      for (const e of evs) {
+        assert.equal(e["user.uid"], 65534, `effective uid: ${JSON.stringify(e)}`);
+        assert.equal(e["group.gid"], 65534, `effective gid: ${JSON.stringify(e)}`);
+      }
     } finally {
       await g.stop();
     }

@@ -161,6 +161,9 @@ export const TRACE_TCP: GadgetSpec = {
             "evt.rawres": null,
             "evt.res": null,
             "fd.num": null,
+            // effective ids, as connects and accepts have them (the header's are the real ones)
+            "user.uid": buf.readUInt32LE(off + L.EUID),
+            "group.gid": buf.readUInt32LE(off + L.EGID),
           }),
         );
       },
