@@ -8,13 +8,16 @@ import { SNAPSHOT_SOCKET } from "./snapshot-socket/snapshot-socket.js";
 import { TOP_EBPF } from "./top-ebpf/top-ebpf.js";
 import { TOP_FILE } from "./top-file/top-file.js";
 import { TOP_PROCESS } from "./top-process/top-process.js";
+import { TOP_TCP } from "./top-tcp/top-tcp.js";
 import { TRACE_BIND } from "./trace-bind/trace-bind.js";
 import { TRACE_DNS } from "./trace-dns/trace-dns.js";
 import { TRACE_EXEC } from "./trace-exec/trace-exec.js";
 import { TRACE_MOUNT } from "./trace-mount/trace-mount.js";
+import { TRACE_OOMKILL } from "./trace-oomkill/trace-oomkill.js";
 import { TRACE_OPEN } from "./trace-open/trace-open.js";
 import { TRACE_SIGNAL } from "./trace-signal/trace-signal.js";
 import { TRACE_SNI } from "./trace-sni/trace-sni.js";
+import { TRACE_TCP } from "./trace-tcp/trace-tcp.js";
 
 export const GADGETS: readonly GadgetSpec[] = [
   TRACE_EXEC,
@@ -24,9 +27,12 @@ export const GADGETS: readonly GadgetSpec[] = [
   TRACE_BIND,
   TRACE_SIGNAL,
   TRACE_MOUNT,
+  TRACE_TCP,
+  TRACE_OOMKILL,
   TOP_FILE,
   TOP_PROCESS,
   TOP_EBPF,
+  TOP_TCP,
   SNAPSHOT_PROCESS,
   SNAPSHOT_SOCKET,
 ];

@@ -6,7 +6,7 @@ import { test } from "node:test";
 import { HOST_CONTAINER, type ContainerInfo } from "../state/containers/container-info.js";
 import type { StateServices } from "../state/services.js";
 import type { GadgetEnvironment } from "./environment.js";
-import type { GadgetRecord, GadgetSpec } from "./gadget.js";
+import type { GadgetRecord, GadgetSpec, SourceEvent } from "./gadget.js";
 import { GadgetRun, prepare } from "./runner.js";
 
 /** An environment whose containers are known only once load() finished (after `delayMs`). */
@@ -210,4 +210,126 @@ test("an event that came while the environment loaded (longer than 2 s) waits fo
   assert.equal(got[0]?.["container.name"], "web");
   assert.equal(got[0]?.["stub.n"], 1);
   assert.equal(run.stats().unselected, 0);
+});
+
+const WEB: ContainerInfo = {
+  ...HOST_CONTAINER,
+  id: "0123456789ab",
+  fullId: "0123456789ab".repeat(5),
+  name: "web",
+  initPid: null,
+  hostPid: false,
+};
+
+/**
+ * An environment whose containers are known only once load() resolved (after `loadMs`), and
+ * each cgroup only `learnMs` after it was first asked for (a cgroup walk).
+ */
+function walkingEnvironment(
+  loadMs: number,
+  cgroups: ReadonlyMap<bigint, ContainerInfo>,
+  learnMs = 0,
+): GadgetEnvironment {
+  let loaded = false;
+  const asked = new Map<bigint, number>();
+  const container = (cg: bigint | undefined): ContainerInfo | undefined => {
+    if (!loaded || cg === undefined) return undefined;
+    const first = asked.get(cg) ?? Date.now();
+    asked.set(cg, first);
+    return Date.now() - first >= learnMs ? cgroups.get(cg) : undefined;
+  };
+  const services: StateServices = {
+    container: (_pid, cg) => container(cg),
+    pod: () => null,
+    user: () => null,
+    group: () => null,
+    loginName: () => null,
+    domainNames: () => [],
+    watchDomains: () => undefined,
+  };
+  return {
+    node: "node-1",
+    hostOnly: false,
+    services,
+    load: () =>
+      new Promise<void>((r) =>
+        setTimeout(() => {
+          loaded = true;
+          r();
+        }, loadMs),
+      ),
+    containers: () => [],
+    onContainer: () => () => undefined,
+    close: async () => undefined,
+  };
+}
+
+const NOTHING = { namespaces: [], allNamespaces: false, pods: [], containers: [], labels: [] };
+
+/** A top gadget whose source yields `row` once (a kernel table is emptied when read). */
+function oneRow(row: SourceEvent): GadgetSpec {
+  let calls = 0;
+  return {
+    category: "top",
+    name: "stand-in",
+    summary: "stand-in",
+    columns: [],
+    common: ["proc.pid", "proc.name", "container.name"],
+    defaults: ["proc.pid"],
+    params: [],
+    start: () => ({
+      collect: () => (calls++ === 0 ? [row] : []),
+      stop: () => undefined,
+    }),
+  };
+}
+
+async function tablesOf(
+  spec: GadgetSpec,
+  selection: Parameters<typeof prepare>[0]["selection"],
+  env: GadgetEnvironment,
+  ms: number,
+): Promise<{ rows: GadgetRecord[]; run: GadgetRun }> {
+  const p = prepare({ spec, params: {}, selection, intervalS: 0.05 });
+  const tables: GadgetRecord[][] = [];
+  const run = await GadgetRun.start(p, env, { table: (rows) => tables.push(rows), lost: () => undefined });
+  await new Promise((r) => setTimeout(r, ms));
+  await run.stop();
+  return { rows: tables.flat(), run };
+}
+
+const ROW: SourceEvent = { pid: 4242, cgroupId: 77n, fields: { "proc.name": "nc" } };
+
+// Regression: a row whose cgroup the container store did not know at once (its first lookup
+// starts a cgroup walk) was dropped; a top tcp row of a process that had exited by then had
+// no /proc/PID/cgroup to fall back on.
+test("a row whose cgroup is found shortly after it was collected waits for it", async () => {
+  const env = walkingEnvironment(0, new Map([[77n, WEB]]), 300);
+  const { rows, run } = await tablesOf(
+    oneRow(ROW),
+    { ...NOTHING, containers: ["web"], host: false },
+    env,
+    800,
+  );
+  assert.equal(rows.length, 1, JSON.stringify(run.stats()));
+  assert.equal(rows[0]?.["container.name"], "web");
+});
+
+// Regression: with a selection that keeps everything (--host, no filter), events and rows
+// whose container never became known were dropped as "not selected".
+test("a selection that keeps everything keeps rows whose container stays unknown", async () => {
+  const env = walkingEnvironment(0, new Map());
+  const { rows, run } = await tablesOf(oneRow(ROW), { ...NOTHING, host: true }, env, 1500);
+  assert.equal(rows.length, 1, JSON.stringify(run.stats()));
+  assert.equal(rows[0]?.["proc.pid"], 4242);
+  assert.equal(rows[0]?.["container.name"], null);
+  assert.equal(run.stats().unselected, 0);
+  // and one that excludes something still drops them
+  const { rows: none } = await tablesOf(
+    oneRow(ROW),
+    { ...NOTHING, pods: ["!x"], host: true },
+    walkingEnvironment(0, new Map()),
+    1500,
+  );
+  assert.deepEqual(none, []);
 });

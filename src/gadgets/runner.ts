@@ -191,6 +191,8 @@ interface Pending {
 const PENDING_MS = 2000;
 /** and at most this many in all. */
 const PENDING_MAX = 20_000;
+/** Top and snapshot rows wait this long at most for their cgroups to be found (ms). */
+const ROW_PLACE_MS = 1000;
 
 function compare(a: unknown, b: unknown): number {
   if (a === b) return 0;
@@ -440,7 +442,8 @@ export class GadgetRun {
     }
     // a verdict from metadata that never came is not told to the kernel: it may come later
     const definitive = verdict !== undefined;
-    if (verdict === undefined) verdict = false;
+    // metadata that never came: only a selection that keeps everything keeps the event
+    if (verdict === undefined) verdict = this.prepared.selection.everything;
     if (definitive && placed !== null && ev.cgroupId !== undefined) this.filterer.note(ev.cgroupId, verdict);
     if (!verdict) {
       this.unselected++;
@@ -524,6 +527,13 @@ export class GadgetRun {
     return this.loadedAt === null ? 0 : now - Math.max(since, this.loadedAt);
   }
 
+  /** A row whose container (or pod) is not known yet: its verdict is still undecided. */
+  private unplaced(r: SourceEvent): boolean {
+    return (
+      (r.pid > 0 || r.cgroupId !== undefined) && this.filterer.place(r.pid, r.cgroupId).verdict === undefined
+    );
+  }
+
   /** top and snapshot: one table from the source's rows. */
   private async tick(): Promise<void> {
     // one table at a time: intervals that pass while one waits are folded into the next
@@ -552,6 +562,12 @@ export class GadgetRun {
       this.reportLost(0, `collecting rows: ${errorMessage(e)}`);
       return;
     }
+    // a row whose cgroup the container store does not know yet (its first lookup starts a
+    // cgroup walk) waits for it a little (ROW_PLACE_MS): rows are decided at once (final), and
+    // a process gone since has no /proc/PID/cgroup to fall back on
+    const until = Date.now() + ROW_PLACE_MS;
+    while (Date.now() < until && !this.stopped && rows.some((r) => this.unplaced(r)))
+      await new Promise((r) => setTimeout(r, 100).unref());
     if (this.stopped) return;
     this.rows = [];
     for (const r of rows) {

@@ -130,6 +130,8 @@ export interface ContainerSpec {
   /** ctr: /<ns>/<id> (ctr's default); kubepods: /kubepods/besteffort/pod<uid>/<id> (kubelet, cgroupfs). */
   readonly cgroupStyle?: "ctr" | "kubepods";
   readonly mounts?: ReadonlyArray<{ source: string; destination: string; readonly?: boolean }>;
+  /** Memory limit in bytes (OCI linux.resources.memory.limit; the memory cgroup's limit). */
+  readonly memoryLimit?: number;
   /** Bind-mount the host's /usr, /lib and /lib64 read-only, so that host programs such as
    * /usr/bin/python3 run inside (the busybox rootfs has neither). */
   readonly hostUsr?: boolean;
@@ -333,6 +335,7 @@ export class TestContainers {
       cgroupPath,
       privileged: spec.privileged ?? false,
       mounts: [...(spec.mounts ?? []), ...(spec.hostUsr === true ? hostUsrMounts() : [])],
+      ...(spec.memoryLimit !== undefined ? { memoryLimit: spec.memoryLimit } : {}),
     });
   }
 
@@ -346,6 +349,7 @@ export class TestContainers {
       cgroupPath: string;
       privileged?: boolean;
       mounts?: ReadonlyArray<{ source: string; destination: string; readonly?: boolean }>;
+      memoryLimit?: number;
     },
   ): Promise<RunningContainer> {
     const spec = ociSpecTemplate() as {
@@ -356,7 +360,7 @@ export class TestContainers {
         cgroupsPath?: string;
         maskedPaths?: string[];
         readonlyPaths?: string[];
-        resources?: { devices?: unknown[] };
+        resources?: { devices?: unknown[]; memory?: { limit?: number } };
       };
       annotations?: Record<string, string>;
       hostname?: string;
@@ -375,6 +379,8 @@ export class TestContainers {
         options: ["rbind", "rprivate", m.readonly === true ? "ro" : "rw"],
       });
     }
+    if (o.memoryLimit !== undefined)
+      spec.linux.resources = { ...(spec.linux.resources ?? {}), memory: { limit: o.memoryLimit } };
     if (o.privileged === true) {
       const caps = ALL_CAPS;
       spec.process.capabilities = { bounding: caps, effective: caps, permitted: caps };
