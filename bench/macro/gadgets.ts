@@ -65,6 +65,93 @@ tracepoint:syscalls:sys_exit_execve /@arg[tid] != ""/ {
 }`,
     bpftraceKey: (l) => /^exec (gw-exec-\d+)$/.exec(l)?.[1] ?? null,
   },
+  {
+    name: "open",
+    gadget: ["open"],
+    lannerKey: (e) => {
+      const m = /\/(gw-open-\d+)$/.exec(String(e["fd.name"] ?? ""));
+      return m !== null && typeof e["evt.rawres"] === "number" && e["evt.rawres"] >= 0
+        ? (m[1] ?? null)
+        : null;
+    },
+    bpftrace: `
+tracepoint:syscalls:sys_enter_openat /cgroup == cgroupid("CG")/ { @path[tid] = str(args->filename); }
+tracepoint:syscalls:sys_exit_openat /@path[tid] != ""/ {
+  if (args->ret >= 0) { printf("open %s\\n", @path[tid]); }
+  delete(@path[tid]);
+}`,
+    bpftraceKey: (l) => /^open \S*\/(gw-open-\d+)$/.exec(l)?.[1] ?? null,
+  },
+  {
+    // connects to the workload's listener: no key per event but the port, so the sets
+    // compared are of (port, ordinal): the same count of the same connections
+    name: "connect",
+    gadget: ["tcp", "--connect-only"],
+    lannerKey: (e) =>
+      e["tcp.type"] === "connect" && e["fd.rport"] === PORT && e["evt.rawres"] === 0
+        ? `connect-${PORT}`
+        : null,
+    bpftrace: `
+tracepoint:syscalls:sys_enter_connect /cgroup == cgroupid("CG")/ {
+  $sa = (struct sockaddr_in *)args->uservaddr;
+  @port[tid] = bswap($sa->sin_port);
+}
+tracepoint:syscalls:sys_exit_connect /@port[tid] != 0/ {
+  if (args->ret == 0) { printf("connect %d\\n", @port[tid]); }
+  delete(@port[tid]);
+}`,
+    bpftraceKey: (l) => (l === `connect ${PORT}` ? `connect-${PORT}` : null),
+  },
+  {
+    name: "accept",
+    gadget: ["tcp", "--accept-only"],
+    // the client resets each connection (SO_LINGER 0): one reset before its accept returns has
+    // no local port left in the kernel (a closed socket gives its port back), so 0 counts
+    lannerKey: (e) =>
+      e["tcp.type"] === "accept" &&
+      typeof e["evt.rawres"] === "number" &&
+      e["evt.rawres"] >= 0 &&
+      (e["fd.lport"] === PORT || e["fd.lport"] === 0)
+        ? "accept"
+        : null,
+    bpftrace: `
+tracepoint:syscalls:sys_exit_accept4 /cgroup == cgroupid("CG") && args->ret >= 0/ { printf("accept\\n"); }`,
+    bpftraceKey: (l) => (l === "accept" ? "accept" : null),
+  },
+  {
+    name: "signal",
+    gadget: ["signal"],
+    lannerKey: (e) =>
+      e["signal.num"] === 10 && e["evt.rawres"] === 0 && e["evt.type"] === "kill" ? "SIGUSR1" : null,
+    bpftrace: `
+tracepoint:syscalls:sys_enter_kill /cgroup == cgroupid("CG")/ { @sig[tid] = args->sig; }
+tracepoint:syscalls:sys_exit_kill /@sig[tid] != 0/ {
+  if (args->ret == 0) { printf("kill %d\\n", @sig[tid]); }
+  delete(@sig[tid]);
+}`,
+    bpftraceKey: (l) => (l === "kill 10" ? "SIGUSR1" : null),
+  },
+  {
+    name: "bind",
+    gadget: ["bind"],
+    lannerKey: (e) => {
+      const port = e["bind.port"];
+      return typeof port === "number" && port > PORT && e["evt.rawres"] === 0 ? `bind-${port}` : null;
+    },
+    bpftrace: `
+tracepoint:syscalls:sys_enter_bind /cgroup == cgroupid("CG")/ {
+  $sa = (struct sockaddr_in *)args->umyaddr;
+  @port[tid] = bswap($sa->sin_port);
+}
+tracepoint:syscalls:sys_exit_bind /@port[tid] != 0/ {
+  if (args->ret == 0) { printf("bind %d\\n", @port[tid]); }
+  delete(@port[tid]);
+}`,
+    bpftraceKey: (l) => {
+      const m = /^bind (\d+)$/.exec(l);
+      return m !== null && Number(m[1]) > PORT ? `bind-${m[1]}` : null;
+    },
+  },
 ];
 
 function median(xs: number[]): number {
@@ -77,7 +164,7 @@ async function startTracer(
   cmd: string,
   args: readonly string[],
   ready: RegExp,
-): Promise<{ child: ChildProcess; out: () => string; readyMs: number }> {
+): Promise<{ child: ChildProcess; out: () => string; err: () => string; readyMs: number }> {
   const t0 = process.hrtime.bigint();
   const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
@@ -99,7 +186,7 @@ async function startTracer(
       reject(new Error(`${cmd} exited (${code}) before ready: ${err}`));
     });
   });
-  return { child, out: () => out, readyMs };
+  return { child, out: () => out, err: () => err, readyMs };
 }
 
 /**
@@ -168,11 +255,19 @@ async function runWorkload(tc: TestContainers, c: RunningContainer, dir: string)
   return r.seconds;
 }
 
+/**
+ * The keys of a tool's report as a set; a key seen again is counted (`key#2`...), so events
+ * without a unique key (signals, connects to one port) compare as a multiset.
+ */
 function keysOf<T>(items: readonly T[], key: (x: T) => string | null): Set<string> {
   const s = new Set<string>();
+  const seen = new Map<string, number>();
   for (const x of items) {
     const k = key(x);
-    if (k !== null) s.add(k);
+    if (k === null) continue;
+    const n = (seen.get(k) ?? 0) + 1;
+    seen.set(k, n);
+    s.add(n === 1 ? k : `${k}#${n}`);
   }
   return s;
 }
@@ -215,13 +310,16 @@ async function main(): Promise<number> {
     console.log(
       "kind     untraced s  lanner s  bpftrace s  lanner speed  bpftrace speed  lanner events  bpftrace events  same set",
     );
-    for (const kind of KINDS) {
+    // BENCH_GADGET_KINDS=exec,open: only these kinds (all by default)
+    const only = process.env["BENCH_GADGET_KINDS"]?.split(",");
+    for (const kind of KINDS.filter((k) => only === undefined || only.includes(k.name))) {
       const base: number[] = [];
       const lan: number[] = [];
       const bt: number[] = [];
       let lanKeys = new Set<string>();
       let btKeys = new Set<string>();
       let same = true;
+      let lanStats = "";
       for (let r = 0; r < ROUNDS; r++) {
         const dir = `/tmp/gw-${kind.name}-${r}`;
         await tc.exec(c, ["/bin/mkdir", "-p", dir]);
@@ -242,6 +340,7 @@ async function main(): Promise<number> {
           .filter((x) => x.startsWith("{"))
           .map((x) => JSON.parse(x) as Json);
         lanKeys = keysOf(events, kind.lannerKey);
+        lanStats = /lanner: stats .*/.exec(l.err())?.[0] ?? "(no stats line)";
 
         if (bpftraceOk) {
           const b = await startTracer(
@@ -274,7 +373,7 @@ async function main(): Promise<number> {
         const missing = [...btKeys].filter((k) => !lanKeys.has(k)).slice(0, 5);
         const extra = [...lanKeys].filter((k) => !btKeys.has(k)).slice(0, 5);
         console.log(
-          `  ${kind.name}: expected ${N} keys; missing from Lanner: ${missing.join(" ")}; only in Lanner: ${extra.join(" ")}`,
+          `  ${kind.name}: expected ${N} keys; missing from Lanner: ${missing.join(" ")}; only in Lanner: ${extra.join(" ")}; ${lanStats}`,
         );
       }
     }
