@@ -25,7 +25,7 @@ import {
   type SelectionOptions,
 } from "../../gadgets/index.js";
 import type { ParamValue } from "../../gadgets/gadget.js";
-import { UsageError, type CliIO } from "../io.js";
+import { ChunkedOutput, UsageError, type CliIO } from "../io.js";
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
 
@@ -285,7 +285,8 @@ export async function gadgetCommand(category: Category, argv: string[], io: CliI
   // a terminal gets a table fitted to its width; a pipe gets every character
   const width = process.stdout.isTTY === true ? (process.stdout.columns ?? 120) : null;
   const yaml = out.mode === "yaml" ? (await import("yaml")).stringify : undefined;
-  const writer = createWriter(out.mode, columns, (s) => io.stdout(s), width, yaml);
+  const chunks = new ChunkedOutput((s) => io.stdout(s));
+  const writer = createWriter(out.mode, columns, (s) => chunks.write(s), width, yaml);
   // lost events: reported on stderr as they happen (at most once a second), and in total
   let lostPending = 0;
   const lostWhy = new Set<string>();
@@ -332,6 +333,7 @@ export async function gadgetCommand(category: Category, argv: string[], io: CliI
   process.off("SIGINT", onSignal);
   process.off("SIGTERM", onSignal);
   await run.stop();
+  chunks.flush();
   clearInterval(lostTimer);
   const st = run.stats();
   io.stderr(
