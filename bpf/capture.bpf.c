@@ -11,6 +11,7 @@
 #include <bpf/bpf_endian.h>
 #include "lanner_abi.h"
 #include "ln_syscalls.h"
+#include "ln_path.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -487,11 +488,7 @@ __noinline int ln_put_ubytes(struct ln_buf *r, __u32 ka, __u64 uptr, __u32 len)
  * crossing mount points. The walk collects name pointers leaf first (bpf_loop, so the
  * verifier checks one iteration), then writes them root first. */
 struct dp_ctx {
-	__u64 dentry;
-	__u64 vfsmnt;
-	__u64 mnt;
-	__u64 root_dentry;
-	__u64 root_mnt;
+	struct ln_path_pos p;
 	__u32 depth;
 	__u32 done;
 	__u32 base; /* payload offset in the scratch record */
@@ -503,24 +500,17 @@ struct dp_ctx {
 static long dp_walk_cb(__u32 i, void *ctx)
 {
 	struct dp_ctx *c = ctx;
-	struct dentry *dentry = (void *)c->dentry, *parent;
-	struct vfsmount *vfsmnt = (void *)c->vfsmnt;
-	struct mount *mnt = (void *)c->mnt, *mnt_parent;
+	struct dentry *dentry, *parent;
 	struct ln_walk *w;
 	__u32 zero = 0;
 	__u64 name;
+	int step = ln_path_step(&c->p);
 
-	if (c->dentry == c->root_dentry && c->vfsmnt == c->root_mnt)
+	if (step == LN_PATH_ROOT)
 		goto done;
-	if (dentry == BPF_CORE_READ(vfsmnt, mnt_root)) {
-		mnt_parent = BPF_CORE_READ(mnt, mnt_parent);
-		if (!mnt_parent || mnt_parent == mnt)
-			goto done; /* the root of the mount tree */
-		c->dentry = (__u64)BPF_CORE_READ(mnt, mnt_mountpoint);
-		c->mnt = (__u64)mnt_parent;
-		c->vfsmnt = (__u64)mnt_parent + bpf_core_field_offset(struct mount, mnt);
+	if (step == LN_PATH_CROSSED)
 		return 0;
-	}
+	dentry = (void *)c->p.dentry;
 	parent = BPF_CORE_READ(dentry, d_parent);
 	if (!parent)
 		goto done;
@@ -536,7 +526,7 @@ static long dp_walk_cb(__u32 i, void *ctx)
 	}
 	if (parent == dentry)
 		goto done;
-	c->dentry = (__u64)parent;
+	c->p.dentry = (__u64)parent;
 	if (c->depth >= LN_WALK_MAX)
 		goto done;
 	return 0;
@@ -592,11 +582,7 @@ __noinline int ln_put_dpath(struct ln_buf *r, __u32 kind, __u32 arg, __u64 dentr
 
 	if (!r || !dentry || !vfsmnt)
 		return -1;
-	c.dentry = dentry;
-	c.vfsmnt = vfsmnt;
-	c.mnt = vfsmnt - bpf_core_field_offset(struct mount, mnt);
-	c.root_dentry = (__u64)BPF_CORE_READ(task, fs, root.dentry);
-	c.root_mnt = (__u64)BPF_CORE_READ(task, fs, root.mnt);
+	ln_path_start(&c.p, dentry, vfsmnt, task);
 	bpf_loop(2 * LN_WALK_MAX, dp_walk_cb, &c, 0);
 	if (!c.done)
 		mark_trunc(r);

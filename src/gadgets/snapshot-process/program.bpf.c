@@ -14,6 +14,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include "ln_gadget.h"
+#include "ln_path.h"
 #include "program.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -40,8 +41,7 @@ struct {
 } lng_process_scratch SEC(".maps");
 
 struct walk_state {
-	__u64 dentry, vfsmnt, mnt;
-	__u64 root_dentry, root_mnt;
+	struct ln_path_pos p;
 	__u32 pos;  /* bytes written to exe */
 	__u32 done; /* reached the root */
 };
@@ -50,24 +50,17 @@ struct walk_state {
 static long lng_walk_step(__u32 i, void *ctx)
 {
 	struct walk_state *w = ctx;
-	struct dentry *d = (void *)w->dentry, *parent;
-	struct vfsmount *vm = (void *)w->vfsmnt;
-	struct mount *m = (void *)w->mnt, *mp;
+	struct dentry *d, *parent;
 	struct process_buf *b;
 	__u32 zero = 0, pos = w->pos;
 	long n;
+	int step = ln_path_step(&w->p);
 
-	if (w->dentry == w->root_dentry && w->vfsmnt == w->root_mnt)
+	if (step == LN_PATH_ROOT)
 		goto done;
-	if (d == BPF_CORE_READ(vm, mnt_root)) {
-		mp = BPF_CORE_READ(m, mnt_parent);
-		if (!mp || mp == m)
-			goto done; /* the top of the mount tree */
-		w->dentry = (__u64)BPF_CORE_READ(m, mnt_mountpoint);
-		w->mnt = (__u64)mp;
-		w->vfsmnt = (__u64)mp + bpf_core_field_offset(struct mount, mnt);
+	if (step == LN_PATH_CROSSED)
 		return 0;
-	}
+	d = (void *)w->p.dentry;
 	parent = BPF_CORE_READ(d, d_parent);
 	b = bpf_map_lookup_elem(&lng_process_scratch, &zero);
 	if (!b || pos >= LNG_PROCESS_EXE_MAX)
@@ -79,7 +72,7 @@ static long lng_walk_step(__u32 i, void *ctx)
 	w->pos = pos + (__u32)n;
 	if (!parent || parent == d)
 		goto done; /* a file system's root that is no mount root: a pseudo file */
-	w->dentry = (__u64)parent;
+	w->p.dentry = (__u64)parent;
 	return 0;
 done:
 	w->done = 1;
@@ -123,11 +116,8 @@ int lng_snapshot_process(struct bpf_iter__task *ctx)
 	b->r.pad = 0;
 	exe = BPF_CORE_READ(t, mm, exe_file);
 	if (exe) {
-		w.dentry = (__u64)BPF_CORE_READ(exe, f_path.dentry);
-		w.vfsmnt = (__u64)BPF_CORE_READ(exe, f_path.mnt);
-		w.mnt = w.vfsmnt - bpf_core_field_offset(struct mount, mnt);
-		w.root_dentry = (__u64)BPF_CORE_READ(t, fs, root.dentry);
-		w.root_mnt = (__u64)BPF_CORE_READ(t, fs, root.mnt);
+		ln_path_start(&w.p, (__u64)BPF_CORE_READ(exe, f_path.dentry),
+			      (__u64)BPF_CORE_READ(exe, f_path.mnt), t);
 		bpf_loop(LNG_WALK_STEPS, lng_walk_step, &w, 0);
 		b->r.exe_len = w.pos;
 		if (!w.done)

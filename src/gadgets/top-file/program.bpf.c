@@ -15,6 +15,7 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "ln_gadget.h"
+#include "ln_path.h"
 #include "program.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -145,11 +146,7 @@ static __always_inline void tf_wanted(struct tf_end *e, __s32 fd)
 /* ---------------------------------------------------------------- path walk */
 
 struct tf_walk {
-	__u64 dentry;
-	__u64 vfsmnt;
-	__u64 mnt;
-	__u64 root_dentry;
-	__u64 root_mnt;
+	struct ln_path_pos p;
 	__u32 depth;
 	__u32 done;
 	__u32 pos;
@@ -160,23 +157,16 @@ struct tf_walk {
 static long tf_walk_cb(__u32 i, void *ctx)
 {
 	struct tf_walk *c = ctx;
-	struct dentry *dentry = (void *)c->dentry, *parent;
-	struct vfsmount *vfsmnt = (void *)c->vfsmnt;
-	struct mount *mnt = (void *)c->mnt, *mnt_parent;
+	struct dentry *dentry, *parent;
 	struct tf_scratch *s;
 	__u32 zero = 0;
+	int step = ln_path_step(&c->p);
 
-	if (c->dentry == c->root_dentry && c->vfsmnt == c->root_mnt)
+	if (step == LN_PATH_ROOT)
 		goto done;
-	if (dentry == BPF_CORE_READ(vfsmnt, mnt_root)) {
-		mnt_parent = BPF_CORE_READ(mnt, mnt_parent);
-		if (!mnt_parent || mnt_parent == mnt)
-			goto done; /* the top of the mount tree */
-		c->dentry = (__u64)BPF_CORE_READ(mnt, mnt_mountpoint);
-		c->mnt = (__u64)mnt_parent;
-		c->vfsmnt = (__u64)mnt_parent + bpf_core_field_offset(struct mount, mnt);
+	if (step == LN_PATH_CROSSED)
 		return 0;
-	}
+	dentry = (void *)c->p.dentry;
 	parent = BPF_CORE_READ(dentry, d_parent);
 	if (!parent)
 		goto done;
@@ -195,7 +185,7 @@ static long tf_walk_cb(__u32 i, void *ctx)
 	}
 	if (parent == dentry)
 		goto done;
-	c->dentry = (__u64)parent;
+	c->p.dentry = (__u64)parent;
 	return 0;
 done:
 	c->done = 1;
@@ -264,11 +254,8 @@ static __noinline int tf_build(__u64 file)
 	if (s->v.magic == LNG_TF_PIPEFS || s->v.magic == LNG_TF_SOCKFS)
 		return 0; /* named by user space from the inode */
 
-	c.dentry = (__u64)BPF_CORE_READ(f, f_path.dentry);
-	c.vfsmnt = (__u64)BPF_CORE_READ(f, f_path.mnt);
-	c.mnt = c.vfsmnt - bpf_core_field_offset(struct mount, mnt);
-	c.root_dentry = (__u64)BPF_CORE_READ(task, fs, root.dentry);
-	c.root_mnt = (__u64)BPF_CORE_READ(task, fs, root.mnt);
+	ln_path_start(&c.p, (__u64)BPF_CORE_READ(f, f_path.dentry), (__u64)BPF_CORE_READ(f, f_path.mnt),
+		      task);
 	bpf_loop(2 * TF_DEPTH, tf_walk_cb, &c, 0);
 	if (!c.done)
 		c.trunc = 1;
