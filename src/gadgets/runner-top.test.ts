@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { HOST_CONTAINER, type ContainerInfo } from "../state/containers/container-info.js";
-import type { StateServices } from "../state/services.js";
+import { standInEnvironment } from "../../test/helpers/gadget-environment.js";
 import { PLACE_COMMON } from "./common-columns.js";
 import type { GadgetEnvironment } from "./environment.js";
 import type { GadgetRecord, GadgetSpec, SourceEvent } from "./gadget.js";
@@ -18,31 +18,11 @@ const CG = 4242n;
 
 /** An environment whose containers are known only `loadMs` after load() is called. */
 function environment(loadMs: number): GadgetEnvironment {
-  let loaded = false;
-  const services: StateServices = {
-    container: (_pid, cg) => (loaded && cg === CG ? WEB : undefined),
-    pod: () => null,
-    user: () => null,
-    group: () => null,
-    loginName: () => null,
-    domainNames: () => [],
-    watchDomains: () => undefined,
-  };
-  return {
-    node: "node-1",
-    hostOnly: false,
-    services,
-    load: () =>
-      new Promise<void>((r) =>
-        setTimeout(() => {
-          loaded = true;
-          r();
-        }, loadMs),
-      ),
-    containers: () => (loaded ? [WEB] : []),
-    onContainer: () => () => undefined,
-    close: async () => undefined,
-  };
+  return standInEnvironment({
+    loadMs,
+    container: (_pid, cg) => (cg === CG ? WEB : undefined),
+    containers: [WEB],
+  });
 }
 
 function topSpec(collect: () => Promise<SourceEvent[]> | SourceEvent[]): GadgetSpec {

@@ -4,38 +4,18 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { HOST_CONTAINER, type ContainerInfo } from "../state/containers/container-info.js";
-import type { StateServices } from "../state/services.js";
+import { standInEnvironment } from "../../test/helpers/gadget-environment.js";
 import type { GadgetEnvironment } from "./environment.js";
 import type { GadgetRecord, GadgetSpec, SourceEvent } from "./gadget.js";
 import { GadgetRun, prepare } from "./runner.js";
 
 /** An environment whose containers are known only once load() finished (after `delayMs`). */
 function slowEnvironment(delayMs: number, byPid: ReadonlyMap<number, ContainerInfo>): GadgetEnvironment {
-  let loaded = false;
-  const services: StateServices = {
-    container: (pid) => (loaded ? (byPid.get(pid) ?? HOST_CONTAINER) : undefined),
-    pod: () => null,
-    user: () => null,
-    group: () => null,
-    loginName: () => null,
-    domainNames: () => [],
-    watchDomains: () => undefined,
-  };
-  return {
-    node: "node-1",
-    hostOnly: false,
-    services,
-    load: () =>
-      new Promise<void>((r) =>
-        setTimeout(() => {
-          loaded = true;
-          r();
-        }, delayMs),
-      ),
-    containers: () => (loaded ? [...byPid.values()] : []),
-    onContainer: () => () => undefined,
-    close: async () => undefined,
-  };
+  return standInEnvironment({
+    loadMs: delayMs,
+    container: (pid) => byPid.get(pid) ?? HOST_CONTAINER,
+    containers: [...byPid.values()],
+  });
 }
 
 const web: ContainerInfo = { ...HOST_CONTAINER, id: "abc", fullId: "abcdef", name: "web", initPid: null };
@@ -230,38 +210,16 @@ function walkingEnvironment(
   cgroups: ReadonlyMap<bigint, ContainerInfo>,
   learnMs = 0,
 ): GadgetEnvironment {
-  let loaded = false;
   const asked = new Map<bigint, number>();
-  const container = (cg: bigint | undefined): ContainerInfo | undefined => {
-    if (!loaded || cg === undefined) return undefined;
-    const first = asked.get(cg) ?? Date.now();
-    asked.set(cg, first);
-    return Date.now() - first >= learnMs ? cgroups.get(cg) : undefined;
-  };
-  const services: StateServices = {
-    container: (_pid, cg) => container(cg),
-    pod: () => null,
-    user: () => null,
-    group: () => null,
-    loginName: () => null,
-    domainNames: () => [],
-    watchDomains: () => undefined,
-  };
-  return {
-    node: "node-1",
-    hostOnly: false,
-    services,
-    load: () =>
-      new Promise<void>((r) =>
-        setTimeout(() => {
-          loaded = true;
-          r();
-        }, loadMs),
-      ),
-    containers: () => [],
-    onContainer: () => () => undefined,
-    close: async () => undefined,
-  };
+  return standInEnvironment({
+    loadMs,
+    container: (_pid, cg) => {
+      if (cg === undefined) return undefined;
+      const first = asked.get(cg) ?? Date.now();
+      asked.set(cg, first);
+      return Date.now() - first >= learnMs ? cgroups.get(cg) : undefined;
+    },
+  });
 }
 
 const NOTHING = { namespaces: [], allNamespaces: false, pods: [], containers: [], labels: [] };
