@@ -33,7 +33,12 @@ import {
   unifiedPathFromProcCgroup,
   type ContainerType,
 } from "./cgroup-path.js";
-import { ContainerdClient, type ContainerdEnvelope, type ContainerdRecord } from "./containerd-client.js";
+import {
+  ContainerdClient,
+  taskPidIsLive,
+  type ContainerdEnvelope,
+  type ContainerdRecord,
+} from "./containerd-client.js";
 import {
   containerFromContainerd,
   HOST_CONTAINER,
@@ -490,16 +495,22 @@ export class ContainerStore {
     return undefined;
   }
 
-  /** Maps a container's init pid and its cgroup (one procfs read and one stat). */
+  /**
+   * Maps a container's init pid and its cgroup (one procfs read and one stat), once the
+   * process at that pid is seen in the container's own cgroup: a pid the runtime reports
+   * may be stale (its process gone, the pid reused by another), and mapping the cgroup of
+   * whoever holds it now would give that cgroup's every process to the container.
+   */
   private learnPid(fullId: string, pid: number): void {
     if (pid <= 0) return;
-    this.byPidCache.set(pid, fullId);
     let text: string;
     try {
       text = readFileSync(`${this.procRoot}/${pid}/cgroup`, "utf8");
     } catch {
       return; // exited already
     }
+    if (containerFromProcCgroup(text)?.fullId !== fullId) return;
+    this.byPidCache.set(pid, fullId);
     const path = unifiedPathFromProcCgroup(text);
     if (path === null) return;
     const ino = this.resolver.learnPath(path);
@@ -605,7 +616,7 @@ export class ContainerStore {
     if (needTask && state.pid === null && this.client !== null) {
       try {
         const task = await this.client.getTask(rec.namespace, rec.id);
-        if (task !== null && task.pid > 0) {
+        if (task !== null && taskPidIsLive(task)) {
           state.pid = task.pid;
           this.learnPid(rec.id, task.pid);
         }

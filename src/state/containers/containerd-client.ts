@@ -70,6 +70,15 @@ export interface TaskInfo {
   readonly status: number;
 }
 
+/**
+ * Whether a task's pid is its process's: created, running, paused or pausing. A stopped
+ * task keeps reporting the pid its process had, which the kernel may since have given to
+ * any other process.
+ */
+export function taskPidIsLive(t: TaskInfo): boolean {
+  return t.pid > 0 && t.status >= 1 && t.status !== 3;
+}
+
 export interface ContainerdEnvelope {
   readonly namespace: string;
   readonly topic: string;
