@@ -21,6 +21,7 @@ import { randomUUID } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
+import { KubeObjectStore } from "./kube-objects.js";
 
 export interface PodInput {
   readonly name: string;
@@ -68,6 +69,8 @@ export class KubeApiStandin {
   private readonly pods = new Map<string, Obj>();
   private readonly namespaces = new Map<string, Obj>();
   private readonly others = new Map<string, Obj>();
+  /** any other object (deploy's ServiceAccounts, DaemonSets, Secrets...) */
+  readonly objects = new KubeObjectStore();
   private hanging = false;
   private garbling = false;
   /** The bearer token the stand-in accepts (the one writeKubeconfig() puts in). */
@@ -286,6 +289,7 @@ export class KubeApiStandin {
     const url = new URL(req.url ?? "/", "http://standin");
     if (req.headers.authorization !== `Bearer ${KubeApiStandin.TOKEN}`)
       return this.status(res, 401, "Unauthorized", "Unauthorized");
+    if (this.objects.handle(req, res, url)) return;
     if (req.method !== "GET")
       return this.status(res, 405, "MethodNotAllowed", "the stand-in only serves GET");
     const accept = req.headers.accept ?? "*/*";
