@@ -35,6 +35,8 @@ export interface LannerServices {
   readonly outputs: ServiceDefinition;
   readonly version: ServiceDefinition;
   readonly lanner: ServiceDefinition;
+  /** lanner.v1.Node: served by the agent when the node API is registered (src/api/) */
+  readonly node: ServiceDefinition;
   readonly packageDefinition: PackageDefinition;
 }
 
@@ -78,6 +80,7 @@ export function loadServices(protoDir?: string): LannerServices {
     outputs: wrapService(pd["falco.outputs.service"], "falco.outputs.service"),
     version: wrapService(pd["falco.version.service"], "falco.version.service"),
     lanner: wrapService(pd["lanner.v1.Alerts"], "lanner.v1.Alerts"),
+    node: wrapService(pd["lanner.v1.Node"], "lanner.v1.Node"),
     packageDefinition: pd,
   };
 }

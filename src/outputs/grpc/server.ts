@@ -19,6 +19,8 @@ import {
   type ServerUnaryCall,
   type ServerWritableStream,
   type MethodDefinition,
+  type ServiceDefinition,
+  type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import type { Alert } from "../../engine/alert.js";
 import { internalAlert } from "../../engine/alert.js";
@@ -119,6 +121,7 @@ export class GrpcServer {
   readonly #server: Server;
   readonly #streams = new Set<AnyStream>();
   readonly #startedAt = Date.now();
+  readonly #closers: (() => void | Promise<void>)[] = [];
   #boundPort: number | undefined;
   #socketPath: string | undefined;
   /** Requests refused as malformed or invalid. */
@@ -151,6 +154,25 @@ export class GrpcServer {
       Subscribe: (call: ServerWritableStream<unknown, Buffer>) => this.#subscribe(call),
       Health: (call: ServerUnaryCall<unknown, unknown>, cb: sendUnaryData<unknown>) => this.#health(call, cb),
     });
+  }
+
+  /** The service definitions loaded from proto/ (lanner.v1.Node among them), for addService. */
+  get definitions(): LannerServices {
+    return this.#services;
+  }
+
+  /**
+   * Serves one more service on this server (the node API: src/api/ registers it, since
+   * outputs cannot import api). Before or after start(); `close` runs first in stop(), to end
+   * that service's streams.
+   */
+  addService(
+    definition: ServiceDefinition,
+    implementation: UntypedServiceImplementation,
+    close?: () => void | Promise<void>,
+  ): void {
+    this.#server.addService(definition, implementation);
+    if (close !== undefined) this.#closers.push(close);
   }
 
   get address(): string {
@@ -213,6 +235,7 @@ export class GrpcServer {
 
   /** End every stream (status OK), then shut down; forced after deadlineMs. */
   async stop(deadlineMs = 2000): Promise<void> {
+    await Promise.all(this.#closers.map(async (c) => c()));
     for (const s of this.#streams) s.end();
     this.#streams.clear();
     await new Promise<void>((resolve) => {
