@@ -9,7 +9,12 @@ import { fileURLToPath } from "node:url";
 import type { MethodDefinition, ServiceDefinition } from "@grpc/grpc-js";
 import { loadSync, type PackageDefinition } from "@grpc/proto-loader";
 
-export const PROTO_FILES = ["falco/outputs.proto", "falco/version.proto", "lanner/v1/lanner.proto", "lanner/v1/node.proto"] as const;
+export const PROTO_FILES = [
+  "falco/outputs.proto",
+  "falco/version.proto",
+  "lanner/v1/lanner.proto",
+  "lanner/v1/node.proto",
+] as const;
 
 /** Find the proto/ directory by walking up from this module (works from src/ and dist/src/). */
 export function findProtoDir(): string {
