@@ -19,7 +19,7 @@ import {
   statusFromProto,
   statusToProto,
 } from "./codec.js";
-import type { GadgetCall, NodeStatus } from "./node-client.js";
+import type { GadgetCall, NodeStatus } from "./node-types.js";
 
 const node = loadServices().node as unknown as Record<string, MethodDefinition<unknown, unknown>>;
 const runGadget = node["RunGadget"] as MethodDefinition<unknown, unknown>;
@@ -83,7 +83,8 @@ test("a gadget call with nothing optional: absent stays absent", () => {
 test("malformed requests are refused naming the field", () => {
   assert.throws(
     () => gadgetCallFromProto({ category: "watch", name: "exec" }),
-    (e: unknown) => e instanceof CodecError && e.message === "category: expected trace, top or snapshot, got 'watch'",
+    (e: unknown) =>
+      e instanceof CodecError && e.message === "category: expected trace, top or snapshot, got 'watch'",
   );
   assert.throws(
     () => gadgetCallFromProto({ category: "trace", name: "exec", selection: { pods: "web" } }),
@@ -102,7 +103,10 @@ test("malformed requests are refused naming the field", () => {
     /--interval: expected a positive number of seconds/,
   );
   assert.throws(() => bpftraceCallFromProto({ program: "  " }), /program: empty/);
-  assert.throws(() => bpftraceCallFromProto({ program: "BEGIN{}", format: "yaml" }), /format: expected text or json, got 'yaml'/);
+  assert.throws(
+    () => bpftraceCallFromProto({ program: "BEGIN{}", format: "yaml" }),
+    /format: expected text or json, got 'yaml'/,
+  );
 });
 
 test("records keep every value type the CLI prints (bytes as their text, big integers exact)", () => {
@@ -115,9 +119,9 @@ test("records keep every value type the CLI prints (bytes as their text, big int
     "cpu.pct": 12.25,
     "container.privileged": false,
     "cgroup.id": 2n ** 62n,
-    "huge": 2n ** 70n,
+    huge: 2n ** 70n,
     "evt.buffer": new Uint8Array([0x68, 0x69, 0xff]),
-    "absent": undefined,
+    absent: undefined,
   };
   const msg = wireResponse(runGadget, { event: recordToProto(rec) }) as Record<string, unknown>;
   assert.equal(msg["kind"], "event");
@@ -130,9 +134,9 @@ test("records keep every value type the CLI prints (bytes as their text, big int
     "cpu.pct": 12.25,
     "container.privileged": false,
     "cgroup.id": 2n ** 62n,
-    "huge": (2n ** 70n).toString(),
+    huge: (2n ** 70n).toString(),
     "evt.buffer": "hi\u00ff",
-    "absent": null,
+    absent: null,
   });
 });
 

@@ -8,7 +8,7 @@ import type { GadgetRecord, ParamValue } from "../gadgets/gadget.js";
 import type { RunStats } from "../gadgets/runner.js";
 import type { LabelReq, SelectionOptions } from "../gadgets/selection.js";
 import { LannerError } from "../errors.js";
-import type { BpftraceCall, GadgetCall, KernelFeatureStatus, NodeStatus } from "./node-client.js";
+import type { BpftraceCall, GadgetCall, KernelFeatureStatus, NodeStatus } from "./node-types.js";
 
 /** A message from the peer that does not have the shape node.proto gives it. */
 export class CodecError extends LannerError {
@@ -325,4 +325,3 @@ export function statusFromProto(v: unknown): NodeStatus {
     uptimeSeconds: num(m, "uptime_seconds", "status"),
   };
 }
-

@@ -16,9 +16,7 @@ import {
   type MethodDefinition,
   type ServiceError,
 } from "@grpc/grpc-js";
-import type { GadgetRecord, ParamValues } from "../gadgets/gadget.js";
 import type { RunStats } from "../gadgets/runner.js";
-import type { SelectionOptions } from "../gadgets/selection.js";
 import { LannerError, errorMessage } from "../errors.js";
 import { loadServices } from "../outputs/grpc/proto.js";
 import { unixSocketPath } from "../outputs/grpc/address.js";
@@ -30,82 +28,25 @@ import {
   statusFromProto,
   type Msg,
 } from "./codec.js";
+import type {
+  BpftraceCall,
+  BpftraceStreamSink,
+  GadgetCall,
+  GadgetStreamSink,
+  NodeStatus,
+  NodeTarget,
+} from "./node-types.js";
 
-/** Mutual TLS material for a TCP endpoint (PEM). */
-export interface NodeTls {
-  readonly ca: Buffer | string;
-  readonly cert: Buffer | string;
-  readonly key: Buffer | string;
-  /** the name the server's certificate is checked against when it is not the address's host */
-  readonly serverName?: string;
-}
-
-/** Where a node's agent listens: `unix:///run/lanner/lanner.sock` or `host:port` (TCP: tls required). */
-export interface NodeTarget {
-  readonly address: string;
-  readonly tls?: NodeTls;
-}
-
-/** A gadget run, as the CLI parsed it (the server checks it again, as `prepare` does). */
-export interface GadgetCall {
-  readonly category: "trace" | "top" | "snapshot";
-  readonly name: string;
-  /** the gadget's parameters given on the command line (absent: the gadget's default) */
-  readonly params: ParamValues;
-  readonly selection: SelectionOptions;
-  readonly filter?: string | undefined;
-  readonly sort?: readonly string[] | undefined;
-  readonly maxRows?: number | undefined;
-  readonly intervalS?: number | undefined;
-  /** the server stops the gadget after this long */
-  readonly timeoutS?: number | undefined;
-}
-
-export interface GadgetStreamSink {
-  /** the gadget is attached on that node */
-  ready(summary: string, node: string): void;
-  event(r: GadgetRecord): void;
-  table(rows: GadgetRecord[]): void;
-  lost(n: number, why: string): void;
-  warning(message: string): void;
-}
-
-export interface BpftraceCall {
-  readonly program: string;
-  readonly programName: string;
-  readonly pod?: string | undefined;
-  readonly namespace?: string | undefined;
-  readonly container?: string | undefined;
-  readonly format: "text" | "json";
-  readonly timeoutS?: number | undefined;
-}
-
-export interface BpftraceStreamSink {
-  ready(summary: string, node: string): void;
-  stdout(text: string): void;
-  stderr(text: string): void;
-}
-
-export interface KernelFeatureStatus {
-  readonly name: string;
-  readonly available: boolean;
-  readonly detail: string;
-}
-
-export interface NodeStatus {
-  readonly node: string;
-  readonly version: string;
-  readonly kernel: string;
-  readonly features: readonly KernelFeatureStatus[];
-  readonly captureMode: string;
-  readonly capturePrograms: number;
-  readonly rules: number;
-  readonly events: number;
-  readonly alerts: number;
-  readonly drops: number;
-  readonly gadgetsRunning: number;
-  readonly uptimeSeconds: number;
-}
+export type {
+  BpftraceCall,
+  BpftraceStreamSink,
+  GadgetCall,
+  GadgetStreamSink,
+  KernelFeatureStatus,
+  NodeStatus,
+  NodeTarget,
+  NodeTls,
+} from "./node-types.js";
 
 /**
  * A call that failed: `code` is the gRPC status name ("INVALID_ARGUMENT", "UNAVAILABLE",
@@ -220,7 +161,8 @@ export class NodeClient {
         m.responseDeserialize,
         {},
         { deadline: Date.now() + (this.opts.connectTimeoutMs ?? 5000) + 10_000 },
-        (err: ServiceError | null, value?: unknown) => (err ? reject(this.callError("Status", err)) : resolve(value)),
+        (err: ServiceError | null, value?: unknown) =>
+          err ? reject(this.callError("Status", err)) : resolve(value),
       );
     });
     return statusFromProto(res);
@@ -255,8 +197,24 @@ export class NodeClient {
           `node address ${address}: TCP needs mutual TLS (a CA, a client certificate and its key)`,
         );
       if (!/^(\[[0-9a-fA-F:.]+\]|[^:/\s]+):\d{1,5}$/.test(address))
-        throw new NodeCallError("INVALID_ARGUMENT", `node address ${address}: expected host:port or unix:///path`);
-      creds = credentials.createSsl(Buffer.from(tls.ca), Buffer.from(tls.key), Buffer.from(tls.cert));
+        throw new NodeCallError(
+          "INVALID_ARGUMENT",
+          `node address ${address}: expected host:port or unix:///path`,
+        );
+      for (const k of ["ca", "cert", "key"] as const)
+        if (tls[k].length === 0)
+          throw new NodeCallError(
+            "INVALID_ARGUMENT",
+            `node address ${address}: TLS ${k} is empty (mutual TLS needs all three)`,
+          );
+      try {
+        creds = credentials.createSsl(Buffer.from(tls.ca), Buffer.from(tls.key), Buffer.from(tls.cert));
+      } catch (e) {
+        throw new NodeCallError(
+          "INVALID_ARGUMENT",
+          `node address ${address}: reading the TLS material: ${errorMessage(e)}`,
+        );
+      }
       if (tls.serverName !== undefined) {
         options["grpc.ssl_target_name_override"] = tls.serverName;
         options["grpc.default_authority"] = tls.serverName;
@@ -286,7 +244,12 @@ export class NodeClient {
   }
 
   /** A server stream: each message to `onMessage`; resolves when it ends (or is aborted). */
-  private async stream(name: string, req: Msg, signal: AbortSignal | undefined, onMessage: (m: Msg) => void): Promise<void> {
+  private async stream(
+    name: string,
+    req: Msg,
+    signal: AbortSignal | undefined,
+    onMessage: (m: Msg) => void,
+  ): Promise<void> {
     if (signal?.aborted === true) return;
     const client = await this.connect();
     // (aborted while connecting)

@@ -9,7 +9,12 @@
  * the server stopping ends the gadget and frees everything it attached.
  */
 import { release as kernelRelease } from "node:os";
-import { status as Status, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData } from "@grpc/grpc-js";
+import {
+  status as Status,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type sendUnaryData,
+} from "@grpc/grpc-js";
 import type { BpftraceOptions, BpftraceSink } from "../bpftrace/index.js";
 import type { CaptureReport } from "../capture/capture-session.js";
 import { probeAll } from "../capture/features.js";
@@ -18,7 +23,14 @@ import { LannerError, errorMessage } from "../errors.js";
 import type { ParamValue } from "../gadgets/gadget.js";
 import type { GadgetEnvironment } from "../gadgets/environment.js";
 import { findGadget, gadgetId, gadgetsOf } from "../gadgets/index.js";
-import { GadgetInputError, GadgetRun, prepare, type GadgetSink, type Prepared, type RunStats } from "../gadgets/runner.js";
+import {
+  GadgetInputError,
+  GadgetRun,
+  prepare,
+  type GadgetSink,
+  type Prepared,
+  type RunStats,
+} from "../gadgets/runner.js";
 import { stderrLogger, type Logger } from "../outputs/logger.js";
 import { MalformedRequest } from "../outputs/grpc/proto.js";
 import type { GrpcServer } from "../outputs/grpc/server.js";
@@ -31,7 +43,7 @@ import {
   statusToProto,
   type Msg,
 } from "./codec.js";
-import type { BpftraceCall, GadgetCall, KernelFeatureStatus, NodeStatus } from "./node-client.js";
+import type { BpftraceCall, GadgetCall, KernelFeatureStatus, NodeStatus } from "./node-types.js";
 
 /** A running bpftrace, as src/bpftrace/index.ts's BpftraceRun is. */
 export interface BpftraceRunning {
@@ -183,7 +195,8 @@ export class NodeService {
       {
         RunGadget: (call: ServerWritableStream<unknown, Msg>) => void this.runGadget(call),
         Bpftrace: (call: ServerWritableStream<unknown, Msg>) => void this.bpftrace(call),
-        Status: (call: ServerUnaryCall<unknown, unknown>, cb: sendUnaryData<unknown>) => this.statusCall(call, cb),
+        Status: (call: ServerUnaryCall<unknown, unknown>, cb: sendUnaryData<unknown>) =>
+          this.statusCall(call, cb),
       },
       () => this.close(),
     );
@@ -449,6 +462,7 @@ export class NodeService {
 /** The probes `lanner doctor` prints (BTF, mounts, program and map types), as Status features. */
 function defaultFeatures(): KernelFeatureStatus[] {
   const out: KernelFeatureStatus[] = [];
-  for (const p of probeAll()) out.push({ name: p.id, available: p.ok, detail: p.ok ? p.use : (p.reason ?? "") });
+  for (const p of probeAll())
+    out.push({ name: p.id, available: p.ok, detail: p.ok ? p.use : (p.reason ?? "") });
   return out;
 }
