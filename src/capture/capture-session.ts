@@ -455,9 +455,17 @@ export class CaptureSession {
       )
         this.attachSyscall(n, attached);
       this.setInterest(nr, mask);
-      if (mask === 0) {
+      if (mask === 0 && this.syscallLinks.has(n)) {
         for (const l of this.syscallLinks.get(n) ?? []) l.close();
         this.syscallLinks.delete(n);
+        // the report says what is attached now
+        const tp = tracepointName(n);
+        const gone = new Set([
+          `ln_enter_tp -> syscalls/sys_enter_${tp}`,
+          `ln_exit_tp -> syscalls/sys_exit_${tp}`,
+        ]);
+        for (let i = attached.length - 1; i >= 0; i--)
+          if (gone.has((attached[i] as AttachDecision).what)) attached.splice(i, 1);
       }
     }
     return { added, removed };
