@@ -167,7 +167,6 @@ export class Agent {
   private readonly taps = new Set<Tap>();
   private tapsByNr: (Tap[] | null)[] = [];
   private tapsByKind: (Tap[] | null)[] = [];
-  private tapping = false;
   /** slot -> the tap's syscalls that the rules do not capture */
   private readonly slots = new Map<number, readonly string[]>();
   /** syscalls of slotless taps (captured for every process while they are open) */
@@ -383,7 +382,7 @@ export class Agent {
     }
     this.tapsByNr = byNr;
     this.tapsByKind = byKind;
-    this.tapping = this.taps.size > 0;
+    this.onRecord = this.taps.size > 0 ? this.onRecordTapping : this.onRecordRules;
   }
 
   tapStats(): TapStats {
@@ -394,7 +393,7 @@ export class Agent {
     return this.session?.report ?? null;
   }
 
-  private readonly onRecord = (v: RecordView): void => {
+  private readonly onRecordRules = (v: RecordView): void => {
     // State first (cheap for records that change nothing: one table load); a close takes
     // effect at the next record, so the close event itself still names what it closed.
     this.state.applyRecord(v, this.nowMs);
@@ -402,22 +401,50 @@ export class Agent {
     const kind = v.kind;
     let type: string;
     let rules: readonly CompiledRule[];
-    // gadgets tapping the capture (checked only while one is open)
-    let taps: Tap[] | null = null;
+    if (kind === KIND_SYSCALL) {
+      const nr = v.nr & 1023;
+      rules = this.rulesByNr[nr] ?? [];
+      if (rules.length === 0) return;
+      type = this.typeByNr[nr] ?? "";
+    } else {
+      type = LIFECYCLE_TYPES[kind] ?? "";
+      rules = this.ruleset.rulesFor(type);
+      if (rules.length === 0) return;
+    }
+    // a syscall is read through a view (tails decoded when a field needs them); lifecycle
+    // records were decoded to be applied to state: the same event serves the rules
+    const ev = kind === KIND_SYSCALL ? this.sysView.set(v) : this.state.lastLifecycle;
+    if (!ev) return;
+    this.decoded++;
+    this.evaluated++;
+    const ctx = this.ctx;
+    ctx.set(ev, type, this.num);
+    ctx.prevTs = this.lastTs;
+    this.lastTs = ev.ts;
+    const matched = this.ruleset.match(ctx, type);
+    for (let i = 0; i < matched.length; i++) this.raise(matched[i] as CompiledRule, type);
+  };
+
+  /** The same, then the taps that want the record get the context the rules saw. */
+  private readonly onRecordTapping = (v: RecordView): void => {
+    this.state.applyRecord(v, this.nowMs);
+    this.num++;
+    const kind = v.kind;
+    let type: string;
+    let rules: readonly CompiledRule[];
+    let taps: Tap[] | null;
     if (kind === KIND_SYSCALL) {
       const nr = v.nr & 1023;
       rules = this.rulesByNr[nr] ?? NO_RULES;
-      if (this.tapping) taps = this.tapsByNr[nr] ?? null;
+      taps = this.tapsByNr[nr] ?? null;
       if (rules.length === 0 && taps === null) return;
       type = this.typeByNr[nr] ?? "";
     } else {
       type = LIFECYCLE_TYPES[kind] ?? "";
       rules = this.ruleset.rulesFor(type);
-      if (this.tapping) taps = this.tapsByKind[kind] ?? null;
+      taps = this.tapsByKind[kind] ?? null;
       if (rules.length === 0 && taps === null) return;
     }
-    // a syscall is read through a view (tails decoded when a field needs them); lifecycle
-    // records were decoded to be applied to state: the same event serves the rules
     const ev = kind === KIND_SYSCALL ? this.sysView.set(v) : this.state.lastLifecycle;
     if (!ev) return;
     this.decoded++;
@@ -432,6 +459,13 @@ export class Agent {
     }
     if (taps !== null) this.deliverToTaps(taps, ctx, type);
   };
+
+  /**
+   * The per-record path: the rules' alone while no gadget taps the capture (its cost is
+   * exactly what it was before taps existed), the tapping one while some do. (Declared after
+   * both: fields are initialised in order.)
+   */
+  private onRecord: (v: RecordView) => void = this.onRecordRules;
 
   /** The rules have seen the event: the gadgets get the same context. */
   private deliverToTaps(taps: Tap[], ctx: EventContext, type: string): void {
