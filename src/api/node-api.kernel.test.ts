@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { AgentProcess } from "../../test/helpers/agent.js";
+import { KubeApiStandin } from "../../test/helpers/kube-apiserver-standin.js";
 import {
   containerdAvailable,
   TestContainers,
@@ -359,6 +360,77 @@ describe("the node API in a running agent", { skip: skip ?? false }, () => {
         Math.min(...webAfter) < Math.min(...noKills) + 1000,
         `capture records grew by ${webAfter.join(", ")}: the kills are still captured`,
       );
+    });
+  });
+  describe("with the API server: only this node's pods", () => {
+    let agent: AgentProcess;
+    let client: NodeClient;
+    let api: KubeApiStandin;
+    before(async () => {
+      api = new KubeApiStandin();
+      await api.start();
+      api.addNamespace("nodeapi-a");
+      api.addNamespace("nodeapi-b");
+      // one shared containerd and kernel: the web pod is this node's, the other pod another's
+      api.addPod({ name: "nodeapi-web", namespace: "nodeapi-a", uid: web.spec.uid, nodeName: NODE });
+      api.addPod({
+        name: "nodeapi-other",
+        namespace: "nodeapi-b",
+        uid: other.spec.uid,
+        nodeName: "nodeapi-node-2",
+      });
+      const kubeconfig = api.writeKubeconfig(join(dir, "kubeconfig"));
+      agent = new AgentProcess([
+        "--json",
+        "--grpc",
+        `unix://${join(dir, "agent3.sock")}`,
+        "--node-name",
+        NODE,
+        "--kubeconfig",
+        kubeconfig,
+      ]);
+      await agent.ready();
+      client = new NodeClient({ address: `unix://${join(dir, "agent3.sock")}` });
+    });
+    after(async () => {
+      client.close();
+      assert.equal(await agent.stop(), 0, agent.stderr);
+      await api.stop();
+    });
+
+    test("trace exec -A --host: this node's pod and the host, never another node's pod", async () => {
+      const g = await startGadget(client, {
+        category: "trace",
+        name: "exec",
+        params: {},
+        selection: { namespaces: [], allNamespaces: true, pods: [], containers: [], labels: [], host: true },
+      });
+      await tc.exec(cWeb, ["/bin/sh", "-c", "sleep 0", "nodeapi-mine-web"]);
+      await tc.exec(cOther, ["/bin/sh", "-c", "sleep 0", "nodeapi-mine-other"]);
+      execFileSync("/bin/sh", ["-c", "sleep 0", "nodeapi-mine-host"]);
+      const marked = (m: string): GadgetRecord[] =>
+        g.events.filter((e) => String(e["exec.args"]).includes(m));
+      await until(
+        () => marked("nodeapi-mine-web").length > 0 && marked("nodeapi-mine-host").length > 0,
+        "the execs",
+      );
+      await new Promise((r) => setTimeout(r, 2500));
+      await g.stop();
+      // (the host's ctr and runc name the markers too: those are host events)
+      const inWeb = marked("nodeapi-mine-web").filter((e) => e["container.id"] !== "host");
+      assert.equal(inWeb.length, 1, show(inWeb));
+      assert.equal(inWeb[0]?.["k8s.pod.name"], "nodeapi-web");
+      assert.equal(inWeb[0]?.["k8s.node.name"], NODE);
+      assert.equal(inWeb[0]?.["exec.args"], "/bin/sh -c sleep 0 nodeapi-mine-web");
+      const host = marked("nodeapi-mine-host");
+      assert.equal(host.length, 1, show(marked("nodeapi-mine-host")));
+      assert.equal(host[0]?.["container.id"], "host");
+      assert.deepEqual(
+        marked("nodeapi-mine-other").filter((e) => e["container.id"] !== "host"),
+        [],
+        "another node's pod is never reported",
+      );
+      for (const e of g.events) assert.notEqual(e["k8s.pod.name"], "nodeapi-other", show(e));
     });
   });
 });
