@@ -385,6 +385,11 @@ export class Agent {
     this.onRecord = this.taps.size > 0 ? this.onRecordTapping : this.onRecordRules;
   }
 
+  /** ln_interest's mask for a syscall: bit 0 every process, bits 1..7 the gadget slots. */
+  captureInterest(syscall: string): number {
+    return this.session?.interestMask(syscallNr(syscall) ?? -1) ?? 0;
+  }
+
   tapStats(): TapStats {
     return { open: this.taps.size, ...this.tapCounters };
   }
