@@ -258,15 +258,13 @@ describe("the node API in a running agent", { skip: skip ?? false }, () => {
         "- rule: nodeapi exec\n  desc: only execve\n  condition: evt.type = execve and proc.name = nodeapi-nosuch\n" +
           "  output: exec %proc.name\n  priority: NOTICE\n",
       );
-      agent = new AgentProcess([
-        "-r",
-        rules,
-        "--json",
-        "--grpc",
-        `unix://${join(dir, "agent2.sock")}`,
-        "--node-name",
-        NODE,
-      ]);
+      // the node's name from NODE_NAME (as the DaemonSet sets it), not --node-name
+      process.env["NODE_NAME"] = NODE;
+      try {
+        agent = new AgentProcess(["-r", rules, "--json", "--grpc", `unix://${join(dir, "agent2.sock")}`]);
+      } finally {
+        delete process.env["NODE_NAME"];
+      }
       await agent.ready();
       client = new NodeClient({ address: `unix://${join(dir, "agent2.sock")}` });
     });
@@ -277,6 +275,7 @@ describe("the node API in a running agent", { skip: skip ?? false }, () => {
 
     test("trace signal -p: the pod's kill arrives; 5000 kills elsewhere make (almost) no capture records", async () => {
       const base = await client.status();
+      assert.equal(base.node, NODE, "NODE_NAME names the node");
       const g = await startGadget(client, {
         category: "trace",
         name: "signal",
