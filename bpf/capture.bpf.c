@@ -53,8 +53,24 @@ struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, LN_MAX_SYSCALL);
 	__type(key, __u32);
-	__type(value, __u8); /* 1 = emit records for this syscall number */
+	__type(value, __u8); /* who wants this syscall's records: a mask (see below) */
 } ln_interest SEC(".maps");
+
+/* ln_interest's value: bit 0, every process (the agent's rules, state, a standalone
+ * session); bits 1..7, gadget slot k (a gadget inside the agent that wants a syscall the
+ * rules do not). A record of a syscall only gadgets want is made only if some slot that
+ * wants it does not drop the current cgroup (ln_cgslot). */
+#define LN_INTEREST_EVERY 0x01
+#define LN_INTEREST_SLOTS 0xfe
+
+/* cgroup v2 id -> the gadget slots (bits 1..7) whose container selection drops that cgroup.
+ * A cgroup not in the map passes every slot (user space classifies it, then adds it). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u8);
+} ln_cgslot SEC(".maps");
 
 /* What a sys_enter program saves for the matching sys_exit (keyed by tid). */
 struct ln_stash_val {
@@ -293,6 +309,16 @@ static __always_inline bool cgroup_dropped(void)
 	id = bpf_get_current_cgroup_id();
 	v = bpf_map_lookup_elem(&ln_cgsel, &id);
 	return v && *v == LN_SEL_DROP;
+}
+
+/* A syscall some gadget slot wants (and not every process): does a slot that wants it keep
+ * the current cgroup? */
+static __always_inline bool slot_wants(__u8 want)
+{
+	__u64 id = bpf_get_current_cgroup_id();
+	__u8 *drop = bpf_map_lookup_elem(&ln_cgslot, &id);
+
+	return (want & LN_INTEREST_SLOTS & ~(drop ? *drop : 0)) != 0;
 }
 
 static __always_inline bool followed(__u32 tgid)
@@ -1126,6 +1152,8 @@ static __noinline int stash_enter(struct pt_regs *regs, __u32 nr, __u32 ef)
 	want = bpf_map_lookup_elem(&ln_interest, &nr);
 	if (!want || !*want)
 		return 0;
+	if (!(*want & LN_INTEREST_EVERY) && !slot_wants(*want))
+		return 0;
 	/* A thread keeps its stash entry (consumed entries are marked LN_STASH_FREE rather
 	 * than deleted), so the common case writes in place: no 4 KiB value copy, no LRU
 	 * insert/delete. Only a thread's first stashed syscall inserts (from the zeroed heap). */
@@ -1410,6 +1438,8 @@ static __always_inline int do_exit(struct pt_regs *regs, long id, long ret)
 	if (filter_tgid && skip_tgid(pid_tgid >> 32))
 		return 0;
 	if (cgroup_dropped())
+		return 0;
+	if (!(*want & LN_INTEREST_EVERY) && !slot_wants(*want))
 		return 0;
 	nr = BOUND(nr, 511); /* the stack spill of the map key dropped the bounds */
 	if (ln_descs[nr].tails)

@@ -202,10 +202,12 @@ export class NodeService {
     );
   }
 
-  /** Ends every run (their streams end after their stats). */
-  close(): void {
+  /** Ends every run (their streams end after their stats); resolves once they are freed (or after `waitMs`). */
+  async close(waitMs = 3000): Promise<void> {
     this.closing = true;
     for (const r of [...this.runs]) r.stop();
+    const until = Date.now() + waitMs;
+    while (this.runs.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
   }
 
   /**
@@ -322,7 +324,7 @@ export class NodeService {
     if (prepared.spec.category === "snapshot") void run.done.then(wake);
     if (!cancelled) {
       out.start({ ready: { summary: run.summary, node: this.opts.node } });
-      for (const w of prepared.warnings) out.control({ warning: w });
+      for (const w of [...prepared.warnings, ...run.warnings]) out.control({ warning: w });
     }
     await ended;
     if (timer !== null) clearTimeout(timer);

@@ -120,6 +120,11 @@ const SYSCALL_LIFECYCLE = [
 
 const MAX_SYSCALL_NR = 512;
 
+/** ln_interest's bits (capture.bpf.c): every process; gadget slots 1..GADGET_SLOTS. */
+const INTEREST_EVERY = 1;
+/** Gadget slots the kernel has (bits 1..7 of ln_interest and ln_cgslot). */
+export const GADGET_SLOTS = 7;
+
 /** Syscalls whose tracepoint carries the kernel's SYSCALL_DEFINE name, not the libc one. */
 const TRACEPOINT_ALIAS: Readonly<Record<string, string>> = { umount2: "umount" };
 const tracepointName = (syscall: string): string => TRACEPOINT_ALIAS[syscall] ?? syscall;
@@ -190,8 +195,14 @@ export class CaptureSession {
   private readonly links: BpfLink[] = [];
   /** per-syscall tracepoint links (selected mode), so a reload can detach them */
   private readonly syscallLinks = new Map<string, BpfLink[]>();
-  /** the syscall names currently selected (empty in "all") */
+  /** the syscall names currently selected for every process (bit 0) */
   private selection: string[] = [];
+  /** per syscall number: ln_interest's value (bit 0: every process; bits 1..7: slots) */
+  private readonly masks = new Uint8Array(MAX_SYSCALL_NR);
+  /** per slot: its syscall names */
+  private readonly slotSyscalls = new Map<number, string[]>();
+  /** cgroup id -> the slots that drop it (ln_cgslot) */
+  private readonly cgSlots = new Map<bigint, number>();
   private reader: RingReader | null = null;
   private readonly batch: Buffer;
   private readonly onBatchCb: (batch: Buffer, bytes: number, records: number) => void | number;
@@ -308,7 +319,7 @@ export class CaptureSession {
       obj.load();
 
       // The syscall selection, written before anything is attached.
-      const on = Buffer.from([1, 0, 0, 0]);
+      const on = Buffer.from([INTEREST_EVERY, 0, 0, 0]);
       const key = Buffer.alloc(4);
       const sel = nrs ?? Array.from({ length: MAX_SYSCALL_NR }, (_, i) => i);
       for (const nr of sel) {
@@ -357,6 +368,7 @@ export class CaptureSession {
         for (const n of tpNames) session.attachSyscall(n, attached);
       }
       session.selection = selectedNames;
+      for (const nr of sel) if (nr < MAX_SYSCALL_NR) session.masks[nr] = INTEREST_EVERY;
       session.reader = obj.openRing(
         "ln_events",
         session.batch,
@@ -404,43 +416,110 @@ export class CaptureSession {
     else obj.mapUpdate("ln_cgsel", key, selectionVerdict(verdict === "pass"));
   }
 
-  private setInterest(nr: number, on: boolean): void {
+  private setInterest(nr: number, mask: number): void {
     const obj = this.obj;
-    if (!obj) return;
+    if (!obj || nr < 0 || nr >= MAX_SYSCALL_NR) return;
     const key = Buffer.alloc(4);
     key.writeUInt32LE(nr);
     const val = Buffer.alloc(obj.mapInfo("ln_interest").valueSize);
-    val[0] = on ? 1 : 0;
+    val[0] = mask;
     obj.mapUpdate("ln_interest", key, val);
+    this.masks[nr] = mask;
+  }
+
+  /**
+   * Sets bit `bit` of the interest mask for `names` and clears it for the other syscalls:
+   * a syscall some bit wants is attached (selected mode), one no bit wants any more is
+   * detached. Unknown names throw before anything changes.
+   */
+  private setBit(bit: number, names: readonly string[]): { added: string[]; removed: string[] } {
+    const want = [...new Set(names)];
+    if (want.includes("execveat") && !want.includes("execve")) want.push("execve");
+    const nrs = new Set(resolveSyscalls(want)); // throws on unknown names before anything changes
+    const added: string[] = [];
+    const removed: string[] = [];
+    const attached = this.report.attached as AttachDecision[];
+    for (let nr = 0; nr < MAX_SYSCALL_NR; nr++) {
+      const old = this.masks[nr] ?? 0;
+      const on = nrs.has(nr);
+      if (((old & bit) !== 0) === on) continue;
+      const mask = on ? old | bit : old & ~bit;
+      const n = syscallName(nr);
+      if (on) added.push(n);
+      else removed.push(n);
+      // (a syscall without a tracepoint is not built into this kernel: nothing to attach)
+      if (
+        old === 0 &&
+        this.report.mode === "selected" &&
+        tracepointExists("syscalls", `sys_exit_${tracepointName(n)}`)
+      )
+        this.attachSyscall(n, attached);
+      this.setInterest(nr, mask);
+      if (mask === 0) {
+        for (const l of this.syscallLinks.get(n) ?? []) l.close();
+        this.syscallLinks.delete(n);
+      }
+    }
+    return { added, removed };
   }
 
   /**
    * Changes the syscall selection of a running session (rules reload): attaches what is new,
-   * detaches what is gone, updates the kernel's interest map. Unknown names throw before
-   * anything changes. In `all` mode only the interest map changes.
+   * detaches what nothing wants any more, updates the kernel's interest map. Unknown names
+   * throw before anything changes. In `all` mode only the interest map changes.
    */
   select(names: readonly string[]): { added: string[]; removed: string[] } {
-    const want = [...new Set(names)];
-    if (want.includes("execveat") && !want.includes("execve")) want.push("execve");
-    resolveSyscalls(want); // throws on unknown names before anything changes
-    const before = new Set(this.selection);
-    const added = want.filter((n) => !before.has(n));
-    const removed = [...before].filter((n) => !want.includes(n));
-    const attached = this.report.attached as AttachDecision[];
-    for (const n of added) {
-      if (this.report.mode === "selected") {
-        if (!tracepointExists("syscalls", `sys_exit_${tracepointName(n)}`)) continue;
-        this.attachSyscall(n, attached);
-      }
-      this.setInterest(syscallNr(n) ?? 0, true);
+    const r = this.setBit(INTEREST_EVERY, names);
+    this.selection = [...new Set(names)];
+    return r;
+  }
+
+  /**
+   * The syscalls gadget slot `slot` (1..GADGET_SLOTS) wants besides what every process
+   * gives: their records are made only for the cgroups the slot does not drop
+   * (setSlotCgroup). An empty list frees the slot's syscalls.
+   */
+  selectForSlot(slot: number, names: readonly string[]): { added: string[]; removed: string[] } {
+    if (!Number.isInteger(slot) || slot < 1 || slot > GADGET_SLOTS)
+      throw new LannerError("EINVAL", `gadget slot ${slot}: expected 1..${GADGET_SLOTS}`);
+    const r = this.setBit(1 << slot, names);
+    if (names.length === 0) this.slotSyscalls.delete(slot);
+    else this.slotSyscalls.set(slot, [...names]);
+    return r;
+  }
+
+  /** Whether slot `slot` drops the records of cgroup `id` (its gadget's container selection). */
+  setSlotCgroup(slot: number, id: bigint, drop: boolean): void {
+    const obj = this.obj;
+    if (!obj) return;
+    const old = this.cgSlots.get(id) ?? 0;
+    const bits = drop ? old | (1 << slot) : old & ~(1 << slot);
+    if (bits === old) return;
+    const key = Buffer.alloc(8);
+    key.writeBigUInt64LE(id);
+    if (bits === 0) {
+      obj.mapDelete("ln_cgslot", key);
+      this.cgSlots.delete(id);
+    } else {
+      obj.mapUpdate("ln_cgslot", key, Buffer.from([bits]));
+      this.cgSlots.set(id, bits);
     }
-    for (const n of removed) {
-      this.setInterest(syscallNr(n) ?? 0, false);
-      for (const l of this.syscallLinks.get(n) ?? []) l.close();
-      this.syscallLinks.delete(n);
-    }
-    this.selection = want;
-    return { added, removed };
+  }
+
+  /** Frees a slot: its syscalls narrow back, its cgroup bits are cleared. */
+  freeSlot(slot: number): void {
+    this.selectForSlot(slot, []);
+    for (const id of [...this.cgSlots.keys()]) this.setSlotCgroup(slot, id, false);
+  }
+
+  /** ln_interest's value of a syscall number (tests). */
+  interestMask(nr: number): number {
+    return this.masks[nr] ?? 0;
+  }
+
+  /** cgroups some slot drops (ln_cgslot entries). */
+  get slotCgroups(): number {
+    return this.cgSlots.size;
   }
 
   private onBatch(bytes: number, records: number): void {

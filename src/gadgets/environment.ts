@@ -5,7 +5,8 @@
  * runtime clients are a large part of start-up); events that come first wait for it.
  */
 import { existsSync } from "node:fs";
-import type { ContainerInfo } from "../state/containers/container-info.js";
+import type { AgentTap } from "../engine/agent.js";
+import { HOST_CONTAINER, type ContainerInfo } from "../state/containers/container-info.js";
 import type { ContainerStore } from "../state/containers/container-store.js";
 import type { StateServices } from "../state/services.js";
 
@@ -24,6 +25,74 @@ export interface GadgetEnvironment {
   /** called for every container added or updated (after load) */
   onContainer(fn: (c: ContainerInfo) => void): () => void;
   close(): Promise<void>;
+  /**
+   * Inside the agent: the agent's own capture for a gadget's syscalls (no second capture
+   * session). Absent (standalone CLI): the gadget starts its own.
+   */
+  captureFeed?(syscalls: readonly string[]): AgentTap;
+  /**
+   * false for a container that is not this node's (its pod is on another node): gadgets never
+   * report it. Absent: every container is.
+   */
+  ownsContainer?(c: ContainerInfo): boolean;
+}
+
+/** What the agent's environment is made of (src/cli/commands/run.ts has them). */
+export interface AgentEnvironmentOptions {
+  readonly node: string;
+  readonly services: StateServices;
+  readonly containers: ContainerStore;
+  /** opens a tap on the agent's capture (Agent.tap) */
+  readonly tap: (syscalls: readonly string[]) => AgentTap;
+  /**
+   * The API server's view of this node's pods (K8sApiWatcher, listing spec.nodeName=NODE):
+   * once it has listed them, a container of a pod it does not list is another node's.
+   */
+  readonly pods?: {
+    whenSynced(timeoutMs?: number): Promise<boolean>;
+    podByUid(uid: string): unknown;
+    podByName(namespace: string, name: string): unknown;
+  };
+}
+
+/**
+ * The agent's environment for the gadgets it runs (the node API): its containers, pods and
+ * capture, shared by every run (close() leaves them to the agent).
+ */
+export function agentEnvironment(o: AgentEnvironmentOptions): GadgetEnvironment {
+  let podsSynced = false;
+  let loading: Promise<void> | null = null;
+  const load = (): Promise<void> => {
+    loading ??= (async () => {
+      const [, pods] = await Promise.all([
+        o.containers.whenSynced(SYNC_MS),
+        o.pods?.whenSynced(SYNC_MS) ?? Promise.resolve(false),
+      ]);
+      podsSynced = pods;
+      // (a watcher that syncs later still decides from then on)
+      if (!pods) void o.pods?.whenSynced(60 * 60_000).then((ok) => (podsSynced ||= ok));
+    })();
+    return loading;
+  };
+  return {
+    node: o.node,
+    hostOnly: false,
+    services: o.services,
+    load,
+    containers: () => o.containers.all(),
+    onContainer: (fn) => o.containers.onUpdate(fn),
+    close: async () => undefined,
+    captureFeed: (syscalls) => o.tap(syscalls),
+    ownsContainer: (c) => {
+      const pods = o.pods;
+      if (pods === undefined || !podsSynced || c === HOST_CONTAINER || c.pod === null) return true;
+      const p = c.pod;
+      if (p.uid !== null && pods.podByUid(p.uid) !== undefined) return true;
+      if (p.name !== null && p.namespace !== null && pods.podByName(p.namespace, p.name) !== undefined)
+        return true;
+      return false;
+    },
+  };
 }
 
 /** How long load() waits for the first listing of the runtime's containers (ms). */

@@ -10,6 +10,7 @@
  * before anything is attached.
  */
 import { CaptureSession } from "../capture/capture-session.js";
+import type { AgentTap } from "../engine/agent.js";
 import { syscallNr } from "../capture/syscalls.js";
 import {
   KIND_EXEC,
@@ -219,6 +220,8 @@ export function sortRows(rows: GadgetRecord[], keys: readonly SortKey[]): Gadget
 export class GadgetRun {
   private source: RunningSource | null = null;
   private session: CaptureSession | null = null;
+  /** inside the agent: its capture, tapped (instead of a session of our own) */
+  private tap: AgentTap | null = null;
   private readonly filterer: ContainerFilter;
   private readonly pending = new Map<string, Pending[]>();
   private pendingCount = 0;
@@ -232,7 +235,7 @@ export class GadgetRun {
   private lostTotal = 0;
   private lastSourceLost = 0;
   private lastCaptureLost = 0;
-  private readonly procs: ProcessTable;
+  private procs: ProcessTable;
   private readonly state: State | null;
   private bootToWallNs = 0n;
   /** when the environment finished loading (Date.now()); null while it loads */
@@ -255,7 +258,8 @@ export class GadgetRun {
     const declared = new Set(prepared.spec.common);
     this.processColumns = PROCESS_COLUMNS.filter((c) => declared.has(c.name));
     this.placedColumns = PLACED_COLUMNS.filter((c) => declared.has(c.name));
-    this.state = prepared.spec.capture !== undefined ? new State() : null;
+    // inside the agent a capture gadget reads the agent's own state (AgentTap.procs)
+    this.state = prepared.spec.capture !== undefined && env.captureFeed === undefined ? new State() : null;
     this.procs = this.state?.procs ?? new ProcessTable({ seedFds: false });
     const clock = clockOffsets();
     this.bootToWallNs = clock.realtimeNs - clock.boottimeNs;
@@ -282,7 +286,8 @@ export class GadgetRun {
     this.filterer.classify(HOST_CONTAINER);
     let capture: CaptureFeed | null = null;
     if (spec.capture !== undefined) {
-      this.startCapture(spec.capture.syscalls, spec.capture.kernel?.(this.prepared.params) ?? {});
+      if (this.env.captureFeed !== undefined) this.tapCapture(this.env.captureFeed(spec.capture.syscalls));
+      else this.startCapture(spec.capture.syscalls, spec.capture.kernel?.(this.prepared.params) ?? {});
       capture = { on: (fn) => this.handlers.push(fn) };
     }
     this.source = await spec.start({
@@ -297,6 +302,10 @@ export class GadgetRun {
     });
     const parts = [`gadget=${gadgetId(spec)}`];
     if (this.session !== null) parts.push(`capture=${this.session.report.attached.length} programs`);
+    if (this.tap !== null)
+      parts.push(
+        `capture=agent's (${this.tap.programs()} programs${this.tap.added.length > 0 ? `, +${this.tap.added.join(",")}` : ""})`,
+      );
     if (this.source.summary !== undefined) parts.push(this.source.summary);
     parts.push(`node=${this.env.node}`);
     this.summary = parts.join(", ");
@@ -392,6 +401,33 @@ export class GadgetRun {
     );
   }
 
+  /**
+   * Inside the agent: the agent's events (its state applied them, its rules saw them) for
+   * the gadget's syscalls; the container selection's verdicts scope, in the kernel, the
+   * syscalls the tap added to the agent's capture.
+   */
+  private tapCapture(tap: AgentTap): void {
+    this.tap = tap;
+    this.procs = tap.procs;
+    this.bootToWallNs = tap.bootToWallNs;
+    const handlers = this.handlers;
+    tap.on((ctx, type) => {
+      for (const h of handlers) h(ctx, type);
+    });
+    this.offs.push(
+      this.filterer.onVerdict((cg, pass) =>
+        tap.setCgroupVerdict(cg, pass === undefined ? "forget" : pass ? "pass" : "drop"),
+      ),
+    );
+    if (tap.slot === 0 && tap.added.length > 0)
+      this.warnings.push(
+        `no free kernel slot for this gadget: ${tap.added.join(", ")} captured for every process while it runs`,
+      );
+  }
+
+  /** warnings about the run (the node API sends them after Ready) */
+  readonly warnings: string[] = [];
+
   /** A source event: process columns now, then selection (maybe pending), then the rest. */
   private accept(ev: SourceEvent): void {
     if (this.stopped) return;
@@ -434,6 +470,12 @@ export class GadgetRun {
     const placed = ev.pid > 0 || ev.cgroupId !== undefined ? this.filterer.place(ev.pid, ev.cgroupId) : null;
     let verdict = placed === null ? this.prepared.selection.opts.host : placed.verdict;
     const c = placed?.container;
+    // another node's container (agents sharing a kernel): never reported, never told to the
+    // kernel (its pod may yet be found on this node)
+    if (c !== undefined && c !== HOST_CONTAINER && this.env.ownsContainer?.(c) === false) {
+      this.unselected++;
+      return;
+    }
     // an incomplete container: wait a little for its names, even when selected anyway
     const waitNames = c !== undefined && c !== HOST_CONTAINER && !c.complete && !final;
     if ((verdict === undefined || waitNames) && !final) {
@@ -593,12 +635,15 @@ export class GadgetRun {
       this.lastSourceLost = s;
     }
     const st = this.session?.stats();
-    if (st !== undefined) {
-      const c = st.dropRing + st.dropScratch;
-      if (c > this.lastCaptureLost) {
-        this.reportLost(c - this.lastCaptureLost, "capture ring buffer full");
-        this.lastCaptureLost = c;
-      }
+    const c = st !== undefined ? st.dropRing + st.dropScratch : (this.tap?.lost() ?? 0);
+    if (c > this.lastCaptureLost) {
+      this.reportLost(
+        c - this.lastCaptureLost,
+        this.tap !== null
+          ? "the agent's capture ring buffer full (all its records)"
+          : "capture ring buffer full",
+      );
+      this.lastCaptureLost = c;
     }
   }
 
@@ -627,6 +672,8 @@ export class GadgetRun {
     } finally {
       this.session?.close();
       this.session = null;
+      this.tap?.close();
+      this.tap = null;
       this.finish();
     }
   }

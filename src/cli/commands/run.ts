@@ -40,6 +40,8 @@ import { DomainNames } from "../../state/dns/index.js";
 import { UserResolver } from "../../state/users/index.js";
 import { applyOverride, formatProblem, readConfigFile, unknownKeys, type ConfigProblem } from "../config.js";
 import type { CliIO } from "../io.js";
+import { NodeService } from "../../api/node-service.js";
+import { agentEnvironment } from "../../gadgets/environment.js";
 
 export const RUN_HELP = `Usage: lanner run [options]
 
@@ -52,7 +54,8 @@ Options:
   -c, --config FILE           lanner.yaml (Falco-like keys)
   -o, --option KEY=VALUE      override any config key (repeatable), e.g. -o json_output=true
       --json                  alerts as JSON lines on stdout
-      --grpc ADDRESS          serve the gRPC outputs API (unix:///path.sock or host:port)
+      --grpc ADDRESS          serve the gRPC outputs API and the node API (lanner.v1.Node:
+                              gadgets, bpftrace, status) on unix:///path.sock or host:port
       --grpc-tls-cert FILE    server certificate (TCP)
       --grpc-tls-key FILE     server key (TCP)
       --grpc-tls-ca FILE      CA that signs accepted client certificates (TCP)
@@ -62,7 +65,9 @@ Options:
       --syslog                send alerts to syslog
       --metrics ADDRESS       Prometheus text at /metrics and /healthz (host:port)
       --rule-matching MODE    first (default) or all
-      --node-name NAME        node name (alerts' hostname; pods are watched with spec.nodeName)
+      --node-name NAME        node name (default: NODE_NAME, else the host name): alerts'
+                              hostname, k8s.node.name of the node API's gadgets; pods are
+                              watched with spec.nodeName
       --kubeconfig FILE       read pod metadata from this cluster's API server (in a pod,
                               the service account is used without this flag)
       --cpu-prof[=FILE]       profile the agent's JavaScript (V8 sampling profiler) from
@@ -318,7 +323,8 @@ function resolveSettings(args: RunArgs): { settings: Settings; problems: ConfigP
   const { extraSyscalls, excludeSyscalls } = readBaseSyscalls(raw, problems);
   const rf = raw["rules_files"] ?? raw["rules_file"];
   const rulePaths = Array.isArray(rf) ? rf.map(String) : typeof rf === "string" ? [rf] : [defaultRulesPath()];
-  const hostname = (raw["node_name"] as string | undefined) ?? osHostname();
+  // the DaemonSet sets NODE_NAME from the pod's spec.nodeName
+  const hostname = (raw["node_name"] as string | undefined) ?? process.env["NODE_NAME"] ?? osHostname();
   return {
     settings: {
       raw,
@@ -564,6 +570,29 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
       io.stderr(`lanner run: metrics: ${errorMessage(e)}\n`);
     }
   }
+  // ---- the node API (lanner.v1.Node) beside the alert API: gadgets on the agent's capture
+  const gadgetEnv = agentEnvironment({
+    node: hostname,
+    services,
+    containers,
+    tap: (syscalls) => agent.tap(syscalls),
+    ...(api !== undefined ? { pods: api } : {}),
+  });
+  const nodeApis: NodeService[] = [];
+  const serveNodeApi = (b: BuiltOutputs): void => {
+    if (b.grpcServer === undefined) return;
+    const nodeApi = new NodeService({
+      node: hostname,
+      version: "0.1.0",
+      env: gadgetEnv,
+      agent,
+      // bpftrace: wired in with src/bpftrace/'s runner (until then Bpftrace is UNIMPLEMENTED)
+      logger: (level, msg) => io.stderr(`lanner: ${level}: ${msg}\n`),
+    });
+    nodeApi.register(b.grpcServer);
+    nodeApis.push(nodeApi);
+  };
+  serveNodeApi(built);
   for (const w of agent.rulesMatchingAll) {
     io.stderr(
       `lanner run: warning: rule '${w}' can match every event type; it sees only the captured syscalls\n`,
@@ -675,6 +704,7 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
             hostname,
             version: { version: "0.1.0", engineVersion: ENGINE_VERSION },
           });
+          serveNodeApi(fresh);
           await fresh.start();
           built = fresh;
           await old.manager.close(3000);
@@ -739,6 +769,8 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
   await reloading;
   process.off("SIGUSR1", reopen);
   clearInterval(dropTimer);
+  // the gadgets first (their streams end with their stats), then the capture they tap
+  await Promise.all(nodeApis.map((n) => n.close()));
   agent.stop();
   await closeState();
   await built.manager.close(3000);
