@@ -5,7 +5,7 @@
  * binary through PATH, and `lanner trace --agent ADDRESS`.
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -287,6 +287,23 @@ test("the real kubectl runs the plugin through PATH (kubectl-lanner -> bin/lanne
   const m = byNode(r.out);
   assert.deepEqual([...m.keys()].sort(), NODES);
   for (const n of NODES) assert.ok(consecutive(m.get(n)), `${n}: ${m.get(n)}`);
+  // `kubectl lanner trace exec | head -1`: the plugin ends quietly when its reader goes away
+  const piped = await new Promise<{ code: number | null; line: string; err: string }>((res) => {
+    const child = spawn("kubectl", ["lanner", "trace", "exec", "-o", "json"], { env });
+    let err = "";
+    child.stderr.setEncoding("utf8");
+    child.stderr.on("data", (d: string) => (err += d));
+    child.stdout.setEncoding("utf8");
+    let line = "";
+    child.stdout.once("data", (d: string) => {
+      line = d.split("\n")[0] as string;
+      child.stdout.destroy();
+    });
+    child.on("exit", (code) => res({ code, line, err }));
+  });
+  assert.equal(piped.code, 0, piped.err);
+  assert.match(piped.line, /"exec\.seq":\d+/);
+  assert.doesNotMatch(piped.err, /EPIPE|Error/);
   const help = await new Promise<string>((res) =>
     execFile("kubectl", ["lanner", "--help"], { env }, (_e, out) => res(out)),
   );
