@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { KubeConfig } from "@kubernetes/client-node";
 import { KubeApiStandin } from "../../../test/helpers/kube-apiserver-standin.js";
-import { agentPort, clientTls, discoverAgents, DiscoveryError } from "./discovery.js";
+import { agentPort, clientTls, discoverAgents, DiscoveryError, podNode } from "./discovery.js";
 
 const standin = new KubeApiStandin();
 const dir = mkdtempSync(join(tmpdir(), "cluster-discovery-"));
@@ -175,5 +175,14 @@ test("client TLS: the Secret lanner-client-tls, or all three flags", async () =>
   await assert.rejects(
     clientTls(kc, { cert: "/nonexistent-c", key: "/k", ca: "/a" }, "lanner"),
     /--tls-cert: reading \/nonexistent-c: ENOENT/,
+  );
+});
+
+test("podNode: the node of a pod (where a pod-scoped call goes); a missing pod is an error", async () => {
+  assert.equal(await podNode(kc, "lanner", "lanner-b"), "cluster-b");
+  assert.equal(await podNode(kc, "default", "lanner-x"), "cluster-d");
+  await assert.rejects(
+    podNode(kc, "lanner", "nope"),
+    /^DiscoveryError: reading pod lanner\/nope: HTTP 404: pods "nope" not found$/,
   );
 });

@@ -159,6 +159,25 @@ export async function discoverAgents(kc: KubeConfig, opts: DiscoveryOptions = {}
   return { agents, problems };
 }
 
+/**
+ * The node a pod runs on (`kubectl lanner bpftrace --pod P`: the call goes to that node's
+ * agent); throws DiscoveryError when the pod does not exist or is not scheduled yet.
+ */
+export async function podNode(kc: KubeConfig, namespace: string, pod: string): Promise<string> {
+  let p: V1Pod;
+  try {
+    p = await kc.makeApiClient(CoreV1Api).readNamespacedPod({ name: pod, namespace });
+  } catch (e) {
+    throw apiFailure(`reading pod ${namespace}/${pod}`, e);
+  }
+  const node = p.spec?.nodeName ?? "";
+  if (node === "")
+    throw new DiscoveryError(
+      `pod ${namespace}/${pod} is not scheduled on a node (phase ${p.status?.phase ?? "unknown"})`,
+    );
+  return node;
+}
+
 export interface ClientTlsFiles {
   readonly cert?: string | undefined;
   readonly key?: string | undefined;
