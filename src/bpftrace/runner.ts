@@ -43,6 +43,12 @@ export interface BpftraceSink {
 /** A line longer than this is passed on in pieces (bytes of text held per stream). */
 export const MAX_LINE = 1 << 20;
 const DEFAULT_GRACE_MS = 10_000;
+/**
+ * bpftrace 0.17 raises RLIMIT_MEMLOCK and reports when it cannot; since Linux 5.11 BPF memory
+ * is charged to the memory cgroup and the limit is not consulted, so the line says nothing
+ * about the run (a real shortage still fails the map's creation, which is reported).
+ */
+const MEMLOCK_NOISE = /^ERROR: Unknown error -1: couldn't set RLIMIT_MEMLOCK/;
 
 /** The bpftrace binary: `explicit` if given, else the first on PATH. */
 export function findBpftrace(explicit?: string): string {
@@ -255,7 +261,10 @@ export class BpftraceRun {
       sink.stdout(lines.join(""));
     });
     const mapper = new ErrorMapper(file, opts.programName, rw, rw.text.split("\n"));
-    const stderr = new Lines((lines) => sink.stderr(lines.map((l) => mapper.map(l)).join("")));
+    const stderr = new Lines((lines) => {
+      const kept = lines.filter((l) => !MEMLOCK_NOISE.test(l));
+      if (kept.length > 0) sink.stderr(kept.map((l) => mapper.map(l)).join(""));
+    });
     child.stdout?.setEncoding("utf8").on("data", (s: string) => stdout.push(s));
     child.stderr?.setEncoding("utf8").on("data", (s: string) => stderr.push(s));
     const done = new Promise<number>((resolve) => {
