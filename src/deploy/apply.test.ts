@@ -12,11 +12,13 @@ import { after, before, describe, it } from "node:test";
 import { KubeApiStandin } from "../../test/helpers/kube-apiserver-standin.js";
 import { deploy, undeploy, undeployOrder } from "./apply.js";
 import {
+  buildManifests,
   CLIENT_TLS_SECRET,
   certificateFingerprint,
   defaultSpec,
   TLS_FINGERPRINT_ANNOTATION,
   TLS_SECRET,
+  withTlsFingerprint,
   type DeploySpec,
 } from "./manifests.js";
 import { describeCertificate } from "./tls.js";
@@ -106,6 +108,26 @@ describe("deploy and undeploy through the API server", () => {
       api.objects.requests.every((r) => /^(GET|POST) /.test(r)),
       api.objects.requests.join("\n"),
     );
+  });
+
+  it("the API server received every field rendered: the client's typed models dropped none (a misspelt field would be)", () => {
+    const cert = b64(
+      (api.objects.get("Secret", "deploy-test", TLS_SECRET)?.["data"] as Record<string, string>)["tls.crt"],
+    );
+    const fp = certificateFingerprint(cert);
+    for (const o of buildManifests(spec).map((x) => withTlsFingerprint(x, fp))) {
+      const got = api.objects.get(o.kind, o.metadata.namespace ?? "", o.metadata.name);
+      assert.ok(got, `${o.kind} ${o.metadata.name}`);
+      const { uid: _u, resourceVersion: _r, creationTimestamp: _c, ...meta } = got.metadata;
+      const received: Record<string, unknown> = { ...got, metadata: meta };
+      if (o.kind === "Namespace") {
+        // what the API server adds to a namespace
+        delete received["spec"];
+        delete received["status"];
+        delete (meta["labels"] as Record<string, string>)["kubernetes.io/metadata.name"];
+      }
+      assert.deepEqual(received, JSON.parse(JSON.stringify(o)), `${o.kind} ${o.metadata.name}`);
+    }
   });
 
   it("re-deploy keeps the Secrets and replaces the rest with the version it read", async () => {
