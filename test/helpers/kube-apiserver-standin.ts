@@ -38,8 +38,33 @@ import {
 } from "node:http";
 import { connect, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
-import { WebSocketServer, type WebSocket } from "ws";
+import { createRequire } from "node:module";
 import { KubeObjectStore } from "./kube-objects.js";
+
+/**
+ * The `ws` package's server side (a dependency of @kubernetes/client-node, which speaks its
+ * client side), typed here for what the stand-in uses: `ws` ships no types of its own.
+ */
+interface WsSocket {
+  readonly readyState: number;
+  readonly OPEN: number;
+  readonly CONNECTING: number;
+  send(data: Buffer, cb?: (err?: Error) => void): void;
+  close(code?: number): void;
+  pause(): void;
+  resume(): void;
+  on(event: "message", fn: (data: Buffer, isBinary: boolean) => void): unknown;
+  on(event: "close", fn: () => void): unknown;
+  on(event: "error", fn: (e: Error) => void): unknown;
+}
+interface WsServer {
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, cb: (ws: WsSocket) => void): void;
+}
+type WsServerClass = new (opts: {
+  noServer: true;
+  handleProtocols: (offered: Set<string>, req: IncomingMessage) => string | false;
+}) => WsServer;
+const { WebSocketServer } = createRequire(import.meta.url)("ws") as { WebSocketServer: WsServerClass };
 
 export interface ContainerPortInput {
   readonly name?: string;
@@ -806,7 +831,7 @@ export class KubeApiStandin {
   }
 
   /** One port-forward stream pair: the kubelet's websocket port forwarder, against podIP:port. */
-  private forward(ws: WebSocket, podIP: string, port: number, podUid: string): void {
+  private forward(ws: WsSocket, podIP: string, port: number, podUid: string): void {
     const portBytes = Buffer.alloc(2);
     portBytes.writeUInt16LE(port);
     ws.send(Buffer.concat([DATA, portBytes]));
