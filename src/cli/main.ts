@@ -16,6 +16,9 @@ Commands:
   trace       stream one kind of event of the node's pods (GADGETS_trace)
   top         periodic tables (GADGETS_top)
   snapshot    what exists now (GADGETS_snapshot)
+  bpftrace    the node's bpftrace, scoped to a pod's cgroups
+  deploy      install the agent DaemonSet into the current cluster (--print: YAML only)
+  undeploy    remove it
   version     print the version
 
 Every command has --help.
@@ -32,6 +35,8 @@ Commands:
   trace       stream one kind of event of the cluster's pods (GADGETS_trace)
   top         periodic tables, merged across nodes (GADGETS_top)
   snapshot    what exists now on every node (GADGETS_snapshot)
+  deploy      install the agent DaemonSet into the cluster (--print: YAML only)
+  undeploy    remove it
   version     print the version
 
 Every command has --help.
@@ -44,6 +49,9 @@ const PLUGIN_COMMANDS: Readonly<Record<string, Command>> = {
   top: async (argv, io) => (await import("./commands/gadget.js")).gadgetCommand("top", argv, io, "cluster"),
   snapshot: async (argv, io) =>
     (await import("./commands/gadget.js")).gadgetCommand("snapshot", argv, io, "cluster"),
+  // the cluster's own commands are the same from either name
+  deploy: async (argv, io) => (await import("./commands/deploy.js")).deployCommand(argv, io),
+  undeploy: async (argv, io) => (await import("./commands/deploy.js")).undeployCommand(argv, io),
 };
 
 const COMMANDS: Readonly<Record<string, Command>> = {
@@ -56,6 +64,9 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   trace: async (argv, io) => (await import("./commands/gadget.js")).gadgetCommand("trace", argv, io),
   top: async (argv, io) => (await import("./commands/gadget.js")).gadgetCommand("top", argv, io),
   snapshot: async (argv, io) => (await import("./commands/gadget.js")).gadgetCommand("snapshot", argv, io),
+  bpftrace: async (argv, io) => (await import("./commands/bpftrace.js")).bpftraceCommand(argv, io),
+  deploy: async (argv, io) => (await import("./commands/deploy.js")).deployCommand(argv, io),
+  undeploy: async (argv, io) => (await import("./commands/deploy.js")).undeployCommand(argv, io),
   version: async (_argv, io) => {
     const pkg = createRequire(import.meta.url)("../../../package.json") as { version: string };
     io.stdout(`lanner ${pkg.version}\n`);
