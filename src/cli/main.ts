@@ -35,6 +35,7 @@ Commands:
   trace       stream one kind of event of the cluster's pods (GADGETS_trace)
   top         periodic tables, merged across nodes (GADGETS_top)
   snapshot    what exists now on every node (GADGETS_snapshot)
+  bpftrace    the node's bpftrace on a pod's node (--pod), a node (--node) or every node
   deploy      install the agent DaemonSet into the cluster (--print: YAML only)
   undeploy    remove it
   version     print the version
@@ -49,6 +50,7 @@ const PLUGIN_COMMANDS: Readonly<Record<string, Command>> = {
   top: async (argv, io) => (await import("./commands/gadget.js")).gadgetCommand("top", argv, io, "cluster"),
   snapshot: async (argv, io) =>
     (await import("./commands/gadget.js")).gadgetCommand("snapshot", argv, io, "cluster"),
+  bpftrace: async (argv, io) => (await import("./commands/bpftrace.js")).bpftraceCommand(argv, io, "cluster"),
   // the cluster's own commands are the same from either name
   deploy: async (argv, io) => (await import("./commands/deploy.js")).deployCommand(argv, io),
   undeploy: async (argv, io) => (await import("./commands/deploy.js")).undeployCommand(argv, io),

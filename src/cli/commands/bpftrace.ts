@@ -9,6 +9,9 @@ import { parseArgs } from "node:util";
 import { errorMessage } from "../../errors.js";
 import { BpftraceInputError, BpftraceRun, type BpftraceOptions } from "../../bpftrace/index.js";
 import { nodeEnvironment } from "../../gadgets/environment.js";
+import { forEachNode } from "../../api/cluster/fanout.js";
+import { podNode } from "../../api/cluster/discovery.js";
+import { CLUSTER_HELP, CLUSTER_OPTIONS, clusterKubeConfig, openCluster } from "../cluster.js";
 import { UsageError, type CliIO } from "../io.js";
 import { nodeName } from "./gadget.js";
 
@@ -51,6 +54,8 @@ Example:
 export interface BpftraceCall extends BpftraceOptions {
   /** --node: the node to run on (undefined: this one, or every node through kubectl lanner) */
   readonly node?: string | undefined;
+  /** kubectl lanner: how to reach the agents (CLUSTER_OPTIONS' flags) */
+  readonly cluster?: Readonly<Record<string, unknown>>;
 }
 
 /**
@@ -60,10 +65,12 @@ export interface BpftraceCall extends BpftraceOptions {
 export function parseBpftraceArgs(
   argv: readonly string[],
   readFile: (path: string) => string = (p) => readFileSync(p, "utf8"),
+  target: "local" | "cluster" = "local",
 ): BpftraceCall | null {
   const { values, positionals } = parseArgs({
     args: [...argv],
     options: {
+      ...(target === "cluster" ? CLUSTER_OPTIONS : {}),
       expr: { type: "string", short: "e" },
       file: { type: "string", short: "f" },
       pod: { type: "string" },
@@ -124,13 +131,20 @@ export function parseBpftraceArgs(
     format: output,
     timeoutS,
     node: values.node,
+    cluster: Object.fromEntries(
+      Object.keys(CLUSTER_OPTIONS).map((k) => [k, (values as Record<string, unknown>)[k]]),
+    ),
   };
 }
 
-export async function bpftraceCommand(argv: string[], io: CliIO): Promise<number> {
+export async function bpftraceCommand(
+  argv: string[],
+  io: CliIO,
+  target: "local" | "cluster" = "local",
+): Promise<number> {
   let call: BpftraceCall | null;
   try {
-    call = parseBpftraceArgs(argv);
+    call = parseBpftraceArgs(argv, undefined, target);
   } catch (e) {
     if (
       e instanceof UsageError ||
@@ -142,9 +156,10 @@ export async function bpftraceCommand(argv: string[], io: CliIO): Promise<number
     throw e;
   }
   if (call === null) {
-    io.stdout(BPFTRACE_HELP);
+    io.stdout(target === "cluster" ? CLUSTER_BPFTRACE_HELP : BPFTRACE_HELP);
     return 0;
   }
+  if (target === "cluster") return clusterBpftrace(call, io);
   const node = nodeName();
   if (call.node !== undefined && call.node !== node) {
     io.stderr(
@@ -175,5 +190,127 @@ export async function bpftraceCommand(argv: string[], io: CliIO): Promise<number
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
+  }
+}
+
+const CLUSTER_BPFTRACE_HELP =
+  BPFTRACE_HELP.replace("Usage: lanner bpftrace", "Usage: kubectl lanner bpftrace")
+    .replace(
+      "      --pod NAME              only this pod's processes (on this node)\n",
+      "      --pod NAME              only this pod's processes (run on the pod's node)\n",
+    )
+    .replace(
+      / {6}--node NAME {13}run on this node \(here[^]*?other nodes\)\n/,
+      "      --node NAME             run on this node (without --pod or --node: on every node,\n" +
+        '                              each line prefixed with its node, or a "node" key in json)\n',
+    )
+    .replace("Errors in the program", CLUSTER_HELP + "\nErrors in the program")
+    .replace("\n  lanner bpftrace --pod", "\n  kubectl lanner bpftrace --pod") +
+  `
+Ctrl-C cancels the remote runs (their maps are not printed): use --timeout to see them.
+`;
+
+/** How long after --timeout the plugin cancels a node that did not end its run (ms). */
+const REMOTE_GRACE_MS = 25_000;
+
+/**
+ * Splits a node's output into whole lines and marks each with the node: text lines get a
+ * "NODE: " prefix, JSON objects a "node" key.
+ */
+class NodeLines {
+  private partial = "";
+  constructor(
+    private readonly node: string,
+    private readonly json: boolean,
+    private readonly write: (s: string) => void,
+  ) {}
+  push(text: string): void {
+    const lines = (this.partial + text).split("\n");
+    this.partial = lines.pop() ?? "";
+    if (lines.length > 0) this.write(lines.map((l) => this.mark(l) + "\n").join(""));
+  }
+  end(): void {
+    if (this.partial !== "") this.write(this.mark(this.partial) + "\n");
+    this.partial = "";
+  }
+  private mark(line: string): string {
+    if (this.json && line.startsWith("{")) {
+      try {
+        const o = JSON.parse(line) as unknown;
+        if (typeof o === "object" && o !== null && !Array.isArray(o))
+          return JSON.stringify({ node: this.node, ...(o as Record<string, unknown>) });
+      } catch {
+        // not a JSON object after all: marked as text
+      }
+    }
+    return `${this.node}: ${line}`;
+  }
+}
+
+/**
+ * `kubectl lanner bpftrace`: runs on the pod's node (--pod), on --node, or on every node, through
+ * the agents; one node's output passes unchanged, several nodes' are marked line by line. The
+ * exit code is the node's, or the highest of them (1 when a node could not run it).
+ */
+async function clusterBpftrace(call: BpftraceCall, io: CliIO): Promise<number> {
+  const flags = call.cluster ?? {};
+  const kc = clusterKubeConfig(flags);
+  let nodes: string[] = call.node !== undefined ? [call.node] : [];
+  if (call.pod !== undefined) {
+    const ns = call.namespace ?? "default";
+    const where = await podNode(kc, ns, call.pod);
+    if (call.node !== undefined && call.node !== where)
+      throw new UsageError(`--node ${call.node}: pod ${ns}/${call.pod} runs on node ${where}`);
+    nodes = [where];
+  }
+  const conn = await openCluster(kc, flags, nodes, io, "bpftrace");
+  if (conn === null) return 1;
+  const many = conn.nodes.length > 1;
+  const abort = new AbortController();
+  const onSignal = (): void => abort.abort();
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  const timer =
+    call.timeoutS !== undefined ? setTimeout(onSignal, call.timeoutS * 1000 + REMOTE_GRACE_MS) : null;
+  const wire = {
+    program: call.program,
+    programName: call.programName,
+    pod: call.pod,
+    namespace: call.namespace,
+    container: call.container,
+    format: call.format,
+    timeoutS: call.timeoutS,
+  };
+  try {
+    const r = await forEachNode(
+      conn.nodes,
+      async (client, node) => {
+        const out = many ? new NodeLines(node.name, call.format === "json", (s) => io.stdout(s)) : null;
+        const err = many ? new NodeLines(node.name, false, (s) => io.stderr(s)) : null;
+        try {
+          return await client.bpftrace(
+            wire,
+            {
+              ready: (summary) => io.stderr(`lanner: ready (node ${node.name}: ${summary})\n`),
+              stdout: (s) => (out !== null ? out.push(s) : io.stdout(s)),
+              stderr: (s) => (err !== null ? err.push(s) : io.stderr(s)),
+            },
+            abort.signal,
+          );
+        } finally {
+          out?.end();
+          err?.end();
+        }
+      },
+      { onFailure: (node, m) => io.stderr(`lanner: node ${node}: ${m}\n`) },
+    );
+    const codes = [...r.results.values()];
+    if (r.failures.size > 0) codes.push(1);
+    return Math.max(0, ...codes);
+  } finally {
+    if (timer !== null) clearTimeout(timer);
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    await conn.close();
   }
 }

@@ -8,8 +8,8 @@
  */
 import { hostname } from "node:os";
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { clientTls, discoverAgents, AGENT_NAMESPACE } from "../../api/cluster/discovery.js";
-import { connectAgents, type ClusterNode } from "../../api/cluster/connect.js";
+import { clientTls, AGENT_NAMESPACE } from "../../api/cluster/discovery.js";
+import type { ClusterNode } from "../../api/cluster/connect.js";
 import { NODE_FIELD, runGadgetOnNodes } from "../../api/cluster/fanout.js";
 import type { GadgetCall, NodeTls } from "../../api/node-client.js";
 import { errorMessage } from "../../errors.js";
@@ -36,7 +36,7 @@ import {
 import type { ParamValue } from "../../gadgets/gadget.js";
 import type { RecordWriter } from "../../gadgets/output.js";
 import type { Prepared, RunStats } from "../../gadgets/runner.js";
-import { loadKubeConfig } from "../../state/k8s/kube-config.js";
+import { CLUSTER_HELP, CLUSTER_OPTIONS, clusterKubeConfig, openCluster, TLS_OPTIONS } from "../cluster.js";
 import { ChunkedOutput, UsageError, type CliIO } from "../io.js";
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
@@ -60,21 +60,8 @@ const TABLE_OPTIONS: Options = {
 /** Where a gadget runs: this process, or the agents of the cluster (`kubectl lanner`). */
 export type GadgetTarget = "local" | "cluster";
 
-const TLS_OPTIONS: Options = {
-  "tls-cert": { type: "string" },
-  "tls-key": { type: "string" },
-  "tls-ca": { type: "string" },
-};
 const LOCAL_OPTIONS: Options = {
   agent: { type: "string" },
-  ...TLS_OPTIONS,
-};
-const CLUSTER_OPTIONS: Options = {
-  direct: { type: "boolean" },
-  kubeconfig: { type: "string" },
-  context: { type: "string" },
-  "agent-namespace": { type: "string" },
-  "agent-selector": { type: "string" },
   ...TLS_OPTIONS,
 };
 const TOP_OPTIONS: Options = {
@@ -88,19 +75,6 @@ const LOCAL_HELP = `Agent (run the gadget in a running agent instead of this pro
       --tls-cert FILE         client certificate (PEM), with --tls-key and --tls-ca
       --tls-key FILE          its key
       --tls-ca FILE           the CA that signed the agent's certificate
-`;
-
-const CLUSTER_HELP = `Cluster (kubectl lanner: every node's agent, found through the API server):
-      --direct                connect to the agents' pod addresses (default: through the
-                              API server's pod port-forward)
-      --kubeconfig FILE       the kubeconfig (default $KUBECONFIG, ~/.kube/config, or the
-                              pod's service account)
-      --context NAME          the kubeconfig context
-      --agent-namespace NS    the agents' namespace (default lanner)
-      --agent-selector SEL    the agents' pod labels (default app.kubernetes.io/name=lanner)
-      --tls-cert FILE         client certificate (PEM), with --tls-key and --tls-ca
-      --tls-key FILE          (default: the Secret lanner-client-tls of the agent namespace)
-      --tls-ca FILE
 `;
 
 const COMMON_HELP = `Selection (which processes; in the kernel where the gadget allows):
@@ -601,36 +575,8 @@ async function agentGadget(inv: GadgetInvocation, io: CliIO): Promise<number> {
 
 /** `kubectl lanner trace ...`: every node's agent (or --node's), through the API server. */
 async function clusterGadget(inv: GadgetInvocation, io: CliIO): Promise<number> {
-  const f = inv.flags;
-  const namespace = (f["agent-namespace"] as string | undefined) ?? AGENT_NAMESPACE;
-  const kc = loadKubeConfig({
-    ...(f["kubeconfig"] !== undefined ? { kubeconfig: f["kubeconfig"] as string } : {}),
-    ...(f["context"] !== undefined ? { context: f["context"] as string } : {}),
-  });
-  const found = await discoverAgents(kc, {
-    namespace,
-    selector: f["agent-selector"] as string | undefined,
-    nodes: inv.nodes,
-  });
-  for (const p of found.problems) io.stderr(`lanner: ${p}\n`);
-  if (found.agents.length === 0) {
-    io.stderr(`lanner ${inv.id}: no node to run on\n`);
-    return 1;
-  }
-  const tls = await clientTls(
-    kc,
-    {
-      cert: f["tls-cert"] as string | undefined,
-      key: f["tls-key"] as string | undefined,
-      ca: f["tls-ca"] as string | undefined,
-    },
-    namespace,
-  );
-  const conn = await connectAgents(kc, found.agents, {
-    direct: f["direct"] === true,
-    tls,
-    onError: (node, m) => io.stderr(`lanner: node ${node}: ${m}\n`),
-  });
+  const conn = await openCluster(clusterKubeConfig(inv.flags), inv.flags, inv.nodes, io, inv.id);
+  if (conn === null) return 1;
   try {
     return await remoteGadget(inv, conn.nodes, io, (ready) => {
       const names = [...ready.keys()];
