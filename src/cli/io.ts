@@ -4,8 +4,21 @@ export interface CliIO {
   stderr(s: string): void;
 }
 
+let pipeWatched = false;
+
+/** `lanner trace ... | head`: once the reader is gone nothing more is wanted; exit quietly. */
+function watchPipe(): void {
+  if (pipeWatched) return;
+  pipeWatched = true;
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE") process.exit(0);
+    throw e;
+  });
+}
+
 export const processIO: CliIO = {
   stdout: (s) => {
+    watchPipe();
     process.stdout.write(s);
   },
   stderr: (s) => {

@@ -489,7 +489,9 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
   }
   api?.start();
   const k8s = new K8sMetadata({ containers, ...(api !== undefined ? { api } : {}) });
-  const users = new UserResolver();
+  // in the DaemonSet the node's etc/ is mounted under LANNER_HOST_ROOT (deploy/README.md)
+  const hostRoot = process.env["LANNER_HOST_ROOT"] ?? "";
+  const users = new UserResolver(hostRoot !== "" ? { hostRoot } : {});
   const domains = new DomainNames({
     onError: (name, e) => io.stderr(`lanner: resolving ${name} (for fd.*.name): ${errorMessage(e)}\n`),
   });

@@ -108,12 +108,6 @@ const ROWS: readonly Row[] = [
     desc: "The Job that owns the pod (API server).",
     get: (p) => ownerOfKind(p, "Job"),
   },
-  {
-    suffix: "cronjob.name",
-    type: "string",
-    desc: "The CronJob that owns the pod (API server).",
-    get: (p) => ownerOfKind(p, "CronJob"),
-  },
 ];
 
 /** The k8smeta plugin's names among ours. */

@@ -60,6 +60,9 @@ function assertLookupsFast(store: ContainerStore): void {
 function makeStore(address: string, logs: string[], timeoutMs = 200): ContainerStore {
   return new ContainerStore({
     containerd: { address, timeoutMs },
+    // only the hostile containerd: the machine's Docker or CRI-O sockets (answering or stale) are not this test's
+    docker: false,
+    cri: false,
     procRoot,
     cgroup: { root: null },
     refetchMs: 0,

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { KubeApiStandin } from "../../../test/helpers/kube-apiserver-standin.js";
-import { K8sApiWatcher } from "./k8s-api-watcher.js";
+import { K8sApiWatcher, ownerChainOf } from "./k8s-api-watcher.js";
 import { formatLabels, podLabelsFromSandbox } from "./k8s-metadata.js";
 
 const dir = mkdtempSync(join(tmpdir(), "lanner-k8s-"));
@@ -82,20 +82,23 @@ describe("K8sApiWatcher", () => {
     assert.deepEqual(w.namespaceLabels("shop"), { "kubernetes.io/metadata.name": "shop", team: "payments" });
   });
 
-  it("owners: ReplicaSet -> Deployment, DaemonSet", async () => {
+  it("owners: ReplicaSet -> Deployment from the pod-template-hash label, DaemonSet; no read of ReplicaSets or Jobs", () => {
     const p = w.podByName("shop", "web-7d9f8-abcde");
     assert.ok(p);
-    const chain = await until("owner chain", () => {
-      const c = w.ownerChain(p);
-      return c.length === 2 ? c : undefined;
-    });
-    assert.deepEqual(chain, [
+    // at once: nothing is fetched
+    assert.deepEqual(w.ownerChain(p), [
       { kind: "ReplicaSet", name: "web-7d9f8" },
       { kind: "Deployment", name: "web" },
     ]);
     const a = w.podByName("kube-system", "agent-x1");
     assert.ok(a);
     assert.deepEqual(w.ownerChain(a), [{ kind: "DaemonSet", name: "agent" }]);
+    // the agent's ClusterRole allows list/watch of pods, namespaces and nodes only
+    assert.deepEqual(
+      api.requests.filter((r) => r.startsWith("/apis/")),
+      [],
+      "the watcher read something beyond pods and namespaces",
+    );
   });
 
   it("watch: added, modified and deleted pods arrive", async () => {
@@ -262,5 +265,56 @@ describe("pod labels from a CRI sandbox", () => {
     });
     assert.deepEqual(l, { app: "web", "example.com/x": "y" });
     assert.deepEqual(formatLabels(l), ["app:web", "example.com/x:y"]);
+  });
+});
+
+describe("ownerChainOf: owners from the pod alone, exact or not given", () => {
+  const rs = (name: string) => [{ kind: "ReplicaSet", name, controller: true }];
+  it("a Deployment's ReplicaSet: <deployment>-<pod-template-hash>", () => {
+    assert.deepEqual(
+      ownerChainOf({ labels: { "pod-template-hash": "5f7c9d8b6" }, ownerReferences: rs("api-v2-5f7c9d8b6") }),
+      [
+        { kind: "ReplicaSet", name: "api-v2-5f7c9d8b6" },
+        { kind: "Deployment", name: "api-v2" },
+      ],
+    );
+  });
+  it("a ReplicaSet without the label, or whose name does not end in it, has no Deployment", () => {
+    assert.deepEqual(ownerChainOf({ labels: {}, ownerReferences: rs("web-7d9f8") }), [
+      { kind: "ReplicaSet", name: "web-7d9f8" },
+    ]);
+    assert.deepEqual(
+      ownerChainOf({ labels: { "pod-template-hash": "abc12" }, ownerReferences: rs("web-7d9f8") }),
+      [{ kind: "ReplicaSet", name: "web-7d9f8" }],
+    );
+    // the label is the whole name: no Deployment name is left
+    assert.deepEqual(ownerChainOf({ labels: { "pod-template-hash": "x" }, ownerReferences: rs("-x") }), [
+      { kind: "ReplicaSet", name: "-x" },
+    ]);
+    assert.deepEqual(ownerChainOf({ labels: { "pod-template-hash": "" }, ownerReferences: rs("web-") }), [
+      { kind: "ReplicaSet", name: "web-" },
+    ]);
+  });
+  it("a Job's CronJob is not given (a hand-made Job can have a CronJob's name shape)", () => {
+    assert.deepEqual(
+      ownerChainOf({
+        labels: { "job-name": "report-28999", "batch.kubernetes.io/job-name": "report-28999" },
+        ownerReferences: [{ kind: "Job", name: "report-28999", controller: true }],
+      }),
+      [{ kind: "Job", name: "report-28999" }],
+    );
+  });
+  it("the controller reference wins; a pod without owners has none", () => {
+    assert.deepEqual(
+      ownerChainOf({
+        labels: {},
+        ownerReferences: [
+          { kind: "Node", name: "n1", controller: false },
+          { kind: "StatefulSet", name: "db", controller: true },
+        ],
+      }),
+      [{ kind: "StatefulSet", name: "db" }],
+    );
+    assert.deepEqual(ownerChainOf({ labels: {}, ownerReferences: [] }), []);
   });
 });

@@ -1,15 +1,23 @@
 /**
  * Kubernetes API metadata for this node, through @kubernetes/client-node: list+watch of the
  * node's pods (CoreV1Api.listPodForAllNamespaces with fieldSelector spec.nodeName=NODE, then
- * `Watch`) and of namespaces (listNamespace, then `Watch`), and the owners of pods
- * (AppsV1Api.readNamespacedReplicaSet -> Deployment, BatchV1Api.readNamespacedJob -> CronJob;
- * DaemonSet, StatefulSet, ... come straight from the pod).
+ * `Watch`) and of namespaces (listNamespace, then `Watch`). The owners of a pod come from the
+ * pod alone, so the agent needs no read of ReplicaSets or Jobs (its ClusterRole is list/watch
+ * of pods, namespaces and nodes, nothing else):
+ *   - the controller in the pod's ownerReferences (ReplicaSet, DaemonSet, StatefulSet, Job...);
+ *   - a ReplicaSet's Deployment, exactly: the Deployment controller names its ReplicaSets
+ *     `<deployment>-<pod-template-hash>` and labels their pods `pod-template-hash`, so a
+ *     ReplicaSet whose name is `X-H` owning a pod labelled pod-template-hash=H belongs to
+ *     Deployment X; without the label (a ReplicaSet made by hand) there is no Deployment;
+ *   - a Job's CronJob is not given: the CronJob controller names Jobs `<cronjob>-<minutes>`,
+ *     but a Job made by hand can have such a name too and nothing on the pod tells them
+ *     apart, so any answer would be a guess.
  *
  * - Reads are synchronous map lookups; nothing waits for the API server.
  * - Each watch resumes from the last resourceVersion it saw (bookmarks included); a 410 Gone
  *   (HTTP status or an ERROR event with code 410) drops the version and re-lists; failures
  *   back off exponentially up to maxBackoffMs. A server that stops answering is cut off by
- *   per-request timeouts (list, get, watch until its response starts) and an inactivity
+ *   per-request timeouts (list, watch until its response starts) and an inactivity
  *   timeout (watch).
  * - Problems are logged once per kind and counted; none is fatal.
  *
@@ -21,8 +29,6 @@
 import { hostname } from "node:os";
 import {
   ApiException,
-  AppsV1Api,
-  BatchV1Api,
   CoreV1Api,
   Observable,
   Watch,
@@ -136,6 +142,23 @@ function controllerOf(
   return c === undefined ? null : { kind: c.kind, name: c.name };
 }
 
+/**
+ * A pod's owners from the pod alone: its controller, and for a ReplicaSet that a Deployment
+ * made (its name is `<deployment>-<pod-template-hash>`, the pod has that label) the Deployment.
+ */
+export function ownerChainOf(pod: Pick<ApiPod, "labels" | "ownerReferences">): OwnerRef[] {
+  const c = controllerOf(pod.ownerReferences);
+  if (c === null) return [];
+  const chain: OwnerRef[] = [c];
+  const hash = pod.labels["pod-template-hash"];
+  if (c.kind === "ReplicaSet" && hash !== undefined && hash !== "") {
+    const suffix = `-${hash}`;
+    if (c.name.length > suffix.length && c.name.endsWith(suffix))
+      chain.push({ kind: "Deployment", name: c.name.slice(0, -suffix.length) });
+  }
+  return chain;
+}
+
 class Gone extends Error {}
 
 /** An HTTP error status from the API server (with the Status object's reason and message). */
@@ -223,8 +246,6 @@ export class K8sApiWatcher {
   readonly nodeName: string;
   private readonly kc: KubeConfig;
   private readonly core: CoreV1Api;
-  private readonly apps: AppsV1Api;
-  private readonly batch: BatchV1Api;
   private readonly timeoutMs: number;
   private readonly watchIdleMs: number;
   private readonly minBackoffMs: number;
@@ -233,10 +254,6 @@ export class K8sApiWatcher {
   private readonly pods: LruMap<string, ApiPod>;
   private readonly podsByName = new Map<string, string>();
   private readonly nsLabels = new Map<string, Readonly<Record<string, string>>>();
-  /** "Kind/ns/name" -> its controlling owner (null: none), for ReplicaSets and Jobs. */
-  private readonly owners = new LruMap<string, OwnerRef | null>(4096);
-  private readonly ownerPending = new Set<string>();
-  private readonly ownerFailedAt = new LruMap<string, number>(4096);
   private readonly aborts = new Set<AbortController>();
   private readonly sleeps = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
   private readonly listeners = new Set<() => void>();
@@ -257,8 +274,6 @@ export class K8sApiWatcher {
       ...(opts.kubeConfig !== undefined ? { kubeConfig: opts.kubeConfig } : {}),
     });
     this.core = this.kc.makeApiClient(CoreV1Api);
-    this.apps = this.kc.makeApiClient(AppsV1Api);
-    this.batch = this.kc.makeApiClient(BatchV1Api);
     this.timeoutMs = opts.requestTimeoutMs ?? 10_000;
     this.watchIdleMs = opts.watchIdleMs ?? 120_000;
     this.minBackoffMs = opts.minBackoffMs ?? 500;
@@ -353,25 +368,11 @@ export class K8sApiWatcher {
   }
 
   /**
-   * The pod's owner chain, top-most controller last (e.g. ReplicaSet, then Deployment).
-   * Resolving a ReplicaSet's or Job's owner takes an API call: until it answers, the chain
-   * stops at the ReplicaSet/Job and a fetch is started.
+   * The pod's owner chain, top-most controller last (e.g. ReplicaSet, then Deployment), from
+   * the pod alone (see the file comment): no API call.
    */
   ownerChain(pod: ApiPod): OwnerRef[] {
-    const chain: OwnerRef[] = [];
-    let cur = controllerOf(pod.ownerReferences);
-    while (cur !== null && chain.length < 4) {
-      chain.push(cur);
-      if (cur.kind !== "ReplicaSet" && cur.kind !== "Job") break;
-      const key = `${cur.kind}/${pod.namespace}/${cur.name}`;
-      const next = this.owners.get(key);
-      if (next === undefined) {
-        this.fetchOwner(cur.kind, pod.namespace, cur.name);
-        break;
-      }
-      cur = next;
-    }
-    return chain;
+    return ownerChainOf(pod);
   }
 
   stats(): K8sApiStats {
@@ -440,40 +441,6 @@ export class K8sApiWatcher {
       this.nsLabels.set(name, labels);
     }
     this.changed();
-  }
-
-  private fetchOwner(kind: string, namespace: string, name: string): void {
-    const key = `${kind}/${namespace}/${name}`;
-    if (this.closed || this.ownerPending.has(key)) return;
-    const failedAt = this.ownerFailedAt.peek(key);
-    if (failedAt !== undefined && Date.now() - failedAt < this.minBackoffMs * 4) return;
-    this.ownerPending.add(key);
-    this.request(`reading ${kind} ${namespace}/${name}`, (o): Promise<unknown> =>
-      kind === "ReplicaSet"
-        ? this.apps.readNamespacedReplicaSet({ namespace, name }, o)
-        : this.batch.readNamespacedJob({ namespace, name }, o),
-    )
-      .then((obj) => {
-        const refs = ((obj as RawObject).metadata?.ownerReferences ?? [])
-          .filter((r) => typeof r.kind === "string" && typeof r.name === "string")
-          .map((r) => ({
-            kind: r.kind as string,
-            name: r.name as string,
-            controller: r.controller === true,
-          }));
-        this.owners.set(key, controllerOf(refs));
-        this.changed();
-      })
-      .catch((err: unknown) => {
-        if (this.closed) return;
-        if (err instanceof KubeHttpError && err.status === 404) {
-          this.owners.set(key, null);
-          return;
-        }
-        this.ownerFailedAt.set(key, Date.now());
-        this.problem(`owner:${errKind(err)}`, `reading ${kind} owners: ${errText(err)}`);
-      })
-      .finally(() => this.ownerPending.delete(key));
   }
 
   /**

@@ -61,17 +61,12 @@ describe(
       app = await tc.start({ name: "nginx", pod });
       await api.start();
       api.addNamespace("shop", { team: "payments" });
-      api.addOwned("ReplicaSet", "shop", "web-7d9f8", {
-        apiVersion: "apps/v1",
-        kind: "Deployment",
-        name: "web",
-      });
       api.addPod({
         name: "web-7d9f8-abcde",
         namespace: "shop",
         uid: pod.spec.uid,
         nodeName: "node-1",
-        labels: { app: "web", tier: "frontend", version: "v2" },
+        labels: { app: "web", tier: "frontend", version: "v2", "pod-template-hash": "7d9f8" },
         ownerReferences: [{ apiVersion: "apps/v1", kind: "ReplicaSet", name: "web-7d9f8", controller: true }],
         podIP: "10.1.2.3",
       });
@@ -128,7 +123,12 @@ describe(
         return r?.owners?.length === 2 ? r : undefined;
       });
       assert.equal(m.source, "api");
-      assert.deepEqual(m.labels, { app: "web", tier: "frontend", version: "v2" });
+      assert.deepEqual(m.labels, {
+        app: "web",
+        tier: "frontend",
+        version: "v2",
+        "pod-template-hash": "7d9f8",
+      });
       assert.equal(m.namespaceLabels?.["team"], "payments");
       assert.equal(ownerOfKind(m, "Deployment"), "web");
       assert.equal(ownerOfKind(m, "ReplicaSet"), "web-7d9f8");
