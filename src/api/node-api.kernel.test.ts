@@ -222,6 +222,34 @@ describe("the node API in a running agent", { skip: skip ?? false }, () => {
       assert.ok(after.alerts >= 1);
     });
 
+    test("bpftrace --pod: the node's bpftrace counts the pod's kills only, maps printed at the timeout", async () => {
+      const out: string[] = [];
+      const ready: string[] = [];
+      const p = client.bpftrace(
+        {
+          program: "tracepoint:syscalls:sys_enter_kill { @nodeapi_kills = count(); }",
+          programName: "-e",
+          pod: "nodeapi-web",
+          namespace: "nodeapi-a",
+          format: "text",
+          timeoutS: 4,
+        },
+        { ready: (s, n) => ready.push(`${n} ${s}`), stdout: (t) => out.push(t), stderr: (t) => out.push(t) },
+      );
+      await until(() => ready.length > 0, "bpftrace attached");
+      await tc.exec(cWeb, ["/bin/sh", "-c", "i=0; while [ $i -lt 7 ]; do kill -0 $$; i=$((i+1)); done"]);
+      await tc.exec(cOther, ["/bin/sh", "-c", "i=0; while [ $i -lt 50 ]; do kill -0 $$; i=$((i+1)); done"]);
+      execFileSync("/bin/sh", ["-c", "i=0; while [ $i -lt 50 ]; do kill -0 $$; i=$((i+1)); done"]);
+      const code = await p;
+      const text = out.join("");
+      console.log(`# bpftrace through the node API: exit ${code}, ready '${ready[0]}', output ${show(text)}`);
+      assert.equal(code, 0);
+      assert.match(ready[0] ?? "", new RegExp(`^${NODE} .*nodeapi-web`));
+      // runc's own kills in the pod's cgroup (SIGURG to its threads) may add to the shell's 7
+      const n = Number(/@nodeapi_kills: (\d+)/.exec(text)?.[1]);
+      assert.ok(n >= 7 && n < 50, `@nodeapi_kills: ${n}`);
+    });
+
     test("trace open -p: the pod's opens arrive; the agent's programs do not double", async () => {
       const pid = agent.child.pid as number;
       const before = programsOf(pid).n;

@@ -41,6 +41,7 @@ import { UserResolver } from "../../state/users/index.js";
 import { applyOverride, formatProblem, readConfigFile, unknownKeys, type ConfigProblem } from "../config.js";
 import type { CliIO } from "../io.js";
 import { NodeService } from "../../api/node-service.js";
+import { BpftraceRun } from "../../bpftrace/index.js";
 import { agentEnvironment } from "../../gadgets/environment.js";
 
 export const RUN_HELP = `Usage: lanner run [options]
@@ -588,7 +589,8 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
       version: "0.1.0",
       env: gadgetEnv,
       agent,
-      // bpftrace: wired in with src/bpftrace/'s runner (until then Bpftrace is UNIMPLEMENTED)
+      // the node's bpftrace, scoped with the agent's containers and pods
+      bpftrace: (opts, env, sink) => BpftraceRun.start(opts, env, sink),
       logger: (level, msg) => io.stderr(`lanner: ${level}: ${msg}\n`),
     });
     nodeApi.register(b.grpcServer);
