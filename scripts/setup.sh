@@ -9,6 +9,9 @@ log() { printf 'setup: %s\n' "$*" >&2; }
 PKGS=(clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool bpftrace make g++ pkg-config
       containerd runc docker.io iproute2 iptables busybox-static python3-grpcio python3-grpc-tools)
 
+# kubectl: `kubectl lanner` is a kubectl plugin; Debian's kubernetes-client when none is on PATH
+command -v kubectl >/dev/null 2>&1 || PKGS+=(kubernetes-client)
+
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -19,7 +19,7 @@ import {
   type RunningContainer,
   type RunningPod,
 } from "../../test/helpers/containerd.js";
-import { kernelSkipReason } from "../../test/helpers/kernel.js";
+import { bpfProgramsOf as programsOf, kernelSkipReason } from "../../test/helpers/kernel.js";
 import type { GadgetRecord } from "../gadgets/gadget.js";
 import type { SelectionOptions } from "../gadgets/selection.js";
 import { NodeClient, type GadgetCall, type GadgetStreamSink } from "./node-client.js";
@@ -43,26 +43,6 @@ function pod(name: string, namespace: string): SelectionOptions {
     labels: [],
     host: false,
   };
-}
-
-/**
- * BPF programs the process `pid` holds: bpftool's "pids" field, or, with a bpftool built
- * without it (no skeleton support: v7.1 here), the program fds in /proc/PID/fd.
- */
-function programsOf(pid: number): { n: number; how: string } {
-  const out = execFileSync("bpftool", ["prog", "show", "--json"], { encoding: "utf8", maxBuffer: 64 << 20 });
-  const progs = JSON.parse(out) as { id: number; pids?: { pid: number }[] }[];
-  if (progs.some((p) => p.pids !== undefined))
-    return { n: progs.filter((p) => (p.pids ?? []).some((x) => x.pid === pid)).length, how: "bpftool pids" };
-  let n = 0;
-  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-    try {
-      if (readlinkSync(`/proc/${pid}/fd/${fd}`) === "anon_inode:bpf-prog") n++;
-    } catch {
-      // closed meanwhile
-    }
-  }
-  return { n, how: "program fds in /proc/PID/fd (bpftool without pids)" };
 }
 
 interface Stream {

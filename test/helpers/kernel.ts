@@ -3,8 +3,8 @@
  * capture harness that records decoded events of chosen processes while a real workload
  * runs.
  */
-import { execFile } from "node:child_process";
-import { existsSync, readdirSync } from "node:fs";
+import { execFile, execFileSync } from "node:child_process";
+import { existsSync, readdirSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { CaptureSession, type CaptureOptions } from "../../src/capture/capture-session.js";
@@ -106,4 +106,30 @@ export async function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * BPF programs the process `pid` holds: bpftool's "pids" field, or, with a bpftool built
+ * without it (no skeleton support: v7.1 here), the program fds in /proc/PID/fd.
+ */
+export function bpfProgramsOf(pid: number): { n: number; how: string } {
+  const out = execFileSync("bpftool", ["prog", "show", "--json"], { encoding: "utf8", maxBuffer: 64 << 20 });
+  const progs = JSON.parse(out) as { id: number; pids?: { pid: number }[] }[];
+  if (progs.some((p) => p.pids !== undefined))
+    return { n: progs.filter((p) => (p.pids ?? []).some((x) => x.pid === pid)).length, how: "bpftool pids" };
+  let n = 0;
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      if (readlinkSync(`/proc/${pid}/fd/${fd}`) === "anon_inode:bpf-prog") n++;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return { n, how: "program fds in /proc/PID/fd (bpftool without pids)" };
+}
+
+/** Every BPF program loaded on the machine (`bpftool prog show`). */
+export function bpfProgramCount(): number {
+  const out = execFileSync("bpftool", ["prog", "show", "--json"], { encoding: "utf8", maxBuffer: 64 << 20 });
+  return (JSON.parse(out) as unknown[]).length;
 }
