@@ -131,9 +131,13 @@ export function parseBpftraceArgs(
     format: output,
     timeoutS,
     node: values.node,
-    cluster: Object.fromEntries(
-      Object.keys(CLUSTER_OPTIONS).map((k) => [k, (values as Record<string, unknown>)[k]]),
-    ),
+    ...(target === "cluster"
+      ? {
+          cluster: Object.fromEntries(
+            Object.keys(CLUSTER_OPTIONS).map((k) => [k, (values as Record<string, unknown>)[k]]),
+          ),
+        }
+      : {}),
   };
 }
 
