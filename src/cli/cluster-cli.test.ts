@@ -14,6 +14,7 @@ import { after, before, test } from "node:test";
 import { FakeNode, makeAgentTls, type AgentTls } from "../../test/helpers/fake-node.js";
 import { KubeApiStandin } from "../../test/helpers/kube-apiserver-standin.js";
 import { gadgetCommand } from "./commands/gadget.js";
+import { statusCommand } from "./commands/status.js";
 import { cliMain } from "./main.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
@@ -348,4 +349,38 @@ test("lanner trace exec --agent HOST:PORT runs the gadget in that agent", async 
     }),
     /--agent 127\.0\.0\.1:\d+: TLS needs --tls-cert, --tls-key and --tls-ca/,
   );
+});
+
+test("lanner status --agent HOST:PORT: that agent's account, as a table or JSON", async () => {
+  const f = fakes[0] as FakeNode;
+  const tlsFlags = [
+    "--tls-cert",
+    tls.paths.clientCert,
+    "--tls-key",
+    tls.paths.clientKey,
+    "--tls-ca",
+    tls.paths.ca,
+  ];
+  let out = "";
+  let err = "";
+  const io = { stdout: (s: string) => (out += s), stderr: (s: string) => (err += s) };
+  assert.equal(await statusCommand(["--agent", f.address, "-o", "json", ...tlsFlags], io), 0, err);
+  const s = JSON.parse(out) as Record<string, unknown>;
+  assert.equal(s["node"], "cli-a");
+  assert.equal(s["version"], "0.0.0-fake");
+  assert.equal(s["captureMode"], "selected");
+  out = "";
+  assert.equal(await statusCommand(["--agent", f.address, ...tlsFlags], io), 0, err);
+  const [header, row] = out.split("\n");
+  assert.match(header ?? "", /^NODE\s+VERSION\s+KERNEL\s+CAPTURE\s+PROGRAMS/);
+  assert.match(row ?? "", /^cli-a\s+0\.0\.0-fake\s+fake\s+selected\s+0\s/);
+  await assert.rejects(statusCommand([], io), /--agent ADDRESS is needed/);
+  await assert.rejects(
+    statusCommand(["--agent", f.address, "-o", "yaml"], io),
+    /--output: expected columns or json/,
+  );
+  // an agent that does not answer: said on stderr, exit 1
+  err = "";
+  assert.equal(await statusCommand(["--agent", "unix:///nonexistent/lanner.sock"], io), 1);
+  assert.match(err, /^lanner: node unix:\/\/\/nonexistent\/lanner\.sock: /m);
 });

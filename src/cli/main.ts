@@ -17,6 +17,7 @@ Commands:
   top         periodic tables (GADGETS_top)
   snapshot    what exists now (GADGETS_snapshot)
   bpftrace    the node's bpftrace, scoped to a pod's cgroups
+  status      a running agent's own account (--agent ADDRESS)
   deploy      install the agent DaemonSet into the current cluster (--print: YAML only)
   undeploy    remove it
   version     print the version
@@ -36,6 +37,7 @@ Commands:
   top         periodic tables, merged across nodes (GADGETS_top)
   snapshot    what exists now on every node (GADGETS_snapshot)
   bpftrace    the node's bpftrace on a pod's node (--pod), a node (--node) or every node
+  status      every node's agent: version, kernel, capture, rules, events, drops, gadgets
   deploy      install the agent DaemonSet into the cluster (--print: YAML only)
   undeploy    remove it
   version     print the version
@@ -51,6 +53,7 @@ const PLUGIN_COMMANDS: Readonly<Record<string, Command>> = {
   snapshot: async (argv, io) =>
     (await import("./commands/gadget.js")).gadgetCommand("snapshot", argv, io, "cluster"),
   bpftrace: async (argv, io) => (await import("./commands/bpftrace.js")).bpftraceCommand(argv, io, "cluster"),
+  status: async (argv, io) => (await import("./commands/status.js")).statusCommand(argv, io, "cluster"),
   // the cluster's own commands are the same from either name
   deploy: async (argv, io) => (await import("./commands/deploy.js")).deployCommand(argv, io),
   undeploy: async (argv, io) => (await import("./commands/deploy.js")).undeployCommand(argv, io),
@@ -67,6 +70,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   top: async (argv, io) => (await import("./commands/gadget.js")).gadgetCommand("top", argv, io),
   snapshot: async (argv, io) => (await import("./commands/gadget.js")).gadgetCommand("snapshot", argv, io),
   bpftrace: async (argv, io) => (await import("./commands/bpftrace.js")).bpftraceCommand(argv, io),
+  status: async (argv, io) => (await import("./commands/status.js")).statusCommand(argv, io),
   deploy: async (argv, io) => (await import("./commands/deploy.js")).deployCommand(argv, io),
   undeploy: async (argv, io) => (await import("./commands/deploy.js")).undeployCommand(argv, io),
   version: async (_argv, io) => {

@@ -6,6 +6,8 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { createRequire } from "node:module";
+import { release } from "node:os";
 import { after, before, describe, it } from "node:test";
 import { cgroupIdOf } from "../../src/gadgets/container-filter.js";
 import { clusterSkipReason, TestCluster } from "../helpers/cluster.js";
@@ -15,6 +17,7 @@ import type { RunningContainer } from "../helpers/containerd.js";
 const skip = clusterSkipReason();
 if (skip !== undefined) console.log(`# SKIP kubectl lanner e2e: ${skip}`);
 
+const VERSION = (createRequire(import.meta.url)("../../../package.json") as { version: string }).version;
 const NS = "lnk-shop";
 const OTHER_NS = "lnk-other";
 
@@ -117,6 +120,33 @@ describe("kubectl lanner on three nodes", { skip: skip ?? false, timeout: 600_00
       "-A has no host processes",
     );
     assert.equal(await run.stop(), 0, run.stderr());
+  });
+
+  it("status: every node's agent gives its own account", async () => {
+    const r = await cluster.kubectlRun(["status", "-o", "json", ...tls]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(
+      r.events.map((s) => s["node"]),
+      ["node-1", "node-2", "node-3"],
+    );
+    for (const s of r.events) {
+      assert.equal(s["version"], VERSION);
+      assert.equal(s["kernel"], release());
+      assert.ok(Number(s["capturePrograms"]) > 0, JSON.stringify(s));
+      assert.ok(Number(s["rules"]) > 0, JSON.stringify(s));
+      assert.ok(Number(s["events"]) > 0, JSON.stringify(s));
+      assert.equal(s["gadgetsRunning"], 0);
+      assert.ok(Array.isArray(s["features"]) && (s["features"] as unknown[]).length > 0);
+    }
+    const cols = await cluster.kubectlRun(["status", "--node", "node-2", ...tls]);
+    assert.equal(cols.code, 0, cols.stderr);
+    const lines = cols.stdout.split("\n");
+    assert.match(
+      lines[0] ?? "",
+      /^NODE\s+VERSION\s+KERNEL\s+CAPTURE\s+PROGRAMS\s+RULES\s+EVENTS\s+ALERTS\s+DROPS\s+GADGETS\s+UPTIME$/,
+    );
+    assert.match(lines[1] ?? "", new RegExp(`^node-2\\s+${VERSION.replace(/\./g, "\\.")}\\s`));
+    assert.equal(lines.filter((l) => /^node-[13]/.test(l)).length, 0, "--node selects");
   });
 
   it("--node, -n, -p and -l select", async () => {
