@@ -2,9 +2,9 @@
  * The `lanner` command dispatcher, and `kubectl lanner` (bin/lanner run as `kubectl-lanner`,
  * as kubectl runs plugins): there the gadget commands run on every node's agent.
  */
-import { createRequire } from "node:module";
 import { errorMessage } from "../errors.js";
 import { processIO, UsageError, type CliIO } from "./io.js";
+import { lannerVersion } from "./version.js";
 
 const HELP = `Usage: lanner <command> [options]
 
@@ -74,8 +74,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   deploy: async (argv, io) => (await import("./commands/deploy.js")).deployCommand(argv, io),
   undeploy: async (argv, io) => (await import("./commands/deploy.js")).undeployCommand(argv, io),
   version: async (_argv, io) => {
-    const pkg = createRequire(import.meta.url)("../../../package.json") as { version: string };
-    io.stdout(`lanner ${pkg.version}\n`);
+    io.stdout(`lanner ${lannerVersion()}\n`);
     return 0;
   },
 };

@@ -40,9 +40,9 @@ import { DomainNames } from "../../state/dns/index.js";
 import { UserResolver } from "../../state/users/index.js";
 import { applyOverride, formatProblem, readConfigFile, unknownKeys, type ConfigProblem } from "../config.js";
 import type { CliIO } from "../io.js";
-import { NodeService } from "../../api/node-service.js";
-import { BpftraceRun } from "../../bpftrace/index.js";
+import type { NodeService } from "../../api/node-service.js";
 import { agentEnvironment } from "../../gadgets/environment.js";
+import { lannerVersion } from "../version.js";
 
 export const RUN_HELP = `Usage: lanner run [options]
 
@@ -465,7 +465,7 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
   try {
     built = await buildOutputs(settings.outputs, {
       hostname,
-      version: { version: "0.1.0", engineVersion: ENGINE_VERSION },
+      version: { version: lannerVersion(), engineVersion: ENGINE_VERSION },
     });
     await built.start();
   } catch (e) {
@@ -582,11 +582,17 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
     ...(api !== undefined ? { pods: api } : {}),
   });
   const nodeApis: NodeService[] = [];
-  const serveNodeApi = (b: BuiltOutputs): void => {
+  // loaded only when a gRPC listener is configured: the gadgets, bpftrace and the node
+  // service's codec are most of an idle agent's extra memory otherwise
+  const serveNodeApi = async (b: BuiltOutputs): Promise<void> => {
     if (b.grpcServer === undefined) return;
+    const [{ NodeService }, { BpftraceRun }] = await Promise.all([
+      import("../../api/node-service.js"),
+      import("../../bpftrace/index.js"),
+    ]);
     const nodeApi = new NodeService({
       node: hostname,
-      version: "0.1.0",
+      version: lannerVersion(),
       env: gadgetEnv,
       agent,
       // the node's bpftrace, scoped with the agent's containers and pods
@@ -596,7 +602,7 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
     nodeApi.register(b.grpcServer);
     nodeApis.push(nodeApi);
   };
-  serveNodeApi(built);
+  await serveNodeApi(built);
   for (const w of agent.rulesMatchingAll) {
     io.stderr(
       `lanner run: warning: rule '${w}' can match every event type; it sees only the captured syscalls\n`,
@@ -706,9 +712,9 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
           await old.grpcServer?.stop();
           const fresh = await buildOutputs(next.settings.outputs, {
             hostname,
-            version: { version: "0.1.0", engineVersion: ENGINE_VERSION },
+            version: { version: lannerVersion(), engineVersion: ENGINE_VERSION },
           });
-          serveNodeApi(fresh);
+          await serveNodeApi(fresh);
           await fresh.start();
           built = fresh;
           await old.manager.close(3000);
