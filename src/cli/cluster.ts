@@ -2,13 +2,12 @@
  * What every `kubectl lanner` command shares: the flags that say how to reach the cluster's
  * agents, and opening the connections (the API server's kubeconfig, the agents discovered as
  * the DaemonSet's pods, the client's TLS material, a port-forward tunnel or a direct address
- * per node).
+ * per node). The API server's client and gRPC are loaded only when a command uses them: a
+ * gadget on this node starts without them.
  */
 import type { ParseArgsConfig } from "node:util";
-import { connectAgents, type Connected } from "../api/cluster/connect.js";
-import { AGENT_NAMESPACE, clientTls, discoverAgents } from "../api/cluster/discovery.js";
 import type { KubeConfig } from "@kubernetes/client-node";
-import { loadKubeConfig } from "../state/k8s/kube-config.js";
+import type { Connected } from "../api/cluster/connect.js";
 import type { CliIO } from "./io.js";
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
@@ -43,7 +42,8 @@ export const CLUSTER_HELP = `Cluster (kubectl lanner: every node's agent, found 
 `;
 
 /** The kubeconfig the cluster flags name (--kubeconfig, --context; else the usual places). */
-export function clusterKubeConfig(f: Flags): KubeConfig {
+export async function clusterKubeConfig(f: Flags): Promise<KubeConfig> {
+  const { loadKubeConfig } = await import("../state/k8s/kube-config.js");
   return loadKubeConfig({
     ...(f["kubeconfig"] !== undefined ? { kubeconfig: f["kubeconfig"] as string } : {}),
     ...(f["context"] !== undefined ? { context: f["context"] as string } : {}),
@@ -61,6 +61,10 @@ export async function openCluster(
   io: CliIO,
   what: string,
 ): Promise<Connected | null> {
+  const [{ AGENT_NAMESPACE, clientTls, discoverAgents }, { connectAgents }] = await Promise.all([
+    import("../api/cluster/discovery.js"),
+    import("../api/cluster/connect.js"),
+  ]);
   const namespace = (f["agent-namespace"] as string | undefined) ?? AGENT_NAMESPACE;
   const found = await discoverAgents(kc, {
     namespace,

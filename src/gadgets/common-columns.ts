@@ -48,13 +48,16 @@ function labelsText(labels: Readonly<Record<string, string>> | null | undefined)
   return e.length === 0 ? null : e.map(([k, v]) => `${k}:${v}`).join(",");
 }
 
+/** The column that names an event's node (every event of `kubectl lanner` carries it). */
+export const NODE_FIELD = "k8s.node.name";
+
 /** Enrichment's columns, in the order they are listed. */
 export const COMMON_COLUMNS: readonly CommonColumn[] = [
   row("evt.time", { title: "TIME", width: 18 }, (p) =>
     p.ev.ts === undefined ? null : BigInt(Math.round(p.ev.ts)) + p.bootToWallNs,
   ),
   {
-    name: "k8s.node.name",
+    name: NODE_FIELD,
     type: "string",
     desc: "The node the event happened on (Kubernetes node name, or this host's name).",
     title: "NODE",

@@ -85,17 +85,44 @@ export async function runGadget(
   args: readonly string[],
   timeoutMs = 60000,
 ): Promise<{ code: number | null; stdout: string; stderr: string; events: GadgetEvent[] }> {
+  return runGadgetWithReady(args, timeoutMs).done;
+}
+
+/**
+ * `lanner ARGS` to its end, with `ready`: resolved once it printed its readiness line (a
+ * workload started after it is seen; a fixed wait is not enough on a loaded machine), or when
+ * it exited without one.
+ */
+export function runGadgetWithReady(
+  args: readonly string[],
+  timeoutMs = 60000,
+): {
+  ready: Promise<void>;
+  done: Promise<{ code: number | null; stdout: string; stderr: string; events: GadgetEvent[] }>;
+} {
   const child = spawn(process.execPath, [LANNER, ...args], { stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
+  let onReady!: () => void;
+  const ready = new Promise<void>((r) => (onReady = r));
   child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  child.stderr.on("data", (d: Buffer) => {
+    stderr += d.toString();
+    if (stderr.includes("lanner: ready")) onReady();
+  });
   const t = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-  const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
-  clearTimeout(t);
-  const events = stdout
-    .split("\n")
-    .filter((l) => l.startsWith("{"))
-    .map((l) => JSON.parse(l) as GadgetEvent);
-  return { code, stdout, stderr, events };
+  const done = new Promise<number | null>((resolve) =>
+    child.on("exit", (c) => {
+      onReady();
+      resolve(c);
+    }),
+  ).then((code) => {
+    clearTimeout(t);
+    const events = stdout
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l) as GadgetEvent);
+    return { code, stdout, stderr, events };
+  });
+  return { ready, done };
 }

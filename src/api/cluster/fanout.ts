@@ -11,7 +11,8 @@ import { sortRows, type RunStats, type SortKey } from "../../gadgets/runner.js";
 import { NodeCallError, NodeClient, type GadgetCall, type NodeClientOptions } from "../node-client.js";
 import type { ClusterNode } from "./connect.js";
 
-export const NODE_FIELD = "k8s.node.name";
+export { NODE_FIELD } from "../../gadgets/common-columns.js";
+import { NODE_FIELD } from "../../gadgets/common-columns.js";
 
 export interface FanoutOptions {
   /** a node that failed (could not be reached, failed mid-stream), with what happened */

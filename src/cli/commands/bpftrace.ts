@@ -9,8 +9,6 @@ import { parseArgs } from "node:util";
 import { errorMessage } from "../../errors.js";
 import { BpftraceInputError, BpftraceRun, type BpftraceOptions } from "../../bpftrace/index.js";
 import { nodeEnvironment } from "../../gadgets/environment.js";
-import { forEachNode } from "../../api/cluster/fanout.js";
-import { podNode } from "../../api/cluster/discovery.js";
 import { CLUSTER_HELP, CLUSTER_OPTIONS, clusterKubeConfig, openCluster } from "../cluster.js";
 import { UsageError, type CliIO } from "../io.js";
 import { nodeName } from "./gadget.js";
@@ -258,7 +256,11 @@ class NodeLines {
  */
 async function clusterBpftrace(call: BpftraceCall, io: CliIO): Promise<number> {
   const flags = call.cluster ?? {};
-  const kc = clusterKubeConfig(flags);
+  const [{ forEachNode }, { podNode }] = await Promise.all([
+    import("../../api/cluster/fanout.js"),
+    import("../../api/cluster/discovery.js"),
+  ]);
+  const kc = await clusterKubeConfig(flags);
   let nodes: string[] = call.node !== undefined ? [call.node] : [];
   if (call.pod !== undefined) {
     const ns = call.namespace ?? "default";

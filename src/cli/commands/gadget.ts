@@ -8,9 +8,7 @@
  */
 import { hostname } from "node:os";
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { clientTls, AGENT_NAMESPACE } from "../../api/cluster/discovery.js";
 import type { ClusterNode } from "../../api/cluster/connect.js";
-import { NODE_FIELD, runGadgetOnNodes } from "../../api/cluster/fanout.js";
 import type { GadgetCall, NodeTls } from "../../api/node-client.js";
 import { errorMessage } from "../../errors.js";
 import {
@@ -33,6 +31,7 @@ import {
   type OutputMode,
   type SelectionOptions,
 } from "../../gadgets/index.js";
+import { NODE_FIELD } from "../../gadgets/common-columns.js";
 import type { ParamValue } from "../../gadgets/gadget.js";
 import type { RecordWriter } from "../../gadgets/output.js";
 import type { Prepared, RunStats } from "../../gadgets/runner.js";
@@ -524,6 +523,7 @@ async function remoteGadget(
   void until.stopped.then(() => abort.abort());
   let result;
   try {
+    const { runGadgetOnNodes } = await import("../../api/cluster/fanout.js");
     result = await runGadgetOnNodes(
       nodes,
       inv.call,
@@ -556,6 +556,7 @@ async function agentGadget(inv: GadgetInvocation, io: CliIO): Promise<number> {
   let tls: NodeTls | undefined;
   if (!address.startsWith("unix:")) {
     try {
+      const { clientTls, AGENT_NAMESPACE } = await import("../../api/cluster/discovery.js");
       tls = await clientTls(
         null,
         {
@@ -575,7 +576,7 @@ async function agentGadget(inv: GadgetInvocation, io: CliIO): Promise<number> {
 
 /** `kubectl lanner trace ...`: every node's agent (or --node's), through the API server. */
 async function clusterGadget(inv: GadgetInvocation, io: CliIO): Promise<number> {
-  const conn = await openCluster(clusterKubeConfig(inv.flags), inv.flags, inv.nodes, io, inv.id);
+  const conn = await openCluster(await clusterKubeConfig(inv.flags), inv.flags, inv.nodes, io, inv.id);
   if (conn === null) return 1;
   try {
     return await remoteGadget(inv, conn.nodes, io, (ready) => {

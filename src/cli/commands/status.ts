@@ -5,8 +5,6 @@
  */
 import { parseArgs } from "node:util";
 import type { ClusterNode } from "../../api/cluster/connect.js";
-import { AGENT_NAMESPACE, clientTls } from "../../api/cluster/discovery.js";
-import { forEachNode } from "../../api/cluster/fanout.js";
 import type { NodeStatus, NodeTls } from "../../api/node-client.js";
 import { errorMessage } from "../../errors.js";
 import { CLUSTER_HELP, CLUSTER_OPTIONS, clusterKubeConfig, openCluster, TLS_OPTIONS } from "../cluster.js";
@@ -117,7 +115,7 @@ export async function statusCommand(
   let close = async (): Promise<void> => undefined;
   if (target === "cluster") {
     const conn = await openCluster(
-      clusterKubeConfig(flags),
+      await clusterKubeConfig(flags),
       flags,
       (flags["node"] as string[] | undefined) ?? [],
       io,
@@ -132,6 +130,7 @@ export async function statusCommand(
       throw new UsageError("--agent ADDRESS is needed (this host's own checks: lanner doctor)");
     let tls: NodeTls | undefined;
     if (!address.startsWith("unix:")) {
+      const { AGENT_NAMESPACE, clientTls } = await import("../../api/cluster/discovery.js");
       try {
         tls = await clientTls(
           null,
@@ -149,6 +148,7 @@ export async function statusCommand(
     nodes = [{ name: address, target: { address, ...(tls !== undefined ? { tls } : {}) } }];
   }
   try {
+    const { forEachNode } = await import("../../api/cluster/fanout.js");
     const r = await forEachNode(nodes, (client) => client.status(), {
       onFailure: (node, m) => io.stderr(`lanner: node ${node}: ${m}\n`),
     });

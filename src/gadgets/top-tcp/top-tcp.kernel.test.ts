@@ -18,6 +18,7 @@ import {
 } from "../../../test/helpers/containerd.js";
 import {
   runGadget,
+  runGadgetWithReady,
   startGadget,
   type GadgetEvent,
   type GadgetProcess,
@@ -273,7 +274,7 @@ describe("top tcp", { skip: skip ?? false, timeout: 180_000 }, () => {
   });
 
   test("tables are sorted by bytes sent, cut to --max-rows; bad input is exit 2", async () => {
-    const run = runGadget([
+    const run = runGadgetWithReady([
       "top",
       "tcp",
       "-n",
@@ -287,9 +288,9 @@ describe("top tcp", { skip: skip ?? false, timeout: 180_000 }, () => {
       "--max-rows",
       "3",
     ]);
-    await new Promise((r) => setTimeout(r, 1500));
+    await run.ready;
     for (let i = 0; i < 4; i++) await pair(tc, cWeb, "127.0.0.1", 6020 + i, 1000 * (i + 1), 10);
-    const r = await run;
+    const r = await run.done;
     assert.equal(r.code, 0, r.stderr);
     const tables = r.stdout
       .split("\n\n")

@@ -13,7 +13,12 @@ import {
   type RunningContainer,
   type RunningPod,
 } from "../../../test/helpers/containerd.js";
-import { startGadget, runGadget, type GadgetEvent } from "../../../test/helpers/gadget.js";
+import {
+  startGadget,
+  runGadget,
+  runGadgetWithReady,
+  type GadgetEvent,
+} from "../../../test/helpers/gadget.js";
 import { kernelSkipReason } from "../../../test/helpers/kernel.js";
 
 const kernelSkip = kernelSkipReason();
@@ -164,7 +169,7 @@ describe("trace exec", { skip: skip ?? false }, () => {
   });
 
   test("columns output fits the selected columns; bad input is exit 2 with the reason", async () => {
-    const table = runGadget([
+    const table = runGadgetWithReady([
       "trace",
       "exec",
       "-n",
@@ -174,7 +179,7 @@ describe("trace exec", { skip: skip ?? false }, () => {
       "-o",
       "columns=proc.pid,comm,k8s,exec.args",
     ]);
-    const plus = runGadget([
+    const plus = runGadgetWithReady([
       "trace",
       "exec",
       "-n",
@@ -184,15 +189,15 @@ describe("trace exec", { skip: skip ?? false }, () => {
       "-o",
       "columns=+proc.exepath,-k8s",
     ]);
-    await new Promise((r) => setTimeout(r, 1500));
+    await Promise.all([table.ready, plus.ready]);
     await tc.exec(cWeb, ["/bin/sh", "-c", "true", "lanner-table"]);
     for (const [r, header, cells] of [
       [
-        await table,
+        await table.done,
         ["PID", "COMM", "NODE", "NAMESPACE", "POD", "CONTAINER", "LABELS", "ARGS"],
         ["sh", "team-a", "web-1", "main"],
       ],
-      [await plus, ["PID", "PPID", "COMM", "PCOMM", "RET", "ARGS", "EXEPATH"], ["sh", "/bin/busybox"]],
+      [await plus.done, ["PID", "PPID", "COMM", "PCOMM", "RET", "ARGS", "EXEPATH"], ["sh", "/bin/busybox"]],
     ] as const) {
       assert.equal(r.code, 0, r.stderr);
       const lines = r.stdout.trimEnd().split("\n");

@@ -18,7 +18,12 @@ import {
   type RunningContainer,
   type RunningPod,
 } from "../../../test/helpers/containerd.js";
-import { runGadget, startGadget, type GadgetEvent } from "../../../test/helpers/gadget.js";
+import {
+  runGadget,
+  runGadgetWithReady,
+  startGadget,
+  type GadgetEvent,
+} from "../../../test/helpers/gadget.js";
 import { kernelSkipReason } from "../../../test/helpers/kernel.js";
 
 const kernelSkip = kernelSkipReason();
@@ -244,7 +249,7 @@ describe("trace open", { skip: skip ?? false }, () => {
   });
 
   test("columns output; bad input is exit 2 with the reason", async () => {
-    const table = runGadget([
+    const table = runGadgetWithReady([
       "trace",
       "open",
       "-n",
@@ -258,9 +263,9 @@ describe("trace open", { skip: skip ?? false }, () => {
       "-o",
       "columns=proc.pid,comm,fd.num,open.flags,open.mode,fd.name",
     ]);
-    await new Promise((r) => setTimeout(r, 1500));
+    await table.ready;
     await tc.exec(cWeb, ["/bin/sh", "-c", "echo t >/lanner/in/lanner-table.txt"]);
-    const r = await table;
+    const r = await table.done;
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.trimEnd().split("\n");
     assert.deepEqual(lines[0]?.trim().split(/\s+/), ["PID", "COMM", "FD", "FLAGS", "MODE", "PATH"], r.stdout);
