@@ -106,6 +106,11 @@ export interface GadgetContext {
   readonly services: StateServices;
   /** the capture path's events (only for gadgets with `capture`) */
   readonly capture: CaptureFeed | null;
+  /**
+   * the capture is the agent's, shared with its rules (node API): the session-wide kernel
+   * settings of `capture.kernel` (open prefixes) do not apply, the gadget filters in user space
+   */
+  readonly sharedCapture: boolean;
   /** the container selection, for programs that drop unselected namespaces in the kernel */
   readonly kernelFilter: KernelFilter;
   /** a trace gadget's event */

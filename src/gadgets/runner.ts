@@ -295,6 +295,7 @@ export class GadgetRun {
       procs: this.procs,
       services: this.env.services,
       capture,
+      sharedCapture: this.tap !== null,
       kernelFilter: this.filterer,
       emit: (ev) => this.accept(ev),
       lost: (n, why) => this.reportLost(n, why),

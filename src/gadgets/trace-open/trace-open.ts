@@ -3,7 +3,8 @@
  * path (as given and made absolute), the fd or the error, the flags and the mode. Built on
  * the capture path's open records (the path is read at entry, the directory a relative path
  * is resolved against at exit). `--prefixes` is applied in the kernel (the capture's open
- * prefix filter) and checked again here on the normalised path; `--failed` here.
+ * prefix filter; standalone only: inside an agent the capture is shared with the rules) and
+ * checked again here on the normalised path; `--failed` here.
  */
 import { OPEN_PREFIX_BYTES, OPEN_PREFIXES_MAX } from "../../capture/capture-session.js";
 import { openFlags } from "../../decode/flags.js";
@@ -87,7 +88,7 @@ export const TRACE_OPEN: GadgetSpec = {
     {
       name: "prefixes",
       type: "list",
-      desc: `only paths starting with one of these (text prefixes of the absolute path; end one with / for a directory; at most ${OPEN_PREFIXES_MAX}, ${OPEN_PREFIX_BYTES} bytes each; filtered in the kernel)`,
+      desc: `only paths starting with one of these (text prefixes of the absolute path; end one with / for a directory; at most ${OPEN_PREFIXES_MAX}, ${OPEN_PREFIX_BYTES} bytes each; filtered in the kernel, in user space inside an agent)`,
     },
   ],
   capture: {
@@ -144,7 +145,7 @@ export const TRACE_OPEN: GadgetSpec = {
     return {
       summary:
         pfx.length > 0
-          ? `open, openat, openat2, creat; ${pfx.length} prefixes in the kernel`
+          ? `open, openat, openat2, creat; ${pfx.length} prefixes ${ctx.sharedCapture ? "in user space (the agent's capture is shared)" : "in the kernel"}`
           : "open, openat, openat2, creat",
       stop: () => undefined,
     };
