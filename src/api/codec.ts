@@ -8,6 +8,7 @@ import type { GadgetRecord, ParamValue } from "../gadgets/gadget.js";
 import type { RunStats } from "../gadgets/runner.js";
 import type { LabelReq, SelectionOptions } from "../gadgets/selection.js";
 import { LannerError } from "../errors.js";
+import { fieldValue } from "../outputs/grpc/convert.js";
 import type { BpftraceCall, GadgetCall, KernelFeatureStatus, NodeStatus } from "./node-types.js";
 
 /** A message from the peer that does not have the shape node.proto gives it. */
@@ -18,9 +19,6 @@ export class CodecError extends LannerError {
 }
 
 export type Msg = Record<string, unknown>;
-
-const INT64_MIN = -(2n ** 63n);
-const INT64_MAX = 2n ** 63n - 1n;
 
 function str(m: Msg, k: string, where: string): string {
   const v = m[k];
@@ -208,21 +206,11 @@ export function bpftraceCallFromProto(v: unknown): BpftraceCall {
 
 export function fieldToProto(v: GadgetRecord[string]): Msg {
   if (v === undefined || v === null) return { null_value: true };
-  switch (typeof v) {
-    case "string":
-      return { string_value: v };
-    case "boolean":
-      return { bool_value: v };
-    case "bigint":
-      return v >= INT64_MIN && v <= INT64_MAX ? { int_value: v.toString() } : { string_value: v.toString() };
-    case "number":
-      if (Number.isSafeInteger(v)) return { int_value: String(v) };
-      return Number.isFinite(v) ? { double_value: v } : { null_value: true };
-    default:
-      // byte buffers travel as the text the CLI shows for them (latin1, one char per byte)
-      if (v instanceof Uint8Array) return { string_value: Buffer.from(v).toString("latin1") };
-      return { list_value: { values: [...v] } };
-  }
+  // byte buffers travel as the text the CLI shows for them (latin1, one char per byte)
+  if (v instanceof Uint8Array) return { string_value: Buffer.from(v).toString("latin1") };
+  if (Array.isArray(v)) return { list_value: { values: [...(v as readonly string[])] } };
+  // scalars as the alert API sends output fields
+  return fieldValue(v as string | number | bigint | boolean);
 }
 
 export function fieldFromProto(m: Msg): GadgetRecord[string] {

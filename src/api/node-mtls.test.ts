@@ -4,8 +4,7 @@
  * server certificate issued to a name (not the address) is accepted with `serverName`.
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Client, credentials, status, type MethodDefinition, type ServiceError } from "@grpc/grpc-js";
@@ -14,7 +13,7 @@ import { HOST_CONTAINER } from "../state/containers/container-info.js";
 import { standInEnvironment } from "../../test/helpers/gadget-environment.js";
 import { AlertHub } from "../outputs/grpc/hub.js";
 import { GrpcServer } from "../outputs/grpc/server.js";
-import { makeTlsFixture, type TlsFixture } from "../outputs/test-helpers.js";
+import { makeTlsFixture, TestPki, type TlsFixture } from "../outputs/test-helpers.js";
 import { NodeCallError, NodeClient, type NodeTls } from "./node-client.js";
 import { NodeService } from "./node-service.js";
 
@@ -64,43 +63,11 @@ describe("the node API on TCP with mutual TLS", () => {
     server = await serve({ cert: f.serverCert, key: f.serverKey, ca: f.ca });
     address = `127.0.0.1:${server.port}`;
     // a server certificate for a name only (as issued to a DaemonSet's service name)
-    const ossl = (...args: string[]): void => {
-      execFileSync("openssl", args, { cwd: f.dir, stdio: ["ignore", "ignore", "pipe"] });
-    };
-    writeFileSync(
-      join(f.dir, "named.ext"),
+    new TestPki(f.dir).leaf(
+      "named",
+      "ca",
       "subjectAltName=DNS:lanner-agent.nodeapi.test\nextendedKeyUsage=serverAuth\n",
-    );
-    ossl(
-      "req",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-keyout",
-      "named.key",
-      "-out",
-      "named.csr",
-      "-subj",
-      "/CN=lanner-agent",
-    );
-    ossl(
-      "x509",
-      "-req",
-      "-in",
-      "named.csr",
-      "-CA",
-      "ca.crt",
-      "-CAkey",
-      "ca.key",
-      "-CAcreateserial",
-      "-out",
-      "named.crt",
-      "-days",
-      "2",
-      "-extfile",
-      "named.ext",
+      "lanner-agent",
     );
     namedCert = readFileSync(join(f.dir, "named.crt"));
     named = await serve({ cert: namedCert, key: readFileSync(join(f.dir, "named.key")), ca: f.ca });

@@ -2,8 +2,9 @@
  * The node API's calls and answers as the CLI and the agent see them (the wire shapes are
  * codec.ts's): shared by the client (node-client.ts re-exports them) and the service.
  */
-import type { GadgetRecord, ParamValues } from "../gadgets/gadget.js";
-import type { SelectionOptions } from "../gadgets/selection.js";
+import type { GadgetRecord } from "../gadgets/gadget.js";
+import type { BpftraceOptions } from "../bpftrace/runner.js";
+import type { GadgetRequest } from "../gadgets/runner.js";
 
 /** Mutual TLS material for a TCP endpoint (PEM). */
 export interface NodeTls {
@@ -20,17 +21,13 @@ export interface NodeTarget {
   readonly tls?: NodeTls;
 }
 
-/** A gadget run, as the CLI parsed it (the server checks it again, as `prepare` does). */
-export interface GadgetCall {
+/**
+ * A gadget run, as the CLI parsed it (the server checks it again, as `prepare` does): the
+ * gadget by name instead of its spec, and the server's own deadline.
+ */
+export interface GadgetCall extends Omit<GadgetRequest, "spec"> {
   readonly category: "trace" | "top" | "snapshot";
   readonly name: string;
-  /** the gadget's parameters given on the command line (absent: the gadget's default) */
-  readonly params: ParamValues;
-  readonly selection: SelectionOptions;
-  readonly filter?: string | undefined;
-  readonly sort?: readonly string[] | undefined;
-  readonly maxRows?: number | undefined;
-  readonly intervalS?: number | undefined;
   /** the server stops the gadget after this long */
   readonly timeoutS?: number | undefined;
 }
@@ -44,15 +41,8 @@ export interface GadgetStreamSink {
   warning(message: string): void;
 }
 
-export interface BpftraceCall {
-  readonly program: string;
-  readonly programName: string;
-  readonly pod?: string | undefined;
-  readonly namespace?: string | undefined;
-  readonly container?: string | undefined;
-  readonly format: "text" | "json";
-  readonly timeoutS?: number | undefined;
-}
+/** A bpftrace run as it crosses the wire: the runner's options less the node's own settings. */
+export type BpftraceCall = Omit<BpftraceOptions, "bpftrace" | "killGraceMs">;
 
 export interface BpftraceStreamSink {
   ready(summary: string, node: string): void;

@@ -73,31 +73,45 @@ export interface TlsFixture {
   cleanup: () => void;
 }
 
-/** A throwaway CA, a server cert (localhost, 127.0.0.1) and client certs, made with the openssl CLI. */
-export function makeTlsFixture(): TlsFixture {
-  const { path: dir, cleanup } = tempDir("lanner-tls-");
-  const ossl = (...args: string[]): void => {
-    execFileSync("openssl", args, { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
-  };
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-  const ca = (name: string): void =>
-    ossl(
+/**
+ * Certificates made with the openssl CLI in `dir` (tests): CAs, and leaves a CA signs
+ * (EC P-256, valid two days). Files are NAME.crt and NAME.key.
+ */
+export class TestPki {
+  constructor(readonly dir: string) {}
+
+  path(file: string): string {
+    return join(this.dir, file);
+  }
+
+  private ossl(...args: string[]): void {
+    execFileSync("openssl", args, { cwd: this.dir, stdio: ["ignore", "ignore", "pipe"] });
+  }
+
+  private static readonly EC = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+
+  /** A self-signed CA NAME (subject CN=cn). */
+  ca(name: string, cn = name): void {
+    this.ossl(
       "req",
       "-x509",
-      ...ec,
+      ...TestPki.EC,
       "-keyout",
       `${name}.key`,
       "-out",
       `${name}.crt`,
       "-subj",
-      `/CN=${name}`,
+      `/CN=${cn}`,
       "-days",
       "2",
     );
-  const leaf = (name: string, caName: string, ext: string): void => {
-    writeFileSync(join(dir, `${name}.ext`), ext);
-    ossl("req", ...ec, "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${name}`);
-    ossl(
+  }
+
+  /** A leaf NAME signed by CA `caName`, with the x509v3 extensions `ext` (subject CN=cn). */
+  leaf(name: string, caName: string, ext: string, cn = name): void {
+    writeFileSync(this.path(`${name}.ext`), ext);
+    this.ossl("req", ...TestPki.EC, "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${cn}`);
+    this.ossl(
       "x509",
       "-req",
       "-in",
@@ -114,7 +128,15 @@ export function makeTlsFixture(): TlsFixture {
       "-extfile",
       `${name}.ext`,
     );
-  };
+  }
+}
+
+/** A throwaway CA, a server cert (localhost, 127.0.0.1) and client certs, made with the openssl CLI. */
+export function makeTlsFixture(): TlsFixture {
+  const { path: dir, cleanup } = tempDir("lanner-tls-");
+  const pki = new TestPki(dir);
+  const ca = (name: string): void => pki.ca(name);
+  const leaf = (name: string, caName: string, ext: string): void => pki.leaf(name, caName, ext);
   ca("ca");
   ca("rogue-ca");
   leaf("server", "ca", "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n");

@@ -13,13 +13,14 @@
  * The plugin runs through the real `kubectl` on PATH (a temp dir with `kubectl-lanner`).
  */
 import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
-import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LANNER } from "./agent.js";
 import { TestContainers, type RunningContainer, type RunningPod } from "./containerd.js";
 import { kernelSkipReason } from "./kernel.js";
 import { KubeApiStandin } from "./kube-apiserver-standin.js";
+import { TestPki } from "../../src/outputs/test-helpers.js";
 
 export const BRIDGE = "lnk-br0";
 const NET = "10.77.0";
@@ -69,45 +70,9 @@ export interface ClusterTls {
 }
 
 function makeTls(dir: string, nodes: readonly { name: string; ip: string }[]): ClusterTls {
-  const ossl = (...args: string[]): void => {
-    execFileSync("openssl", args, { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
-  };
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-  const ca = (name: string): void =>
-    ossl(
-      "req",
-      "-x509",
-      ...ec,
-      "-keyout",
-      `${name}.key`,
-      "-out",
-      `${name}.crt`,
-      "-subj",
-      `/CN=${name}`,
-      "-days",
-      "2",
-    );
-  const leaf = (name: string, caName: string, ext: string): void => {
-    writeFileSync(join(dir, `${name}.ext`), ext);
-    ossl("req", ...ec, "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${name}`);
-    ossl(
-      "x509",
-      "-req",
-      "-in",
-      `${name}.csr`,
-      "-CA",
-      `${caName}.crt`,
-      "-CAkey",
-      `${caName}.key`,
-      "-CAcreateserial",
-      "-out",
-      `${name}.crt`,
-      "-days",
-      "2",
-      "-extfile",
-      `${name}.ext`,
-    );
-  };
+  const pki = new TestPki(dir);
+  const ca = (name: string): void => pki.ca(name);
+  const leaf = (name: string, caName: string, ext: string): void => pki.leaf(name, caName, ext);
   ca("ca");
   ca("rogue-ca");
   for (const n of nodes)

@@ -7,8 +7,7 @@
  * kept (decoded as proto-loader gives it) for assertions. TCP only with mutual TLS, as the
  * agent; `makeAgentTls()` makes the certificates (server name `lanner-agent`).
  */
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -19,6 +18,8 @@ import {
   type ServiceDefinition,
 } from "@grpc/grpc-js";
 import { loadPackageDefinition } from "../../src/outputs/grpc/proto.js";
+import { TestPki } from "../../src/outputs/test-helpers.js";
+import { fieldToProto } from "../../src/api/codec.js";
 
 type Value = string | number | bigint | boolean | null | readonly string[];
 export type FakeRecord = Record<string, Value>;
@@ -62,44 +63,9 @@ export interface AgentTls {
 /** A throwaway CA, an agent certificate for the name `lanner-agent` and a client certificate (openssl CLI). */
 export function makeAgentTls(): AgentTls {
   const dir = mkdtempSync(join(tmpdir(), "cluster-tls-"));
-  const ossl = (...args: string[]): void => {
-    execFileSync("openssl", args, { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
-  };
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-  ossl(
-    "req",
-    "-x509",
-    ...ec,
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.crt",
-    "-subj",
-    "/CN=lanner-test-ca",
-    "-days",
-    "2",
-  );
-  const leaf = (name: string, ext: string): void => {
-    writeFileSync(join(dir, `${name}.ext`), ext);
-    ossl("req", ...ec, "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${name}`);
-    ossl(
-      "x509",
-      "-req",
-      "-in",
-      `${name}.csr`,
-      "-CA",
-      "ca.crt",
-      "-CAkey",
-      "ca.key",
-      "-CAcreateserial",
-      "-out",
-      `${name}.crt`,
-      "-days",
-      "2",
-      "-extfile",
-      `${name}.ext`,
-    );
-  };
+  const pki = new TestPki(dir);
+  pki.ca("ca", "lanner-test-ca");
+  const leaf = (name: string, ext: string): void => pki.leaf(name, "ca", ext);
   leaf("server", "subjectAltName=DNS:lanner-agent\nextendedKeyUsage=serverAuth\n");
   leaf("client", "extendedKeyUsage=clientAuth\n");
   const p = (f: string): string => join(dir, f);
@@ -122,19 +88,9 @@ export function makeAgentTls(): AgentTls {
   };
 }
 
-/** A record's value as node.proto's FieldValue. */
-export function fieldValue(v: Value): Msg {
-  if (v === null) return { null_value: true };
-  if (typeof v === "string") return { string_value: v };
-  if (typeof v === "boolean") return { bool_value: v };
-  if (typeof v === "bigint") return { int_value: v.toString() };
-  if (typeof v === "number") return Number.isInteger(v) ? { int_value: String(v) } : { double_value: v };
-  return { list_value: { values: [...v] } };
-}
-
 function record(r: FakeRecord): Msg {
   const fields: Record<string, Msg> = {};
-  for (const [k, v] of Object.entries(r)) fields[k] = fieldValue(v);
+  for (const [k, v] of Object.entries(r)) fields[k] = fieldToProto(v);
   return { fields };
 }
 
