@@ -4,7 +4,7 @@
  */
 import { errorMessage } from "../errors.js";
 import { processIO, UsageError, type CliIO } from "./io.js";
-import { lannerVersion } from "./version.js";
+import { packageVersion } from "../package.js";
 
 const HELP = `Usage: lanner <command> [options]
 
@@ -74,7 +74,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   deploy: async (argv, io) => (await import("./commands/deploy.js")).deployCommand(argv, io),
   undeploy: async (argv, io) => (await import("./commands/deploy.js")).undeployCommand(argv, io),
   version: async (_argv, io) => {
-    io.stdout(`lanner ${lannerVersion()}\n`);
+    io.stdout(`lanner ${packageVersion()}\n`);
     return 0;
   },
 };

@@ -12,11 +12,12 @@
  * ClusterRoleBinding `lanner`.
  */
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { stringify } from "yaml";
 import { LannerError } from "../errors.js";
+import { packageRoot, packageVersion } from "../package.js";
 import {
   APP_LABEL,
   CLIENT_TLS_SECRET,
@@ -73,22 +74,7 @@ export interface DeploySpec {
   readonly nodeSelector: Readonly<Record<string, string>>;
 }
 
-/** The installed package's root (the folder holding package.json). */
-export function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    if (existsSync(join(dir, "package.json"))) return dir;
-    dir = resolve(dir, "..");
-  }
-  throw new LannerError("ENOPKG", `finding Lanner's package root from ${fileURLToPath(import.meta.url)}`);
-}
-
-export function packageVersion(): string {
-  const p = join(packageRoot(), "package.json");
-  const v = (JSON.parse(readFileSync(p, "utf8")) as { version?: unknown }).version;
-  if (typeof v !== "string" || v === "") throw new LannerError("ENOPKG", `reading the version of ${p}`);
-  return v;
-}
+export { packageRoot, packageVersion } from "../package.js";
 
 export function defaultSpec(): DeploySpec {
   return {

@@ -42,7 +42,7 @@ import { applyOverride, formatProblem, readConfigFile, unknownKeys, type ConfigP
 import type { CliIO } from "../io.js";
 import type { NodeService } from "../../api/node-service.js";
 import { agentEnvironment } from "../../gadgets/environment.js";
-import { lannerVersion } from "../version.js";
+import { packageVersion } from "../../package.js";
 
 export const RUN_HELP = `Usage: lanner run [options]
 
@@ -465,7 +465,7 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
   try {
     built = await buildOutputs(settings.outputs, {
       hostname,
-      version: { version: lannerVersion(), engineVersion: ENGINE_VERSION },
+      version: { version: packageVersion(), engineVersion: ENGINE_VERSION },
     });
     await built.start();
   } catch (e) {
@@ -592,7 +592,7 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
     ]);
     const nodeApi = new NodeService({
       node: hostname,
-      version: lannerVersion(),
+      version: packageVersion(),
       env: gadgetEnv,
       agent,
       // the node's bpftrace, scoped with the agent's containers and pods
@@ -712,7 +712,7 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
           await old.grpcServer?.stop();
           const fresh = await buildOutputs(next.settings.outputs, {
             hostname,
-            version: { version: lannerVersion(), engineVersion: ENGINE_VERSION },
+            version: { version: packageVersion(), engineVersion: ENGINE_VERSION },
           });
           await serveNodeApi(fresh);
           await fresh.start();
